@@ -1,0 +1,97 @@
+// crashcapture-save: writes a crashed kernel's memory (/proc/vmcore in the
+// capture kernel, or any ELF vmcore file) as a dump directory. All logic is
+// in libcrashcapture (save-dump.hpp); this is argument parsing and output.
+#include <fmt/format.h>
+#include <unistd.h>
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "save-dump.hpp"
+
+using namespace crashcapture;
+
+int main(int argc, char** argv) {
+    SaveOptions options;
+    options.tool_version = CRASHCAPTURE_VERSION;
+    std::string format = "kdump";
+    std::string compression = "zstd";
+    std::optional<int> level;
+    std::string progress = "auto";
+    bool json = false;
+
+    CLI::App app{
+        "Save a crashed kernel's memory as a dump directory: vmcore-dmesg.txt (the kernel log, "
+        "written first), the dump (vmcore) and status.json (what happened).\n"
+        "Run by the capture initrd on /proc/vmcore; works on any ELF vmcore file.",
+        "crashcapture-save"};
+    app.set_version_flag("--version", CRASHCAPTURE_VERSION);
+    app.add_option("-i,--input", options.input, "ELF vmcore to read")->default_val("/proc/vmcore");
+    app.add_option("-o,--output", options.output_dir,
+                   "Dump directory; created (mode 0700) if its parent exists")
+        ->required();
+    app.add_option("-f,--format", format,
+                   "kdump (compressed, for crash/drgn/libkdumpfile), elf (for gdb), or "
+                   "flattened (the kdump file as a stream, for ssh and raw devices)")
+        ->check(CLI::IsMember({"kdump", "elf", "flattened", "flat"}))
+        ->default_val("kdump");
+    app.add_option("-c,--compress", compression, "Per-page compression: zstd, zlib or none")
+        ->check(CLI::IsMember({"zstd", "zlib", "none"}))
+        ->default_val("zstd");
+    app.add_option("--compress-level", level, "Compression level (default: zstd 1, zlib 1)");
+    app.add_option("-d,--dump-level", options.write.dump_level,
+                   "makedumpfile dump level: 0 everything, 1 zero pages stored once; 2-31 "
+                   "need the page filter (not in this version)")
+        ->default_val(1)
+        ->check(CLI::Range(0, 31));
+    app.add_option("--dump-to", options.dump_to,
+                   "Write the dump to this file or block device instead of the directory "
+                   "('-' = the flattened stream on standard output)");
+    app.add_option("--boot-id", options.boot_id,
+                   "Boot id of the crashed boot, recorded in status.json");
+    app.add_option("--progress", progress,
+                   "Progress on stderr: auto (on a terminal), always, never")
+        ->check(CLI::IsMember({"auto", "always", "never"}))
+        ->default_val("auto");
+    app.add_flag("--json", json, "Print the record (status.json) on standard output at the end");
+    app.footer(
+        "Exit status: 0 complete, 1 failed, 2 usage error, 3 incomplete (a partial dump was "
+        "kept and flagged).\nSee crashcapture-save(8).");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        const int code = app.exit(e);
+        return code == 0 ? 0 : kExitUsage;
+    }
+
+    options.format = *parse_dump_format(format);
+    options.write.compression = *parse_compression(compression);
+    options.write.compression_level =
+        level.value_or(default_compression_level(options.write.compression));
+    options.progress = *parse_progress_mode(progress);
+    if (json && options.dump_to == "-") {
+        std::cerr << "crashcapture-save: --json and --dump-to - both want standard output\n";
+        return kExitUsage;
+    }
+
+    const SaveResult result = save_dump(options);
+    const auto& record = result.record;
+    for (const auto& warning : record.warnings) {
+        std::cerr << "crashcapture-save: warning: " << warning << '\n';
+    }
+    if (record.result != DumpResult::complete) {
+        std::cerr << "crashcapture-save: " << to_string(record.result) << ": " << record.error
+                  << '\n';
+    } else if (!json) {
+        std::cerr << fmt::format(
+            "crashcapture-save: complete: {}/{} ({} pages, {} zero, {:.1f} MiB in {:.1f} s)\n",
+            options.output_dir, record.dump_file.empty() ? "-" : record.dump_file,
+            record.pages.dumpable, record.pages.zero,
+            static_cast<double>(record.bytes_out) / (1024.0 * 1024.0), record.duration_sec);
+    }
+    if (json) {
+        std::cout << to_json(record).dump(2) << '\n';
+    }
+    return result.exit_code;
+}

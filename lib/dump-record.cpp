@@ -1,0 +1,136 @@
+#include "dump-record.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "file-util.hpp"
+
+namespace crashcapture {
+
+std::string_view to_string(DumpResult result) {
+    switch (result) {
+        case DumpResult::complete:
+            return "complete";
+        case DumpResult::incomplete:
+            return "incomplete";
+        case DumpResult::failed:
+            return "failed";
+    }
+    return "failed";
+}
+
+std::optional<DumpResult> parse_dump_result(std::string_view text) {
+    for (auto result : {DumpResult::complete, DumpResult::incomplete, DumpResult::failed}) {
+        if (to_string(result) == text) {
+            return result;
+        }
+    }
+    return std::nullopt;
+}
+
+nlohmann::json to_json(const DumpRecord& r) {
+    return nlohmann::json{
+        {"schema_version", r.schema_version},
+        {"result", to_string(r.result)},
+        {"error", r.error},
+        {"warnings", r.warnings},
+        {"tool_version", r.tool_version},
+        {"kernel_release", r.kernel_release},
+        {"boot_id", r.boot_id},
+        {"crash_time", r.crash_time},
+        {"panic_line", r.panic_line},
+        {"input", r.input},
+        {"format", r.format},
+        {"compression", r.compression},
+        {"compression_level", r.compression_level},
+        {"dump_level", r.dump_level},
+        {"dump_file", r.dump_file},
+        {"dmesg_file", r.dmesg_file},
+        {"page_size", r.page_size},
+        {"pages",
+         {{"total", r.pages.total},
+          {"excluded_nodata", r.pages.excluded_nodata},
+          {"dumpable", r.pages.dumpable},
+          {"zero", r.pages.zero},
+          {"written", r.pages.written},
+          {"compressed", r.pages.compressed}}},
+        {"bytes_in", r.bytes_in},
+        {"bytes_out", r.bytes_out},
+        {"started_at", r.started_at},
+        {"duration_sec", r.duration_sec},
+    };
+}
+
+Result<DumpRecord> dump_record_from_json(const nlohmann::json& json) {
+    try {
+        DumpRecord r;
+        r.schema_version = json.at("schema_version").get<int>();
+        if (r.schema_version > kDumpRecordSchemaVersion) {
+            return make_error(0, "record schema version {} is newer than this tool's {}",
+                              r.schema_version, kDumpRecordSchemaVersion);
+        }
+        const auto result = parse_dump_result(json.at("result").get<std::string>());
+        if (!result) {
+            return make_error(0, "unknown result \"{}\"", json.at("result").get<std::string>());
+        }
+        r.result = *result;
+        r.error = json.value("error", "");
+        r.warnings = json.value("warnings", std::vector<std::string>{});
+        r.tool_version = json.value("tool_version", "");
+        r.kernel_release = json.value("kernel_release", "");
+        r.boot_id = json.value("boot_id", "");
+        r.crash_time = json.value("crash_time", int64_t{0});
+        r.panic_line = json.value("panic_line", "");
+        r.input = json.value("input", "");
+        r.format = json.value("format", "");
+        r.compression = json.value("compression", "");
+        r.compression_level = json.value("compression_level", 0);
+        r.dump_level = json.value("dump_level", 0);
+        r.dump_file = json.value("dump_file", "");
+        r.dmesg_file = json.value("dmesg_file", "");
+        r.page_size = json.value("page_size", uint64_t{0});
+        if (json.contains("pages")) {
+            const auto& p = json.at("pages");
+            r.pages.total = p.value("total", uint64_t{0});
+            r.pages.excluded_nodata = p.value("excluded_nodata", uint64_t{0});
+            r.pages.dumpable = p.value("dumpable", uint64_t{0});
+            r.pages.zero = p.value("zero", uint64_t{0});
+            r.pages.written = p.value("written", uint64_t{0});
+            r.pages.compressed = p.value("compressed", uint64_t{0});
+        }
+        r.bytes_in = json.value("bytes_in", uint64_t{0});
+        r.bytes_out = json.value("bytes_out", uint64_t{0});
+        r.started_at = json.value("started_at", int64_t{0});
+        r.duration_sec = json.value("duration_sec", 0.0);
+        return r;
+    } catch (const nlohmann::json::exception& e) {
+        return make_error(0, "malformed dump record: {}", e.what());
+    }
+}
+
+Status write_dump_record(int directory_fd, const DumpRecord& record, const std::string& file_name) {
+    // The record holds no memory contents: readable by everyone (issue 8).
+    return write_file_atomically(directory_fd, file_name, to_json(record).dump(2) + "\n", 0644);
+}
+
+Result<DumpRecord> read_dump_record(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) {
+        return make_errno_error(errno, "cannot open {}", path);
+    }
+    try {
+        auto json = nlohmann::json::parse(in);
+        auto record = dump_record_from_json(json);
+        if (!record) {
+            return propagate(record.error(), path);
+        }
+        return record;
+    } catch (const nlohmann::json::exception& e) {
+        return make_error(0, "{}: not valid JSON: {}", path, e.what());
+    }
+}
+
+}  // namespace crashcapture

@@ -1,0 +1,60 @@
+// status.json: the record of one capture, written last and atomically by
+// crashcapture-save, read after reboot by the daemon. It never holds memory
+// contents, so it may be world-readable. Schema: README "Dump records".
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "page-selection.hpp"
+#include "result.hpp"
+
+namespace crashcapture {
+
+inline constexpr int kDumpRecordSchemaVersion = 1;
+
+enum class DumpResult { complete, incomplete, failed };
+std::string_view to_string(DumpResult result);
+std::optional<DumpResult> parse_dump_result(std::string_view text);
+
+struct DumpRecord {
+    int schema_version = kDumpRecordSchemaVersion;
+    DumpResult result = DumpResult::failed;
+    std::string error;  // empty when complete
+    std::vector<std::string> warnings;
+    std::string tool_version;
+
+    std::string kernel_release;  // the crashed kernel's (VMCOREINFO OSRELEASE)
+    std::string boot_id;         // the crashed boot's, when the capture kernel was told it
+    int64_t crash_time = 0;      // VMCOREINFO CRASHTIME, seconds since the epoch
+    std::string panic_line;
+
+    std::string input;        // the vmcore read
+    std::string format;       // kdump, elf, flattened
+    std::string compression;  // none, zlib, zstd
+    int compression_level = 0;
+    int dump_level = 0;
+    std::string dump_file;   // relative to the dump directory; empty if none
+    std::string dmesg_file;  // idem
+
+    PageCounts pages;
+    uint64_t page_size = 0;
+    uint64_t bytes_in = 0;   // page data read from the vmcore
+    uint64_t bytes_out = 0;  // bytes of the dump written
+    int64_t started_at = 0;  // seconds since the epoch (capture kernel's clock)
+    double duration_sec = 0;
+};
+
+nlohmann::json to_json(const DumpRecord& record);
+Result<DumpRecord> dump_record_from_json(const nlohmann::json& json);
+
+// Writes DIR/status.json through a temporary file, fsync and rename, then
+// fsyncs the directory; readers see the old record or the new, never half.
+Status write_dump_record(int directory_fd, const DumpRecord& record,
+                         const std::string& file_name = "status.json");
+Result<DumpRecord> read_dump_record(const std::string& path);
+
+}  // namespace crashcapture

@@ -1,0 +1,79 @@
+#include "file-util.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace crashcapture {
+
+Status fsync_directory(int directory_fd, const std::string& name_for_errors) {
+    if (::fsync(directory_fd) < 0 && errno != EINVAL) {
+        return make_errno_error(errno, "cannot fsync directory {}", name_for_errors);
+    }
+    return {};
+}
+
+Status write_file_atomically(int directory_fd, const std::string& name, std::string_view contents,
+                             mode_t mode) {
+    const std::string temporary = name + ".tmp";
+    UniqueFd fd(
+        ::openat(directory_fd, temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
+    if (!fd) {
+        return make_errno_error(errno, "cannot create {}", temporary);
+    }
+    // The umask must not widen or narrow what we chose.
+    (void)::fchmod(fd.get(), mode);
+    size_t done = 0;
+    while (done < contents.size()) {
+        const ssize_t n = ::write(fd.get(), contents.data() + done, contents.size() - done);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            const int saved = errno;
+            ::unlinkat(directory_fd, temporary.c_str(), 0);
+            return make_errno_error(saved, "cannot write {}", temporary);
+        }
+        done += static_cast<size_t>(n);
+    }
+    if (::fsync(fd.get()) < 0) {
+        const int saved = errno;
+        ::unlinkat(directory_fd, temporary.c_str(), 0);
+        return make_errno_error(saved, "cannot fsync {}", temporary);
+    }
+    fd.reset();
+    if (::renameat(directory_fd, temporary.c_str(), directory_fd, name.c_str()) < 0) {
+        const int saved = errno;
+        ::unlinkat(directory_fd, temporary.c_str(), 0);
+        return make_errno_error(saved, "cannot rename {} to {}", temporary, name);
+    }
+    return fsync_directory(directory_fd, name);
+}
+
+Result<UniqueFd> open_directory(const std::string& path) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd) {
+        return make_errno_error(errno, "cannot open directory {}", path);
+    }
+    return fd;
+}
+
+Status make_directory(const std::string& path, mode_t mode) {
+    if (::mkdir(path.c_str(), mode) < 0) {
+        if (errno == EEXIST) {
+            struct stat st {};
+            if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+                return {};
+            }
+            return make_error(ENOTDIR, "{} exists and is not a directory", path);
+        }
+        return make_errno_error(errno, "cannot create directory {}", path);
+    }
+    // mkdir() applies the umask; the mode is the point (dumps are private).
+    if (::chmod(path.c_str(), mode) < 0) {
+        return make_errno_error(errno, "cannot set the mode of {}", path);
+    }
+    return {};
+}
+
+}  // namespace crashcapture

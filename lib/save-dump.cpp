@@ -1,0 +1,323 @@
+#include "save-dump.hpp"
+
+#include <elf.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+
+#include "file-util.hpp"
+#include "printk-log.hpp"
+#include "vmcore-reader.hpp"
+#include "vmcoreinfo.hpp"
+#include "x86-64-address-space.hpp"
+
+namespace crashcapture {
+
+std::optional<DumpFormat> parse_dump_format(std::string_view name) {
+    if (name == "kdump") {
+        return DumpFormat::kdump;
+    }
+    if (name == "elf") {
+        return DumpFormat::elf;
+    }
+    if (name == "flattened" || name == "flat") {
+        return DumpFormat::flattened;
+    }
+    return std::nullopt;
+}
+
+std::string_view to_string(DumpFormat format) {
+    switch (format) {
+        case DumpFormat::kdump:
+            return "kdump";
+        case DumpFormat::elf:
+            return "elf";
+        case DumpFormat::flattened:
+            return "flattened";
+    }
+    return "kdump";
+}
+
+std::string dump_file_name(DumpFormat format, bool complete) {
+    std::string name = format == DumpFormat::flattened ? "vmcore.flat" : "vmcore";
+    return complete ? name : name + ".incomplete";
+}
+
+namespace {
+
+// Dumps and kernel logs hold the crashed kernel's memory (keys, passwords):
+// root only (issue 8).
+constexpr mode_t kPrivateFileMode = 0600;
+constexpr mode_t kDumpDirectoryMode = 0700;
+
+// init_uts_ns.name as the kdump header wants it; falls back to what
+// VMCOREINFO says when the structure cannot be read.
+std::array<char, kdump::kUtsnameSize> read_utsname(const KernelAddressSpace* memory,
+                                                   const Vmcoreinfo& info,
+                                                   std::vector<std::string>& warnings) {
+    std::array<char, kdump::kUtsnameSize> uts{};
+    if (memory) {
+        if (auto symbol = info.symbol("init_uts_ns")) {
+            const uint64_t address = *symbol + info.offset("uts_namespace.name").value_or(0);
+            if (memory->read(address, std::as_writable_bytes(std::span(uts)))) {
+                return uts;
+            }
+        }
+    }
+    warnings.emplace_back(
+        "cannot read init_uts_ns from the crashed kernel; the dump header names only the "
+        "release and machine");
+    uts.fill(0);
+    auto put_field = [&](int index, std::string_view value) {
+        std::memcpy(uts.data() + index * kdump::kUtsFieldLength, value.data(),
+                    std::min(value.size(), kdump::kUtsFieldLength - 1));
+    };
+    put_field(0, "Linux");
+    put_field(2, info.osrelease());
+    put_field(4, "x86_64");
+    return uts;
+}
+
+class Saver {
+  public:
+    explicit Saver(const SaveOptions& options)
+        : options_(options),
+          progress_(options.progress_fd, options.progress, "crashcapture-save") {}
+
+    SaveResult run();
+
+  private:
+    SaveResult finish(DumpResult result, const std::string& error, int exit_code);
+    Status write_kernel_log(const Vmcoreinfo& info, const KernelAddressSpace& memory);
+    Result<std::unique_ptr<DumpSink>> open_sink(std::string& file_name);
+
+    const SaveOptions& options_;
+    ProgressReporter progress_;
+    DumpRecord record_;
+    UniqueFd directory_;
+    std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+};
+
+SaveResult Saver::finish(DumpResult result, const std::string& error, int exit_code) {
+    record_.result = result;
+    record_.error = error;
+    record_.duration_sec =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    SaveResult out;
+    out.exit_code = exit_code;
+    if (directory_) {
+        if (auto s = write_dump_record(directory_.get(), record_, std::string(kRecordFileName));
+            s) {
+            out.record_written = true;
+        } else {
+            record_.warnings.push_back("cannot write the record: " + s.error().message);
+        }
+    }
+    out.record = record_;
+    return out;
+}
+
+Status Saver::write_kernel_log(const Vmcoreinfo& info, const KernelAddressSpace& memory) {
+    auto log = extract_kernel_log(memory, info);
+    if (!log) {
+        return tl::unexpected(log.error());
+    }
+    record_.panic_line = find_panic_line(log->text);
+    if (auto s = write_file_atomically(directory_.get(), std::string(kDmesgFileName), log->text,
+                                       kPrivateFileMode);
+        !s) {
+        return s;
+    }
+    record_.dmesg_file = std::string(kDmesgFileName);
+    return {};
+}
+
+Result<std::unique_ptr<DumpSink>> Saver::open_sink(std::string& file_name) {
+    const bool flattened = options_.format == DumpFormat::flattened;
+    if (options_.dump_to == "-") {
+        UniqueFd out(::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3));
+        if (!out) {
+            return make_errno_error(errno, "cannot use standard output");
+        }
+        file_name.clear();
+        return make_flattened_sink(std::move(out), "standard output");
+    }
+    UniqueFd fd;
+    std::string name;
+    if (options_.dump_to.empty()) {
+        file_name = dump_file_name(options_.format, false);
+        name = options_.output_dir + "/" + file_name;
+        fd.reset(::openat(directory_.get(), file_name.c_str(),
+                          O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, kPrivateFileMode));
+    } else {
+        // A raw device or a file named by the caller; not renamed afterwards.
+        file_name = options_.dump_to;
+        name = options_.dump_to;
+        fd.reset(::open(name.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, kPrivateFileMode));
+    }
+    if (!fd) {
+        return make_errno_error(errno, "cannot create {}", name);
+    }
+    (void)::fchmod(fd.get(), kPrivateFileMode);
+    if (flattened) {
+        return make_flattened_sink(std::move(fd), name);
+    }
+    return make_file_sink(std::move(fd), name);
+}
+
+SaveResult Saver::run() {
+    record_.tool_version = options_.tool_version;
+    record_.input = options_.input;
+    record_.format = std::string(to_string(options_.format));
+    record_.compression = options_.format == DumpFormat::elf
+                              ? "none"
+                              : std::string(to_string(options_.write.compression));
+    record_.compression_level =
+        options_.write.compression == Compression::none ? 0 : options_.write.compression_level;
+    record_.dump_level = options_.write.dump_level;
+    record_.boot_id = options_.boot_id;
+    record_.started_at = std::chrono::duration_cast<std::chrono::seconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+
+    if (auto s = make_directory(options_.output_dir, kDumpDirectoryMode); !s) {
+        return finish(DumpResult::failed, s.error().message, kExitFailed);
+    }
+    if (auto dir = open_directory(options_.output_dir); dir) {
+        directory_ = std::move(*dir);
+    } else {
+        return finish(DumpResult::failed, dir.error().message, kExitFailed);
+    }
+    if (options_.dump_to == "-" && options_.format != DumpFormat::flattened) {
+        return finish(DumpResult::failed,
+                      "only the flattened format can be written to standard output", kExitUsage);
+    }
+    if (auto s = validate_dump_level(options_.write.dump_level); !s) {
+        return finish(DumpResult::failed, s.error().message, kExitUsage);
+    }
+
+    auto vmcore = VmcoreFile::open(options_.input);
+    if (!vmcore) {
+        return finish(DumpResult::failed, vmcore.error().message, kExitFailed);
+    }
+    for (const auto& warning : vmcore->warnings()) {
+        record_.warnings.push_back(options_.input + ": " + warning);
+    }
+    if (auto at = vmcore->truncated_at()) {
+        record_.warnings.push_back(fmt::format(
+            "{} is truncated: its PT_LOADs need data past byte {} of {}; the dump stops there",
+            options_.input, *at, vmcore->file_size()));
+    }
+    if (vmcore->elf_machine() != EM_X86_64) {
+        return finish(DumpResult::failed,
+                      fmt::format("{}: ELF machine {} is not x86_64, the only architecture "
+                                  "supported so far",
+                                  options_.input, vmcore->elf_machine()),
+                      kExitFailed);
+    }
+
+    std::optional<Vmcoreinfo> info;
+    if (auto text = vmcore->vmcoreinfo_text(); !text.empty()) {
+        if (auto parsed = Vmcoreinfo::parse(text)) {
+            info = std::move(*parsed);
+            for (const auto& warning : info->warnings()) {
+                record_.warnings.push_back("VMCOREINFO " + warning);
+            }
+        }
+    }
+    if (!info && options_.format != DumpFormat::elf) {
+        return finish(DumpResult::failed,
+                      fmt::format("{} has no VMCOREINFO note: the crashed kernel cannot be "
+                                  "identified (--format elf copies it anyway)",
+                                  options_.input),
+                      kExitFailed);
+    }
+
+    KernelIdentity kernel;
+    kernel.nr_cpus = vmcore->prstatus_count();
+    std::optional<KernelAddressSpace> memory;
+    if (info) {
+        record_.kernel_release = info->osrelease();
+        record_.crash_time = info->crash_time().value_or(0);
+        kernel.crash_time = record_.crash_time;
+        const uint64_t page_size = info->page_size().value_or(4096);
+        if (page_size < 4096 || (page_size & (page_size - 1)) != 0) {
+            return finish(
+                DumpResult::failed,
+                fmt::format("VMCOREINFO PAGESIZE={} is not a power of two >= 4096", page_size),
+                kExitFailed);
+        }
+        kernel.page_size = page_size;
+        if (auto space = KernelAddressSpace::create(*vmcore, *info, vmcore->segments())) {
+            memory.emplace(std::move(*space));
+            kernel.phys_base = memory->phys_base();
+        } else {
+            record_.warnings.push_back(space.error().message);
+            kernel.phys_base = info->phys_base().value_or(0);
+        }
+        kernel.utsname = read_utsname(memory ? &*memory : nullptr, *info, record_.warnings);
+        // The panic log first: small, and the most valuable thing we save.
+        if (!memory) {
+            record_.warnings.push_back("kernel log not saved: no address translation");
+        } else if (auto s = write_kernel_log(*info, *memory); !s) {
+            record_.warnings.push_back("kernel log not saved: " + s.error().message);
+        }
+    }
+    record_.page_size = kernel.page_size;
+
+    std::string file_name;
+    auto sink = open_sink(file_name);
+    if (!sink) {
+        return finish(DumpResult::failed, sink.error().message, kExitFailed);
+    }
+    const uint64_t page_size = kernel.page_size;
+    auto on_progress = [&](uint64_t done, uint64_t total, uint64_t) {
+        progress_.update(done * page_size, total * page_size);
+    };
+    const WriteOutcome outcome =
+        options_.format == DumpFormat::elf
+            ? write_elf(*vmcore, options_.write, **sink, on_progress)
+            : write_kdump(*vmcore, kernel, options_.write, **sink, on_progress);
+    const uint64_t pages_read = outcome.pages.written + outcome.pages.zero;
+    progress_.finish(pages_read * page_size, outcome.pages.dumpable * page_size);
+    record_.pages = outcome.pages;
+    record_.bytes_in = pages_read * page_size;
+    record_.bytes_out = outcome.bytes_out;
+    record_.dump_file = file_name;
+    sink->reset();
+
+    if (outcome.error) {
+        if (!outcome.incomplete && options_.dump_to.empty()) {
+            ::unlinkat(directory_.get(), file_name.c_str(), 0);
+            record_.dump_file.clear();
+        }
+        return finish(outcome.incomplete ? DumpResult::incomplete : DumpResult::failed,
+                      outcome.error->message, outcome.incomplete ? kExitIncomplete : kExitFailed);
+    }
+    if (options_.dump_to.empty()) {
+        const auto final_name = dump_file_name(options_.format, true);
+        if (::renameat(directory_.get(), file_name.c_str(), directory_.get(), final_name.c_str()) <
+            0) {
+            return finish(DumpResult::incomplete,
+                          fmt::format("cannot rename {} to {}: {}", file_name, final_name,
+                                      std::strerror(errno)),
+                          kExitIncomplete);
+        }
+        record_.dump_file = final_name;
+        if (auto s = fsync_directory(directory_.get(), options_.output_dir); !s) {
+            record_.warnings.push_back(s.error().message);
+        }
+    }
+    return finish(DumpResult::complete, "", kExitComplete);
+}
+
+}  // namespace
+
+SaveResult save_dump(const SaveOptions& options) {
+    return Saver(options).run();
+}
+
+}  // namespace crashcapture

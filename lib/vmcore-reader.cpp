@@ -1,0 +1,267 @@
+#include "vmcore-reader.hpp"
+
+#include <elf.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+
+namespace crashcapture {
+namespace {
+
+struct ElfDeleter {
+    void operator()(Elf* elf) const { elf_end(elf); }
+};
+using ElfHandle = std::unique_ptr<Elf, ElfDeleter>;
+
+constexpr size_t align4(size_t value) {
+    return (value + 3) & ~size_t{3};
+}
+
+// Name of the note that carries the per-CPU registers (kernel/crash_core.c
+// KEXEC_CORE_NOTE_NAME) and of the VMCOREINFO note (VMCOREINFO_NOTE_NAME).
+constexpr std::string_view kCoreNoteName = "CORE";
+constexpr std::string_view kVmcoreinfoNoteName = "VMCOREINFO";
+
+}  // namespace
+
+ParsedNotes parse_elf_notes(std::span<const std::byte> blob) {
+    ParsedNotes parsed;
+    size_t offset = 0;
+    while (offset + sizeof(Elf64_Nhdr) <= blob.size()) {
+        Elf64_Nhdr header;
+        std::memcpy(&header, blob.data() + offset, sizeof(header));
+        // /proc/vmcore pads the PT_NOTE with zeros after the last note
+        // (fs/proc/vmcore.c merge_note_headers_elf64() keeps real sizes, but
+        // QEMU and older kernels leave an all-zero tail): an empty header ends it.
+        if (header.n_namesz == 0 && header.n_descsz == 0 && header.n_type == 0) {
+            break;
+        }
+        const size_t name_offset = offset + sizeof(Elf64_Nhdr);
+        const size_t descriptor_offset = name_offset + align4(header.n_namesz);
+        const size_t next = descriptor_offset + align4(header.n_descsz);
+        if (descriptor_offset > blob.size() || descriptor_offset + header.n_descsz > blob.size()) {
+            parsed.warning = fmt::format(
+                "ELF note at offset {} (namesz {}, descsz {}) runs past the end of the "
+                "{}-byte note segment; ignoring it and what follows",
+                offset, header.n_namesz, header.n_descsz, blob.size());
+            break;
+        }
+        ElfNote note;
+        const auto* name = reinterpret_cast<const char*>(blob.data() + name_offset);
+        note.name.assign(name, strnlen(name, header.n_namesz));
+        note.type = header.n_type;
+        note.descriptor_offset = descriptor_offset;
+        note.descriptor_size = header.n_descsz;
+        parsed.notes.push_back(std::move(note));
+        offset = std::min(next, blob.size());
+    }
+    return parsed;
+}
+
+std::vector<PhysicalRange> resolve_physical_ranges(const std::vector<LoadSegment>& segments) {
+    std::vector<PhysicalRange> ranges;
+    for (const auto& segment : segments) {
+        if (segment.mem_size == 0) {
+            continue;
+        }
+        // Subtract what earlier segments already cover; what is left are
+        // pieces of this segment.
+        std::vector<std::pair<uint64_t, uint64_t>> pieces{
+            {segment.phys_start, segment.phys_start + segment.mem_size}};
+        for (const auto& taken : ranges) {
+            std::vector<std::pair<uint64_t, uint64_t>> remaining;
+            for (auto [start, end] : pieces) {
+                if (taken.phys_end <= start || taken.phys_start >= end) {
+                    remaining.emplace_back(start, end);
+                    continue;
+                }
+                if (start < taken.phys_start) {
+                    remaining.emplace_back(start, taken.phys_start);
+                }
+                if (end > taken.phys_end) {
+                    remaining.emplace_back(taken.phys_end, end);
+                }
+            }
+            pieces = std::move(remaining);
+        }
+        const uint64_t segment_data_end = segment.phys_start + segment.file_size;
+        for (auto [start, end] : pieces) {
+            PhysicalRange range;
+            range.phys_start = start;
+            range.phys_end = end;
+            range.data_end = std::clamp(segment_data_end, start, end);
+            range.file_offset = segment.file_offset + (start - segment.phys_start);
+            ranges.push_back(range);
+        }
+    }
+    std::sort(ranges.begin(), ranges.end(),
+              [](const auto& a, const auto& b) { return a.phys_start < b.phys_start; });
+    return ranges;
+}
+
+Result<VmcoreFile> VmcoreFile::open(const std::string& path) {
+    VmcoreFile vmcore;
+    vmcore.path_ = path;
+    vmcore.fd_.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!vmcore.fd_) {
+        return make_errno_error(errno, "cannot open {}", path);
+    }
+    struct stat st {};
+    if (fstat(vmcore.fd_.get(), &st) < 0) {
+        return make_errno_error(errno, "cannot stat {}", path);
+    }
+    vmcore.file_size_ = static_cast<uint64_t>(st.st_size);
+
+    if (elf_version(EV_CURRENT) == EV_NONE) {
+        return make_error(0, "libelf is too old: {}", elf_errmsg(-1));
+    }
+    ElfHandle elf(elf_begin(vmcore.fd_.get(), ELF_C_READ, nullptr));
+    if (!elf || elf_kind(elf.get()) != ELF_K_ELF) {
+        return make_error(0, "{} is not an ELF file", path);
+    }
+    GElf_Ehdr ehdr;
+    if (!gelf_getehdr(elf.get(), &ehdr)) {
+        return make_error(0, "{}: unreadable ELF header: {}", path, elf_errmsg(-1));
+    }
+    if (ehdr.e_type != ET_CORE) {
+        return make_error(0, "{} is an ELF file but not a core dump (e_type {})", path,
+                          ehdr.e_type);
+    }
+    if (gelf_getclass(elf.get()) != ELFCLASS64 || ehdr.e_ident[EI_DATA] != ELFDATA2LSB) {
+        return make_error(0, "{}: only 64-bit little-endian vmcores are supported", path);
+    }
+    vmcore.elf_machine_ = ehdr.e_machine;
+    size_t phdr_count = 0;
+    if (elf_getphdrnum(elf.get(), &phdr_count) != 0) {
+        return make_error(0, "{}: cannot read program headers: {}", path, elf_errmsg(-1));
+    }
+    for (size_t i = 0; i < phdr_count; ++i) {
+        GElf_Phdr phdr;
+        if (!gelf_getphdr(elf.get(), static_cast<int>(i), &phdr)) {
+            return make_error(0, "{}: cannot read program header {} (of {}, at e_phoff {}): {}",
+                              path, i, phdr_count, ehdr.e_phoff, elf_errmsg(-1));
+        }
+        if (phdr.p_type == PT_LOAD) {
+            if (phdr.p_filesz > phdr.p_memsz) {
+                return make_error(0, "{}: PT_LOAD {} has p_filesz {} > p_memsz {}", path, i,
+                                  phdr.p_filesz, phdr.p_memsz);
+            }
+            vmcore.segments_.push_back(LoadSegment{phdr.p_paddr, phdr.p_vaddr, phdr.p_offset,
+                                                   phdr.p_filesz, phdr.p_memsz});
+            const uint64_t needed = phdr.p_offset + phdr.p_filesz;
+            if (vmcore.file_size_ != 0 && needed > vmcore.file_size_) {
+                const uint64_t first_missing = std::max<uint64_t>(phdr.p_offset, vmcore.file_size_);
+                if (!vmcore.truncated_at_ || first_missing < *vmcore.truncated_at_) {
+                    vmcore.truncated_at_ = first_missing;
+                }
+            }
+        } else if (phdr.p_type == PT_NOTE) {
+            const size_t old_size = vmcore.note_blob_.size();
+            vmcore.note_blob_.resize(old_size + phdr.p_filesz);
+            if (auto read =
+                    vmcore.read_file(phdr.p_offset, std::span(vmcore.note_blob_).subspan(old_size));
+                !read) {
+                return propagate(read.error(), "reading the PT_NOTE segment");
+            }
+        }
+    }
+    if (vmcore.segments_.empty()) {
+        return make_error(0, "{}: no PT_LOAD segments: not a vmcore", path);
+    }
+    auto parsed = parse_elf_notes(vmcore.note_blob_);
+    vmcore.notes_ = std::move(parsed.notes);
+    if (parsed.warning) {
+        vmcore.warnings_.push_back(*parsed.warning);
+    }
+    vmcore.ranges_ = resolve_physical_ranges(vmcore.segments_);
+    return vmcore;
+}
+
+int VmcoreFile::prstatus_count() const {
+    return static_cast<int>(std::count_if(notes_.begin(), notes_.end(), [](const ElfNote& note) {
+        return note.name == kCoreNoteName && note.type == NT_PRSTATUS;
+    }));
+}
+
+std::optional<ElfNote> VmcoreFile::vmcoreinfo_note() const {
+    for (const auto& note : notes_) {
+        // The kernel writes type 0 (kernel/vmcore_info.c append_elf_note(...,
+        // VMCOREINFO_NOTE_NAME, 0, ...)).
+        if (note.name == kVmcoreinfoNoteName && note.type == 0) {
+            return note;
+        }
+    }
+    return std::nullopt;
+}
+
+std::string VmcoreFile::vmcoreinfo_text() const {
+    auto note = vmcoreinfo_note();
+    if (!note) {
+        return {};
+    }
+    const auto* begin = reinterpret_cast<const char*>(note_blob_.data() + note->descriptor_offset);
+    return std::string(begin, note->descriptor_size);
+}
+
+uint64_t VmcoreFile::max_physical_address() const {
+    uint64_t max = 0;
+    for (const auto& range : ranges_) {
+        max = std::max(max, range.phys_end);
+    }
+    return max;
+}
+
+Status VmcoreFile::read_file(uint64_t offset, std::span<std::byte> out) const {
+    size_t done = 0;
+    while (done < out.size()) {
+        const ssize_t n = ::pread(fd_.get(), out.data() + done, out.size() - done,
+                                  static_cast<off_t>(offset + done));
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return make_errno_error(errno, "cannot read {} at offset {}", path_, offset + done);
+        }
+        if (n == 0) {
+            return make_error(ENODATA, "{} is truncated: no data at offset {} (file size {})",
+                              path_, offset + done, file_size_);
+        }
+        done += static_cast<size_t>(n);
+    }
+    return {};
+}
+
+Status VmcoreFile::read_physical(uint64_t phys_addr, std::span<std::byte> out) const {
+    size_t done = 0;
+    while (done < out.size()) {
+        const uint64_t addr = phys_addr + done;
+        auto it =
+            std::upper_bound(ranges_.begin(), ranges_.end(), addr,
+                             [](uint64_t a, const PhysicalRange& r) { return a < r.phys_start; });
+        if (it == ranges_.begin() || (--it, addr >= it->phys_end)) {
+            return make_error(ERANGE, "physical address {:#x} is not in {}", addr, path_);
+        }
+        const size_t chunk = std::min<uint64_t>(out.size() - done, it->phys_end - addr);
+        auto piece = out.subspan(done, chunk);
+        if (addr >= it->data_end) {
+            std::fill(piece.begin(), piece.end(), std::byte{0});
+        } else {
+            const size_t with_data = std::min<uint64_t>(chunk, it->data_end - addr);
+            if (auto read =
+                    read_file(it->file_offset + (addr - it->phys_start), piece.first(with_data));
+                !read) {
+                return read;
+            }
+            std::fill(piece.begin() + static_cast<ptrdiff_t>(with_data), piece.end(), std::byte{0});
+        }
+        done += chunk;
+    }
+    return {};
+}
+
+}  // namespace crashcapture

@@ -1,0 +1,45 @@
+#!/bin/bash
+# Install every Debian 12 package crashcaptured needs to build, test and run
+# its QEMU crash cycles. Idempotent; safe with no standard input (CI).
+#   scripts/install-deps.sh          build + test dependencies
+# Run as root. Waits for other holders of the dpkg lock instead of failing.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+
+build_packages=(
+    cmake g++ make pkg-config clang-format
+    libelf-dev        # ELF vmcore reading and ELF dump writing
+    libzstd-dev       # zstd page compression (kdump flag 0x20)
+    zlib1g-dev        # zlib page compression for readers without zstd
+    nlohmann-json3-dev # status.json dump records
+    libgtest-dev libgmock-dev # unit tests
+    libcli11-dev      # command-line parsing
+    libfmt-dev        # formatting (g++ 12 has no <format>)
+    libexpected-dev   # tl::expected behind Result<T>
+)
+test_packages=(
+    qemu-system-x86 qemu-utils          # real kernel crashes under TCG
+    linux-image-amd64 linux-image-6.12-amd64 # the two kernels Debian 12 ships
+    kexec-tools busybox-static cpio e2fsprogs # capture initramfs and its disk
+    makedumpfile                        # reference writer we compare against
+    python3-drgn python3-libkdumpfile   # readers that must open our dumps
+    crash                               # the reader kernel engineers use
+    zstd file binutils
+)
+
+if [ "$(id -u)" != 0 ]; then
+    echo "install-deps.sh: must run as root (it calls apt-get)" >&2
+    exit 1
+fi
+missing=()
+for p in "${build_packages[@]}" "${test_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+    exit 0
+fi
+# kexec-tools' postinst asks whether to load kexec at boot; answer no.
+echo "kexec-tools kexec-tools/load_kexec boolean false" | debconf-set-selections
+echo "kdump-tools kdump-tools/use_kdump boolean false" | debconf-set-selections
+apt-get update -o DPkg::Lock::Timeout=600
+apt-get install -y --no-install-recommends -o DPkg::Lock::Timeout=600 "${missing[@]}"
