@@ -116,6 +116,47 @@ Status write_dump_record(int directory_fd, const DumpRecord& record, const std::
     return write_file_atomically(directory_fd, file_name, to_json(record).dump(2) + "\n", 0644);
 }
 
+Status write_dump_record_reserved(int directory_fd, const DumpRecord& record,
+                                  const std::string& file_name) {
+    auto text = to_json(record).dump(2) + "\n";
+    // JSON allows trailing whitespace: the padding keeps blocks allocated.
+    if (text.size() < kRecordReserveBytes) {
+        text.append(kRecordReserveBytes - text.size() - 1, ' ');
+        text += '\n';
+    }
+    return write_file_atomically(directory_fd, file_name, text, 0644);
+}
+
+Status finalize_dump_record(int directory_fd, const DumpRecord& record,
+                            const std::string& file_name) {
+    auto atomic = write_dump_record(directory_fd, record, file_name);
+    if (atomic || (atomic.error().errno_value != ENOSPC && atomic.error().errno_value != EDQUOT)) {
+        return atomic;
+    }
+    // The disk is full: overwrite the reserved record's blocks in place.
+    const auto text = to_json(record).dump(2) + "\n";
+    UniqueFd fd(::openat(directory_fd, file_name.c_str(), O_WRONLY | O_CLOEXEC));
+    if (!fd) {
+        return make_errno_error(errno, "cannot open {} to overwrite it", file_name);
+    }
+    size_t done = 0;
+    while (done < text.size()) {
+        const ssize_t n = ::pwrite(fd.get(), text.data() + done, text.size() - done,
+                                   static_cast<off_t>(done));
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return make_errno_error(errno, "cannot overwrite {} (disk full)", file_name);
+        }
+        done += static_cast<size_t>(n);
+    }
+    if (::ftruncate(fd.get(), static_cast<off_t>(text.size())) < 0 || ::fsync(fd.get()) < 0) {
+        return make_errno_error(errno, "cannot finish {} (disk full)", file_name);
+    }
+    return {};
+}
+
 Result<DumpRecord> read_dump_record(const std::string& path) {
     std::ifstream in(path);
     if (!in) {

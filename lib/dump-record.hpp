@@ -57,4 +57,15 @@ Status write_dump_record(int directory_fd, const DumpRecord& record,
                          const std::string& file_name = "status.json");
 Result<DumpRecord> read_dump_record(const std::string& path);
 
+// The record a capture writes before it starts ("failed: interrupted"), so a
+// capture kernel that dies mid-way still leaves a record. It is padded to
+// kRecordReserveBytes so the final record can overwrite it in place when the
+// disk is full and the atomic rename cannot get a new block.
+inline constexpr size_t kRecordReserveBytes = 8192;
+Status write_dump_record_reserved(int directory_fd, const DumpRecord& record,
+                                  const std::string& file_name = "status.json");
+// Atomic write; on ENOSPC/EDQUOT, overwrites the reserved record in place.
+Status finalize_dump_record(int directory_fd, const DumpRecord& record,
+                            const std::string& file_name = "status.json");
+
 }  // namespace crashcapture

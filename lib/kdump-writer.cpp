@@ -134,13 +134,16 @@ Status KdumpWriter::write_batch(uint64_t first_pfn, uint64_t count) {
     if (auto s = vmcore_.read_physical(first_pfn * page_size, pages); !s) {
         return s;
     }
+    // Counted only once the batch is on disk: after a failure the record's
+    // counts describe what the partial dump really holds.
+    PageCounts batch;
     for (uint64_t i = 0; i < count; ++i) {
         auto page = pages.subspan(i * page_size, page_size);
         std::array<std::byte, kdump::kPageDescSize> desc{};
         if ((options_.dump_level & kDumpLevelZero) && is_zero_page(page)) {
             kdump::put<int64_t>(desc.data(), 0, static_cast<int64_t>(zero_page_offset_));
             kdump::put<uint32_t>(desc.data(), 8, static_cast<uint32_t>(page_size));
-            ++outcome_.pages.zero;
+            ++batch.zero;
         } else {
             const size_t compressed = compressor_->compress(page, compress_buffer_);
             auto stored = compressed
@@ -152,12 +155,18 @@ Status KdumpWriter::write_batch(uint64_t first_pfn, uint64_t count) {
                                  compressed ? kdump_compression_flag(options_.compression) : 0);
             data_buffer_.insert(data_buffer_.end(), stored.begin(), stored.end());
             data_cursor_ += stored.size();
-            ++outcome_.pages.written;
-            outcome_.pages.compressed += compressed ? 1 : 0;
+            ++batch.written;
+            batch.compressed += compressed ? 1 : 0;
         }
         desc_buffer_.insert(desc_buffer_.end(), desc.begin(), desc.end());
     }
-    return flush();
+    if (auto s = flush(); !s) {
+        return s;
+    }
+    outcome_.pages.zero += batch.zero;
+    outcome_.pages.written += batch.written;
+    outcome_.pages.compressed += batch.compressed;
+    return {};
 }
 
 Status KdumpWriter::write_window(PageWindow& window) {

@@ -109,7 +109,7 @@ SaveResult Saver::finish(DumpResult result, const std::string& error, int exit_c
     SaveResult out;
     out.exit_code = exit_code;
     if (directory_) {
-        if (auto s = write_dump_record(directory_.get(), record_, std::string(kRecordFileName));
+        if (auto s = finalize_dump_record(directory_.get(), record_, std::string(kRecordFileName));
             s) {
             out.record_written = true;
         } else {
@@ -190,6 +190,15 @@ SaveResult Saver::run() {
         directory_ = std::move(*dir);
     } else {
         return finish(DumpResult::failed, dir.error().message, kExitFailed);
+    }
+    // A record exists from the start: if the capture kernel dies mid-way, the
+    // record says the capture began and did not finish.
+    record_.result = DumpResult::failed;
+    record_.error = "the capture was interrupted before it finished";
+    if (auto s = write_dump_record_reserved(directory_.get(), record_,
+                                            std::string(kRecordFileName));
+        !s) {
+        return finish(DumpResult::failed, s.error().message, kExitFailed);
     }
     if (options_.dump_to == "-" && options_.format != DumpFormat::flattened) {
         return finish(DumpResult::failed,

@@ -140,6 +140,16 @@ Result<VmcoreFile> VmcoreFile::open(const std::string& path) {
     if (elf_getphdrnum(elf.get(), &phdr_count) != 0) {
         return make_error(0, "{}: cannot read program headers: {}", path, elf_errmsg(-1));
     }
+    // libelf reports a table cut off by the end of the file as "no headers";
+    // say what really happened.
+    if (const uint64_t table_end =
+            ehdr.e_phoff + std::max<uint64_t>(phdr_count, ehdr.e_phnum) * sizeof(Elf64_Phdr);
+        vmcore.file_size_ != 0 && table_end > vmcore.file_size_) {
+        return make_error(ENODATA,
+                          "{} is truncated: its {} program headers end at byte {}, the file has {}",
+                          path, std::max<uint64_t>(phdr_count, ehdr.e_phnum), table_end,
+                          vmcore.file_size_);
+    }
     for (size_t i = 0; i < phdr_count; ++i) {
         GElf_Phdr phdr;
         if (!gelf_getphdr(elf.get(), static_cast<int>(i), &phdr)) {

@@ -1,0 +1,54 @@
+#!/bin/bash
+# The one test command: installs what is needed, builds, and runs every test.
+#   sudo scripts/test.sh            what CI runs (.ci/run)
+#   FULL=1 sudo scripts/test.sh     also the long matrix (see tests/e2e/README.md)
+# Layers, in order: formatting, build with warnings as errors, unit tests
+# (synthetic vmcores), a real vmcore per kernel (6.1, 6.12) checked against
+# makedumpfile, libkdumpfile, drgn and crash, then a real crash cycle per
+# kernel in QEMU with crashcapture-save in the capture initramfs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CRASHCAPTURE_CACHE=${CRASHCAPTURE_CACHE:-/var/tmp/crashcapture-cache}
+step() { printf '\n=== %s (%ds)\n' "$*" "$SECONDS"; }
+
+step "dependencies"
+scripts/install-deps.sh
+
+step "format"
+clang-format --dry-run --Werror lib/*.cpp lib/*.hpp cli/*.cpp tests/unit/*.cpp tests/unit/*.hpp
+
+step "build"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=ON > build-configure.log 2>&1 ||
+    { cat build-configure.log; exit 1; }
+cmake --build build -j"$(nproc)"
+
+step "unit tests"
+ctest --test-dir build --output-on-failure -j"$(nproc)"
+
+# Both kernels Debian 12 ships: the printk ring buffer and struct page moved
+# between them, and a capture tool must survive the upgrade.
+kernels=()
+for k in /boot/vmlinuz-6.1.*-amd64 /boot/vmlinuz-6.12.*-amd64; do
+    [ -e "$k" ] && kernels+=("${k#/boot/vmlinuz-}")
+done
+[ ${#kernels[@]} = 2 ] || { echo "expected a 6.1 and a 6.12 kernel in /boot, found: ${kernels[*]:-none}"; exit 1; }
+
+step "real vmcores (QEMU crash, /proc/vmcore copied raw)"
+tests/e2e/make-corpus.sh --quick
+for kver in "${kernels[@]}"; do
+    step "real vmcore of $kver against makedumpfile, libkdumpfile, drgn, crash"
+    vmlinux=$(scripts/fetch-vmlinux.sh "$kver")
+    tests/integration/test-real-vmcore.sh "$CRASHCAPTURE_CACHE/corpus/$kver/crash-1024.vmcore" "$vmlinux"
+done
+
+for kver in "${kernels[@]}"; do
+    step "crash cycle in QEMU on $kver with crashcapture-save"
+    tests/e2e/test-crash-cycle.sh "$kver"
+done
+
+if [ "${FULL:-0}" = 1 ]; then
+    step "full matrix"
+    tests/e2e/make-corpus.sh
+    tests/e2e/run-matrix.sh
+fi
+step "all tests passed"
