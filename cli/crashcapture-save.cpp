@@ -40,9 +40,10 @@ int main(int argc, char** argv) {
         ->default_val("zstd");
     app.add_option("--compress-level", level, "Compression level (default: zstd 1, zlib 1)");
     app.add_option("-d,--dump-level", options.write.dump_level,
-                   "makedumpfile dump level: 0 everything, 1 zero pages stored once; 2-31 "
-                   "need the page filter (not in this version)")
-        ->default_val(1)
+                   "makedumpfile dump level, a sum of: 1 zero pages, 2 page cache, 4 page cache "
+                   "with private data, 8 user data, 16 free pages (hwpoisoned and offline pages "
+                   "are always left out)")
+        ->default_val(31)
         ->check(CLI::Range(0, 31));
     app.add_option("--dump-to", options.dump_to,
                    "Write the dump to this file or block device instead of the directory "

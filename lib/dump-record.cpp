@@ -53,6 +53,12 @@ nlohmann::json to_json(const DumpRecord& r) {
         {"pages",
          {{"total", r.pages.total},
           {"excluded_nodata", r.pages.excluded_nodata},
+          {"excluded_cache", r.pages.excluded_cache},
+          {"excluded_cache_private", r.pages.excluded_cache_private},
+          {"excluded_user", r.pages.excluded_user},
+          {"excluded_free", r.pages.excluded_free},
+          {"excluded_hwpoison", r.pages.excluded_hwpoison},
+          {"excluded_offline", r.pages.excluded_offline},
           {"dumpable", r.pages.dumpable},
           {"zero", r.pages.zero},
           {"written", r.pages.written},
@@ -96,6 +102,12 @@ Result<DumpRecord> dump_record_from_json(const nlohmann::json& json) {
             const auto& p = json.at("pages");
             r.pages.total = p.value("total", uint64_t{0});
             r.pages.excluded_nodata = p.value("excluded_nodata", uint64_t{0});
+            r.pages.excluded_cache = p.value("excluded_cache", uint64_t{0});
+            r.pages.excluded_cache_private = p.value("excluded_cache_private", uint64_t{0});
+            r.pages.excluded_user = p.value("excluded_user", uint64_t{0});
+            r.pages.excluded_free = p.value("excluded_free", uint64_t{0});
+            r.pages.excluded_hwpoison = p.value("excluded_hwpoison", uint64_t{0});
+            r.pages.excluded_offline = p.value("excluded_offline", uint64_t{0});
             r.pages.dumpable = p.value("dumpable", uint64_t{0});
             r.pages.zero = p.value("zero", uint64_t{0});
             r.pages.written = p.value("written", uint64_t{0});
@@ -141,8 +153,8 @@ Status finalize_dump_record(int directory_fd, const DumpRecord& record,
     }
     size_t done = 0;
     while (done < text.size()) {
-        const ssize_t n = ::pwrite(fd.get(), text.data() + done, text.size() - done,
-                                   static_cast<off_t>(done));
+        const ssize_t n =
+            ::pwrite(fd.get(), text.data() + done, text.size() - done, static_cast<off_t>(done));
         if (n < 0) {
             if (errno == EINTR) {
                 continue;

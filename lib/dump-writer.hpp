@@ -13,6 +13,7 @@
 #include "dump-sink.hpp"
 #include "kdump-format.hpp"
 #include "page-compressor.hpp"
+#include "page-filter.hpp"
 #include "page-selection.hpp"
 #include "result.hpp"
 #include "vmcore-reader.hpp"
@@ -34,9 +35,9 @@ struct WriteOptions {
     int dump_level = 1;
     // Frames read and written per batch: one pread() and two writes per batch.
     size_t batch_pages = 256;
-    // Frames per bitmap window; a multiple of 8. 1 Mi frames = 4 GiB of RAM,
-    // 128 KiB of each bitmap in memory at a time.
-    uint64_t window_pages = 1ULL << 20;
+    // Excludes pages by type; null = only zero pages (dump level bit 1).
+    // dump_level must then be at most 1 or the filter's effective level.
+    const PageFilter* filter = nullptr;
 };
 
 // Called a few times per second at most by the writer's caller; done and

@@ -24,7 +24,11 @@ bool all_zero(std::span<const std::byte> page) {
 WriteOutcome write_elf(const VmcoreFile& vmcore, const WriteOptions& options, DumpSink& sink,
                        const ProgressCallback& progress) {
     WriteOutcome outcome;
-    if (auto s = validate_dump_level(options.dump_level); !s) {
+    if (auto s = validate_dump_level(options.dump_level);
+        !s || ((options.dump_level & ~kDumpLevelZero) && !options.filter)) {
+        if (s) {
+            s = make_error(EINVAL, "dump level {} needs the page filter", options.dump_level);
+        }
         outcome.error = s.error();
         return outcome;
     }
@@ -50,8 +54,11 @@ WriteOutcome write_elf(const VmcoreFile& vmcore, const WriteOptions& options, Du
         offset += (seg.file_size + page_size - 1) & ~(page_size - 1);
         total_pages += (seg.file_size + page_size - 1) / page_size;
     }
-    outcome.pages.total = total_pages;
-    outcome.pages.dumpable = total_pages;
+    // Frame counts as in the kdump format (each frame once, however many
+    // PT_LOADs map it); written/zero count the frames this file stores.
+    DumpableFrames frames(vmcore.physical_ranges(), page_size, options.filter);
+    const uint64_t max_mapnr = (vmcore.max_physical_address() + page_size - 1) / page_size;
+    outcome.pages = frames.count(max_mapnr);
 
     Elf64_Ehdr ehdr{};
     std::memcpy(ehdr.e_ident, ELFMAG, SELFMAG);
@@ -112,14 +119,20 @@ WriteOutcome write_elf(const VmcoreFile& vmcore, const WriteOptions& options, Du
             for (uint64_t page = 0; page < chunk; page += page_size) {
                 auto bytes = data.subspan(page, std::min<uint64_t>(page_size, chunk - page));
                 ++pages_done;
-                if ((options.dump_level & kDumpLevelZero) && all_zero(bytes)) {
-                    ++outcome.pages.zero;
+                const uint64_t paddr = seg.phys_start + pos + page;
+                // The first PT_LOAD mapping a frame owns it for the counts.
+                const PhysicalRange* range = vmcore.range_of(paddr);
+                const bool owned = range && range->file_offset + (paddr - range->phys_start) ==
+                                                seg.file_offset + pos + page;
+                const bool filtered = options.filter && !frames.is_dumpable(paddr / page_size);
+                if (filtered || ((options.dump_level & kDumpLevelZero) && all_zero(bytes))) {
+                    outcome.pages.zero += (owned && !filtered) ? 1 : 0;
                     if (auto s = emit(page); !s) {
                         return stop(s.error(), true);
                     }
                     run_start = page + bytes.size();
                 } else {
-                    ++outcome.pages.written;
+                    outcome.pages.written += owned ? 1 : 0;
                 }
             }
             if (auto s = emit(chunk); !s) {

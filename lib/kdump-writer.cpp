@@ -43,7 +43,12 @@ class KdumpWriter {
   public:
     KdumpWriter(const VmcoreFile& vmcore, const KernelIdentity& kernel, const WriteOptions& options,
                 DumpSink& sink, const ProgressCallback& progress)
-        : vmcore_(vmcore), kernel_(kernel), options_(options), sink_(sink), progress_(progress) {}
+        : vmcore_(vmcore),
+          kernel_(kernel),
+          options_(options),
+          sink_(sink),
+          progress_(progress),
+          frames_(vmcore.physical_ranges(), kernel.page_size, options.filter) {}
 
     WriteOutcome run();
 
@@ -59,6 +64,7 @@ class KdumpWriter {
     const WriteOptions& options_;
     DumpSink& sink_;
     const ProgressCallback& progress_;
+    DumpableFrames frames_;
 
     kdump::Layout layout_;
     uint32_t status_ = 0;
@@ -171,7 +177,7 @@ Status KdumpWriter::write_batch(uint64_t first_pfn, uint64_t count) {
 
 Status KdumpWriter::write_window(PageWindow& window) {
     const uint64_t page_size = layout_.block_size;
-    select_pages(vmcore_.physical_ranges(), page_size, window);
+    frames_.fill(window, nullptr);
     const uint64_t byte_offset = window.start_pfn / 8;
     const uint64_t bytes =
         std::min<uint64_t>(window.present.size(), layout_.bitmap_bytes - byte_offset);
@@ -186,6 +192,7 @@ Status KdumpWriter::write_window(PageWindow& window) {
         return s;
     }
     // Runs of dumpable frames, in batches.
+    (void)page_size;
     uint64_t pfn = window.start_pfn;
     while (pfn < window.end_pfn) {
         if (!window.is_dumpable(pfn)) {
@@ -231,8 +238,10 @@ WriteOutcome KdumpWriter::run() {
     compressor_.emplace(std::move(*compressor));
     status_ = kdump_compression_flag(options_.compression);
 
-    outcome_.pages = count_pages(vmcore_.physical_ranges(), page_size);
     const uint64_t max_mapnr = (vmcore_.max_physical_address() + page_size - 1) / page_size;
+    // With a filter this is a full pass over the struct pages, the price of
+    // knowing where page data starts before writing any (as makedumpfile).
+    outcome_.pages = frames_.count(max_mapnr);
     layout_ = kdump::compute_layout(page_size, max_mapnr, vmcore_.note_blob().size(),
                                     outcome_.pages.dumpable);
     data_cursor_ = layout_.data_offset;
@@ -259,7 +268,8 @@ WriteOutcome KdumpWriter::run() {
 
     // The last bitmap byte may hold frames past max_mapnr; windows cover
     // whole bitmap bytes so those bits are written as zero.
-    const uint64_t window_pages = std::max<uint64_t>(8, options_.window_pages & ~uint64_t{7});
+    // 1 Mi frames (4 GiB of RAM, 128 KiB per bitmap) at a time.
+    const uint64_t window_pages = kFilterWindowPages;
     const uint64_t pfn_limit = (max_mapnr + 7) & ~uint64_t{7};
     for (uint64_t start = 0; start < pfn_limit; start += window_pages) {
         PageWindow window;
@@ -283,7 +293,11 @@ WriteOutcome KdumpWriter::run() {
 WriteOutcome write_kdump(const VmcoreFile& vmcore, const KernelIdentity& kernel,
                          const WriteOptions& options, DumpSink& sink,
                          const ProgressCallback& progress) {
-    if (auto s = validate_dump_level(options.dump_level); !s) {
+    if (auto s = validate_dump_level(options.dump_level);
+        !s || ((options.dump_level & ~kDumpLevelZero) && !options.filter)) {
+        if (s) {
+            s = make_error(EINVAL, "dump level {} needs the page filter", options.dump_level);
+        }
         WriteOutcome outcome;
         outcome.error = s.error();
         return outcome;

@@ -33,13 +33,6 @@ Status validate_dump_level(int dump_level) {
     if (dump_level < 0 || dump_level > kDumpLevelMax) {
         return make_error(EINVAL, "dump level {} is outside 0..{}", dump_level, kDumpLevelMax);
     }
-    if (dump_level > kDumpLevelSupportedMax) {
-        return make_error(EINVAL,
-                          "dump level {} excludes pages by type (cache, user, free), which needs "
-                          "the page filter this version does not have yet; use 0 (everything) "
-                          "or 1 (everything, zero pages stored once)",
-                          dump_level);
-    }
     return {};
 }
 

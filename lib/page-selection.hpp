@@ -15,19 +15,23 @@ namespace crashcapture {
 // makedumpfile dump level bits (makedumpfile.h DL_EXCLUDE_*).
 inline constexpr int kDumpLevelZero = 1;
 inline constexpr int kDumpLevelMax = 31;
-// The highest level this build implements; levels that need the crashed
-// kernel's struct page array (2, 4, 8, 16) come with the page filter.
-inline constexpr int kDumpLevelSupportedMax = 1;
 
 Status validate_dump_level(int dump_level);
 
 struct PageCounts {
     uint64_t total = 0;            // frames present in memory (1st bitmap)
     uint64_t excluded_nodata = 0;  // present, but the vmcore has no data (p_filesz < p_memsz)
-    uint64_t dumpable = 0;         // 2nd bitmap: frames the dump describes
-    uint64_t zero = 0;             // dumpable frames that were all zero (shared descriptor)
-    uint64_t written = 0;          // frames whose contents were stored
-    uint64_t compressed = 0;       // of those, stored compressed
+    // Excluded by the page filter (dump level bits, and always hwpoison/offline).
+    uint64_t excluded_cache = 0;
+    uint64_t excluded_cache_private = 0;
+    uint64_t excluded_user = 0;
+    uint64_t excluded_free = 0;
+    uint64_t excluded_hwpoison = 0;
+    uint64_t excluded_offline = 0;
+    uint64_t dumpable = 0;    // 2nd bitmap: frames the dump describes
+    uint64_t zero = 0;        // dumpable frames that were all zero (shared descriptor)
+    uint64_t written = 0;     // frames whose contents were stored
+    uint64_t compressed = 0;  // of those, stored compressed
 };
 
 // Bit p of a window: byte (p - start) / 8, bit (p - start) % 8, LSB first

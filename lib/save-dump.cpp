@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "file-util.hpp"
+#include "page-filter.hpp"
 #include "printk-log.hpp"
 #include "vmcore-reader.hpp"
 #include "vmcoreinfo.hpp"
@@ -195,8 +196,8 @@ SaveResult Saver::run() {
     // record says the capture began and did not finish.
     record_.result = DumpResult::failed;
     record_.error = "the capture was interrupted before it finished";
-    if (auto s = write_dump_record_reserved(directory_.get(), record_,
-                                            std::string(kRecordFileName));
+    if (auto s =
+            write_dump_record_reserved(directory_.get(), record_, std::string(kRecordFileName));
         !s) {
         return finish(DumpResult::failed, s.error().message, kExitFailed);
     }
@@ -277,6 +278,37 @@ SaveResult Saver::run() {
     }
     record_.page_size = kernel.page_size;
 
+    // The page filter: dump level bits 2-16, and hwpoison/offline pages at
+    // every level (makedumpfile create_2nd_bitmap() runs it whenever
+    // PG_hwpoison is known). A kernel it cannot read falls back to the
+    // levels that need no struct pages, with a warning: never a wrong dump.
+    WriteOptions write = options_.write;
+    std::optional<PageFilter> filter;
+    {
+        const uint64_t max_mapnr =
+            (vmcore->max_physical_address() + kernel.page_size - 1) / kernel.page_size;
+        auto created = memory ? PageFilter::create(*memory, *info, max_mapnr, write.dump_level)
+                              : Result<PageFilter>(tl::unexpected(
+                                    Error{0, "no address translation for the crashed kernel"}));
+        if (created) {
+            filter.emplace(std::move(*created));
+            for (const auto& warning : filter->warnings()) {
+                record_.warnings.push_back(warning);
+            }
+            write.dump_level = filter->effective_dump_level();
+            write.filter = &*filter;
+        } else if (write.dump_level & ~kDumpLevelZero) {
+            record_.warnings.push_back(fmt::format(
+                "page filter unavailable ({}): dump level {} falls back to {}",
+                created.error().message, write.dump_level, write.dump_level & kDumpLevelZero));
+            write.dump_level &= kDumpLevelZero;
+        } else {
+            record_.warnings.push_back("page filter unavailable (" + created.error().message +
+                                       "): hwpoisoned and offline pages are not excluded");
+        }
+    }
+    record_.dump_level = write.dump_level;
+
     std::string file_name;
     auto sink = open_sink(file_name);
     if (!sink) {
@@ -286,10 +318,9 @@ SaveResult Saver::run() {
     auto on_progress = [&](uint64_t done, uint64_t total, uint64_t) {
         progress_.update(done * page_size, total * page_size);
     };
-    const WriteOutcome outcome =
-        options_.format == DumpFormat::elf
-            ? write_elf(*vmcore, options_.write, **sink, on_progress)
-            : write_kdump(*vmcore, kernel, options_.write, **sink, on_progress);
+    const WriteOutcome outcome = options_.format == DumpFormat::elf
+                                     ? write_elf(*vmcore, write, **sink, on_progress)
+                                     : write_kdump(*vmcore, kernel, write, **sink, on_progress);
     const uint64_t pages_read = outcome.pages.written + outcome.pages.zero;
     progress_.finish(pages_read * page_size, outcome.pages.dumpable * page_size);
     record_.pages = outcome.pages;

@@ -145,10 +145,9 @@ Result<VmcoreFile> VmcoreFile::open(const std::string& path) {
     if (const uint64_t table_end =
             ehdr.e_phoff + std::max<uint64_t>(phdr_count, ehdr.e_phnum) * sizeof(Elf64_Phdr);
         vmcore.file_size_ != 0 && table_end > vmcore.file_size_) {
-        return make_error(ENODATA,
-                          "{} is truncated: its {} program headers end at byte {}, the file has {}",
-                          path, std::max<uint64_t>(phdr_count, ehdr.e_phnum), table_end,
-                          vmcore.file_size_);
+        return make_error(
+            ENODATA, "{} is truncated: its {} program headers end at byte {}, the file has {}",
+            path, std::max<uint64_t>(phdr_count, ehdr.e_phnum), table_end, vmcore.file_size_);
     }
     for (size_t i = 0; i < phdr_count; ++i) {
         GElf_Phdr phdr;
@@ -246,14 +245,21 @@ Status VmcoreFile::read_file(uint64_t offset, std::span<std::byte> out) const {
     return {};
 }
 
+const PhysicalRange* VmcoreFile::range_of(uint64_t phys_addr) const {
+    auto it = std::upper_bound(ranges_.begin(), ranges_.end(), phys_addr,
+                               [](uint64_t a, const PhysicalRange& r) { return a < r.phys_start; });
+    if (it == ranges_.begin() || (--it, phys_addr >= it->phys_end)) {
+        return nullptr;
+    }
+    return &*it;
+}
+
 Status VmcoreFile::read_physical(uint64_t phys_addr, std::span<std::byte> out) const {
     size_t done = 0;
     while (done < out.size()) {
         const uint64_t addr = phys_addr + done;
-        auto it =
-            std::upper_bound(ranges_.begin(), ranges_.end(), addr,
-                             [](uint64_t a, const PhysicalRange& r) { return a < r.phys_start; });
-        if (it == ranges_.begin() || (--it, addr >= it->phys_end)) {
+        const PhysicalRange* it = range_of(addr);
+        if (!it) {
             return make_error(ERANGE, "physical address {:#x} is not in {}", addr, path_);
         }
         const size_t chunk = std::min<uint64_t>(out.size() - done, it->phys_end - addr);

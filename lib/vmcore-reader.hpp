@@ -85,6 +85,8 @@ class VmcoreFile final : public PhysicalMemory {
     // Bytes of physical memory; ranges past a PT_LOAD's file data read as
     // zero, addresses outside every PT_LOAD are an error (ERANGE).
     Status read_physical(uint64_t phys_addr, std::span<std::byte> out) const override;
+    // The chosen range that holds a physical address, or null.
+    const PhysicalRange* range_of(uint64_t phys_addr) const;
     // Raw bytes of the file; a short read is an error (the file is truncated).
     Status read_file(uint64_t offset, std::span<std::byte> out) const;
     int fd() const { return fd_.get(); }

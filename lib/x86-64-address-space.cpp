@@ -71,9 +71,8 @@ Result<KernelAddressSpace> KernelAddressSpace::create(const PhysicalMemory& memo
 }
 
 Result<uint64_t> KernelAddressSpace::to_physical(uint64_t virt_addr) const {
-    const uint64_t page = virt_addr & ~(kPageSize4K - 1);
-    if (page == cached_virt_page_) {
-        return cached_phys_page_ + (virt_addr - page);
+    if (virt_addr - cached_virt_base_ < cached_size_) {
+        return cached_phys_base_ + (virt_addr - cached_virt_base_);
     }
     // Kernel text and data: a fixed offset, no walk needed (__phys_addr_nodebug()).
     if (virt_addr >= kStartKernelMap && virt_addr - kStartKernelMap < kernel_image_size_) {
@@ -97,14 +96,12 @@ Result<uint64_t> KernelAddressSpace::to_physical(uint64_t virt_addr) const {
         }
         const uint64_t next = entry & entry_address_mask_;
         // PUD (shift 30) or PMD (shift 21) with PSE: a 1 GiB or 2 MiB page.
-        if ((shift == 30 || shift == 21) && (entry & kPageLarge)) {
-            const uint64_t large_mask = (1ULL << shift) - 1;
-            return (next & ~large_mask) + (virt_addr & large_mask);
-        }
-        if (shift == 12) {
-            cached_virt_page_ = page;
-            cached_phys_page_ = next;
-            return next + (virt_addr & (kPageSize4K - 1));
+        if (((shift == 30 || shift == 21) && (entry & kPageLarge)) || shift == 12) {
+            const uint64_t page_mask = (1ULL << shift) - 1;
+            cached_virt_base_ = virt_addr & ~page_mask;
+            cached_size_ = page_mask + 1;
+            cached_phys_base_ = next & ~page_mask;
+            return cached_phys_base_ + (virt_addr & page_mask);
         }
         table = next;
     }
@@ -112,19 +109,28 @@ Result<uint64_t> KernelAddressSpace::to_physical(uint64_t virt_addr) const {
 }
 
 Status KernelAddressSpace::read(uint64_t virt_addr, std::span<std::byte> out) const {
+    // Translate page by page, but read physically contiguous stretches with
+    // one call: the struct page array is contiguous over 2 MiB mappings.
     size_t done = 0;
     while (done < out.size()) {
-        const uint64_t addr = virt_addr + done;
-        const size_t chunk =
-            std::min<uint64_t>(out.size() - done, kPageSize4K - (addr & (kPageSize4K - 1)));
-        auto phys = to_physical(addr);
-        if (!phys) {
-            return tl::unexpected(phys.error());
+        const uint64_t start = virt_addr + done;
+        auto phys_start = to_physical(start);
+        if (!phys_start) {
+            return tl::unexpected(phys_start.error());
         }
-        if (auto read = memory_.read_physical(*phys, out.subspan(done, chunk)); !read) {
-            return propagate(read.error(), fmt::format("reading virtual address {:#x}", addr));
+        size_t length =
+            std::min<uint64_t>(out.size() - done, kPageSize4K - (start & (kPageSize4K - 1)));
+        while (done + length < out.size()) {
+            auto next = to_physical(start + length);
+            if (!next || *next != *phys_start + length) {
+                break;
+            }
+            length += std::min<uint64_t>(out.size() - done - length, kPageSize4K);
         }
-        done += chunk;
+        if (auto read = memory_.read_physical(*phys_start, out.subspan(done, length)); !read) {
+            return propagate(read.error(), fmt::format("reading virtual address {:#x}", start));
+        }
+        done += length;
     }
     return {};
 }

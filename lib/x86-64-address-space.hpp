@@ -41,10 +41,12 @@ class KernelAddressSpace {
     int paging_levels_ = 4;
     uint64_t kernel_image_size_ = 0;
     uint64_t entry_address_mask_ = 0;
-    // One-entry cache of the last translated 4 KiB page: reads of a kernel
-    // structure touch the same page many times in a row.
-    mutable uint64_t cached_virt_page_ = ~uint64_t{0};
-    mutable uint64_t cached_phys_page_ = 0;
+    // One-entry cache of the last translated page (4 KiB, 2 MiB or 1 GiB):
+    // reads of a kernel structure, and the struct page array (mapped with
+    // 2 MiB pages), touch the same page many times in a row.
+    mutable uint64_t cached_virt_base_ = ~uint64_t{0};
+    mutable uint64_t cached_size_ = 0;
+    mutable uint64_t cached_phys_base_ = 0;
 };
 
 // __START_KERNEL_map (arch/x86/include/asm/page_64_types.h): the kernel image
