@@ -45,6 +45,11 @@ int main(int argc, char** argv) {
                    "are always left out)")
         ->default_val(31)
         ->check(CLI::Range(0, 31));
+    app.add_option("--threads", options.write.threads,
+                   "Compressing threads; 0 = every CPU available (a capture kernel with "
+                   "nr_cpus=1 has one)")
+        ->default_val(0)
+        ->check(CLI::Range(0, 1024));
     app.add_option("--dump-to", options.dump_to,
                    "Write the dump to this file or block device instead of the directory "
                    "('-' = the flattened stream on standard output)");

@@ -33,8 +33,12 @@ struct WriteOptions {
     Compression compression = Compression::zstd;
     int compression_level = 1;
     int dump_level = 1;
-    // Frames read and written per batch: one pread() and two writes per batch.
+    // Frames read and written per batch and per compressing thread: one
+    // pread() and two writes per batch.
     size_t batch_pages = 256;
+    // Compressing threads; 0 = every CPU this process may use. A capture
+    // kernel booted with nr_cpus=1 gets one, and no thread is started.
+    size_t threads = 0;
     // Excludes pages by type; null = only zero pages (dump level bit 1).
     // dump_level must then be at most 1 or the filter's effective level.
     const PageFilter* filter = nullptr;

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "dump-writer.hpp"
+#include "parallel-for.hpp"
 
 namespace crashcapture {
 namespace {
@@ -68,16 +69,22 @@ class KdumpWriter {
 
     kdump::Layout layout_;
     uint32_t status_ = 0;
-    std::optional<PageCompressor> compressor_;
+    std::vector<PageCompressor> compressors_;  // one per thread
+    std::optional<ParallelFor> pool_;
+    // Per page of a batch: bytes stored in its slot (0 = store raw, or zero page).
+    struct PageResult {
+        uint32_t compressed_size = 0;
+        bool zero = false;
+    };
+    std::vector<PageResult> results_;
+    std::vector<std::byte> slots_;  // page_size bytes of compressed output per page
     WriteOutcome outcome_;
 
     uint64_t next_desc_index_ = 0;   // descriptors written so far
     uint64_t data_cursor_ = 0;       // file offset of the next page data
     uint64_t zero_page_offset_ = 0;  // the shared zero page (dump level bit 1)
-    uint64_t last_pfn_done_ = 0;
-    bool any_pfn_done_ = false;
+    size_t batch_pages_ = 0;
     std::vector<std::byte> read_buffer_;
-    std::vector<std::byte> compress_buffer_;
     std::vector<std::byte> data_buffer_;  // page data of the current batch
     std::vector<std::byte> desc_buffer_;  // its descriptors
 };
@@ -140,21 +147,34 @@ Status KdumpWriter::write_batch(uint64_t first_pfn, uint64_t count) {
     if (auto s = vmcore_.read_physical(first_pfn * page_size, pages); !s) {
         return s;
     }
+    // Compress in parallel into per-page slots; assemble in page order below.
+    pool_->run(count, [&](size_t begin, size_t end, size_t worker) {
+        for (size_t i = begin; i < end; ++i) {
+            auto page = pages.subspan(i * page_size, page_size);
+            auto& result = results_[i];
+            result.zero = (options_.dump_level & kDumpLevelZero) && is_zero_page(page);
+            result.compressed_size =
+                result.zero ? 0
+                            : static_cast<uint32_t>(compressors_[worker].compress(
+                                  page, std::span(slots_).subspan(i * page_size, page_size)));
+        }
+    });
     // Counted only once the batch is on disk: after a failure the record's
     // counts describe what the partial dump really holds.
     PageCounts batch;
     for (uint64_t i = 0; i < count; ++i) {
-        auto page = pages.subspan(i * page_size, page_size);
+        const auto& result = results_[i];
         std::array<std::byte, kdump::kPageDescSize> desc{};
-        if ((options_.dump_level & kDumpLevelZero) && is_zero_page(page)) {
+        if (result.zero) {
             kdump::put<int64_t>(desc.data(), 0, static_cast<int64_t>(zero_page_offset_));
             kdump::put<uint32_t>(desc.data(), 8, static_cast<uint32_t>(page_size));
             ++batch.zero;
         } else {
-            const size_t compressed = compressor_->compress(page, compress_buffer_);
+            const bool compressed = result.compressed_size != 0;
             auto stored = compressed
-                              ? std::span<const std::byte>(compress_buffer_).first(compressed)
-                              : std::span<const std::byte>(page);
+                              ? std::span<const std::byte>(slots_).subspan(i * page_size,
+                                                                           result.compressed_size)
+                              : std::span<const std::byte>(pages.subspan(i * page_size, page_size));
             kdump::put<int64_t>(desc.data(), 0, static_cast<int64_t>(data_cursor_));
             kdump::put<uint32_t>(desc.data(), 8, static_cast<uint32_t>(stored.size()));
             kdump::put<uint32_t>(desc.data(), 12,
@@ -200,7 +220,7 @@ Status KdumpWriter::write_window(PageWindow& window) {
             continue;
         }
         uint64_t run_end = pfn + 1;
-        while (run_end < window.end_pfn && run_end - pfn < options_.batch_pages &&
+        while (run_end < window.end_pfn && run_end - pfn < batch_pages_ &&
                window.is_dumpable(run_end)) {
             ++run_end;
         }
@@ -229,13 +249,18 @@ void KdumpWriter::fail(Error error, bool something_written) {
 
 WriteOutcome KdumpWriter::run() {
     const uint64_t page_size = kernel_.page_size;
-    auto compressor =
-        PageCompressor::create(options_.compression, options_.compression_level, page_size);
-    if (!compressor) {
-        outcome_.error = compressor.error();
-        return outcome_;
+    const size_t threads = options_.threads ? options_.threads : usable_cpu_count();
+    for (size_t i = 0; i < threads; ++i) {
+        auto compressor =
+            PageCompressor::create(options_.compression, options_.compression_level, page_size);
+        if (!compressor) {
+            outcome_.error = compressor.error();
+            return outcome_;
+        }
+        compressors_.push_back(std::move(*compressor));
     }
-    compressor_.emplace(std::move(*compressor));
+    pool_.emplace(threads);
+    batch_pages_ = options_.batch_pages * threads;
     status_ = kdump_compression_flag(options_.compression);
 
     const uint64_t max_mapnr = (vmcore_.max_physical_address() + page_size - 1) / page_size;
@@ -261,10 +286,11 @@ WriteOutcome KdumpWriter::run() {
         }
         data_cursor_ += page_size;
     }
-    read_buffer_.resize(options_.batch_pages * page_size);
-    compress_buffer_.resize(page_size);
-    data_buffer_.reserve(options_.batch_pages * page_size);
-    desc_buffer_.reserve(options_.batch_pages * kdump::kPageDescSize);
+    read_buffer_.resize(batch_pages_ * page_size);
+    slots_.resize(batch_pages_ * page_size);
+    results_.resize(batch_pages_);
+    data_buffer_.reserve(batch_pages_ * page_size);
+    desc_buffer_.reserve(batch_pages_ * kdump::kPageDescSize);
 
     // The last bitmap byte may hold frames past max_mapnr; windows cover
     // whole bitmap bytes so those bits are written as zero.
