@@ -16,6 +16,9 @@ build_packages=(
     libcli11-dev      # command-line parsing
     libfmt-dev        # formatting (g++ 12 has no <format>)
     libexpected-dev   # tl::expected behind Result<T>
+    libsystemd-dev    # the daemon: sd-event loop, sd_notify, the journal
+    libsdbus-c++-dev libsdbus-c++-bin # the D-Bus API (sdbus-c++-xml2cpp generates it)
+    libxxhash-dev     # content hashes of the capture initrd's inputs
 )
 test_packages=(
     qemu-system-x86 qemu-utils          # real kernel crashes under TCG
@@ -24,7 +27,9 @@ test_packages=(
     makedumpfile                        # reference writer we compare against
     python3-drgn python3-libkdumpfile   # readers that must open our dumps
     crash                               # the reader kernel engineers use
-    zstd file binutils
+    dbus-daemon dbus-bin                # a private bus for the daemon's tests (busctl comes with systemd)
+    util-linux                          # setpriv: a non-root D-Bus caller in tests
+    zstd file binutils bc               # bc: arithmetic in bench/ and the e2e timings
 )
 
 if [ "$(id -u)" != 0 ]; then
