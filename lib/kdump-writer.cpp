@@ -144,7 +144,7 @@ Status KdumpWriter::flush() {
 Status KdumpWriter::write_batch(uint64_t first_pfn, uint64_t count) {
     const uint64_t page_size = layout_.block_size;
     auto pages = std::span(read_buffer_).first(count * page_size);
-    if (auto s = vmcore_.read_physical(first_pfn * page_size, pages); !s) {
+    if (auto s = vmcore_.read_frames(first_pfn * page_size, pages); !s) {
         return s;
     }
     // Compress in parallel into per-page slots; assemble in page order below.

@@ -177,7 +177,9 @@ SaveResult Saver::run() {
                               ? "none"
                               : std::string(to_string(options_.write.compression));
     record_.compression_level =
-        options_.write.compression == Compression::none ? 0 : options_.write.compression_level;
+        options_.format == DumpFormat::elf || options_.write.compression == Compression::none
+            ? 0
+            : options_.write.compression_level;
     record_.dump_level = options_.write.dump_level;
     record_.boot_id = options_.boot_id;
     record_.started_at = std::chrono::duration_cast<std::chrono::seconds>(

@@ -245,6 +245,31 @@ Status VmcoreFile::read_file(uint64_t offset, std::span<std::byte> out) const {
     return {};
 }
 
+Status VmcoreFile::read_frames(uint64_t phys_addr, std::span<std::byte> out) const {
+    size_t done = 0;
+    while (done < out.size()) {
+        const uint64_t addr = phys_addr + done;
+        auto next =
+            std::upper_bound(ranges_.begin(), ranges_.end(), addr,
+                             [](uint64_t a, const PhysicalRange& r) { return a < r.phys_start; });
+        const PhysicalRange* inside = range_of(addr);
+        if (!inside) {
+            // A hole: zeros up to the next range (or the end of the request).
+            const uint64_t hole_end = next == ranges_.end() ? UINT64_MAX : next->phys_start;
+            const size_t chunk = std::min<uint64_t>(out.size() - done, hole_end - addr);
+            std::fill_n(out.begin() + static_cast<ptrdiff_t>(done), chunk, std::byte{0});
+            done += chunk;
+            continue;
+        }
+        const size_t chunk = std::min<uint64_t>(out.size() - done, inside->phys_end - addr);
+        if (auto read = read_physical(addr, out.subspan(done, chunk)); !read) {
+            return read;
+        }
+        done += chunk;
+    }
+    return {};
+}
+
 const PhysicalRange* VmcoreFile::range_of(uint64_t phys_addr) const {
     auto it = std::upper_bound(ranges_.begin(), ranges_.end(), phys_addr,
                                [](uint64_t a, const PhysicalRange& r) { return a < r.phys_start; });

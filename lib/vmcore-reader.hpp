@@ -85,6 +85,10 @@ class VmcoreFile final : public PhysicalMemory {
     // Bytes of physical memory; ranges past a PT_LOAD's file data read as
     // zero, addresses outside every PT_LOAD are an error (ERANGE).
     Status read_physical(uint64_t phys_addr, std::span<std::byte> out) const override;
+    // Like read_physical, but bytes outside every PT_LOAD read as zero too:
+    // a frame at the edge of a PT_LOAD that does not end on a page boundary
+    // is dumped with its missing part zero (makedumpfile readpage_elf()).
+    Status read_frames(uint64_t phys_addr, std::span<std::byte> out) const;
     // The chosen range that holds a physical address, or null.
     const PhysicalRange* range_of(uint64_t phys_addr) const;
     // Raw bytes of the file; a short read is an error (the file is truncated).

@@ -1,0 +1,279 @@
+// crashcapturectl: the administrator's tool, a client of crashcaptured's
+// D-Bus API (org.crashcapture1.Manager), in the spirit of coredumpctl.
+// Environment: CRASHCAPTURE_BUS=session talks to the session bus (tests).
+#include <CLI/CLI.hpp>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "manager-proxy.h"
+
+namespace {
+
+// Exit codes scripts can trust (documented in crashcapturectl(1)).
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitNoDaemon = 3;
+constexpr int kExitDenied = 4;
+constexpr int kExitNotFound = 5;
+
+constexpr const char* kBusName = "org.crashcapture1";
+constexpr const char* kObjectPath = "/org/crashcapture1";
+
+class ManagerProxy final : public sdbus::ProxyInterfaces<org::crashcapture1::Manager_proxy> {
+public:
+    ManagerProxy(sdbus::IConnection& connection)
+        : ProxyInterfaces(connection, kBusName, kObjectPath) {
+        registerProxy();
+    }
+    ~ManagerProxy() { unregisterProxy(); }
+
+private:
+    void onDumpCaptured(const std::string&, const std::string&, const std::string&) override {}
+};
+
+std::unique_ptr<sdbus::IConnection> connect() {
+    const char* bus = std::getenv("CRASHCAPTURE_BUS");
+    if (bus && std::string_view(bus) == "session") {
+        return sdbus::createSessionBusConnection();
+    }
+    return sdbus::createSystemBusConnection();
+}
+
+int exit_code_for(const sdbus::Error& e) {
+    const auto& name = e.getName();
+    if (name == "org.freedesktop.DBus.Error.ServiceUnknown" ||
+        name == "org.freedesktop.DBus.Error.NameHasNoOwner" ||
+        name == "org.freedesktop.DBus.Error.NoReply" ||
+        name == "org.freedesktop.DBus.Error.FileNotFound" ||
+        name == "org.freedesktop.DBus.Error.NoServer" ||
+        name == "org.freedesktop.DBus.Error.Disconnected" ||
+        name == "System.Error.ENOENT" || name == "System.Error.ECONNREFUSED") {
+        return kExitNoDaemon;
+    }
+    if (name == "org.freedesktop.DBus.Error.AccessDenied" || name == "System.Error.EACCES" ||
+        name == "System.Error.EPERM") {
+        return kExitDenied;
+    }
+    if (name == "org.crashcapture1.Error.NoSuchDump") {
+        return kExitNotFound;
+    }
+    return kExitFailure;
+}
+
+std::string human_bytes(uint64_t bytes) {
+    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double value = static_cast<double>(bytes);
+    int unit = 0;
+    while (value >= 1024 && unit < 4) {
+        value /= 1024;
+        ++unit;
+    }
+    return unit == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", value, units[unit]);
+}
+
+std::string format_time(int64_t epoch_seconds) {
+    if (epoch_seconds <= 0) {
+        return "-";
+    }
+    const time_t t = static_cast<time_t>(epoch_seconds);
+    struct tm tm {};
+    localtime_r(&t, &tm);
+    char buffer[64];
+    strftime(buffer, sizeof(buffer), "%Y-%m-%d %H:%M:%S %Z", &tm);
+    return buffer;
+}
+
+int print_status(ManagerProxy& manager, bool json) {
+    nlohmann::json status{
+        {"State", manager.State()},
+        {"LastError", manager.LastError()},
+        {"CaptureKernel", manager.CaptureKernel()},
+        {"CaptureInitrd", manager.CaptureInitrd()},
+        {"CommandLine", manager.CommandLine()},
+        {"ReservedBytes", manager.ReservedBytes()},
+        {"Target", manager.Target()},
+        {"DumpLevel", manager.DumpLevel()},
+        {"LoadedTimestamp", manager.LoadedTimestamp()},
+        {"Version", manager.Version()},
+    };
+    if (json) {
+        std::cout << status.dump(2) << '\n';
+        return kExitOk;
+    }
+    const auto state = status["State"].get<std::string>();
+    std::cout << fmt::format("       State: {}\n", state);
+    if (const auto error = status["LastError"].get<std::string>(); !error.empty()) {
+        std::cout << fmt::format("       Error: {}\n", error);
+    }
+    std::cout << fmt::format("    Reserved: {}\n", human_bytes(status["ReservedBytes"].get<uint64_t>()));
+    std::cout << fmt::format("      Kernel: {}\n", status["CaptureKernel"].get<std::string>());
+    std::cout << fmt::format("      Initrd: {}\n", status["CaptureInitrd"].get<std::string>());
+    std::cout << fmt::format(" CommandLine: {}\n", status["CommandLine"].get<std::string>());
+    std::cout << fmt::format("      Target: {}\n", status["Target"].get<std::string>());
+    std::cout << fmt::format("   DumpLevel: {}\n", status["DumpLevel"].get<uint32_t>());
+    const auto loaded = status["LoadedTimestamp"].get<uint64_t>();
+    std::cout << fmt::format("      Loaded: {}\n",
+                             loaded ? format_time(static_cast<int64_t>(loaded / 1000000)) : "-");
+    return state == "loaded" ? kExitOk : kExitFailure;
+}
+
+int print_list(ManagerProxy& manager, bool json) {
+    const auto dumps = nlohmann::json::parse(manager.ListDumps());
+    if (json) {
+        std::cout << dumps.dump(2) << '\n';
+        return kExitOk;
+    }
+    if (dumps.empty()) {
+        std::cout << "No dumps.\n";
+        return kExitOk;
+    }
+    std::cout << fmt::format("{:<40} {:<24} {:<24} {:<10} {:>10}  {}\n", "ID", "CRASH TIME",
+                             "KERNEL", "RESULT", "SIZE", "PANIC");
+    for (const auto& dump : dumps) {
+        const auto& record = dump.value("record", nlohmann::json::object());
+        std::cout << fmt::format(
+            "{:<40} {:<24} {:<24} {:<10} {:>10}  {}\n", dump.value("id", ""),
+            format_time(record.value("crash_time", int64_t{0})),
+            record.value("kernel_release", "-"), dump.value("result", "-"),
+            human_bytes(dump.value("disk_bytes", uint64_t{0})), record.value("panic_line", ""));
+    }
+    return kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"Control crashcaptured and look at captured kernel crash dumps.",
+                 "crashcapturectl"};
+    app.set_version_flag("--version", CRASHCAPTURE_VERSION);
+    app.require_subcommand(1);
+    bool json = false;
+    app.add_flag("--json", json, "Machine-readable output");
+    std::string id;
+    bool yes = false;
+    auto* status = app.add_subcommand("status", "Show whether the capture kernel is loaded");
+    auto* list = app.add_subcommand("list", "List captured dumps, failed ones included");
+    auto* info = app.add_subcommand("info", "Show one dump's record");
+    info->add_option("ID", id, "Dump id (from list)")->required();
+    auto* dmesg = app.add_subcommand("dmesg", "Print the crashed kernel's log (root)");
+    dmesg->add_option("ID", id, "Dump id")->required();
+    auto* remove = app.add_subcommand("remove", "Delete a dump (root)");
+    remove->add_option("ID", id, "Dump id")->required();
+    auto* reload = app.add_subcommand("reload", "Rebuild if needed and load the capture kernel (root)");
+    auto* unload = app.add_subcommand("unload", "Unload the capture kernel (root)");
+    auto* estimate = app.add_subcommand("estimate", "Recommend a crashkernel= size");
+    auto* vacuum = app.add_subcommand("vacuum", "Apply MaxUse=/KeepFree=/KeepDumps= now (root)");
+    auto* test = app.add_subcommand("test", "Crash this machine now to test the capture (root)");
+    test->add_flag("--yes", yes, "Really crash the machine");
+    for (auto* sub : {status, list, info, dmesg, remove, reload, unload, estimate, vacuum, test}) {
+        sub->add_flag("--json", json, "Machine-readable output");
+    }
+    app.footer(
+        "Exit status: 0 success, 1 failure (status: not loaded), 2 usage, 3 crashcaptured not "
+        "running, 4 permission denied, 5 no such dump. See crashcapturectl(1).");
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        const int code = app.exit(e);
+        return code == 0 ? kExitOk : kExitUsage;
+    }
+
+    try {
+        auto connection = connect();
+        ManagerProxy manager(*connection);
+        if (status->parsed()) {
+            return print_status(manager, json);
+        }
+        if (list->parsed()) {
+            return print_list(manager, json);
+        }
+        if (info->parsed()) {
+            const auto record = nlohmann::json::parse(manager.GetDump(id));
+            std::cout << record.dump(2) << '\n';
+            return kExitOk;
+        }
+        if (dmesg->parsed()) {
+            const auto log = manager.GetDumpLog(id);
+            if (json) {
+                std::cout << nlohmann::json{{"id", id}, {"log", log}}.dump(2) << '\n';
+            } else {
+                std::cout << log;
+            }
+            return kExitOk;
+        }
+        if (remove->parsed()) {
+            manager.RemoveDump(id);
+            if (!json) {
+                std::cout << "Removed " << id << ".\n";
+            }
+            return kExitOk;
+        }
+        if (reload->parsed() || unload->parsed()) {
+            reload->parsed() ? manager.Reload() : manager.Unload();
+            return print_status(manager, json);
+        }
+        if (estimate->parsed()) {
+            const auto [bytes, explanation] = manager.EstimateReservation();
+            if (json) {
+                std::cout << nlohmann::json{{"bytes", bytes},
+                                            {"explanation", nlohmann::json::parse(explanation)}}
+                                 .dump(2)
+                          << '\n';
+            } else {
+                std::cout << fmt::format("crashkernel={}M\n", (bytes + (1 << 20) - 1) >> 20);
+            }
+            return kExitOk;
+        }
+        if (vacuum->parsed()) {
+            const auto removed = manager.ApplyRetention();
+            if (json) {
+                std::cout << nlohmann::json(removed).dump(2) << '\n';
+            } else {
+                for (const auto& removed_id : removed) {
+                    std::cout << "Removed " << removed_id << ".\n";
+                }
+            }
+            return kExitOk;
+        }
+        if (test->parsed()) {
+            if (!yes) {
+                std::cerr << "crashcapturectl: test crashes this machine at once (sysrq-c); "
+                             "run it again with --yes to do it\n";
+                return kExitUsage;
+            }
+            if (manager.State() != "loaded") {
+                std::cerr << "crashcapturectl: the capture kernel is not loaded (state "
+                          << manager.State() << "): a crash now would capture nothing\n";
+                return kExitFailure;
+            }
+            ::sync();
+            const int fd = ::open("/proc/sysrq-trigger", O_WRONLY | O_CLOEXEC);
+            if (fd < 0 || ::write(fd, "c", 1) != 1) {
+                std::cerr << "crashcapturectl: cannot write /proc/sysrq-trigger: "
+                          << std::strerror(errno) << '\n';
+                return errno == EACCES || errno == EPERM ? kExitDenied : kExitFailure;
+            }
+            return kExitFailure;  // not reached when the crash happens
+        }
+    } catch (const sdbus::Error& e) {
+        const int code = exit_code_for(e);
+        if (code == kExitNoDaemon) {
+            std::cerr << "crashcapturectl: crashcaptured is not running (" << e.getMessage()
+                      << "); start it with: systemctl start crashcaptured\n";
+        } else {
+            std::cerr << "crashcapturectl: " << e.getMessage() << '\n';
+        }
+        return code;
+    } catch (const std::exception& e) {
+        std::cerr << "crashcapturectl: " << e.what() << '\n';
+        return kExitFailure;
+    }
+    return kExitUsage;
+}

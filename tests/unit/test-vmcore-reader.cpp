@@ -1,0 +1,276 @@
+#include "vmcore-reader.hpp"
+
+#include <elf.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <fstream>
+
+#include "synthetic-vmcore.hpp"
+
+using namespace crashcapture;
+using namespace crashcapture::test;
+using ::testing::HasSubstr;
+
+namespace {
+
+std::vector<std::byte> read_phys(const VmcoreFile& vmcore, uint64_t addr, size_t size) {
+    std::vector<std::byte> out(size, std::byte{0xaa});
+    auto s = vmcore.read_physical(addr, out);
+    EXPECT_TRUE(s) << (s ? "" : s.error().message);
+    return out;
+}
+
+bool all_zero(std::span<const std::byte> bytes) {
+    return std::all_of(bytes.begin(), bytes.end(), [](std::byte b) { return b == std::byte{0}; });
+}
+
+class VmcoreReaderTest : public ::testing::Test {
+  protected:
+    VmcoreReaderTest() : memory_(64 * kPageSize) {
+        for (uint64_t pfn = 0; pfn < memory_.page_count(); ++pfn) {
+            memory_.fill_pattern(pfn);
+        }
+    }
+    TempDir dir_;
+    PhysicalImage memory_;
+};
+
+TEST_F(VmcoreReaderTest, ReadsHeadersNotesAndSegments) {
+    // Odd lengths everywhere: "VMCOREINFO" (namesz 11), a 27-byte text, and
+    // a note named "ODD" (namesz 4) with a 5-byte descriptor.
+    const std::string vmcoreinfo = "OSRELEASE=6.1\nPAGESIZE=4096";
+    ASSERT_EQ(vmcoreinfo.size() % 4, 3u);
+    VmcoreBuilder builder(memory_);
+    builder.add_load({0, 0xffff888000000000ULL, 32 * kPageSize, std::nullopt})
+        .add_load(
+            {40 * kPageSize, 0xffff888000000000ULL + 40 * kPageSize, 24 * kPageSize, std::nullopt})
+        .add_cpu_notes(3)
+        .add_note({"ODD", 7, to_bytes("12345")})
+        .set_vmcoreinfo(vmcoreinfo)
+        .add_note({"LAST", 9, to_bytes("x")});
+    builder.write(dir_.file("vmcore"));
+
+    auto vmcore = VmcoreFile::open(dir_.file("vmcore"));
+    ASSERT_TRUE(vmcore) << vmcore.error().message;
+    EXPECT_EQ(vmcore->elf_machine(), EM_X86_64);
+    EXPECT_EQ(vmcore->prstatus_count(), 3);
+    ASSERT_EQ(vmcore->notes().size(), 6u);
+    EXPECT_EQ(vmcore->notes()[3].name, "ODD");
+    EXPECT_EQ(vmcore->notes()[3].type, 7u);
+    EXPECT_EQ(vmcore->notes()[3].descriptor_size, 5u);
+    EXPECT_EQ(vmcore->vmcoreinfo_text(), vmcoreinfo);
+    // The note after two padded ones is still found at the right place.
+    const auto& last = vmcore->notes()[5];
+    EXPECT_EQ(last.name, "LAST");
+    EXPECT_EQ(static_cast<char>(vmcore->note_blob()[last.descriptor_offset]), 'x');
+    // The blob is the PT_NOTE byte for byte.
+    const auto expected_blob = builder.note_blob();
+    ASSERT_EQ(vmcore->note_blob().size(), expected_blob.size());
+    EXPECT_TRUE(
+        std::equal(expected_blob.begin(), expected_blob.end(), vmcore->note_blob().begin()));
+
+    ASSERT_EQ(vmcore->segments().size(), 2u);
+    EXPECT_EQ(vmcore->segments()[1].phys_start, 40 * kPageSize);
+    EXPECT_EQ(vmcore->max_physical_address(), 64 * kPageSize);
+    EXPECT_FALSE(vmcore->truncated_at());
+    EXPECT_TRUE(vmcore->warnings().empty());
+}
+
+TEST_F(VmcoreReaderTest, VmcoreinfoNoteNeedsTypeZero) {
+    VmcoreBuilder builder(memory_);
+    builder.add_load({0, 0, 4 * kPageSize, std::nullopt})
+        .add_note({"VMCOREINFO", 1, to_bytes("OSRELEASE=wrong type")});
+    builder.write(dir_.file("vmcore"));
+    auto vmcore = VmcoreFile::open(dir_.file("vmcore"));
+    ASSERT_TRUE(vmcore);
+    EXPECT_FALSE(vmcore->vmcoreinfo_note());
+    EXPECT_EQ(vmcore->vmcoreinfo_text(), "");
+    EXPECT_EQ(vmcore->prstatus_count(), 0);
+}
+
+TEST_F(VmcoreReaderTest, ProgramHeadersAtOffset192) {
+    VmcoreBuilder builder(memory_);
+    builder.set_phdr_offset(192)
+        .add_load({0, 0, 16 * kPageSize, std::nullopt})
+        .add_cpu_notes(1)
+        .set_vmcoreinfo("PAGESIZE=4096\n");
+    builder.write(dir_.file("vmcore"));
+    auto vmcore = VmcoreFile::open(dir_.file("vmcore"));
+    ASSERT_TRUE(vmcore) << vmcore.error().message;
+    EXPECT_EQ(vmcore->prstatus_count(), 1);
+    EXPECT_EQ(vmcore->vmcoreinfo_text(), "PAGESIZE=4096\n");
+    auto page = read_phys(*vmcore, 5 * kPageSize, kPageSize);
+    EXPECT_TRUE(std::equal(page.begin(), page.end(), memory_.page(5).begin()));
+}
+
+TEST_F(VmcoreReaderTest, ZeroTailOfThePtNoteEndsTheNotes) {
+    VmcoreBuilder builder(memory_);
+    builder.add_load({0, 0, 4 * kPageSize, std::nullopt})
+        .add_cpu_notes(2)
+        .set_vmcoreinfo("PAGESIZE=4096\n")
+        .set_note_zero_padding(64);
+    builder.write(dir_.file("vmcore"));
+    auto vmcore = VmcoreFile::open(dir_.file("vmcore"));
+    ASSERT_TRUE(vmcore);
+    EXPECT_EQ(vmcore->notes().size(), 3u);
+    EXPECT_TRUE(vmcore->warnings().empty());
+}
+
+TEST_F(VmcoreReaderTest, OverlappingLoadsResolveToDisjointRanges) {
+    // kexec_file_load: the kernel image [16, 24) is a PT_LOAD of its own,
+    // listed first, inside the direct map's [0, 64).
+    VmcoreBuilder builder(memory_);
+    builder.add_load({16 * kPageSize, 0xffffffff81000000ULL, 8 * kPageSize, std::nullopt})
+        .add_load({0, 0xffff888000000000ULL, 64 * kPageSize, std::nullopt});
+    builder.write(dir_.file("vmcore"));
+    auto vmcore = VmcoreFile::open(dir_.file("vmcore"));
+    ASSERT_TRUE(vmcore);
+    const auto& ranges = vmcore->physical_ranges();
+    ASSERT_EQ(ranges.size(), 3u);
+    EXPECT_EQ(ranges[0].phys_start, 0u);
+    EXPECT_EQ(ranges[0].phys_end, 16 * kPageSize);
+    EXPECT_EQ(ranges[1].phys_start, 16 * kPageSize);
+    EXPECT_EQ(ranges[1].phys_end, 24 * kPageSize);
+    EXPECT_EQ(ranges[1].file_offset, vmcore->segments()[0].file_offset);
+    EXPECT_EQ(ranges[2].phys_start, 24 * kPageSize);
+    EXPECT_EQ(ranges[2].phys_end, 64 * kPageSize);
+    EXPECT_EQ(ranges[2].file_offset, vmcore->segments()[1].file_offset + 24 * kPageSize);
+    uint64_t covered = 0;
+    for (const auto& r : ranges) {
+        covered += r.phys_end - r.phys_start;
+    }
+    EXPECT_EQ(covered, 64 * kPageSize);
+    // Reads across the range boundaries give memory as it was.
+    auto bytes = read_phys(*vmcore, 15 * kPageSize + 100, 10 * kPageSize);
+    const auto truth = memory_.bytes(15 * kPageSize + 100, 10 * kPageSize);
+    EXPECT_TRUE(std::equal(bytes.begin(), bytes.end(), truth.begin()));
+}
+
+TEST(ResolvePhysicalRanges, PartialOverlapAndDataEnd) {
+    std::vector<LoadSegment> segments{
+        // phys, virt, file offset, file size, mem size
+        {0x10000, 0, 0x1000, 0x8000, 0x10000},   // data ends at 0x18000
+        {0x8000, 0, 0x20000, 0x10000, 0x10000},  // [0x8000, 0x18000), overlaps the first
+        {0x30000, 0, 0x40000, 0, 0x2000},        // no data at all
+        {0x40000, 0, 0x50000, 0, 0},             // empty, ignored
+    };
+    auto ranges = resolve_physical_ranges(segments);
+    ASSERT_EQ(ranges.size(), 3u);
+    // The second segment keeps only what the first does not cover.
+    EXPECT_EQ(ranges[0].phys_start, 0x8000u);
+    EXPECT_EQ(ranges[0].phys_end, 0x10000u);
+    EXPECT_EQ(ranges[0].data_end, 0x10000u);
+    EXPECT_EQ(ranges[0].file_offset, 0x20000u);
+    EXPECT_EQ(ranges[1].phys_start, 0x10000u);
+    EXPECT_EQ(ranges[1].phys_end, 0x20000u);
+    EXPECT_EQ(ranges[1].data_end, 0x18000u);
+    EXPECT_EQ(ranges[1].file_offset, 0x1000u);
+    EXPECT_EQ(ranges[2].phys_start, 0x30000u);
+    EXPECT_EQ(ranges[2].data_end, 0x30000u);
+}
+
+TEST_F(VmcoreReaderTest, TailWithoutFileDataReadsAsZero) {
+    VmcoreBuilder builder(memory_);
+    builder.add_load({0, 0, 16 * kPageSize, 10 * kPageSize});
+    builder.write(dir_.file("vmcore"));
+    auto vmcore = VmcoreFile::open(dir_.file("vmcore"));
+    ASSERT_TRUE(vmcore);
+    auto bytes = read_phys(*vmcore, 9 * kPageSize, 3 * kPageSize);
+    EXPECT_TRUE(std::equal(bytes.begin(), bytes.begin() + kPageSize, memory_.page(9).begin()));
+    EXPECT_TRUE(all_zero(std::span(bytes).subspan(kPageSize)));
+}
+
+TEST_F(VmcoreReaderTest, AddressOutsideEveryLoadIsERANGE) {
+    VmcoreBuilder builder(memory_);
+    builder.add_load({0, 0, 8 * kPageSize, std::nullopt})
+        .add_load({16 * kPageSize, 0, 8 * kPageSize, std::nullopt});
+    builder.write(dir_.file("vmcore"));
+    auto vmcore = VmcoreFile::open(dir_.file("vmcore"));
+    ASSERT_TRUE(vmcore);
+    std::vector<std::byte> out(kPageSize);
+    auto hole = vmcore->read_physical(10 * kPageSize, out);
+    ASSERT_FALSE(hole);
+    EXPECT_EQ(hole.error().errno_value, ERANGE);
+    // Starting inside a load but running into the hole fails too.
+    auto across = vmcore->read_physical(7 * kPageSize, std::span(out).first(kPageSize));
+    EXPECT_TRUE(across);
+    std::vector<std::byte> two(2 * kPageSize);
+    EXPECT_FALSE(vmcore->read_physical(7 * kPageSize, two));
+    EXPECT_FALSE(vmcore->read_physical(24 * kPageSize, out));
+}
+
+TEST_F(VmcoreReaderTest, TruncatedFileIsDetectedAndReadsPastItFail) {
+    VmcoreBuilder builder(memory_);
+    builder.add_load({0, 0, 32 * kPageSize, std::nullopt}).add_cpu_notes(1);
+    const uint64_t cut = builder.first_load_offset() + 10 * kPageSize + 123;
+    builder.truncate_at(cut);
+    builder.write(dir_.file("vmcore"));
+    auto vmcore = VmcoreFile::open(dir_.file("vmcore"));
+    ASSERT_TRUE(vmcore) << vmcore.error().message;
+    EXPECT_EQ(vmcore->file_size(), cut);
+    EXPECT_EQ(vmcore->truncated_at(), cut);
+    read_phys(*vmcore, 0, 10 * kPageSize);
+    std::vector<std::byte> out(kPageSize);
+    auto past = vmcore->read_physical(10 * kPageSize, out);
+    ASSERT_FALSE(past);
+    EXPECT_EQ(past.error().errno_value, ENODATA);
+    EXPECT_THAT(past.error().message, HasSubstr("truncated"));
+}
+
+TEST_F(VmcoreReaderTest, TruncatedLastNoteKeepsTheOthers) {
+    VmcoreBuilder builder(memory_);
+    builder.add_cpu_notes(2).set_vmcoreinfo("PAGESIZE=4096\n");
+    auto blob = builder.note_blob();
+    blob.resize(blob.size() - 4);  // the VMCOREINFO descriptor runs past the end
+    auto parsed = parse_elf_notes(blob);
+    EXPECT_EQ(parsed.notes.size(), 2u);
+    ASSERT_TRUE(parsed.warning);
+    EXPECT_THAT(*parsed.warning, HasSubstr("runs past the end"));
+}
+
+TEST_F(VmcoreReaderTest, NotElfIsRejected) {
+    {
+        std::ofstream out(dir_.file("text"));
+        out << "this is not an ELF file, just text that is long enough to have a header\n";
+    }
+    auto vmcore = VmcoreFile::open(dir_.file("text"));
+    ASSERT_FALSE(vmcore);
+    EXPECT_THAT(vmcore.error().message, HasSubstr("not an ELF file"));
+}
+
+TEST_F(VmcoreReaderTest, ElfExecutableIsNotACore) {
+    VmcoreBuilder builder(memory_);
+    builder.add_load({0, 0, 4 * kPageSize, std::nullopt}).set_elf_type(ET_EXEC);
+    builder.write(dir_.file("vmlinux"));
+    auto vmcore = VmcoreFile::open(dir_.file("vmlinux"));
+    ASSERT_FALSE(vmcore);
+    EXPECT_THAT(vmcore.error().message, HasSubstr("not a core dump"));
+}
+
+TEST_F(VmcoreReaderTest, CoreWithoutLoadsIsRejected) {
+    VmcoreBuilder builder(memory_);
+    builder.add_cpu_notes(1);
+    builder.write(dir_.file("vmcore"));
+    auto vmcore = VmcoreFile::open(dir_.file("vmcore"));
+    ASSERT_FALSE(vmcore);
+    EXPECT_THAT(vmcore.error().message, HasSubstr("no PT_LOAD"));
+}
+
+TEST_F(VmcoreReaderTest, FileSizeLargerThanMemSizeIsRejected) {
+    VmcoreBuilder builder(memory_);
+    builder.add_load({0, 0, 4 * kPageSize, 8 * kPageSize});
+    builder.write(dir_.file("vmcore"));
+    auto vmcore = VmcoreFile::open(dir_.file("vmcore"));
+    ASSERT_FALSE(vmcore);
+    EXPECT_THAT(vmcore.error().message, HasSubstr("p_filesz"));
+}
+
+TEST_F(VmcoreReaderTest, MissingFileCarriesErrno) {
+    auto vmcore = VmcoreFile::open(dir_.file("does-not-exist"));
+    ASSERT_FALSE(vmcore);
+    EXPECT_EQ(vmcore.error().errno_value, ENOENT);
+}
+
+}  // namespace
