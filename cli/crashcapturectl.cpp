@@ -1,10 +1,10 @@
 // crashcapturectl: the administrator's tool, a client of crashcaptured's
 // D-Bus API (org.crashcapture1.Manager), in the spirit of coredumpctl.
 // Environment: CRASHCAPTURE_BUS=session talks to the session bus (tests).
-#include <CLI/CLI.hpp>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
 #include <chrono>
 #include <cstdlib>
@@ -27,14 +27,14 @@ constexpr const char* kBusName = "org.crashcapture1";
 constexpr const char* kObjectPath = "/org/crashcapture1";
 
 class ManagerProxy final : public sdbus::ProxyInterfaces<org::crashcapture1::Manager_proxy> {
-public:
+  public:
     ManagerProxy(sdbus::IConnection& connection)
         : ProxyInterfaces(connection, kBusName, kObjectPath) {
         registerProxy();
     }
     ~ManagerProxy() { unregisterProxy(); }
 
-private:
+  private:
     void onDumpCaptured(const std::string&, const std::string&, const std::string&) override {}
 };
 
@@ -53,8 +53,8 @@ int exit_code_for(const sdbus::Error& e) {
         name == "org.freedesktop.DBus.Error.NoReply" ||
         name == "org.freedesktop.DBus.Error.FileNotFound" ||
         name == "org.freedesktop.DBus.Error.NoServer" ||
-        name == "org.freedesktop.DBus.Error.Disconnected" ||
-        name == "System.Error.ENOENT" || name == "System.Error.ECONNREFUSED") {
+        name == "org.freedesktop.DBus.Error.Disconnected" || name == "System.Error.ENOENT" ||
+        name == "System.Error.ECONNREFUSED") {
         return kExitNoDaemon;
     }
     if (name == "org.freedesktop.DBus.Error.AccessDenied" || name == "System.Error.EACCES" ||
@@ -112,7 +112,8 @@ int print_status(ManagerProxy& manager, bool json) {
     if (const auto error = status["LastError"].get<std::string>(); !error.empty()) {
         std::cout << fmt::format("       Error: {}\n", error);
     }
-    std::cout << fmt::format("    Reserved: {}\n", human_bytes(status["ReservedBytes"].get<uint64_t>()));
+    std::cout << fmt::format("    Reserved: {}\n",
+                             human_bytes(status["ReservedBytes"].get<uint64_t>()));
     std::cout << fmt::format("      Kernel: {}\n", status["CaptureKernel"].get<std::string>());
     std::cout << fmt::format("      Initrd: {}\n", status["CaptureInitrd"].get<std::string>());
     std::cout << fmt::format(" CommandLine: {}\n", status["CommandLine"].get<std::string>());
@@ -138,11 +139,11 @@ int print_list(ManagerProxy& manager, bool json) {
                              "KERNEL", "RESULT", "SIZE", "PANIC");
     for (const auto& dump : dumps) {
         const auto& record = dump.value("record", nlohmann::json::object());
-        std::cout << fmt::format(
-            "{:<40} {:<24} {:<24} {:<10} {:>10}  {}\n", dump.value("id", ""),
-            format_time(record.value("crash_time", int64_t{0})),
-            record.value("kernel_release", "-"), dump.value("result", "-"),
-            human_bytes(dump.value("disk_bytes", uint64_t{0})), record.value("panic_line", ""));
+        std::cout << fmt::format("{:<40} {:<24} {:<24} {:<10} {:>10}  {}\n", dump.value("id", ""),
+                                 format_time(record.value("crash_time", int64_t{0})),
+                                 record.value("kernel_release", "-"), dump.value("result", "-"),
+                                 human_bytes(dump.value("disk_bytes", uint64_t{0})),
+                                 record.value("panic_line", ""));
     }
     return kExitOk;
 }
@@ -166,7 +167,8 @@ int main(int argc, char** argv) {
     dmesg->add_option("ID", id, "Dump id")->required();
     auto* remove = app.add_subcommand("remove", "Delete a dump (root)");
     remove->add_option("ID", id, "Dump id")->required();
-    auto* reload = app.add_subcommand("reload", "Rebuild if needed and load the capture kernel (root)");
+    auto* reload =
+        app.add_subcommand("reload", "Rebuild if needed and load the capture kernel (root)");
     auto* unload = app.add_subcommand("unload", "Unload the capture kernel (root)");
     auto* estimate = app.add_subcommand("estimate", "Recommend a crashkernel= size");
     auto* vacuum = app.add_subcommand("vacuum", "Apply MaxUse=/KeepFree=/KeepDumps= now (root)");
