@@ -1,0 +1,139 @@
+# shellcheck shell=bash
+# Helpers shared by the QEMU end-to-end scripts in tests/e2e/. Sourced, never
+# run. Everything slow (initramfs images, disk images, vmcores) goes to
+# $CRASHCAPTURE_CACHE, never into the repository.
+
+# shellcheck disable=SC2034 # used by the scripts that source this file
+E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_DIR=$(cd "$E2E_DIR/../.." && pwd)
+CACHE=${CRASHCAPTURE_CACHE:-/var/tmp/crashcapture-cache}
+DEFAULT_SAVER=$REPO_DIR/build/cli/crashcapture-save
+
+# Debian's python sees python3-drgn and python3-libkdumpfile; a pyenv or
+# virtualenv python3 earlier in PATH does not.
+PYTHON=${PYTHON:-/usr/bin/python3}
+
+e2e_log() { printf '%s: %s\n' "$(basename "$0")" "$*" >&2; }
+e2e_die() {
+    e2e_log "error: $*"
+    exit 1
+}
+
+# e2e_need CMD... : fail early, naming the Debian package, instead of halfway
+# through a cycle.
+e2e_need() {
+    local cmd missing=()
+    for cmd in "$@"; do
+        command -v "$cmd" > /dev/null 2>&1 || missing+=("$cmd")
+    done
+    [ ${#missing[@]} = 0 ] ||
+        e2e_die "missing ${missing[*]} (scripts/install-deps.sh installs qemu-system-x86 qemu-utils kexec-tools busybox-static makedumpfile cpio e2fsprogs)"
+}
+
+# e2e_kver NAME -> full kernel release. Accepts a full release
+# (6.1.0-56-amd64) or a short series (6.1, 6.12) and picks the newest
+# installed kernel of that series that has both /boot/vmlinuz and modules.
+e2e_kver() {
+    local want=$1 k best=
+    if [ -e "/boot/vmlinuz-$want" ] && [ -d "/lib/modules/$want" ]; then
+        echo "$want"
+        return 0
+    fi
+    for k in /boot/vmlinuz-"$want".*; do
+        k=${k#/boot/vmlinuz-}
+        [ -d "/lib/modules/$k" ] || continue
+        best=$(printf '%s\n%s\n' "$best" "$k" | sed '/^$/d' | sort -V | tail -1)
+    done
+    [ -n "$best" ] || e2e_die "no installed kernel matches '$want' (have: $(printf '%s ' /boot/vmlinuz-*))"
+    echo "$best"
+}
+
+# e2e_kernels -> the two series Debian 12 ships, as full releases, one a line.
+e2e_kernels() {
+    e2e_kver 6.1
+    e2e_kver 6.12
+}
+
+# Microseconds since the epoch without forking: $EPOCHREALTIME is
+# "seconds.micros" (bash >= 5.0).
+e2e_us() {
+    local t=${EPOCHREALTIME/./}
+    echo $((10#$t))
+}
+# e2e_secs MICROSECONDS -> "S.mmm"
+e2e_secs() { printf '%d.%03d' $(($1 / 1000000)) $(($1 / 1000 % 1000)); }
+
+# e2e_timestamp T0_US: copy stdin to stdout, each line prefixed with
+# "[   S.mmm] " seconds since T0_US. Pure bash (no fork per line), so it never
+# falls behind the serial console; carriage returns from the guest's tty are
+# dropped.
+e2e_timestamp() {
+    local t0=$1 line t dt
+    while IFS= read -r line || [ -n "$line" ]; do
+        t=${EPOCHREALTIME/./}
+        dt=$((10#$t - t0))
+        printf '[%5d.%03d] %s\n' $((dt / 1000000)) $((dt / 1000 % 1000)) "${line//$'\r'/}"
+    done
+}
+
+# e2e_stamp LOG PATTERN [N] -> host seconds of the N-th (default first)
+# line of a timestamped serial log matching the extended regex PATTERN,
+# empty (and still success, for callers under set -e) if none.
+e2e_stamp() {
+    { grep -E -- "$2" "$1" 2> /dev/null || true; } | sed -n "${3:-1}p" |
+        sed -E 's/^\[ *([0-9]+\.[0-9]+)\].*/\1/'
+}
+
+# e2e_elapsed FROM TO -> TO - FROM in seconds (3 decimals), empty if either
+# is empty.
+e2e_elapsed() {
+    [ -n "$1" ] && [ -n "$2" ] || return 0
+    awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f\n", b - a }'
+}
+
+# e2e_disk_create IMAGE MIB: a sparse raw disk with an empty ext4 file
+# system. mkfs.ext4 -F because the target is a regular file.
+e2e_disk_create() {
+    rm -f "$1"
+    truncate -s "${2}M" "$1"
+    mkfs.ext4 -q -F -L crashdump "$1"
+}
+
+# e2e_disk_extract IMAGE DIR_IN_IMAGE DEST: copy a directory out of an ext4
+# image with debugfs, without mounting it (no loop device, no root-only
+# mount, no risk of leaving a mount behind when a test dies). rdump puts the
+# directory itself under DEST, so DEST/$(basename DIR_IN_IMAGE) appears.
+e2e_disk_extract() {
+    local image=$1 dir=$2 dest=$3
+    mkdir -p "$dest"
+    # debugfs exits 0 even when the path is missing; the caller checks files.
+    debugfs -R "rdump $dir $dest" "$image" > /dev/null 2>&1
+}
+
+# e2e_initramfs KVER [SAVER] -> directory holding vmlinuz, capture.img and
+# first.img for KVER (built or reused by build-initramfs.sh). The cache key
+# includes whether our saver is inside, so SAVE=cp corpus runs and saver runs
+# do not rebuild each other's images.
+e2e_initramfs() {
+    local kver=$1 saver=${2:-} dir
+    if [ -n "$saver" ] && [ -x "$saver" ]; then
+        dir=$CACHE/initramfs/$kver-saver
+    else
+        dir=$CACHE/initramfs/$kver-nosaver
+        saver=/nonexistent
+    fi
+    "$E2E_DIR/build-initramfs.sh" "$kver" "$dir" "$saver" >&2 || return 1
+    echo "$dir"
+}
+
+# e2e_json FILE EXPR: evaluate a python expression over the JSON document
+# `d` in FILE and print it (jq is not a dependency of the project).
+e2e_json() {
+    "$PYTHON" - "$1" "$2" << 'EOF'
+import json
+import sys
+with open(sys.argv[1]) as f:
+    d = json.load(f)
+print(eval(sys.argv[2], {"d": d}))
+EOF
+}
