@@ -23,8 +23,11 @@ ProgressReporter::ProgressReporter(int fd, ProgressMode mode, std::string label,
     if (!clock_) {
         clock_ = [] { return std::chrono::steady_clock::now(); };
     }
-    terminal_ = ::isatty(fd_) == 1;
-    enabled_ = mode == ProgressMode::always || (mode == ProgressMode::automatic && terminal_);
+    // Redrawn in place only when chosen automatically for a terminal: with
+    // "always" (the capture initrd) the console is a serial line that a log
+    // records, where one plain line a second reads better than escape codes.
+    terminal_ = mode == ProgressMode::automatic && ::isatty(fd_) == 1;
+    enabled_ = mode == ProgressMode::always || terminal_;
     start_ = clock_();
     last_emit_ = start_;
 }
