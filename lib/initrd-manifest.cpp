@@ -167,7 +167,9 @@ std::string get_bytes(const nlohmann::json& object, const std::string& key) {
     return {};
 }
 
-std::string format_mode(uint32_t mode) { return fmt::format("{:04o}", mode); }
+std::string format_mode(uint32_t mode) {
+    return fmt::format("{:04o}", mode);
+}
 
 std::string normalize_input(const std::string& path) {
     std::string out = path;
@@ -184,7 +186,16 @@ std::string join(const std::string& directory, const std::string& name) {
     return directory + "/" + name;
 }
 
-bool is_vanished(int errno_value) { return errno_value == ENOENT || errno_value == ENOTDIR; }
+ManifestEntry make_entry(const std::string& path, ManifestEntryKind kind) {
+    ManifestEntry entry;
+    entry.path = path;
+    entry.kind = kind;
+    return entry;
+}
+
+bool is_vanished(int errno_value) {
+    return errno_value == ENOENT || errno_value == ENOTDIR;
+}
 
 Result<std::string> read_link_at(int directory_fd, const char* name, const std::string& path) {
     // Symlink targets are at most PATH_MAX; grow anyway rather than truncate.
@@ -201,6 +212,55 @@ Result<std::string> read_link_at(int directory_fd, const char* name, const std::
         buffer.resize(buffer.size() * 2);
     }
 }
+
+// One XXH3 state and one read buffer, reused for every file of a walk: a
+// fresh 128 KiB buffer per file would be an mmap/munmap pair each time
+// (glibc's M_MMAP_THRESHOLD is 128 KiB), thousands of times in /lib/modules.
+class ContentHasher {
+  public:
+    ContentHasher()
+        : state_(XXH3_createState()),
+          buffer_(std::make_unique_for_overwrite<char[]>(kReadBufferBytes)) {}
+
+    Result<std::string> hash(int fd, uint64_t* size_bytes) {
+        if (!state_ || XXH3_128bits_reset(state_.get()) != XXH_OK) {
+            return make_error(ENOMEM, "cannot allocate the XXH3 state");
+        }
+        // Sequential reads of the whole file: let the page cache read ahead.
+        (void)::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+        uint64_t total = 0;
+        for (;;) {
+            const ssize_t n = ::read(fd, buffer_.get(), kReadBufferBytes);
+            if (n < 0) {
+                if (errno == EINTR) {
+                    continue;
+                }
+                return make_errno_error(errno, "cannot read");
+            }
+            if (n == 0) {
+                break;
+            }
+            if (XXH3_128bits_update(state_.get(), buffer_.get(), static_cast<size_t>(n)) !=
+                XXH_OK) {
+                return make_error(EINVAL, "XXH3 update failed");
+            }
+            total += static_cast<uint64_t>(n);
+        }
+        // The canonical form is big-endian (xxhash.h, XXH128_canonicalFromHash),
+        // so the hex matches `xxhsum -H2` and does not depend on the host.
+        XXH128_canonical_t canonical;
+        XXH128_canonicalFromHash(&canonical, XXH3_128bits_digest(state_.get()));
+        if (size_bytes) {
+            *size_bytes = total;
+        }
+        return to_hex(std::string_view(reinterpret_cast<const char*>(canonical.digest),
+                                       sizeof(canonical.digest)));
+    }
+
+  private:
+    XxhState state_;
+    std::unique_ptr<char[]> buffer_;
+};
 
 class Walker {
   public:
@@ -220,7 +280,7 @@ class Walker {
         struct stat st {};
         if (::lstat(path.c_str(), &st) < 0) {
             if (is_vanished(errno)) {
-                out_.push_back(ManifestEntry{.path = path, .kind = ManifestEntryKind::missing});
+                out_.push_back(make_entry(path, ManifestEntryKind::missing));
                 return {};
             }
             return make_errno_error(errno, "cannot stat {}", path);
@@ -229,11 +289,11 @@ class Walker {
             return add_at(AT_FDCWD, path.c_str(), path, st, 0);
         }
 
-        ManifestEntry link{.path = path, .kind = ManifestEntryKind::symlink};
+        ManifestEntry link = make_entry(path, ManifestEntryKind::symlink);
         auto target = read_link_at(AT_FDCWD, path.c_str(), path);
         if (!target) {
             if (is_vanished(target.error().errno_value)) {
-                out_.push_back(ManifestEntry{.path = path, .kind = ManifestEntryKind::missing});
+                out_.push_back(make_entry(path, ManifestEntryKind::missing));
                 return {};
             }
             return tl::unexpected(target.error());
@@ -271,7 +331,8 @@ class Walker {
     // AT_FDCWD), already lstat'ed as st.
     Status add_at(int directory_fd, const char* name, const std::string& path,
                   const struct stat& st, int depth) {
-        ManifestEntry entry{.path = path, .mode = static_cast<uint32_t>(st.st_mode & 07777)};
+        ManifestEntry entry = make_entry(path, ManifestEntryKind::other);
+        entry.mode = static_cast<uint32_t>(st.st_mode & 07777);
         if (S_ISREG(st.st_mode)) {
             entry.kind = ManifestEntryKind::file;
             return add_regular_file(directory_fd, name, path, st, std::move(entry),
@@ -283,8 +344,9 @@ class Walker {
                 return is_vanished(target.error().errno_value) ? Status{}
                                                                : tl::unexpected(target.error());
             }
-            out_.push_back(ManifestEntry{
-                .path = path, .kind = ManifestEntryKind::symlink, .target = std::move(*target)});
+            ManifestEntry link = make_entry(path, ManifestEntryKind::symlink);
+            link.target = std::move(*target);
+            out_.push_back(std::move(link));
             return {};
         }
         if (S_ISDIR(st.st_mode)) {
@@ -362,6 +424,7 @@ class Walker {
                             const struct stat& st, ManifestEntry entry, bool follow) {
         if (auto reused = reusable_hash(path, st)) {
             fill_stat(entry, st);
+            entry.mode = static_cast<uint32_t>(st.st_mode & 07777);
             entry.size_bytes = static_cast<uint64_t>(st.st_size);
             entry.hash = *reused;
             out_.push_back(std::move(entry));
@@ -392,7 +455,7 @@ class Walker {
         }
         fill_stat(entry, opened);
         entry.mode = static_cast<uint32_t>(opened.st_mode & 07777);
-        auto hash = hash_file_contents(fd.get(), &entry.size_bytes);
+        auto hash = hasher_.hash(fd.get(), &entry.size_bytes);
         if (!hash) {
             return propagate(hash.error(), path);
         }
@@ -424,6 +487,7 @@ class Walker {
     }
 
     std::vector<ManifestEntry>& out_;
+    ContentHasher hasher_;
     std::unordered_map<std::string_view, const ManifestEntry*> previous_;
     int64_t reuse_before_ns_ = 0;
 };
@@ -502,9 +566,9 @@ std::string_view to_string(ManifestEntryKind kind) {
 }
 
 std::optional<ManifestEntryKind> parse_manifest_entry_kind(std::string_view text) {
-    for (auto kind : {ManifestEntryKind::file, ManifestEntryKind::directory,
-                      ManifestEntryKind::symlink, ManifestEntryKind::other,
-                      ManifestEntryKind::missing}) {
+    for (auto kind :
+         {ManifestEntryKind::file, ManifestEntryKind::directory, ManifestEntryKind::symlink,
+          ManifestEntryKind::other, ManifestEntryKind::missing}) {
         if (to_string(kind) == text) {
             return kind;
         }
@@ -525,39 +589,8 @@ std::string_view to_string(ManifestChangeKind kind) {
 }
 
 Result<std::string> hash_file_contents(int fd, uint64_t* size_bytes) {
-    XxhState state(XXH3_createState());
-    if (!state || XXH3_128bits_reset(state.get()) != XXH_OK) {
-        return make_error(ENOMEM, "cannot allocate the XXH3 state");
-    }
-    // Sequential reads of the whole file: tell the page cache to read ahead.
-    (void)::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-    std::unique_ptr<char[]> buffer(new char[kReadBufferBytes]);
-    uint64_t total = 0;
-    for (;;) {
-        const ssize_t n = ::read(fd, buffer.get(), kReadBufferBytes);
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return make_errno_error(errno, "cannot read");
-        }
-        if (n == 0) {
-            break;
-        }
-        if (XXH3_128bits_update(state.get(), buffer.get(), static_cast<size_t>(n)) != XXH_OK) {
-            return make_error(EINVAL, "XXH3 update failed");
-        }
-        total += static_cast<uint64_t>(n);
-    }
-    // The canonical form is big-endian (xxhash.h, XXH128_canonicalFromHash),
-    // so the hex matches `xxhsum -H2` and does not depend on the host.
-    XXH128_canonical_t canonical;
-    XXH128_canonicalFromHash(&canonical, XXH3_128bits_digest(state.get()));
-    if (size_bytes) {
-        *size_bytes = total;
-    }
-    return to_hex(std::string_view(reinterpret_cast<const char*>(canonical.digest),
-                                   sizeof(canonical.digest)));
+    ContentHasher hasher;
+    return hasher.hash(fd, size_bytes);
 }
 
 Result<Manifest> compute_manifest(const std::vector<std::string>& inputs) {
@@ -573,10 +606,10 @@ std::vector<ManifestChange> diff_manifests(const Manifest& old_manifest, const M
     if (old_manifest.algorithm != now.algorithm ||
         old_manifest.schema_version != now.schema_version) {
         return {ManifestChange{
-            .kind = ManifestChangeKind::modified,
-            .detail = fmt::format("manifest format changed ({} v{} -> {} v{})",
-                                  old_manifest.algorithm, old_manifest.schema_version,
-                                  now.algorithm, now.schema_version)}};
+            ManifestChangeKind::modified,
+            {},
+            fmt::format("manifest format changed ({} v{} -> {} v{})", old_manifest.algorithm,
+                        old_manifest.schema_version, now.algorithm, now.schema_version)}};
     }
     const auto old_entries = present_entries(old_manifest);
     const auto new_entries = present_entries(now);

@@ -54,7 +54,7 @@ struct ManifestEntry {
 struct Manifest {
     int schema_version = kManifestSchemaVersion;
     std::string algorithm = std::string(kManifestHashAlgorithm);
-    std::vector<std::string> inputs;    // as given, trailing '/' removed, duplicates dropped
+    std::vector<std::string> inputs;     // as given, trailing '/' removed, duplicates dropped
     std::vector<ManifestEntry> entries;  // inputs in order, each tree in sorted order
     int64_t computed_at_ns = 0;          // CLOCK_REALTIME when the walk started
 };
@@ -76,8 +76,7 @@ Result<Manifest> compute_manifest(const std::vector<std::string>& inputs);
 // modified shortly before `previous` was computed. A large speed-up on a cold
 // page cache (/lib/modules is hundreds of MB); the result is identical to a
 // full computation as long as nothing forged an inode's ctime.
-Result<Manifest> compute_manifest(const std::vector<std::string>& inputs,
-                                  const Manifest& previous);
+Result<Manifest> compute_manifest(const std::vector<std::string>& inputs, const Manifest& previous);
 
 // Hex XXH3-128 of everything readable from fd, read in bounded chunks.
 Result<std::string> hash_file_contents(int fd, uint64_t* size_bytes = nullptr);

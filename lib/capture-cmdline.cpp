@@ -1,0 +1,417 @@
+#include "capture-cmdline.hpp"
+
+#include <algorithm>
+#include <charconv>
+
+namespace crashcapture {
+namespace {
+
+// The kernel's isspace() for the command line (lib/ctype.c): space, \t, \n,
+// \v, \f, \r. /proc/cmdline ends with '\n'.
+bool is_space(char c) {
+    return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+std::string_view trim(std::string_view text) {
+    while (!text.empty() && is_space(text.front())) {
+        text.remove_prefix(1);
+    }
+    while (!text.empty() && is_space(text.back())) {
+        text.remove_suffix(1);
+    }
+    return text;
+}
+
+bool is_uuid(std::string_view text) {
+    // /proc/sys/kernel/random/boot_id: "%pU", 8-4-4-4-12 lower-case hex.
+    if (text.size() != 36) {
+        return false;
+    }
+    for (size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (c != '-') {
+                return false;
+            }
+        } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool matches_any(const std::vector<std::string>& patterns, std::string_view word) {
+    return std::any_of(patterns.begin(), patterns.end(), [&](const std::string& pattern) {
+        return kernel_parameter_matches(pattern, word);
+    });
+}
+
+// Whether an appended word sets the same parameter as word, so the built-in
+// one gives way (KernelCommandLineAppend=nr_cpus=2 replaces nr_cpus=1
+// instead of following it).
+bool set_by_append(const std::vector<std::string>& append, std::string_view word) {
+    const auto name = kernel_parameter_name(word);
+    return std::any_of(append.begin(), append.end(), [&](const std::string& appended) {
+        return kernel_parameter_names_equal(kernel_parameter_name(appended), name);
+    });
+}
+
+}  // namespace
+
+// Removed from the running line. Names are matched with any value. Besides
+// the reasons given, every parameter we add is removed first, so the line
+// holds one nr_cpus=, one panic=, … (SUSE's load.sh does the same with
+// cgroup_disable and acpi_no_memhotplug).
+const std::vector<CaptureParameter> kCaptureRemovedParameters = {
+    {"crashkernel",
+     "a capture kernel must not reserve memory for yet another one (kdump-utils prepare_cmdline() "
+     "always removes it; Debian kdump-config and SUSE load.sh too)"},
+    {"BOOT_IMAGE",
+     "set by GRUB to the first kernel's image file; meaningless after kexec (SUSE load.sh)"},
+    {"initrd",
+     "names the first kernel's initrd for the EFI stub or boot loader; kexec_file_load() passes "
+     "the capture initrd itself"},
+    {"quiet",
+     "the capture kernel's messages on the console are the only trace of a capture that fails "
+     "(kdump-utils KDUMP_COMMANDLINE_REMOVE)"},
+    {"splash", "a boot splash hides the console and costs memory (SUSE load.sh)"},
+    {"rhgb", "Red Hat's graphical boot: a splash, as above"},
+    {"hugepages",
+     "huge pages reserved out of a few hundred MiB fail or take all of it (kdump-utils "
+     "KDUMP_COMMANDLINE_REMOVE, Debian kdump-config's sed)"},
+    {"hugepagesz", "goes with hugepages= (kdump-utils, Debian kdump-config)"},
+    {"default_hugepagesz", "goes with hugepages="},
+    {"hugetlb_cma", "a CMA area for huge pages: memory (kdump-utils); we add hugetlb_cma=0"},
+    {"cma", "a contiguous memory area: memory (kdump-utils); we add cma=0"},
+    {"slub_debug", "slab debugging costs memory per object (kdump-utils KDUMP_COMMANDLINE_REMOVE)"},
+    {"log_buf_len", "a large log buffer comes out of the reservation (kdump-utils)"},
+    {"swiotlb", "a large bounce buffer comes out of the reservation (kdump-utils)"},
+    {"mem",
+     "a memory limit for the first kernel says nothing about the capture kernel's, whose memory "
+     "map kexec builds from the reservation (SUSE load.sh)"},
+    {"nr_cpus", "we add nr_cpus=1"},
+    {"maxcpus", "we add nr_cpus=1; maxcpus= would still size per-CPU data for every CPU"},
+    {"possible_cpus", "we add nr_cpus=1"},
+    {"panic", "we add panic=10"},
+    {"panic_on_warn",
+     "a warning in the capture kernel must not end the capture (kdump-utils prepare_cmdline() "
+     "always removes it)"},
+    {"unknown_nmi_panic", "an NMI must not panic the capture kernel (SUSE load.sh)"},
+    {"resume",
+     "the capture must not resume a hibernation image, nor let the initrd try (SUSE load.sh); we "
+     "add noresume"},
+    {"resume_offset", "goes with resume="},
+    {"systemd.unit", "the capture initrd chooses its own target"},
+    {"rd.systemd.unit", "the capture initrd chooses its own target"},
+    // kdump-utils prepare_cmdline(): the capture initrd is built with what its
+    // target needs (dracut --hostonly-cmdline); the running system's storage
+    // and network assembly would only set up devices the capture does not
+    // use, or duplicate what the initrd brings.
+    {"rd.lvm.lv", "storage the capture initrd sets up itself (kdump-utils prepare_cmdline())"},
+    {"rd.luks.uuid", "idem"},
+    {"rd.dm.uuid", "idem"},
+    {"rd.md.uuid", "idem"},
+    {"fcoe", "idem"},
+    {"netroot", "duplicates what the initrd's iSCSI setup adds (kdump-utils prepare_cmdline())"},
+    {"rd.iscsi.initiator", "idem"},
+    {"iscsi_initiator", "idem"},
+    {"ignition.firstboot",
+     "CoreOS provisioning must not run again in the capture (kdump-utils "
+     "KDUMP_COMMANDLINE_REMOVE)"},
+    {"udev.children-max", "we add udev.children-max=2"},
+    {"rd.udev.children-max", "we add udev.children-max=2 (SUSE load.sh removes it too)"},
+    {"irqpoll", "we add it"},
+    {"reset_devices", "we add it"},
+    {"cgroup_disable", "we add cgroup_disable=memory (SUSE load.sh removes it first too)"},
+    {"mce", "we add mce=off"},
+    {"numa", "we add numa=off"},
+    {"acpi_no_memhotplug", "we add it"},
+    {"transparent_hugepage", "we add transparent_hugepage=never"},
+    {"nokaslr", "we add it"},
+    {"hest_disable", "we add it"},
+    {"novmcoredd", "we add it"},
+    {"pcie_ports", "we add pcie_ports=compat"},
+    {"rd.systemd.gpt_auto", "we add rd.systemd.gpt_auto=no"},
+    {"noresume", "we add it"},
+    {"disable_cpu_apicid", "we add it for this machine's boot CPU"},
+    {"crashcapture.boot_id", "we add it for this boot"},
+};
+
+// Added for an x86_64 capture kernel: kdump-utils' KDUMP_COMMANDLINE_APPEND
+// for x86_64 (gen-kdump-sysconfig.sh), which is the kernel's own advice
+// (Documentation/admin-guide/kdump/kdump.rst: "irqpoll nr_cpus=1
+// reset_devices") plus what keeps a kernel small in a few hundred MiB, and
+// what prepare_cmdline() adds. Debian's kdump-tools adds a subset (irqpoll
+// nr_cpus=1 reset_devices, and usbcore.nousb, which we leave out: it would
+// break a dump to a USB disk).
+const std::vector<CaptureParameter> kCaptureAddedParameters = {
+    {"irqpoll",
+     "devices the crashed kernel left with interrupts pending or misrouted: poll every handler "
+     "on each timer tick (kdump.rst)"},
+    {"nr_cpus=1",
+     "bring up one CPU and size per-CPU data for one: the capture needs no more and has little "
+     "memory (kdump.rst; our saver runs one compressing thread then)"},
+    {"reset_devices",
+     "drivers reset their device at probe instead of trusting the state the crashed kernel left "
+     "(kdump.rst)"},
+    {"cgroup_disable=memory",
+     "the memory controller's per-page bookkeeping costs memory (kdump-utils, SUSE load.sh)"},
+    {"mce=off",
+     "a machine check pending from the crashed kernel, or a storm of corrected ones, must not "
+     "take the capture down (kdump-utils x86_64)"},
+    {"numa=off",
+     "one node: per-node data structures cost memory and buy nothing on one CPU (kdump-utils "
+     "x86_64, SUSE load.sh)"},
+    {"udev.children-max=2",
+     "udevd sizes its worker count for the whole machine; two workers bound its memory "
+     "(kdump-utils)"},
+    {"panic=10",
+     "a capture kernel that panics reboots after 10 s instead of hanging (kdump-utils x86_64; "
+     "SUSE uses 1)"},
+    {"acpi_no_memhotplug",
+     "the ACPI memory hotplug driver could add the crashed kernel's memory to the capture "
+     "kernel's, and costs memory (kdump-utils x86_64, SUSE load.sh)"},
+    {"transparent_hugepage=never",
+     "huge pages waste memory the capture does not have (kdump-utils x86_64)"},
+    {"nokaslr",
+     "kdump-utils x86_64, SUSE load.sh: randomizing a kernel that lives for seconds inside a "
+     "small reservation buys nothing and makes its layout vary from one capture to the next"},
+    {"hest_disable",
+     "no APEI firmware error handling: the capture kernel cannot act on it, and its handlers "
+     "cost memory (kdump-utils x86_64)"},
+    {"novmcoredd",
+     "no device dumps: drivers would append data to /proc/vmcore without limit, in memory "
+     "(kernel-parameters.txt); we do not save them (kdump-utils)"},
+    {"cma=0", "no contiguous memory area out of the reservation (kdump-utils)"},
+    {"hugetlb_cma=0", "idem, for huge pages (kdump-utils)"},
+    {"pcie_ports=compat",
+     "no native PCIe port services (AER, hotplug, PME, DPC), which would react to the half-reset "
+     "state of devices the crashed kernel was using (kdump-utils x86_64)"},
+    {"rd.systemd.gpt_auto=no",
+     "systemd-gpt-auto-generator hangs the capture's boot, and the initrd knows its target "
+     "(kdump-utils prepare_cmdline())"},
+    {"noresume",
+     "never resume a hibernation image: removing resume= is not enough where systemd finds one "
+     "through the HibernateLocation EFI variable (kernel-parameters.txt, "
+     "systemd-hibernate-resume-generator(8))"},
+};
+
+std::vector<std::string> split_kernel_command_line(std::string_view line) {
+    std::vector<std::string> words;
+    size_t i = 0;
+    while (i < line.size()) {
+        while (i < line.size() && is_space(line[i])) {
+            ++i;
+        }
+        if (i == line.size()) {
+            break;
+        }
+        const size_t start = i;
+        bool in_quote = false;
+        while (i < line.size() && (in_quote || !is_space(line[i]))) {
+            if (line[i] == '"') {
+                in_quote = !in_quote;
+            }
+            ++i;
+        }
+        words.emplace_back(line.substr(start, i - start));
+    }
+    return words;
+}
+
+std::string_view kernel_parameter_name(std::string_view word) {
+    // next_arg(): a leading quote opens a quoted word; the name ends at '='.
+    if (!word.empty() && word.front() == '"') {
+        word.remove_prefix(1);
+    }
+    const size_t equals = word.find('=');
+    std::string_view name = word.substr(0, equals);
+    if (equals == std::string_view::npos && !name.empty() && name.back() == '"') {
+        name.remove_suffix(1);
+    }
+    return name;
+}
+
+bool kernel_parameter_names_equal(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) {
+        return false;
+    }
+    for (size_t i = 0; i < a.size(); ++i) {
+        const char x = a[i] == '-' ? '_' : a[i];
+        const char y = b[i] == '-' ? '_' : b[i];
+        if (x != y) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool kernel_parameter_matches(std::string_view pattern, std::string_view word) {
+    if (!pattern.empty() && pattern.back() == '*') {
+        const auto prefix = pattern.substr(0, pattern.size() - 1);
+        const auto name = kernel_parameter_name(word);
+        return name.size() >= prefix.size() &&
+               kernel_parameter_names_equal(name.substr(0, prefix.size()), prefix);
+    }
+    if (pattern.find('=') != std::string_view::npos) {
+        // An exact word; the name part compares like a name.
+        const size_t equals = word.find('=');
+        return equals != std::string_view::npos &&
+               kernel_parameter_names_equal(kernel_parameter_name(word),
+                                            kernel_parameter_name(pattern)) &&
+               word.substr(equals) == pattern.substr(pattern.find('='));
+    }
+    return kernel_parameter_names_equal(kernel_parameter_name(word), pattern);
+}
+
+std::optional<std::string> check_command_line_word(std::string_view word, bool is_remove_pattern) {
+    if (word.empty()) {
+        return "an empty word";
+    }
+    size_t quotes = 0;
+    for (const char c : word) {
+        const auto byte = static_cast<unsigned char>(c);
+        if (byte < 0x20 || byte == 0x7f) {
+            return "a control character";
+        }
+        quotes += c == '"' ? 1 : 0;
+    }
+    if (quotes % 2 != 0) {
+        return "an unterminated quote";
+    }
+    if (kernel_parameter_name(word).empty()) {
+        return "no parameter name";
+    }
+    if (is_remove_pattern) {
+        const size_t star = word.find('*');
+        if (star != std::string_view::npos && star != word.size() - 1) {
+            return "'*' is only allowed at the end of a name";
+        }
+        if (star != std::string_view::npos && word.find('=') != std::string_view::npos) {
+            return "'*' cannot be combined with a value";
+        }
+    } else if (word == "--") {
+        return "\"--\" would turn the rest of the line into arguments for init";
+    }
+    return std::nullopt;
+}
+
+Result<std::string> build_capture_command_line(std::string_view running_command_line,
+                                               const CaptureCommandLineOptions& options) {
+    for (const auto& word : options.remove) {
+        if (auto problem = check_command_line_word(word, true)) {
+            return make_error(EINVAL, "KernelCommandLineRemove={}: {}", word, *problem);
+        }
+    }
+    for (const auto& word : options.append) {
+        if (auto problem = check_command_line_word(word, false)) {
+            return make_error(EINVAL, "KernelCommandLineAppend={}: {}", word, *problem);
+        }
+    }
+    const auto boot_id = trim(options.boot_id);
+    if (!boot_id.empty() && !is_uuid(boot_id)) {
+        return make_error(EINVAL, "'{}' is not a boot id (a lower-case UUID)", boot_id);
+    }
+
+    std::vector<std::string> out;
+    for (auto& word : split_kernel_command_line(running_command_line)) {
+        // init/main.c: everything after "--" goes to init as its arguments,
+        // which were for the running system's init (e.g. "-- emergency").
+        if (word == "--") {
+            break;
+        }
+        const bool built_in = std::any_of(
+            kCaptureRemovedParameters.begin(), kCaptureRemovedParameters.end(),
+            [&](const CaptureParameter& removed) {
+                return kernel_parameter_names_equal(kernel_parameter_name(word), removed.word);
+            });
+        if (built_in || matches_any(options.remove, word)) {
+            continue;
+        }
+        out.push_back(std::move(word));
+    }
+
+    std::vector<std::string> added;
+    for (const auto& parameter : kCaptureAddedParameters) {
+        added.emplace_back(parameter.word);
+    }
+    if (options.boot_cpu_apicid) {
+        // kdump-utils prepare_cmdline(); kernel-parameters.txt: keeps the
+        // capture kernel from sending INIT to the crashed boot CPU when it
+        // brings up more than one CPU, which resets or hangs the machine.
+        added.push_back(fmt::format("disable_cpu_apicid={}", *options.boot_cpu_apicid));
+    }
+    if (!boot_id.empty()) {
+        added.push_back(fmt::format("{}={}", kBootIdParameter, boot_id));
+    }
+    for (auto& word : added) {
+        if (!matches_any(options.remove, word) && !set_by_append(options.append, word)) {
+            out.push_back(std::move(word));
+        }
+    }
+    out.insert(out.end(), options.append.begin(), options.append.end());
+
+    std::string line;
+    for (const auto& word : out) {
+        if (!line.empty()) {
+            line += ' ';
+        }
+        line += word;
+    }
+    if (line.size() > kMaxCaptureCommandLineBytes) {
+        return make_error(E2BIG,
+                          "the capture kernel's command line is {} bytes, more than the {} "
+                          "kexec_file_load() accepts: remove words with KernelCommandLineRemove=",
+                          line.size(), kMaxCaptureCommandLineBytes);
+    }
+    return line;
+}
+
+Result<std::string> derive_capture_command_line(std::string_view running_command_line,
+                                                const Config& config, std::string_view boot_id,
+                                                std::optional<unsigned> boot_cpu_apicid) {
+    CaptureCommandLineOptions options;
+    options.remove = config.cmdline_remove;
+    options.append = config.cmdline_append;
+    options.boot_id = std::string(boot_id);
+    options.boot_cpu_apicid = boot_cpu_apicid;
+    return build_capture_command_line(running_command_line, options);
+}
+
+std::optional<unsigned> parse_boot_cpu_apicid(std::string_view cpuinfo) {
+    // Blocks of "key\t: value" lines, one per processor, separated by blank
+    // lines. kernel-parameters.txt asks for the *initial* APIC id
+    // (disable_cpu_apicid=); kdump-utils reads "apicid", SUSE "initial
+    // apicid". They differ only when firmware renumbers; prefer the initial.
+    bool in_cpu0 = false;
+    std::optional<unsigned> apicid;
+    std::optional<unsigned> initial_apicid;
+    while (!cpuinfo.empty()) {
+        const size_t newline = cpuinfo.find('\n');
+        const auto line = cpuinfo.substr(0, newline);
+        cpuinfo.remove_prefix(newline == std::string_view::npos ? cpuinfo.size() : newline + 1);
+        const size_t colon = line.find(':');
+        if (colon == std::string_view::npos) {
+            continue;
+        }
+        const auto key = trim(line.substr(0, colon));
+        const auto value = trim(line.substr(colon + 1));
+        unsigned number = 0;
+        const auto [end, error] =
+            std::from_chars(value.data(), value.data() + value.size(), number);
+        const bool numeric = error == std::errc() && end == value.data() + value.size();
+        if (key == "processor") {
+            if (in_cpu0) {
+                break;  // past processor 0
+            }
+            in_cpu0 = numeric && number == 0;
+        } else if (in_cpu0 && numeric && key == "apicid") {
+            apicid = number;
+        } else if (in_cpu0 && numeric && key == "initial apicid") {
+            initial_apicid = number;
+        }
+    }
+    return initial_apicid ? initial_apicid : apicid;
+}
+
+}  // namespace crashcapture

@@ -1,0 +1,192 @@
+// crashcapture.conf(5): /etc/crashcapture/crashcapture.conf, then every
+// /etc/crashcapture/crashcapture.conf.d/*.conf in byte order of their names,
+// each assignment overriding the one before (systemd.syntax(7), the drop-in
+// scheme of coredump.conf(5)). Only /etc: the daemon's defaults live in the
+// code, so there is no /usr/lib copy to override, and nothing writes /run.
+//
+// Syntax, as systemd's config_parse() reads it:
+//   [Section]          Dump, Capture or Retention (case-sensitive)
+//   Key=value          whitespace around key and value is dropped
+//   # or ; comment     whole lines only: a '#' after a value is part of it
+//   trailing '\'       continues the line on the next one
+//   Key=               resets Key to its default (and empties a list)
+// An unknown section or key, a bad value, a line without '=' or a key
+// outside any section is an error naming the file, line and key; every error
+// in every file is collected, so an admin fixes them all in one go.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "page-compressor.hpp"
+#include "result.hpp"
+#include "save-dump.hpp"
+#include "system-paths.hpp"
+
+namespace crashcapture {
+
+// ---------------------------------------------------------------------------
+// Target=: where the capture writes the dump.
+//   /var/crash                   a directory on a local filesystem (default)
+//   raw:/dev/disk/by-id/…        a block device, written as a flattened stream
+//   ssh://[user@]host[:port]/dir a directory on an ssh server
+//   nfs:server:/export/dir       a directory on an NFS export
+// host and server are a DNS name, an IPv4 address or an [IPv6] address.
+enum class TargetKind { directory, raw, ssh, nfs };
+std::string_view to_string(TargetKind kind);
+
+struct Target {
+    TargetKind kind = TargetKind::directory;
+    std::string path;   // directory, device, or the remote directory (absolute)
+    std::string user;   // ssh; empty = whoever ssh runs as (root in the capture)
+    std::string host;   // ssh and nfs; IPv6 without brackets
+    uint16_t port = 0;  // ssh; 0 = ssh's default
+
+    bool operator==(const Target&) const = default;
+};
+
+Result<Target> parse_target(std::string_view text);
+// The canonical spelling, which parse_target() reads back unchanged.
+std::string to_string(const Target& target);
+
+// ---------------------------------------------------------------------------
+enum class FailureAction { reboot, poweroff, shell, dump_to_rootfs };
+std::string_view to_string(FailureAction action);
+std::optional<FailureAction> parse_failure_action(std::string_view text);
+
+enum class FinalAction { reboot, poweroff, halt };
+std::string_view to_string(FinalAction action);
+std::optional<FinalAction> parse_final_action(std::string_view text);
+
+// ---------------------------------------------------------------------------
+// A size in bytes ("4G", base 1024) or a share of the filesystem ("10%").
+struct SizeLimit {
+    bool is_percent = false;
+    uint64_t bytes = 0;    // when !is_percent
+    uint32_t percent = 0;  // 0..100, when is_percent
+
+    // Bytes for a filesystem of filesystem_bytes (rounded down).
+    uint64_t resolve(uint64_t filesystem_bytes) const;
+    bool operator==(const SizeLimit&) const = default;
+};
+
+// A number with an optional fraction and an optional suffix K, M, G, T, P or
+// E (base 1024, either case, optionally followed by "B" or "iB"), or a bare
+// "B": "512", "1.5G", "300MiB". Overflow is an error.
+Result<uint64_t> parse_size_bytes(std::string_view text);
+// A size, or an integer percentage from 0% to 100%.
+Result<SizeLimit> parse_size_limit(std::string_view text);
+// The largest suffix that divides exactly: 4294967296 -> "4G", 1536 -> "1536".
+std::string format_size(uint64_t bytes);
+std::string to_string(const SizeLimit& limit);
+
+// ---------------------------------------------------------------------------
+// A time span the way systemd.time(7) writes it: "90s", "30min", "1h 30min",
+// "2.5h", a bare number is seconds. Units: us usec µs, ms msec, s sec second
+// seconds, m min minute minutes, h hr hour hours, d day days, w week weeks,
+// M month months (30.44 d), y year years (365.25 d). "infinity" is
+// kInfiniteTimeSpan.
+inline constexpr uint64_t kInfiniteTimeSpan = std::numeric_limits<uint64_t>::max();
+Result<uint64_t> parse_timespan_usec(std::string_view text);
+// "30min", "1h 30min", "1min 500ms", "infinity"; parse_timespan_usec() reads
+// it back exactly.
+std::string format_timespan(uint64_t usec);
+
+// ---------------------------------------------------------------------------
+// [Retention]: how the daemon trims old dumps after a reboot. Nothing is set
+// by default: like kdump-tools and kdump-utils, dumps are kept until an admin
+// says otherwise.
+struct RetentionSettings {
+    std::optional<SizeLimit> max_use;    // MaxUse=: all dumps together at most this
+    std::optional<SizeLimit> keep_free;  // KeepFree=: leave this much free on the filesystem
+    uint64_t keep_dumps = 0;             // KeepDumps=: at most this many dumps; 0 = no limit
+
+    bool operator==(const RetentionSettings&) const = default;
+};
+
+inline constexpr int kDefaultDumpLevel = 31;
+inline constexpr uint64_t kDefaultCaptureTimeoutUsec = 30ULL * 60 * 1000 * 1000;  // 30min
+inline constexpr std::string_view kDefaultTargetDirectory = "/var/crash";
+
+struct Config {
+    // [Dump]
+    Target target{TargetKind::directory, std::string(kDefaultTargetDirectory), {}, {}, 0};
+    // Format=; unset = effective_format(): the kdump-compressed file, or the
+    // flattened stream for targets that cannot seek (raw, ssh).
+    std::optional<DumpFormat> format;
+    int dump_level = kDefaultDumpLevel;
+    Compression compression = Compression::zstd;
+    // CompressionLevel=; unset = default_compression_level(compression).
+    std::optional<int> compression_level;
+
+    // [Capture]
+    std::vector<std::string> cmdline_append;  // KernelCommandLineAppend=, word by word
+    std::vector<std::string> cmdline_remove;  // KernelCommandLineRemove=, word by word
+    std::string kernel_override;              // Kernel=; empty = the running kernel's image
+    std::string initrd_override;              // Initrd=; empty = build one
+    FailureAction failure_action = FailureAction::reboot;
+    FinalAction final_action = FinalAction::reboot;
+    uint64_t timeout_usec = kDefaultCaptureTimeoutUsec;  // TimeoutSec=; kInfiniteTimeSpan = none
+
+    // [Retention]
+    RetentionSettings retention;
+
+    DumpFormat effective_format() const;
+    int effective_compression_level() const;
+    // One line for D-Bus and logs: "/var/crash", "ssh://dump@backup/crash".
+    std::string target_description() const;
+    // The effective configuration in crashcapture.conf syntax, every key
+    // listed; reading it back gives an equal Config.
+    std::string describe() const;
+
+    bool operator==(const Config&) const = default;
+};
+
+// Every key, by section, with its effective value (Format and
+// CompressionLevel resolved, unset limits as null, TimeoutSec in µs and as
+// text), for crashcapturectl and D-Bus.
+nlohmann::json to_json(const Config& config);
+
+// ---------------------------------------------------------------------------
+struct ConfigDiagnostic {
+    std::string file;
+    unsigned line = 0;  // 1-based; 0 when the problem is the file itself
+    std::string message;
+
+    // "/etc/crashcapture/crashcapture.conf:12: DumpLevel=40: not a dump level (0-31)"
+    std::string to_string() const;
+    bool operator==(const ConfigDiagnostic&) const = default;
+};
+
+struct ConfigSource {
+    std::string name;  // a path, for messages
+    std::string text;
+};
+
+struct LoadedConfig {
+    Config config;                         // what the valid lines said
+    std::vector<std::string> files;        // files read, in order
+    std::vector<ConfigDiagnostic> errors;  // empty when the config is good
+};
+
+// Applies sources in order over the defaults, then checks what only the
+// whole can tell (CompressionLevel against Compression, Format against
+// Target). Pure: what load_config_files() uses after reading.
+LoadedConfig parse_config(const std::vector<ConfigSource>& sources);
+
+// The main file (missing = defaults) and the drop-ins ("*.conf" regular
+// files, or symlinks to them, in crashcapture.conf.d, sorted by name;
+// a missing directory has none). A file that cannot be read is an error.
+LoadedConfig load_config_files(const SystemPaths& paths);
+
+// load_config_files(), as one Result: the config, or an error whose message
+// lists every problem, one per line.
+Result<Config> load_config(const SystemPaths& paths);
+
+}  // namespace crashcapture

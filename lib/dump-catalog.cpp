@@ -1,0 +1,447 @@
+#include "dump-catalog.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <memory>
+#include <optional>
+#include <tuple>
+#include <utility>
+
+#include "file-util.hpp"
+#include "save-dump.hpp"
+#include "unique-fd.hpp"
+
+namespace crashcapture {
+
+namespace {
+
+// Deeper than any dump directory (they are flat) by far; keeps a hostile
+// tree from exhausting file descriptors, one per level.
+constexpr int kMaxDepth = 64;
+
+// stat(2): "st_blocks: number of 512B blocks allocated", whatever st_blksize.
+constexpr uint64_t kStatBlockBytes = 512;
+
+struct DirDeleter {
+    void operator()(DIR* dir) const { ::closedir(dir); }
+};
+
+// RFC 3629 well-formed UTF-8 (no overlongs, surrogates or values past
+// U+10FFFF), which the D-Bus specification requires of every string.
+bool is_valid_utf8(std::string_view text) {
+    size_t i = 0;
+    while (i < text.size()) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        size_t length = 0;
+        uint32_t code_point = 0;
+        if (c < 0x80) {
+            ++i;
+            continue;
+        } else if ((c & 0xe0) == 0xc0) {
+            length = 2;
+            code_point = c & 0x1f;
+        } else if ((c & 0xf0) == 0xe0) {
+            length = 3;
+            code_point = c & 0x0f;
+        } else if ((c & 0xf8) == 0xf0) {
+            length = 4;
+            code_point = c & 0x07;
+        } else {
+            return false;
+        }
+        if (i + length > text.size()) {
+            return false;
+        }
+        for (size_t k = 1; k < length; ++k) {
+            const auto next = static_cast<unsigned char>(text[i + k]);
+            if ((next & 0xc0) != 0x80) {
+                return false;
+            }
+            code_point = (code_point << 6) | (next & 0x3f);
+        }
+        static constexpr uint32_t kMinimum[] = {0, 0, 0x80, 0x800, 0x10000};
+        if (code_point < kMinimum[length] || code_point > 0x10ffff ||
+            (code_point >= 0xd800 && code_point <= 0xdfff)) {
+            return false;
+        }
+        i += length;
+    }
+    return true;
+}
+
+// Names in a directory, without "." and "..". Listing first and acting after
+// keeps readdir() from skipping or repeating entries while we change things.
+Result<std::vector<std::string>> list_names(int directory_fd, const std::string& path) {
+    UniqueFd listing_fd(::fcntl(directory_fd, F_DUPFD_CLOEXEC, 3));
+    if (!listing_fd) {
+        return make_errno_error(errno, "cannot duplicate the descriptor of {}", path);
+    }
+    std::unique_ptr<DIR, DirDeleter> dir(::fdopendir(listing_fd.get()));
+    if (!dir) {
+        return make_errno_error(errno, "cannot list {}", path);
+    }
+    listing_fd.release();
+    std::vector<std::string> names;
+    for (;;) {
+        errno = 0;
+        const struct dirent* dirent = ::readdir(dir.get());
+        if (!dirent) {
+            if (errno != 0) {
+                return make_errno_error(errno, "cannot list {}", path);
+            }
+            return names;
+        }
+        const std::string_view name = dirent->d_name;
+        if (name != "." && name != "..") {
+            names.emplace_back(name);
+        }
+    }
+}
+
+class UsageCounter {
+  public:
+    Status add_tree(int directory_fd, const std::string& path, int depth) {
+        if (depth > kMaxDepth) {
+            return make_error(ELOOP, "{}: directories nested deeper than {} levels", path,
+                              kMaxDepth);
+        }
+        auto names = list_names(directory_fd, path);
+        if (!names) {
+            return tl::unexpected(names.error());
+        }
+        for (const auto& name : *names) {
+            const std::string child = path + "/" + name;
+            struct stat st {};
+            if (::fstatat(directory_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                if (errno == ENOENT) {
+                    continue;  // removed while we looked
+                }
+                return make_errno_error(errno, "cannot stat {}", child);
+            }
+            add(st);
+            if (S_ISDIR(st.st_mode)) {
+                UniqueFd fd(::openat(directory_fd, name.c_str(),
+                                     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+                if (!fd) {
+                    if (errno == ENOENT) {
+                        continue;
+                    }
+                    return make_errno_error(errno, "cannot open directory {}", child);
+                }
+                if (auto status = add_tree(fd.get(), child, depth + 1); !status) {
+                    return status;
+                }
+            }
+        }
+        return {};
+    }
+
+    void add(const struct stat& st) {
+        if (!S_ISDIR(st.st_mode) && st.st_nlink > 1 &&
+            !seen_.insert({st.st_dev, st.st_ino}).second) {
+            return;
+        }
+        total_ += static_cast<uint64_t>(st.st_blocks) * kStatBlockBytes;
+    }
+
+    uint64_t total() const { return total_; }
+
+  private:
+    uint64_t total_ = 0;
+    std::set<std::pair<dev_t, ino_t>> seen_;
+};
+
+Result<uint64_t> usage_of_open_directory(int fd, const std::string& path) {
+    struct stat st {};
+    if (::fstat(fd, &st) < 0) {
+        return make_errno_error(errno, "cannot stat {}", path);
+    }
+    UsageCounter counter;
+    counter.add(st);
+    if (auto status = counter.add_tree(fd, path, 1); !status) {
+        return tl::unexpected(status.error());
+    }
+    return counter.total();
+}
+
+bool exists_at(int directory_fd, std::string_view name) {
+    struct stat st {};
+    return ::fstatat(directory_fd, std::string(name).c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+           S_ISREG(st.st_mode);
+}
+
+// What crashcapture-save leaves behind, best first (save-dump.hpp).
+std::vector<std::string> dump_file_candidates() {
+    return {dump_file_name(DumpFormat::kdump, true), dump_file_name(DumpFormat::flattened, true),
+            dump_file_name(DumpFormat::kdump, false), dump_file_name(DumpFormat::flattened, false)};
+}
+
+// A directory that cannot be read is still listed, with the reason: one bad
+// directory must not hide the others (a daemon never dies of a bad input).
+DumpEntry unreadable_entry(const std::string& id, const std::string& path, const Error& error) {
+    DumpEntry entry;
+    entry.id = id;
+    entry.path = path;
+    entry.record_error = error.message;
+    entry.record.result = DumpResult::failed;
+    entry.record.error = error.message;
+    return entry;
+}
+
+// Reads one dump directory; nullopt when it is not a dump of ours.
+std::optional<DumpEntry> read_entry(int crash_fd, const std::string& crash_dir,
+                                    const std::string& id) {
+    const std::string path = crash_dir + "/" + id;
+    UniqueFd fd(::openat(crash_fd, id.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd) {
+        if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP) {
+            return std::nullopt;  // gone, a file, or a symlink
+        }
+        return unreadable_entry(
+            id, path, make_errno_error(errno, "cannot open dump directory {}", path).value());
+    }
+    struct stat st {};
+    if (::fstat(fd.get(), &st) < 0) {
+        return unreadable_entry(id, path, make_errno_error(errno, "cannot stat {}", path).value());
+    }
+
+    const bool has_record_file = exists_at(fd.get(), kRecordFileName);
+    std::string dump_file;
+    for (const auto& candidate : dump_file_candidates()) {
+        if (exists_at(fd.get(), candidate)) {
+            dump_file = candidate;
+            break;
+        }
+    }
+    const bool has_dmesg = exists_at(fd.get(), kDmesgFileName);
+    if (!has_record_file && dump_file.empty() && !has_dmesg) {
+        return std::nullopt;
+    }
+
+    DumpEntry entry;
+    entry.id = id;
+    entry.path = path;
+    if (has_record_file) {
+        auto record = read_dump_record(path + "/" + std::string(kRecordFileName));
+        if (record) {
+            entry.record = std::move(*record);
+        } else {
+            entry.record_error = record.error().message;
+        }
+    } else {
+        entry.record_error = fmt::format(
+            "no {}: the capture did not finish (the capture kernel hung, lost power "
+            "or was reset)",
+            kRecordFileName);
+    }
+    if (!entry.has_record()) {
+        entry.record.result = dump_file.empty() ? DumpResult::failed : DumpResult::incomplete;
+        entry.record.error = entry.record_error;
+        entry.record.dump_file = dump_file;
+        entry.record.dmesg_file = has_dmesg ? std::string(kDmesgFileName) : std::string();
+    }
+    entry.crash_time = entry.record.crash_time != 0   ? entry.record.crash_time
+                       : entry.record.started_at != 0 ? entry.record.started_at
+                                                      : static_cast<int64_t>(st.st_mtim.tv_sec);
+    auto usage = usage_of_open_directory(fd.get(), path);
+    if (usage) {
+        entry.disk_bytes = *usage;
+    } else {
+        entry.record.warnings.push_back("cannot measure disk usage: " + usage.error().message);
+    }
+    return entry;
+}
+
+bool older(const DumpEntry& a, const DumpEntry& b) {
+    return std::tie(a.crash_time, a.id) < std::tie(b.crash_time, b.id);
+}
+
+}  // namespace
+
+bool is_valid_dump_id(std::string_view id) {
+    return static_cast<bool>(check_dump_id(id));
+}
+
+Status check_dump_id(std::string_view id) {
+    if (id.empty()) {
+        return make_error(EINVAL, "empty dump id");
+    }
+    // NAME_MAX (limits.h, 255): longer cannot be a directory name.
+    if (id.size() > NAME_MAX) {
+        return make_error(EINVAL, "dump id longer than {} bytes", NAME_MAX);
+    }
+    if (id.front() == '.') {
+        return make_error(EINVAL, "dump id \"{}\" starts with '.'", id);
+    }
+    if (id.find('/') != std::string_view::npos) {
+        return make_error(EINVAL, "dump id \"{}\" contains '/'", id);
+    }
+    if (id.find("..") != std::string_view::npos) {
+        return make_error(EINVAL, "dump id \"{}\" contains \"..\"", id);
+    }
+    for (const char c : id) {
+        const auto byte = static_cast<unsigned char>(c);
+        if (byte < 0x20 || byte == 0x7f) {
+            return make_error(EINVAL, "dump id contains control character 0x{:02x}", byte);
+        }
+    }
+    if (!is_valid_utf8(id)) {
+        return make_error(EINVAL, "dump id is not valid UTF-8");
+    }
+    return {};
+}
+
+Result<uint64_t> disk_usage_bytes(const std::string& path) {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) < 0) {
+        return make_errno_error(errno, "cannot stat {}", path);
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        return static_cast<uint64_t>(st.st_blocks) * kStatBlockBytes;
+    }
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd) {
+        return make_errno_error(errno, "cannot open directory {}", path);
+    }
+    return usage_of_open_directory(fd.get(), path);
+}
+
+Result<std::vector<DumpEntry>> scan_dumps(const std::string& crash_dir) {
+    UniqueFd crash_fd(::open(crash_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!crash_fd) {
+        if (errno == ENOENT) {
+            return std::vector<DumpEntry>{};
+        }
+        return make_errno_error(errno, "cannot open crash directory {}", crash_dir);
+    }
+    auto names = list_names(crash_fd.get(), crash_dir);
+    if (!names) {
+        return tl::unexpected(names.error());
+    }
+    std::vector<DumpEntry> entries;
+    for (const auto& name : *names) {
+        if (!is_valid_dump_id(name)) {
+            continue;
+        }
+        if (auto entry = read_entry(crash_fd.get(), crash_dir, name)) {
+            entries.push_back(std::move(*entry));
+        }
+    }
+    std::sort(entries.begin(), entries.end(), older);
+    return entries;
+}
+
+Result<DumpEntry> load_dump(const std::string& crash_dir, const std::string& id) {
+    if (auto valid = check_dump_id(id); !valid) {
+        return tl::unexpected(valid.error());
+    }
+    UniqueFd crash_fd(::open(crash_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!crash_fd) {
+        return make_errno_error(errno, "cannot open crash directory {}", crash_dir);
+    }
+    auto entry = read_entry(crash_fd.get(), crash_dir, id);
+    if (!entry) {
+        return make_error(ENOENT, "no dump \"{}\" in {}", id, crash_dir);
+    }
+    return std::move(*entry);
+}
+
+Result<Ledger> read_ledger(const std::string& state_dir) {
+    const std::string path = state_dir + "/" + std::string(kLedgerFileName);
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) {
+        if (errno == ENOENT) {
+            return Ledger{};
+        }
+        return make_errno_error(errno, "cannot open {}", path);
+    }
+    std::string text;
+    char buffer[16384];
+    for (;;) {
+        const ssize_t n = ::read(fd.get(), buffer, sizeof(buffer));
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return make_errno_error(errno, "cannot read {}", path);
+        }
+        if (n == 0) {
+            break;
+        }
+        text.append(buffer, static_cast<size_t>(n));
+    }
+    try {
+        const auto json = nlohmann::json::parse(text);
+        const int version = json.at("schema_version").get<int>();
+        if (version > kLedgerSchemaVersion) {
+            return make_error(0, "{}: schema version {} is newer than this tool's {}", path,
+                              version, kLedgerSchemaVersion);
+        }
+        Ledger ledger;
+        for (const auto& id : json.at("reported")) {
+            auto text_id = id.get<std::string>();
+            // An id that could not name a dump cannot match one either.
+            if (is_valid_dump_id(text_id)) {
+                ledger.reported.insert(std::move(text_id));
+            }
+        }
+        return ledger;
+    } catch (const nlohmann::json::exception& e) {
+        return make_error(0, "{}: malformed ledger: {}", path, e.what());
+    }
+}
+
+Status write_ledger(const std::string& state_dir, const Ledger& ledger) {
+    auto fd = open_directory(state_dir);
+    if (!fd) {
+        return tl::unexpected(fd.error());
+    }
+    // Only valid ids get in (they come from scan_dumps), and those are UTF-8,
+    // so dump() cannot throw on an invalid string.
+    const nlohmann::json json{{"schema_version", kLedgerSchemaVersion},
+                              {"reported", ledger.reported}};
+    return write_file_atomically(fd->get(), std::string(kLedgerFileName), json.dump(2) + "\n",
+                                 0644);
+}
+
+std::vector<DumpEntry> unreported(const std::vector<DumpEntry>& entries, const Ledger& ledger) {
+    std::vector<DumpEntry> out;
+    for (const auto& entry : entries) {
+        if (!ledger.reported.contains(entry.id)) {
+            out.push_back(entry);
+        }
+    }
+    return out;
+}
+
+Status mark_reported(const std::string& state_dir, Ledger& ledger,
+                     const std::vector<std::string>& ids) {
+    Ledger updated = ledger;
+    for (const auto& id : ids) {
+        if (auto valid = check_dump_id(id); !valid) {
+            return tl::unexpected(valid.error());
+        }
+        updated.reported.insert(id);
+    }
+    if (auto status = write_ledger(state_dir, updated); !status) {
+        return status;
+    }
+    ledger = std::move(updated);
+    return {};
+}
+
+bool prune_ledger(Ledger& ledger, const std::vector<DumpEntry>& present) {
+    std::set<std::string_view> ids;
+    for (const auto& entry : present) {
+        ids.insert(entry.id);
+    }
+    return std::erase_if(ledger.reported,
+                         [&](const std::string& id) { return !ids.contains(id); }) > 0;
+}
+
+}  // namespace crashcapture

@@ -1,0 +1,96 @@
+// The dumps under the crash directory, as the daemon lists them after a
+// reboot, and the "reported" ledger that makes it log each new dump once
+// (ARCHITECTURE.md, "The flow", step 5). Each dump is a directory
+// <crash dir>/<id>/ written by crashcapture-save (save-dump.hpp): status.json,
+// vmcore-dmesg.txt, vmcore or vmcore.incomplete (vmcore.flat for the
+// flattened format).
+#pragma once
+
+#include <cstdint>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dump-record.hpp"
+#include "result.hpp"
+
+namespace crashcapture {
+
+// A dump id is the name of its directory. Ids arrive over D-Bus (GetDump,
+// RemoveDump), so they are checked before they touch a path: one non-empty
+// path component (no '/', no NUL), no leading '.' (".", "..", and the hidden
+// names used for removals in progress), no "..", no control characters,
+// valid UTF-8 (D-Bus strings must be), at most NAME_MAX bytes.
+bool is_valid_dump_id(std::string_view id);
+// The same, as an EINVAL error that says what is wrong with the id.
+Status check_dump_id(std::string_view id);
+
+// Disk space really used by a file tree: the sum of st_blocks * 512 (stat(2):
+// st_blocks counts 512-byte units whatever the filesystem block size), not of
+// st_size, since dumps are sparse. Symlinks are not followed, files with
+// several hard links inside the tree are counted once.
+Result<uint64_t> disk_usage_bytes(const std::string& path);
+
+struct DumpEntry {
+    std::string id;
+    std::string path;  // <crash dir>/<id>
+    // status.json when it could be read. Otherwise a record made up from
+    // what the directory holds: result incomplete when a dump file exists
+    // (the data may be fine but was never confirmed), failed when not;
+    // error says why there is no record; dump_file and dmesg_file name what
+    // exists, so the dump can still be opened.
+    DumpRecord record;
+    std::string record_error;  // empty when status.json was read
+    // The sort key: record.crash_time, else record.started_at, else the
+    // directory's mtime (seconds since the epoch).
+    int64_t crash_time = 0;
+    uint64_t disk_bytes = 0;
+
+    bool has_record() const { return record_error.empty(); }
+};
+
+// Every dump under crash_dir, oldest first (crash_time, then id). A
+// subdirectory is a dump when its name is a valid id and it holds status.json
+// or a file crashcapture-save writes; anything else in the directory (other
+// tools' dumps, an admin's notes, symlinks) is not ours and is left out, so
+// retention can never remove it. A crash directory that does not exist yet
+// holds no dumps.
+Result<std::vector<DumpEntry>> scan_dumps(const std::string& crash_dir);
+
+// One dump by id (D-Bus GetDump): EINVAL for an invalid id, ENOENT when there
+// is no such dump.
+Result<DumpEntry> load_dump(const std::string& crash_dir, const std::string& id);
+
+// ---------------------------------------------------------------------------
+// The ledger of dumps already reported (logged to the journal, signalled on
+// D-Bus), kept in the state directory so a restart of the daemon does not
+// report them again.
+inline constexpr std::string_view kLedgerFileName = "reported.json";
+inline constexpr int kLedgerSchemaVersion = 1;
+
+struct Ledger {
+    std::set<std::string> reported;
+};
+
+// A missing ledger is an empty one (first start: every dump present is new).
+// A corrupt one is an error; the daemon should log it, ignore it and start
+// from an empty ledger (reporting dumps twice beats never reporting them).
+Result<Ledger> read_ledger(const std::string& state_dir);
+// Written atomically (write_file_atomically): old ledger or new, never half.
+Status write_ledger(const std::string& state_dir, const Ledger& ledger);
+
+// The entries whose ids the ledger does not hold, in their order.
+std::vector<DumpEntry> unreported(const std::vector<DumpEntry>& entries, const Ledger& ledger);
+
+// Adds ids to the ledger and writes it. The in-memory ledger changes only if
+// the write succeeded, so a failure leaves both in step.
+Status mark_reported(const std::string& state_dir, Ledger& ledger,
+                     const std::vector<std::string>& ids);
+
+// Forgets ids that are no longer in the crash directory, so the ledger does
+// not grow forever; returns whether anything was dropped. Persisted by the
+// next write_ledger/mark_reported.
+bool prune_ledger(Ledger& ledger, const std::vector<DumpEntry>& present);
+
+}  // namespace crashcapture

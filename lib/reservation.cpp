@@ -1,0 +1,386 @@
+#include "reservation.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <limits>
+
+#include "dump-writer.hpp"
+#include "page-filter.hpp"
+#include "unique-fd.hpp"
+
+namespace crashcapture {
+namespace {
+
+constexpr uint64_t kMiB = 1024 * 1024;
+constexpr uint64_t kGiB = 1024 * kMiB;
+constexpr uint64_t kPageSize = 4096;  // x86_64
+
+uint64_t saturating_add(uint64_t a, uint64_t b) {
+    return a > std::numeric_limits<uint64_t>::max() - b ? std::numeric_limits<uint64_t>::max()
+                                                        : a + b;
+}
+
+uint64_t round_up(uint64_t value, uint64_t unit) {
+    const uint64_t remainder = value % unit;
+    return remainder == 0 ? value : saturating_add(value, unit - remainder);
+}
+
+std::string_view trim(std::string_view text) {
+    constexpr std::string_view kWhitespace = " \t\r\n";
+    const size_t first = text.find_first_not_of(kWhitespace);
+    if (first == std::string_view::npos) {
+        return {};
+    }
+    return text.substr(first, text.find_last_not_of(kWhitespace) - first + 1);
+}
+
+std::optional<uint64_t> parse_number(std::string_view text, int base = 10) {
+    uint64_t value = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value, base);
+    if (text.empty() || error != std::errc() || end != text.data() + text.size()) {
+        return std::nullopt;
+    }
+    return value;
+}
+
+// Reads a small kernel file (procfs and sysfs report st_size 0, so read to
+// the end). ENOENT is left in the error for callers that allow it.
+Result<std::string> read_kernel_file(const std::string& path) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+    if (!fd) {
+        return make_errno_error(errno, "cannot open {}", path);
+    }
+    std::string text;
+    std::array<char, 16384> buffer{};
+    for (;;) {
+        const ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return make_errno_error(errno, "cannot read {}", path);
+        }
+        if (n == 0) {
+            return text;
+        }
+        text.append(buffer.data(), static_cast<size_t>(n));
+    }
+}
+
+Result<uint64_t> read_number_file(const std::string& path) {
+    auto text = read_kernel_file(path);
+    if (!text) {
+        return tl::unexpected(text.error());
+    }
+    const auto value = parse_number(trim(*text));
+    if (!value) {
+        return make_error(EINVAL, "{}: '{}' is not a number", path, trim(*text));
+    }
+    return *value;
+}
+
+template <typename T>
+T load_le(const std::array<unsigned char, 0x264>& header, size_t offset) {
+    T value = 0;
+    for (size_t i = 0; i < sizeof(T); ++i) {
+        value |= static_cast<T>(static_cast<T>(header[offset + i]) << (8 * i));
+    }
+    return value;
+}
+
+}  // namespace
+
+uint64_t Reservation::total_bytes() const {
+    if (ranges.empty() || addresses_hidden) {
+        return size_bytes;
+    }
+    uint64_t total = 0;
+    for (const auto& range : ranges) {
+        total = saturating_add(total, range.size_bytes());
+    }
+    return total;
+}
+
+Result<IomemSummary> parse_iomem(std::string_view text) {
+    IomemSummary summary;
+    bool any_address = false;
+    bool any_line = false;
+    unsigned line_number = 0;
+    while (!text.empty()) {
+        const size_t newline = text.find('\n');
+        std::string_view line = text.substr(0, newline);
+        text.remove_prefix(newline == std::string_view::npos ? text.size() : newline + 1);
+        ++line_number;
+        if (trim(line).empty()) {
+            continue;
+        }
+        // r_show(): "%*s%0*llx-%0*llx : %s\n", depth * 2 spaces of indent.
+        const size_t indent = line.find_first_not_of(' ');
+        line.remove_prefix(indent);
+        const size_t dash = line.find('-');
+        const size_t separator = line.find(" : ");
+        if (dash == std::string_view::npos || separator == std::string_view::npos ||
+            dash > separator) {
+            return make_error(EINVAL, "/proc/iomem line {}: '{}' is not 'start-end : name'",
+                              line_number, line);
+        }
+        const auto start = parse_number(line.substr(0, dash), 16);
+        const auto end = parse_number(line.substr(dash + 1, separator - dash - 1), 16);
+        if (!start || !end || *start > *end) {
+            return make_error(EINVAL, "/proc/iomem line {}: '{}' is not a range", line_number,
+                              line);
+        }
+        const auto name = line.substr(separator + 3);
+        any_line = true;
+        any_address = any_address || *end != 0;
+        const PhysicalMemoryRange range{*start, *end};
+        if (name == "Crash kernel") {
+            summary.crash_kernel.push_back(range);
+        } else if (name == "System RAM" && indent == 0) {
+            summary.system_ram_bytes = saturating_add(summary.system_ram_bytes, range.size_bytes());
+        }
+    }
+    summary.addresses_hidden = any_line && !any_address;
+    if (summary.addresses_hidden) {
+        summary.system_ram_bytes = 0;  // every range read as 0-0: one byte each, meaningless
+    }
+    std::sort(summary.crash_kernel.begin(), summary.crash_kernel.end(),
+              [](const auto& a, const auto& b) { return a.start < b.start; });
+    return summary;
+}
+
+Result<uint64_t> parse_meminfo_total(std::string_view text) {
+    while (!text.empty()) {
+        const size_t newline = text.find('\n');
+        const std::string_view line = text.substr(0, newline);
+        text.remove_prefix(newline == std::string_view::npos ? text.size() : newline + 1);
+        if (!line.starts_with("MemTotal:")) {
+            continue;
+        }
+        auto value = trim(line.substr(9));
+        if (!value.ends_with(" kB")) {
+            return make_error(EINVAL, "/proc/meminfo: MemTotal '{}' is not in kB", value);
+        }
+        const auto kib = parse_number(trim(value.substr(0, value.size() - 3)));
+        if (!kib || *kib > std::numeric_limits<uint64_t>::max() / 1024) {
+            return make_error(EINVAL, "/proc/meminfo: MemTotal '{}' is not a size", value);
+        }
+        return *kib * 1024;
+    }
+    return make_error(EINVAL, "/proc/meminfo has no MemTotal");
+}
+
+Result<Reservation> read_reservation(const SystemPaths& paths) {
+    Reservation reservation;
+    auto size = read_number_file(paths.sys + "/kernel/kexec_crash_size");
+    if (!size) {
+        return propagate(size.error(), "this kernel cannot load a capture kernel");
+    }
+    reservation.size_bytes = *size;
+    auto loaded = read_number_file(paths.sys + "/kernel/kexec_crash_loaded");
+    if (!loaded) {
+        return propagate(loaded.error(), "this kernel cannot load a capture kernel");
+    }
+    reservation.loaded = *loaded != 0;
+
+    auto iomem = read_kernel_file(paths.proc + "/iomem");
+    if (!iomem) {
+        if (iomem.error().errno_value == ENOENT) {
+            return reservation;
+        }
+        return tl::unexpected(iomem.error());
+    }
+    auto summary = parse_iomem(*iomem);
+    if (!summary) {
+        return tl::unexpected(summary.error());
+    }
+    reservation.ranges = std::move(summary->crash_kernel);
+    reservation.addresses_hidden = summary->addresses_hidden;
+    return reservation;
+}
+
+Result<uint64_t> read_memory_total(const SystemPaths& paths) {
+    auto text = read_kernel_file(paths.proc + "/meminfo");
+    if (!text) {
+        return tl::unexpected(text.error());
+    }
+    return parse_meminfo_total(*text);
+}
+
+Result<uint64_t> read_kernel_load_size(const std::string& path) {
+    // Documentation/arch/x86/boot.rst, "The Real-Mode Kernel Header":
+    // boot_flag 0xAA55 at 0x1FE, header "HdrS" at 0x202, version at 0x206,
+    // init_size at 0x260 (protocol 2.10 and later).
+    std::array<unsigned char, 0x264> header{};
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+    if (!fd) {
+        return make_errno_error(errno, "cannot open {}", path);
+    }
+    size_t done = 0;
+    while (done < header.size()) {
+        const ssize_t n =
+            ::pread(fd.get(), header.data() + done, header.size() - done, static_cast<off_t>(done));
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            return make_errno_error(errno, "cannot read {}", path);
+        }
+        if (n == 0) {
+            return make_error(EINVAL, "{} is too short for a bzImage", path);
+        }
+        done += static_cast<size_t>(n);
+    }
+    if (load_le<uint16_t>(header, 0x1fe) != 0xaa55 ||
+        load_le<uint32_t>(header, 0x202) != 0x53726448) {  // "HdrS"
+        return make_error(EINVAL, "{} is not a bzImage (no boot header)", path);
+    }
+    const auto version = load_le<uint16_t>(header, 0x206);
+    if (version < 0x020a) {
+        return make_error(EINVAL, "{} uses boot protocol {}.{}, before init_size (2.10)", path,
+                          version >> 8, version & 0xff);
+    }
+    return uint64_t{load_le<uint32_t>(header, 0x260)};
+}
+
+// ---------------------------------------------------------------------------
+// The estimate.
+//
+// A capture kernel's reservation holds, at the worst moment:
+//   1. the kernel, at kernel_image_bytes (its load size, init_size);
+//   2. the initrd archive, which kexec_file_load() copies into the
+//      reservation and the kernel frees once unpacked;
+//   3. the unpacked initrd in rootfs (tmpfs), for the capture's whole life;
+//   4. the capture kernel's own allocations (slab, page tables, drivers);
+//   5. user space: systemd, journald and udevd in a dracut initrd;
+//   6. our saver (saver_memory_bytes());
+//   7. struct pages for all of the above.
+// Counting 2 and 3 together, and 1 at init_size rather than what stays
+// resident after boot (Debian 6.1: init_size 64 MiB, text+data+bss 53 MiB),
+// errs on the large side: a reservation too small loses the crash, one a
+// few MiB too large costs a few MiB.
+//
+// Calibration (../reference/qemu-kdump/PITFALLS.md): Debian's 6.1 kernel
+// (init_size 64 MiB) with a 3.6 MB busybox initramfs on a 1 GiB guest
+// captured with crashkernel=96M (the capture kernel saw MemTotal 48 MB) and
+// ran out of memory before /init with 80M and 72M; 64M could not be loaded.
+// The formula gives 144M for that case. Nobody has measured a dracut +
+// systemd capture initrd yet: kUserSpaceBytes is an allowance to replace
+// with a measurement from the VM tests.
+
+namespace {
+
+// The smallest reservation that ever captured anything here (above); an
+// estimate below it is wrong whatever the inputs say.
+constexpr uint64_t kMeasuredFloorBytes = 96 * kMiB;
+
+// Term 4. With 80M the capture kernel had about 32 MB of MemTotal and could
+// not unpack the 3.6 MB busybox initramfs (its unpacked size was not
+// recorded) and reach /init; with 96M, 48 MB sufficed. So the kernel's own
+// allocations with that guest's virtio drivers fit in 48 MB minus the
+// unpacked initramfs, and not in 32 MB minus it: 32 MiB lies inside that
+// bracket for any unpacked size up to 16 MB, and terms 1-3 are counted on
+// the large side. Real hardware loads more drivers (kdump-utils adds 150 MiB
+// on aarch64 for mlx5 alone, kdump-lib.sh), which no formula here can know.
+constexpr uint64_t kKernelAllocationsBytes = 32 * kMiB;
+
+// Term 5: an allowance, not a measurement. systemd as PID 1, journald and
+// udevd with two workers (udev.children-max=2, capture-cmdline.cpp), their
+// heaps and stacks; their code pages are the initrd's files, counted in 3.
+constexpr uint64_t kUserSpaceBytes = 24 * kMiB;
+
+// Term 7: one struct page (64 bytes on x86_64, include/linux/mm_types.h) per
+// 4 KiB page of the reservation: 1/64 of it, so the rest is 63/64.
+constexpr uint64_t kStructPageBytes = 64;
+
+// crashkernel= sizes are written in round numbers, and the x86_64
+// reservation starts on a 16 MiB boundary anyway (CRASH_ALIGN).
+constexpr uint64_t kRoundingBytes = 16 * kMiB;
+
+// Saver terms (saver_memory_bytes()).
+// Two bitmaps (present, dumpable) per window of frames, and two windows
+// alive: the writer's and the page filter's cached one (page-selection.hpp,
+// page-filter.hpp). A window covers kFilterWindowPages frames at most.
+constexpr uint64_t kBitmapsPerWindow = 2;
+constexpr uint64_t kWindowsAlive = 2;
+// The page filter keeps one mem_map address (8 bytes) per memory section;
+// x86_64 sections are 128 MiB (SECTION_SIZE_BITS 27,
+// arch/x86/include/asm/sparsemem.h).
+constexpr uint64_t kSectionBytes = 128 * kMiB;
+constexpr uint64_t kBytesPerSection = 8;
+// The kdump writer's batch buffers: read, compressed slots and output data
+// (kdump-writer.cpp), each WriteOptions::batch_pages pages, for one thread
+// (nr_cpus=1 in the capture).
+constexpr uint64_t kBatchBuffers = 3;
+// A compressor: ZSTD_estimateCCtxSize(1) is 0.56 MiB with Debian 12's
+// libzstd 1.5.4; zlib's deflate state at the default windowBits and
+// memLevel is 256 KiB plus a few KiB (zconf.h). 1 MiB covers either.
+constexpr uint64_t kCompressorBytes = 1 * kMiB;
+// The rest of the process: heap of libc and libelf, the vmcore's program
+// headers and notes, the page filter's struct page batches (512 x 64 bytes),
+// stacks. Code pages are the initrd's files.
+constexpr uint64_t kSaverProcessBytes = 2 * kMiB;
+
+}  // namespace
+
+uint64_t saver_memory_bytes(uint64_t memory_total_bytes) {
+    const uint64_t frames = memory_total_bytes / kPageSize;
+    const uint64_t window_frames = round_up(std::min(frames, kFilterWindowPages), 8);
+    const uint64_t bitmaps = window_frames / 8 * kBitmapsPerWindow * kWindowsAlive;
+    const uint64_t sections =
+        (memory_total_bytes / kSectionBytes + 1) * kBytesPerSection;  // + 1: a partial one
+    const uint64_t batches = kBatchBuffers * WriteOptions{}.batch_pages * kPageSize;
+    return saturating_add(saturating_add(bitmaps, sections),
+                          batches + kCompressorBytes + kSaverProcessBytes);
+}
+
+uint64_t estimate_reservation(uint64_t kernel_image_bytes, uint64_t initrd_bytes,
+                              uint64_t initrd_unpacked_bytes, uint64_t memory_total_bytes) {
+    uint64_t needed = kernel_image_bytes;
+    needed = saturating_add(needed, initrd_bytes);
+    needed = saturating_add(needed, initrd_unpacked_bytes);
+    needed = saturating_add(needed, kKernelAllocationsBytes);
+    needed = saturating_add(needed, kUserSpaceBytes);
+    needed = saturating_add(needed, saver_memory_bytes(memory_total_bytes));
+    // With struct pages taking 1/64 of the reservation, needed is 63/64 of it.
+    const uint64_t per_page = kPageSize - kStructPageBytes;
+    const unsigned __int128 reservation =
+        (static_cast<unsigned __int128>(needed) * kPageSize + per_page - 1) / per_page;
+    const uint64_t bytes = reservation > std::numeric_limits<uint64_t>::max()
+                               ? std::numeric_limits<uint64_t>::max()
+                               : static_cast<uint64_t>(reservation);
+    return std::max(round_up(bytes, kRoundingBytes), kMeasuredFloorBytes);
+}
+
+std::string format_crashkernel_size(uint64_t bytes) {
+    const uint64_t mib = round_up(bytes, kMiB) / kMiB;
+    if (mib != 0 && mib % 1024 == 0) {
+        return fmt::format("{}G", mib / 1024);
+    }
+    return fmt::format("{}M", mib);
+}
+
+std::string explain_missing_reservation(uint64_t recommended_bytes) {
+    const std::string size =
+        format_crashkernel_size(std::max(recommended_bytes, kMeasuredFloorBytes));
+    return fmt::format(
+        "No memory is reserved for the capture kernel, so a kernel crash cannot be saved: add "
+        "crashkernel={} to the kernel command line (with GRUB: to GRUB_CMDLINE_LINUX in "
+        "/etc/default/grub, then run update-grub or grub2-mkconfig; with systemd-boot: to "
+        "/etc/kernel/cmdline, then reinstall the kernel with kernel-install), then reboot.",
+        size);
+}
+
+std::string explain_insufficient_reservation(uint64_t reserved_bytes, uint64_t recommended_bytes) {
+    return fmt::format(
+        "Only {} is reserved for the capture kernel, but it needs about {}: change the "
+        "crashkernel= option on the kernel command line to crashkernel={}, then reboot.",
+        format_crashkernel_size(reserved_bytes), format_crashkernel_size(recommended_bytes),
+        format_crashkernel_size(recommended_bytes));
+}
+
+}  // namespace crashcapture

@@ -1,0 +1,103 @@
+// The memory reserved for the capture kernel (crashkernel=), what is loaded
+// into it, and how much a capture needs (ARCHITECTURE.md, "The flow", step 2).
+//
+// Sources, all read through SystemPaths:
+//   /sys/kernel/kexec_crash_size    bytes of the main reservation (kernel/ksysfs.c;
+//                                   resource_size(&crashk_res) — not the ",low" part)
+//   /sys/kernel/kexec_crash_loaded  "1" when a capture kernel is loaded
+//   /proc/iomem                     "Crash kernel" ranges (crashk_res and, with
+//                                   crashkernel=…,high, crashk_low_res), nested
+//                                   under "System RAM"
+//   /proc/meminfo                   MemTotal
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "result.hpp"
+#include "system-paths.hpp"
+
+namespace crashcapture {
+
+struct PhysicalMemoryRange {
+    uint64_t start = 0;
+    uint64_t end = 0;  // inclusive, as /proc/iomem prints it
+
+    uint64_t size_bytes() const { return end - start + 1; }
+    bool operator==(const PhysicalMemoryRange&) const = default;
+};
+
+struct Reservation {
+    uint64_t size_bytes = 0;  // /sys/kernel/kexec_crash_size; 0 = no crashkernel=
+    // Every "Crash kernel" range in /proc/iomem, in address order: one, or a
+    // low and a high one. Empty if /proc/iomem is missing.
+    std::vector<PhysicalMemoryRange> ranges;
+    // /proc/iomem shows 0-0 for every range to readers without
+    // CAP_SYS_ADMIN (kernel/resource.c r_show()): the ranges exist but their
+    // addresses are unknown.
+    bool addresses_hidden = false;
+    bool loaded = false;  // /sys/kernel/kexec_crash_loaded
+
+    // All ranges together (the low range included), or size_bytes when the
+    // ranges are unknown.
+    uint64_t total_bytes() const;
+};
+
+struct IomemSummary {
+    std::vector<PhysicalMemoryRange> crash_kernel;  // "Crash kernel", any depth
+    uint64_t system_ram_bytes = 0;                  // top-level "System RAM" ranges
+    bool addresses_hidden = false;
+};
+
+// Parses /proc/iomem: "%0*llx-%0*llx : name", two spaces of indentation per
+// nesting level (r_show()). Malformed lines are an error: the file is the
+// kernel's, so a line we cannot read means we read the wrong file.
+Result<IomemSummary> parse_iomem(std::string_view text);
+
+// MemTotal from /proc/meminfo ("MemTotal:  8024812 kB", kB = 1024 bytes,
+// fs/proc/meminfo.c), in bytes.
+Result<uint64_t> parse_meminfo_total(std::string_view text);
+
+// /sys/kernel/kexec_crash_size and kexec_crash_loaded (both required: a
+// kernel without them cannot load a capture kernel), and /proc/iomem
+// (optional: missing = no ranges).
+Result<Reservation> read_reservation(const SystemPaths& paths);
+
+Result<uint64_t> read_memory_total(const SystemPaths& paths);
+
+// Memory a bzImage occupies while it boots: the setup header's init_size
+// (Documentation/arch/x86/boot.rst, offset 0x260, protocol 2.10+), which
+// kexec_file_load() reserves for the kernel in the crash region
+// (arch/x86/kernel/kexec-bzimage64.c: kbuf.memsz = PAGE_ALIGN(init_size)).
+// Debian's 6.1 kernel: an 8 MB file, init_size 64 MiB. An error for anything
+// that is not a bzImage.
+Result<uint64_t> read_kernel_load_size(const std::string& path);
+
+// The saver's own memory in the capture kernel for a machine of
+// memory_total_bytes: page bitmaps (bounded by the page filter's window),
+// batch buffers, the compressor. A few MiB whatever the machine.
+uint64_t saver_memory_bytes(uint64_t memory_total_bytes);
+
+// A crashkernel= size for this capture kernel and initrd; the formula and
+// every constant are in reservation.cpp. kernel_image_bytes is the kernel's
+// memory at load (read_kernel_load_size()); a caller that only knows the
+// file size passes that, and the estimate is too small by the kernel's
+// expansion (about 56 MiB for Debian's): use the load size.
+// initrd_unpacked_bytes is the size of the files in the initrd.
+uint64_t estimate_reservation(uint64_t kernel_image_bytes, uint64_t initrd_bytes,
+                              uint64_t initrd_unpacked_bytes, uint64_t memory_total_bytes);
+
+// "144M", "1G": bytes rounded up to MiB, the way crashkernel= is written.
+std::string format_crashkernel_size(uint64_t bytes);
+
+// What to tell an admin when nothing is reserved, in plain words:
+// "No memory is reserved for the capture kernel: add crashkernel=256M to the
+// kernel command line (…), then reboot."
+std::string explain_missing_reservation(uint64_t recommended_bytes);
+
+// When a reservation exists but is smaller than recommended.
+std::string explain_insufficient_reservation(uint64_t reserved_bytes, uint64_t recommended_bytes);
+
+}  // namespace crashcapture

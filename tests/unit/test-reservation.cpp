@@ -1,0 +1,374 @@
+#include "reservation.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <fstream>
+
+#include "page-filter.hpp"
+#include "synthetic-vmcore.hpp"
+
+using namespace crashcapture;
+using crashcapture::test::TempDir;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+namespace {
+
+constexpr uint64_t kMiB = 1024 * 1024;
+constexpr uint64_t kGiB = 1024 * kMiB;
+
+// /proc/iomem of a 4 GiB x86_64 guest with crashkernel=256M (abridged).
+constexpr std::string_view kIomem =
+    "00000000-00000fff : Reserved\n"
+    "00001000-0009fbff : System RAM\n"
+    "0009fc00-0009ffff : Reserved\n"
+    "000a0000-000bffff : PCI Bus 0000:00\n"
+    "000f0000-000fffff : Reserved\n"
+    "  000f0000-000fffff : System ROM\n"
+    "00100000-bffdafff : System RAM\n"
+    "  2a000000-2ae02666 : Kernel code\n"
+    "  2ae02667-2b6fffff : Kernel rodata\n"
+    "  2b800000-2bb1ed3f : Kernel data\n"
+    "  2c0f1000-2c5fffff : Kernel bss\n"
+    "  ab000000-baffffff : Crash kernel\n"
+    "bffdb000-bfffffff : Reserved\n"
+    "c0000000-febfffff : PCI Bus 0000:00\n"
+    "  fd000000-fdffffff : 0000:00:02.0\n"
+    "100000000-13fffffff : System RAM\n";
+
+// crashkernel=1G,high with its default low part: two ranges, high first in
+// the file order of a deeper nesting.
+constexpr std::string_view kIomemLowAndHigh =
+    "00001000-0009ffff : System RAM\n"
+    "00100000-7fffffff : System RAM\n"
+    "  6f000000-7effffff : Crash kernel\n"
+    "100000000-87fffffff : System RAM\n"
+    "  840000000-87fffffff : Crash kernel\n";
+
+// What a reader without CAP_SYS_ADMIN sees (r_show() zeroes the addresses).
+constexpr std::string_view kIomemHidden =
+    "00000000-00000000 : Reserved\n"
+    "00000000-00000000 : System RAM\n"
+    "  00000000-00000000 : Kernel code\n"
+    "  00000000-00000000 : Crash kernel\n";
+
+constexpr std::string_view kMeminfo =
+    "MemTotal:        3735836 kB\n"
+    "MemFree:         2880524 kB\n"
+    "MemAvailable:    3312540 kB\n";
+
+void write_file(const std::string& path, std::string_view contents) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << contents;
+    ASSERT_TRUE(out.good()) << path;
+}
+
+class FakeTree : public ::testing::Test {
+  protected:
+    FakeTree() : paths_(SystemPaths::under(root_.path())) {
+        for (const auto* dir : {"/proc", "/sys", "/sys/kernel", "/boot"}) {
+            EXPECT_EQ(::mkdir((root_.path() + dir).c_str(), 0755), 0);
+        }
+    }
+    void write(const std::string& relative, std::string_view contents) {
+        write_file(root_.path() + relative, contents);
+    }
+
+    TempDir root_;
+    SystemPaths paths_;
+};
+
+// A bzImage setup header (Documentation/arch/x86/boot.rst) with init_size.
+std::string fake_bzimage(uint32_t init_size, uint16_t version = 0x020f) {
+    std::string image(0x1000, '\0');
+    auto put16 = [&](size_t offset, uint16_t v) {
+        image[offset] = static_cast<char>(v & 0xff);
+        image[offset + 1] = static_cast<char>(v >> 8);
+    };
+    auto put32 = [&](size_t offset, uint32_t v) {
+        put16(offset, static_cast<uint16_t>(v & 0xffff));
+        put16(offset + 2, static_cast<uint16_t>(v >> 16));
+    };
+    put16(0x1fe, 0xaa55);
+    image.replace(0x202, 4, "HdrS");
+    put16(0x206, version);
+    put32(0x260, init_size);
+    return image;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// /proc/iomem and /proc/meminfo.
+
+TEST(Iomem, FindsTheNestedCrashKernelRange) {
+    const auto summary = parse_iomem(kIomem);
+    ASSERT_TRUE(summary) << summary.error().message;
+    EXPECT_THAT(summary->crash_kernel, ElementsAre(PhysicalMemoryRange{0xab000000, 0xbaffffff}));
+    EXPECT_FALSE(summary->addresses_hidden);
+    // Only top-level System RAM counts; nested names never do.
+    EXPECT_EQ(summary->system_ram_bytes, (0x9fbffULL - 0x1000 + 1) +
+                                             (0xbffdafffULL - 0x100000 + 1) +
+                                             (0x13fffffffULL - 0x100000000 + 1));
+}
+
+TEST(Iomem, LowAndHighRangesInAddressOrder) {
+    const auto summary = parse_iomem(kIomemLowAndHigh);
+    ASSERT_TRUE(summary) << summary.error().message;
+    ASSERT_EQ(summary->crash_kernel.size(), 2u);
+    EXPECT_EQ(summary->crash_kernel[0], (PhysicalMemoryRange{0x6f000000, 0x7effffff}));
+    EXPECT_EQ(summary->crash_kernel[0].size_bytes(), 256 * kMiB);
+    EXPECT_EQ(summary->crash_kernel[1], (PhysicalMemoryRange{0x840000000, 0x87fffffff}));
+    EXPECT_EQ(summary->crash_kernel[1].size_bytes(), kGiB);
+}
+
+TEST(Iomem, HiddenAddresses) {
+    const auto summary = parse_iomem(kIomemHidden);
+    ASSERT_TRUE(summary) << summary.error().message;
+    EXPECT_TRUE(summary->addresses_hidden);
+    EXPECT_EQ(summary->crash_kernel.size(), 1u);
+    EXPECT_EQ(summary->system_ram_bytes, 0u);
+}
+
+TEST(Iomem, NoCrashKernel) {
+    const auto summary = parse_iomem("00001000-0009ffff : System RAM\n");
+    ASSERT_TRUE(summary);
+    EXPECT_THAT(summary->crash_kernel, IsEmpty());
+    const auto empty = parse_iomem("");
+    ASSERT_TRUE(empty);
+    EXPECT_FALSE(empty->addresses_hidden);
+}
+
+TEST(Iomem, NamesAreMatchedExactly) {
+    const auto summary =
+        parse_iomem("00100000-7fffffff : System RAM\n  10000000-1fffffff : Crash kernel low\n");
+    ASSERT_TRUE(summary);
+    EXPECT_THAT(summary->crash_kernel, IsEmpty());
+}
+
+TEST(Iomem, MalformedLinesAreErrors) {
+    for (const auto* bad : {"garbage\n", "0000-zzzz : x\n", "2000-1000 : x\n",
+                            "00001000 : System RAM\n", "00001000-00002000 System RAM\n"}) {
+        const auto summary = parse_iomem(bad);
+        ASSERT_FALSE(summary) << bad;
+        EXPECT_THAT(summary.error().message, HasSubstr("line 1"));
+    }
+}
+
+TEST(Meminfo, MemTotal) {
+    EXPECT_EQ(parse_meminfo_total(kMeminfo).value(), 3735836ULL * 1024);
+    EXPECT_FALSE(parse_meminfo_total("MemFree: 1 kB\n"));
+    EXPECT_FALSE(parse_meminfo_total("MemTotal: 12 MB\n"));
+    EXPECT_FALSE(parse_meminfo_total("MemTotal: lots kB\n"));
+    EXPECT_FALSE(parse_meminfo_total("MemTotal: 99999999999999999999 kB\n"));
+    EXPECT_FALSE(parse_meminfo_total(""));
+}
+
+// ---------------------------------------------------------------------------
+// Reading a fake tree.
+
+TEST_F(FakeTree, ReadsTheReservation) {
+    write("/sys/kernel/kexec_crash_size", "268435456\n");
+    write("/sys/kernel/kexec_crash_loaded", "1\n");
+    write("/proc/iomem", kIomem);
+    const auto reservation = read_reservation(paths_);
+    ASSERT_TRUE(reservation) << reservation.error().message;
+    EXPECT_EQ(reservation->size_bytes, 256 * kMiB);
+    EXPECT_TRUE(reservation->loaded);
+    EXPECT_THAT(reservation->ranges, ElementsAre(PhysicalMemoryRange{0xab000000, 0xbaffffff}));
+    EXPECT_FALSE(reservation->addresses_hidden);
+}
+
+TEST_F(FakeTree, NoReservation) {
+    write("/sys/kernel/kexec_crash_size", "0\n");
+    write("/sys/kernel/kexec_crash_loaded", "0\n");
+    write("/proc/iomem", "00001000-0009ffff : System RAM\n");
+    const auto reservation = read_reservation(paths_);
+    ASSERT_TRUE(reservation) << reservation.error().message;
+    EXPECT_EQ(reservation->size_bytes, 0u);
+    EXPECT_FALSE(reservation->loaded);
+    EXPECT_THAT(reservation->ranges, IsEmpty());
+    EXPECT_EQ(reservation->total_bytes(), 0u);
+}
+
+TEST_F(FakeTree, LowRangeCountsInTheTotal) {
+    // kexec_crash_size is resource_size(&crashk_res): the high part only.
+    write("/sys/kernel/kexec_crash_size", std::to_string(kGiB) + "\n");
+    write("/sys/kernel/kexec_crash_loaded", "0\n");
+    write("/proc/iomem", kIomemLowAndHigh);
+    const auto reservation = read_reservation(paths_);
+    ASSERT_TRUE(reservation) << reservation.error().message;
+    EXPECT_EQ(reservation->size_bytes, kGiB);
+    EXPECT_EQ(reservation->total_bytes(), kGiB + 256 * kMiB);
+}
+
+TEST_F(FakeTree, HiddenOrMissingIomemFallsBackToTheSysfsSize) {
+    write("/sys/kernel/kexec_crash_size", "268435456\n");
+    write("/sys/kernel/kexec_crash_loaded", "0\n");
+    auto reservation = read_reservation(paths_);  // no /proc/iomem at all
+    ASSERT_TRUE(reservation) << reservation.error().message;
+    EXPECT_THAT(reservation->ranges, IsEmpty());
+    EXPECT_EQ(reservation->total_bytes(), 256 * kMiB);
+
+    write("/proc/iomem", kIomemHidden);
+    reservation = read_reservation(paths_);
+    ASSERT_TRUE(reservation) << reservation.error().message;
+    EXPECT_TRUE(reservation->addresses_hidden);
+    EXPECT_EQ(reservation->total_bytes(), 256 * kMiB);
+}
+
+TEST_F(FakeTree, KernelWithoutKexecIsAnError) {
+    auto reservation = read_reservation(paths_);
+    ASSERT_FALSE(reservation);
+    EXPECT_EQ(reservation.error().errno_value, ENOENT);
+    EXPECT_THAT(reservation.error().message, HasSubstr("cannot load a capture kernel"));
+    EXPECT_THAT(reservation.error().message, HasSubstr("kexec_crash_size"));
+
+    write("/sys/kernel/kexec_crash_size", "0\n");
+    reservation = read_reservation(paths_);
+    ASSERT_FALSE(reservation);
+    EXPECT_THAT(reservation.error().message, HasSubstr("kexec_crash_loaded"));
+}
+
+TEST_F(FakeTree, GarbageIsAnError) {
+    write("/sys/kernel/kexec_crash_size", "lots\n");
+    write("/sys/kernel/kexec_crash_loaded", "0\n");
+    auto reservation = read_reservation(paths_);
+    ASSERT_FALSE(reservation);
+    EXPECT_EQ(reservation.error().errno_value, EINVAL);
+
+    write("/sys/kernel/kexec_crash_size", "0\n");
+    write("/proc/iomem", "not iomem\n");
+    reservation = read_reservation(paths_);
+    ASSERT_FALSE(reservation);
+    EXPECT_THAT(reservation.error().message, HasSubstr("/proc/iomem"));
+}
+
+TEST_F(FakeTree, MemoryTotal) {
+    EXPECT_FALSE(read_memory_total(paths_));
+    write("/proc/meminfo", kMeminfo);
+    EXPECT_EQ(read_memory_total(paths_).value(), 3735836ULL * 1024);
+}
+
+TEST_F(FakeTree, KernelLoadSize) {
+    const std::string path = root_.path() + "/boot/vmlinuz-6.1.0-18-amd64";
+    // Debian 6.1's init_size (measured on linux-image-6.1.0-56-amd64).
+    write("/boot/vmlinuz-6.1.0-18-amd64", fake_bzimage(0x3f98000));
+    EXPECT_EQ(read_kernel_load_size(path).value(), 0x3f98000u);
+
+    write("/boot/vmlinuz-old", fake_bzimage(0x3f98000, 0x0209));
+    EXPECT_THAT(read_kernel_load_size(root_.path() + "/boot/vmlinuz-old").error().message,
+                HasSubstr("2.9"));
+
+    write("/boot/not-a-kernel", std::string(0x1000, 'x'));
+    EXPECT_THAT(read_kernel_load_size(root_.path() + "/boot/not-a-kernel").error().message,
+                HasSubstr("not a bzImage"));
+
+    write("/boot/short", "MZ");
+    EXPECT_THAT(read_kernel_load_size(root_.path() + "/boot/short").error().message,
+                HasSubstr("too short"));
+
+    EXPECT_EQ(read_kernel_load_size(root_.path() + "/boot/missing").error().errno_value, ENOENT);
+}
+
+// ---------------------------------------------------------------------------
+// The estimate.
+
+TEST(Estimate, SaverMemoryIsAFewMiBWhateverTheMachine) {
+    const uint64_t small = saver_memory_bytes(kGiB);
+    const uint64_t large = saver_memory_bytes(64ULL * 1024 * kGiB);  // 64 TiB
+    EXPECT_GE(small, 4 * kMiB);
+    EXPECT_LE(small, 8 * kMiB);
+    EXPECT_GE(large, small);
+    EXPECT_LE(large, 12 * kMiB);
+    // Bitmaps stop growing at one filter window (4 GiB of frames).
+    const uint64_t window_bytes = kFilterWindowPages * 4096;
+    const uint64_t at_window = saver_memory_bytes(window_bytes);
+    const uint64_t twice = saver_memory_bytes(2 * window_bytes);
+    EXPECT_EQ(twice - at_window, 8u * (window_bytes / (128 * kMiB)));  // section table only
+    EXPECT_EQ(saver_memory_bytes(0), saver_memory_bytes(4095));
+}
+
+TEST(Estimate, MeasuredBusyboxCaseIsAboveTheMeasuredFloor) {
+    // PITFALLS.md: Debian 6.1 (init_size 63.6 MiB), a 3.6 MB busybox
+    // initramfs, 1 GiB guest: 96M worked, 80M did not.
+    const uint64_t estimate = estimate_reservation(0x3f98000, 3'600'000, 8'000'000, kGiB);
+    EXPECT_GE(estimate, 96 * kMiB);
+    EXPECT_LE(estimate, 160 * kMiB);
+    EXPECT_EQ(estimate, 144 * kMiB);
+}
+
+TEST(Estimate, DracutInitrdIsInKdumpUtilsRange) {
+    // A 35 MB dracut + systemd initrd, about 3x unpacked, 16 GiB machine:
+    // kdump-utils would reserve 256M (x86_64, 2G-64G).
+    const uint64_t estimate = estimate_reservation(0x3f98000, 35'000'000, 105'000'000, 16 * kGiB);
+    EXPECT_GE(estimate, 224 * kMiB);
+    EXPECT_LE(estimate, 320 * kMiB);
+}
+
+TEST(Estimate, NeverBelowTheMeasuredFloor) {
+    EXPECT_EQ(estimate_reservation(0, 0, 0, 0), 96 * kMiB);
+    EXPECT_EQ(estimate_reservation(1, 1, 1, 1), 96 * kMiB);
+}
+
+TEST(Estimate, RoundedUpTo16MiB) {
+    for (uint64_t kernel = 0; kernel < 256 * kMiB; kernel += 7 * kMiB + 12345) {
+        const uint64_t estimate = estimate_reservation(kernel, 30 * kMiB, 90 * kMiB, 8 * kGiB);
+        EXPECT_EQ(estimate % (16 * kMiB), 0u) << kernel;
+    }
+}
+
+TEST(Estimate, GrowsWithEveryInput) {
+    const uint64_t base = estimate_reservation(64 * kMiB, 30 * kMiB, 90 * kMiB, 8 * kGiB);
+    EXPECT_GT(estimate_reservation(128 * kMiB, 30 * kMiB, 90 * kMiB, 8 * kGiB), base);
+    EXPECT_GT(estimate_reservation(64 * kMiB, 90 * kMiB, 90 * kMiB, 8 * kGiB), base);
+    EXPECT_GT(estimate_reservation(64 * kMiB, 30 * kMiB, 150 * kMiB, 8 * kGiB), base);
+    // Memory barely matters: the saver works window by window.
+    EXPECT_LE(estimate_reservation(64 * kMiB, 30 * kMiB, 90 * kMiB, 4096 * kGiB), base + 16 * kMiB);
+}
+
+TEST(Estimate, CoversItsOwnParts) {
+    // The reservation holds every input plus struct pages for itself.
+    const uint64_t kernel = 64 * kMiB, initrd = 30 * kMiB, unpacked = 90 * kMiB;
+    const uint64_t estimate = estimate_reservation(kernel, initrd, unpacked, 8 * kGiB);
+    const uint64_t parts = kernel + initrd + unpacked + saver_memory_bytes(8 * kGiB);
+    EXPECT_GE(estimate - estimate / 64, parts);
+}
+
+TEST(Estimate, SaturatesInsteadOfOverflowing) {
+    const uint64_t estimate = estimate_reservation(UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX);
+    EXPECT_GE(estimate, UINT64_MAX - 16 * kMiB);
+}
+
+// ---------------------------------------------------------------------------
+// Words for the admin.
+
+TEST(Explain, CrashkernelSizes) {
+    EXPECT_EQ(format_crashkernel_size(144 * kMiB), "144M");
+    EXPECT_EQ(format_crashkernel_size(144 * kMiB - 1), "144M");
+    EXPECT_EQ(format_crashkernel_size(144 * kMiB + 1), "145M");
+    EXPECT_EQ(format_crashkernel_size(kGiB), "1G");
+    EXPECT_EQ(format_crashkernel_size(1536 * kMiB), "1536M");
+    EXPECT_EQ(format_crashkernel_size(0), "0M");
+}
+
+TEST(Explain, MissingReservation) {
+    const std::string text = explain_missing_reservation(256 * kMiB);
+    EXPECT_THAT(text, HasSubstr("No memory is reserved for the capture kernel"));
+    EXPECT_THAT(text, HasSubstr("add crashkernel=256M to the kernel command line"));
+    EXPECT_THAT(text, HasSubstr("/etc/default/grub"));
+    EXPECT_THAT(text, HasSubstr("then reboot."));
+    // Nothing below what was ever seen to work.
+    EXPECT_THAT(explain_missing_reservation(0), HasSubstr("crashkernel=96M"));
+}
+
+TEST(Explain, InsufficientReservation) {
+    const std::string text = explain_insufficient_reservation(64 * kMiB, 144 * kMiB);
+    EXPECT_THAT(text, HasSubstr("Only 64M is reserved"));
+    EXPECT_THAT(text, HasSubstr("needs about 144M"));
+    EXPECT_THAT(text, HasSubstr("crashkernel=144M"));
+    EXPECT_THAT(text, HasSubstr("reboot"));
+}
