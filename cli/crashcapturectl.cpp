@@ -217,9 +217,14 @@ int main(int argc, char** argv) {
             }
             return kExitOk;
         }
-        if (reload->parsed() || unload->parsed()) {
-            reload->parsed() ? manager.Reload() : manager.Unload();
-            return print_status(manager, json);
+        if (reload->parsed()) {
+            manager.Reload();
+            return print_status(manager, json);  // 0 only when loaded
+        }
+        if (unload->parsed()) {
+            manager.Unload();
+            print_status(manager, json);
+            return kExitOk;
         }
         if (estimate->parsed()) {
             const auto [bytes, explanation] = manager.EstimateReservation();

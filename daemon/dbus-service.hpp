@@ -1,0 +1,61 @@
+// org.crashcapture1.Manager on the bus: the generated adaptor, implemented
+// by forwarding to the Manager. Every handler catches everything (sdbus-c++
+// 1.2 only turns sdbus::Error into a D-Bus error; anything else would escape
+// into C), and every change needs root, checked on the caller's credentials.
+#pragma once
+
+#include <sdbus-c++/sdbus-c++.h>
+
+#include "manager-adaptor.h"
+#include "manager.hpp"
+
+namespace crashcapture {
+
+class DbusService final : public sdbus::AdaptorInterfaces<org::crashcapture1::Manager_adaptor>,
+                          public ManagerObserver {
+  public:
+    DbusService(sdbus::IConnection& connection, Manager*& manager);
+    ~DbusService();
+
+    // ManagerObserver
+    void properties_changed() override;
+    void dump_captured(const std::string& id, const std::string& result,
+                       const nlohmann::json& record) override;
+    void log(int priority, const std::string& message,
+             const std::vector<std::pair<std::string, std::string>>& fields = {}) override;
+
+  private:
+    void Reload() override;
+    void Unload() override;
+    std::string ListDumps() override;
+    std::string GetDump(const std::string& id) override;
+    std::string GetDumpLog(const std::string& id) override;
+    void RemoveDump(const std::string& id) override;
+    std::vector<std::string> ApplyRetention() override;
+    std::tuple<uint64_t, std::string> EstimateReservation() override;
+
+    std::string State() override;
+    std::string LastError() override;
+    std::string CaptureKernel() override;
+    std::string CaptureInitrd() override;
+    std::string CommandLine() override;
+    uint64_t ReservedBytes() override;
+    std::string Target() override;
+    uint32_t DumpLevel() override;
+    uint64_t LoadedTimestamp() override;
+    std::string Version() override;
+
+    void require_root(const char* action);
+    Manager& manager();
+
+    Manager*& manager_;
+    ManagerProperties last_emitted_;
+    bool emitted_once_ = false;
+};
+
+// Journal MESSAGE_IDs (as systemd's catalog uses them), fixed forever:
+// journalctl MESSAGE_ID=... finds every capture report.
+inline constexpr const char* kMessageIdDumpCaptured = "c2a1f0e4b6d94f3a8e5b7c9d1f203a41";
+inline constexpr const char* kMessageIdStateChanged = "5e8d3b0a9c7f4e21b4d6a8c0e2f41357";
+
+}  // namespace crashcapture

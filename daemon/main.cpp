@@ -1,0 +1,157 @@
+// crashcaptured: keeps the capture kernel loaded and reports captures.
+// A short main over the Manager (daemon/manager.cpp) and libcrashcapture.
+//
+// Environment (for tests and unusual systems; documented in crashcaptured(8)):
+//   CRASHCAPTURE_ROOT=DIR            every system path under DIR (a fake tree)
+//   CRASHCAPTURE_BUS=session         the session bus instead of the system bus
+//   CRASHCAPTURE_KEXEC=fake          record loads instead of calling kexec_file_load
+//   CRASHCAPTURE_INITRD_BUILDER=EXE  the capture initrd builder
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <syslog.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <sdbus-c++/sdbus-c++.h>
+#include <chrono>
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+
+#include "dbus-service.hpp"
+#include "event-loop.hpp"
+#include "file-watcher.hpp"
+#include "kexec-loader.hpp"
+#include "manager.hpp"
+#include "system-paths.hpp"
+
+using namespace crashcapture;
+
+namespace {
+
+constexpr const char* kBusName = "org.crashcapture1";
+// Where packages install the builder (dracut/crashcapture-build-initrd).
+constexpr const char* kDefaultBuilder = "/usr/libexec/crashcapture/crashcapture-build-initrd";
+// A package upgrade settles within seconds; wait for 2 s of quiet, at most 30 s.
+constexpr auto kQuietPeriod = std::chrono::milliseconds(2000);
+constexpr auto kMaxDelay = std::chrono::milliseconds(30000);
+
+std::string env_or(const char* name, const std::string& fallback) {
+    const char* value = std::getenv(name);
+    return value && *value ? value : fallback;
+}
+
+int run() {
+    const SystemPaths paths = SystemPaths::from_environment();
+    const bool session_bus = env_or("CRASHCAPTURE_BUS", "system") == "session";
+    std::unique_ptr<KexecInterface> kexec;
+    if (env_or("CRASHCAPTURE_KEXEC", "real") == "fake") {
+        kexec = std::make_unique<FakeKexec>(paths.sys);
+    } else {
+        kexec = std::make_unique<SystemKexec>(paths.sys, paths.proc);
+    }
+    const std::string builder = env_or("CRASHCAPTURE_INITRD_BUILDER", kDefaultBuilder);
+
+    // Signals arrive through a signalfd in the loop, never asynchronously.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGHUP);
+    sigprocmask(SIG_BLOCK, &signals, nullptr);
+    UniqueFd signal_fd(::signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK));
+
+    auto connection = session_bus ? sdbus::createSessionBusConnection(kBusName)
+                                  : sdbus::createSystemBusConnection(kBusName);
+    EventLoop loop;
+    Manager* manager_pointer = nullptr;
+    DbusService service(*connection, manager_pointer);
+    Manager manager(loop, paths, *kexec, builder, service);
+    manager_pointer = &manager;
+
+    // The bus: its fd and timeout can change after every dispatch.
+    auto dispatch = [&](short) {
+        while (connection->processPendingRequest()) {
+        }
+    };
+    loop.set_external_timeout([&]() -> std::optional<EventLoop::Clock::duration> {
+        // sd-bus reports a timeout of "now" while it holds messages it has
+        // read but not dispatched; poll() would not wake for those, so
+        // dispatch until it has nothing due (bounded, in case it never settles).
+        for (int round = 0; round < 64; ++round) {
+            const auto poll_data = connection->getEventLoopPollData();
+            loop.watch_fd(poll_data.fd, poll_data.events, dispatch);
+            if (poll_data.timeout_usec == UINT64_MAX) {
+                return std::nullopt;
+            }
+            // An absolute CLOCK_MONOTONIC time.
+            timespec now{};
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            const uint64_t now_usec = static_cast<uint64_t>(now.tv_sec) * 1000000 +
+                                      static_cast<uint64_t>(now.tv_nsec) / 1000;
+            if (poll_data.timeout_usec > now_usec) {
+                return std::chrono::microseconds(poll_data.timeout_usec - now_usec);
+            }
+            dispatch(0);
+        }
+        return std::chrono::milliseconds(10);
+    });
+
+    loop.watch_fd(signal_fd.get(), POLLIN, [&](short) {
+        signalfd_siginfo info{};
+        while (::read(signal_fd.get(), &info, sizeof(info)) == sizeof(info)) {
+            if (info.ssi_signo == SIGHUP) {
+                manager.request_reload(false);
+            } else {
+                sd_notify(0, "STOPPING=1\nSTATUS=Stopping");
+                loop.stop(0);
+            }
+        }
+    });
+
+    FileWatcher watcher(
+        loop, [&] { manager.inputs_changed(); }, kQuietPeriod, kMaxDelay);
+    if (auto s = watcher.open(); !s) {
+        service.log(LOG_WARNING,
+                    "Failed to watch files, kernel updates need a reload: " + s.error().message);
+    } else {
+        for (const auto& skipped :
+             watcher.watch(manager.watched_directories(), manager.watched_trees())) {
+            service.log(LOG_DEBUG, "Not watching " + skipped + " (missing), ignoring");
+        }
+    }
+
+    manager.start();
+    sd_notifyf(0, "READY=1\nSTATUS=%s", std::string(to_string(manager.properties().state)).c_str());
+
+    // Watchdog pings from the loop: a wedged loop is restarted by systemd.
+    uint64_t watchdog_usec = 0;
+    std::function<void()> ping;
+    if (sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0) {
+        ping = [&] {
+            sd_notify(0, "WATCHDOG=1");
+            loop.arm_timer("watchdog", std::chrono::microseconds(watchdog_usec / 2), ping);
+        };
+        ping();
+    }
+    const int code = loop.run();
+    manager.shutdown();
+    return code;
+}
+
+}  // namespace
+
+int main() {
+    // A daemon never dies of a bad input; this is the last resort (fwupd's rule).
+    try {
+        return run();
+    } catch (const sdbus::Error& e) {
+        std::cerr << "crashcaptured: D-Bus: " << e.getName() << ": " << e.getMessage() << '\n';
+        sd_notifyf(0, "STATUS=Failed: %s", e.getMessage().c_str());
+    } catch (const std::exception& e) {
+        std::cerr << "crashcaptured: " << e.what() << '\n';
+        sd_notifyf(0, "STATUS=Failed: %s", e.what());
+    }
+    return 1;
+}

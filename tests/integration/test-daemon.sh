@@ -1,0 +1,239 @@
+#!/bin/bash
+# crashcaptured for real: the daemon binary on a private dbus-daemon, pointed
+# at a fake root (CRASHCAPTURE_ROOT) with a fake kexec and a fake initrd
+# builder, driven through crashcapturectl and busctl. Needs root (a second,
+# non-root caller is played by setpriv). Exit status = number of failures.
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+BUILD=${BUILD:-$HERE/../../build}
+DAEMON=$BUILD/daemon/crashcaptured
+CTL=$BUILD/cli/crashcapturectl
+BUILDER=$HERE/fixtures/fake-initrd-builder
+[ "$(id -u)" = 0 ] || { echo "SKIP: test-daemon.sh needs root (setpriv, a bus for two users)"; exit 0; }
+
+work=$(mktemp -d /var/tmp/crashcaptured-test.XXXXXX)
+chmod 755 "$work"
+root=$work/root
+failures=0
+pass() { echo "PASS: $*"; }
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+daemon_pid=
+bus_pid=
+cleanup() {
+    [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null
+    [ -n "$bus_pid" ] && kill "$bus_pid" 2>/dev/null
+    wait 2>/dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT
+[ -n "${KEEP_WORK:-}" ] && trap - EXIT
+
+# ---- the fake system ----
+kver=6.1.0-test-amd64
+mkdir -p "$root"/proc/sys/kernel/random "$root"/sys/kernel "$root"/boot \
+    "$root/usr/lib/modules/$kver/kernel" "$root/lib/modules" "$root"/etc/crashcapture/crashcapture.conf.d \
+    "$root"/var/lib/crashcapture "$root"/var/crash "$root"/run/crashcapture
+echo "$kver" > "$root/proc/sys/kernel/osrelease"
+echo "BOOT_IMAGE=/boot/vmlinuz-$kver root=UUID=1b2c ro quiet crashkernel=256M" > "$root/proc/cmdline"
+echo "0f5c0d3e-6a1b-4e7c-9d2f-8a6b4c3e1d70" > "$root/proc/sys/kernel/random/boot_id"
+printf 'MemTotal:        4025612 kB\n' > "$root/proc/meminfo"
+printf '00100000-bffdffff : System RAM\n  2b000000-3affffff : Crash kernel\n' > "$root/proc/iomem"
+echo 268435456 > "$root/sys/kernel/kexec_crash_size"
+echo 0 > "$root/sys/kernel/kexec_crash_loaded"
+head -c 8000000 /dev/urandom > "$root/boot/vmlinuz-$kver"
+echo "module" > "$root/usr/lib/modules/$kver/kernel/virtio_blk.ko"
+printf '[Dump]\nDumpLevel=31\n' > "$root/etc/crashcapture/crashcapture.conf"
+echo "UUID=1b2c / ext4 defaults 0 1" > "$root/etc/fstab"
+make_dump() { # make_dump ID RESULT CRASH_TIME
+    local dir=$root/var/crash/$1
+    mkdir -p "$dir"
+    printf '[    1.000000] Kernel panic - not syncing: test %s\n' "$1" > "$dir/vmcore-dmesg.txt"
+    head -c 65536 /dev/urandom > "$dir/vmcore"
+    cat > "$dir/status.json" <<JSON
+{"schema_version": 1, "result": "$2", "error": "", "kernel_release": "$kver",
+ "crash_time": $3, "panic_line": "Kernel panic - not syncing: test $1",
+ "format": "kdump", "dump_file": "vmcore", "dmesg_file": "vmcore-dmesg.txt",
+ "pages": {"total": 10, "dumpable": 5, "zero": 1, "written": 4}, "bytes_out": 65536}
+JSON
+}
+make_dump 2026-11-20-1000-aaaa complete 1795000000
+make_dump 2026-11-21-1000-bbbb incomplete 1795100000
+
+# ---- a private bus with the real policy file ----
+cat > "$work/bus.conf" <<CONF
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path=$work/bus</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <deny own="*"/>
+    <deny send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
+  </policy>
+  <policy user="root">
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Monitoring"/>
+  </policy>
+  <include>$HERE/../../dbus/org.crashcapture1.conf</include>
+</busconfig>
+CONF
+dbus-daemon --config-file="$work/bus.conf" --nofork --nopidfile 2> "$work/bus.log" &
+bus_pid=$!
+for _ in $(seq 50); do [ -S "$work/bus" ] && break; sleep 0.1; done
+chmod 666 "$work/bus"
+export DBUS_SESSION_BUS_ADDRESS=unix:path=$work/bus CRASHCAPTURE_BUS=session
+bctl() { busctl --user "$@"; }
+prop() { bctl get-property org.crashcapture1 /org/crashcapture1 org.crashcapture1.Manager "$1" | cut -d' ' -f2- | tr -d '"'; }
+as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups env DBUS_SESSION_BUS_ADDRESS="$DBUS_SESSION_BUS_ADDRESS" CRASHCAPTURE_BUS=session "$@"; }
+wait_state() { # wait_state STATE [SECONDS]
+    for _ in $(seq $((${2:-10} * 10))); do
+        [ "$(prop State 2>/dev/null)" = "$1" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$daemon_pid/status"; }
+
+dbus-monitor --address "$DBUS_SESSION_BUS_ADDRESS" "type='signal',interface='org.crashcapture1.Manager'" \
+    > "$work/signals.log" 2>&1 &
+
+"$CTL" status > /dev/null 2>&1
+rc=$?
+[ $rc = 3 ] && pass "crashcapturectl status without a daemon: exit 3" || fail "crashcapturectl without a daemon: exit $rc, want 3"
+
+start_daemon() {
+    CRASHCAPTURE_ROOT=$root CRASHCAPTURE_KEXEC=fake CRASHCAPTURE_INITRD_BUILDER=$BUILDER \
+        FAKE_BUILDER_LOG=$work/builds.log "$DAEMON" >> "$work/daemon.log" 2>&1 &
+    daemon_pid=$!
+}
+start_daemon
+if wait_state loaded 10; then
+    pass "daemon started: State loaded, kexec_crash_loaded $(cat "$root/sys/kernel/kexec_crash_loaded"), $(wc -l < "$work/builds.log") build"
+else
+    fail "daemon did not reach loaded: State=$(prop State) LastError=$(prop LastError); $(tail -3 "$work/daemon.log")"
+fi
+cmdline=$(prop CommandLine)
+case $cmdline in
+    *crashkernel*|*quiet*) fail "capture command line keeps crashkernel=/quiet: $cmdline" ;;
+    *irqpoll*nr_cpus=1*reset_devices*|*nr_cpus=1*|*reset_devices*) pass "capture command line: $cmdline" ;;
+    *) fail "capture command line lacks the capture parameters: $cmdline" ;;
+esac
+
+# ---- reading, as root and as nobody ----
+json=$("$CTL" list --json)
+count=$(echo "$json" | /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+[ "$count" = 2 ] && pass "list --json: 2 dumps" || fail "list --json: $count dumps: $json"
+"$CTL" info 2026-11-21-1000-bbbb | grep -q '"result": "incomplete"' && pass "info shows the record" || fail "info"
+"$CTL" dmesg 2026-11-20-1000-aaaa | grep -q 'Kernel panic - not syncing: test 2026-11-20-1000-aaaa' &&
+    pass "dmesg as root" || fail "dmesg as root"
+"$CTL" info no-such-dump > /dev/null 2>&1; rc=$?
+[ $rc = 5 ] && pass "info of a missing dump: exit 5" || fail "info of a missing dump: exit $rc"
+"$CTL" info ../etc > /dev/null 2>&1; rc=$?
+[ $rc != 0 ] && pass "info ../etc refused (exit $rc)" || fail "info ../etc accepted"
+as_nobody "$CTL" list --json > "$work/nobody-list" 2>&1 && grep -q 2026-11-20-1000-aaaa "$work/nobody-list" &&
+    pass "nobody can list dumps" || fail "nobody cannot list: $(cat "$work/nobody-list")"
+as_nobody "$CTL" status --json > /dev/null 2>&1 && pass "nobody can read the status" || fail "nobody cannot read status"
+for action in "dmesg 2026-11-20-1000-aaaa" "remove 2026-11-20-1000-aaaa" reload unload vacuum; do
+    as_nobody "$CTL" $action > "$work/nobody.out" 2>&1; rc=$?
+    [ $rc = 4 ] && pass "nobody: $action refused (exit 4: $(head -1 "$work/nobody.out"))" ||
+        fail "nobody: $action gave exit $rc: $(cat "$work/nobody.out")"
+done
+as_nobody busctl --user call org.crashcapture1 /org/crashcapture1 org.crashcapture1.Manager Unload > "$work/nobody.out" 2>&1 &&
+    fail "nobody: busctl Unload accepted" || pass "nobody: busctl Unload refused ($(head -1 "$work/nobody.out"))"
+[ -d "$root/var/crash/2026-11-20-1000-aaaa" ] && pass "the dump nobody tried to remove is still there" || fail "nobody removed a dump"
+bctl call org.crashcapture1 /org/crashcapture1 org.crashcapture1.Manager EstimateReservation > "$work/estimate" &&
+    pass "EstimateReservation: $(cut -c1-80 "$work/estimate")" || fail "EstimateReservation"
+
+# ---- reports: each dump once, with a signal ----
+grep -c 'Kernel crash captured' "$work/daemon.log" | grep -qx 2 && pass "two dumps reported at start" ||
+    fail "dump reports at start: $(grep -c 'Kernel crash captured' "$work/daemon.log")"
+grep -q 'DumpCaptured' "$work/signals.log" && pass "DumpCaptured signals seen on the bus" || fail "no DumpCaptured signal: $(head -5 "$work/signals.log")"
+
+# ---- a storm of file events: one rebuild ----
+builds_before=$(wc -l < "$work/builds.log")
+/usr/bin/python3 - "$root/usr/lib/modules/$kver/kernel" <<'PY'
+import os, sys
+d = sys.argv[1]
+for i in range(5000):  # 10,000 events: a create and a close-write per file
+    with open(os.path.join(d, f"new-{i}.ko"), "w") as f:
+        f.write("x")
+PY
+sleep 4
+wait_state loaded 20
+builds_after=$(wc -l < "$work/builds.log")
+[ $((builds_after - builds_before)) = 1 ] && pass "10,000 file events: one rebuild" ||
+    fail "10,000 file events: $((builds_after - builds_before)) rebuilds"
+touch "$root/usr/lib/modules/$kver/kernel/virtio_blk.ko"
+sleep 3
+[ "$(wc -l < "$work/builds.log")" = "$builds_after" ] && pass "touch without a content change: no rebuild" ||
+    fail "a touch caused a rebuild"
+
+# ---- 100,000 events: memory stays flat ----
+rss_before=$(rss_kib)
+/usr/bin/python3 - "$root/boot" <<'PY'
+import os, sys
+p = os.path.join(sys.argv[1], "churn")
+for i in range(50000):
+    with open(p, "w") as f:
+        pass
+    os.unlink(p)
+PY
+sleep 4
+rss_after=$(rss_kib)
+[ $((rss_after - rss_before)) -lt 2048 ] && pass "RSS ${rss_before} KiB -> ${rss_after} KiB after 100,000 more events" ||
+    fail "RSS grew from ${rss_before} KiB to ${rss_after} KiB"
+
+# ---- a broken config keeps the daemon alive and the old kernel loaded ----
+printf '[Dump]\nDumpLevel=40\n' > "$root/etc/crashcapture/crashcapture.conf"
+kill -HUP "$daemon_pid"
+if wait_state failed 10; then
+    error=$(prop LastError)
+    echo "$error" | grep -q 'crashcapture.conf:2' && pass "broken config: failed, LastError names file and line: $error" ||
+        fail "broken config: LastError does not name file:line: $error"
+else
+    fail "broken config: State $(prop State)"
+fi
+kill -0 "$daemon_pid" 2>/dev/null && [ "$(cat "$root/sys/kernel/kexec_crash_loaded")" = 1 ] &&
+    pass "daemon alive, capture kernel still loaded" || fail "daemon died or unloaded on a bad config"
+printf '[Dump]\nDumpLevel=31\n' > "$root/etc/crashcapture/crashcapture.conf"
+"$CTL" reload > /dev/null 2>&1
+wait_state loaded 10 && pass "fixed config + reload: loaded again" || fail "after fixing the config: $(prop State) $(prop LastError)"
+
+# ---- unload, a failing builder, removal, restart without double reports ----
+"$CTL" unload > /dev/null && [ "$(prop State)" = idle ] && [ "$(cat "$root/sys/kernel/kexec_crash_loaded")" = 0 ] &&
+    pass "unload: idle, kexec_crash_loaded 0" || fail "unload: $(prop State)"
+"$CTL" remove 2026-11-20-1000-aaaa > /dev/null && [ ! -e "$root/var/crash/2026-11-20-1000-aaaa" ] &&
+    pass "remove as root" || fail "remove as root"
+kill -TERM "$daemon_pid"
+for _ in $(seq 50); do kill -0 "$daemon_pid" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$daemon_pid" 2>/dev/null; then
+    fail "SIGTERM: daemon still running after 5 s"
+else
+    wait "$daemon_pid"; rc=$?
+    [ $rc = 0 ] && pass "SIGTERM: clean exit" || fail "SIGTERM: exit $rc"
+fi
+daemon_pid=
+reports_before=$(grep -c 'Kernel crash captured' "$work/daemon.log")
+make_dump 2026-11-22-1000-cccc failed 1795200000
+start_daemon
+wait_state loaded 10
+new_reports=$(( $(grep -c 'Kernel crash captured' "$work/daemon.log") - reports_before ))
+[ "$new_reports" = 1 ] && pass "restart: only the new dump is reported" || fail "restart: $new_reports reports"
+
+rm -f "$root/sys/kernel/kexec_crash_size"; echo 0 > "$root/sys/kernel/kexec_crash_size"
+"$CTL" reload > /dev/null 2>&1
+wait_state unavailable 10 && pass "no reservation: unavailable: $(prop LastError | cut -c1-100)" ||
+    fail "no reservation: $(prop State)"
+
+echo "== test-daemon: $failures failure(s)"
+exit "$failures"
