@@ -140,7 +140,7 @@ std::vector<std::string> Manager::watched_trees() const {
 std::vector<std::string> Manager::manifest_inputs() const {
     const std::string release = running_kernel_release();
     std::vector<std::string> inputs{
-        config_ && !config_->kernel_override.empty() ? config_->kernel_override
+        config_ && !config_->kernel_override.empty() ? paths_.resolve(config_->kernel_override)
                                                      : paths_.boot + "/vmlinuz-" + release,
         paths_.modules + "/" + release,
         paths_.etc_config + "/crashcapture.conf",
@@ -193,7 +193,7 @@ void Manager::request_reload(bool force) {
     properties_.capture_kernel = manifest_inputs().front();
     properties_.capture_initrd = config_->initrd_override.empty()
                                      ? paths_.state + "/initrd-" + release + ".img"
-                                     : config_->initrd_override;
+                                     : paths_.resolve(config_->initrd_override);
     if (!config_->initrd_override.empty()) {
         load();
         return;
@@ -316,9 +316,19 @@ void Manager::load() {
     if (auto s = kexec_.load_crash_kernel(properties_.capture_kernel, properties_.capture_initrd,
                                           properties_.command_line);
         !s) {
-        set_state(ManagerState::failed, s.error().message);
+        // The kernel drops the loaded image before it tries the new one
+        // (kernel/kexec_file.c): put the last good one back, so a bad new
+        // kernel or initrd never leaves the machine unprotected.
+        std::string message = s.error().message;
+        if (last_good_ && kexec_.load_crash_kernel(last_good_->kernel, last_good_->initrd,
+                                                   last_good_->command_line)) {
+            message += "; the previous capture kernel was loaded again";
+        }
+        set_state(ManagerState::failed, message);
         return;
     }
+    last_good_ = LoadedImage{properties_.capture_kernel, properties_.capture_initrd,
+                             properties_.command_line};
     auto loaded = kexec_.crash_kernel_loaded();
     if (!loaded || !*loaded) {
         set_state(ManagerState::failed,
@@ -428,8 +438,12 @@ std::pair<uint64_t, nlohmann::json> Manager::estimate_reservation() const {
     }, initrd{};
     const std::string release = running_kernel_release();
     const std::string kernel_path = paths_.boot + "/vmlinuz-" + release;
-    const uint64_t kernel_bytes =
-        ::stat(kernel_path.c_str(), &kernel) == 0 ? static_cast<uint64_t>(kernel.st_size) : 0;
+    // What the kernel needs in memory while it boots (the bzImage header's
+    // init_size), not the file's size; the file size only if unreadable.
+    const uint64_t kernel_bytes = read_kernel_load_size(kernel_path)
+                                      .value_or(::stat(kernel_path.c_str(), &kernel) == 0
+                                                    ? static_cast<uint64_t>(kernel.st_size)
+                                                    : 0);
     const std::string initrd_path = properties_.capture_initrd;
     const uint64_t initrd_bytes = !initrd_path.empty() && ::stat(initrd_path.c_str(), &initrd) == 0
                                       ? static_cast<uint64_t>(initrd.st_size)

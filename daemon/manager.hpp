@@ -109,6 +109,10 @@ class Manager {
     std::optional<Config> config_;
     ManagerProperties properties_;
     std::optional<Manifest> pending_manifest_;
+    struct LoadedImage {
+        std::string kernel, initrd, command_line;
+    };
+    std::optional<LoadedImage> last_good_;
     pid_t builder_pid_ = -1;
     UniqueFd builder_pidfd_;
     bool reload_again_ = false;

@@ -25,6 +25,9 @@ cmake --build build -j"$(nproc)"
 step "unit tests"
 ctest --test-dir build --output-on-failure -j"$(nproc)"
 
+step "the daemon on a private bus (crashcaptured, crashcapturectl, busctl)"
+tests/integration/test-daemon.sh
+
 # Both kernels Debian 12 ships: the printk ring buffer and struct page moved
 # between them, and a capture tool must survive the upgrade.
 kernels=()

@@ -113,6 +113,7 @@ rc=$?
 
 start_daemon() {
     CRASHCAPTURE_ROOT=$root CRASHCAPTURE_KEXEC=fake CRASHCAPTURE_INITRD_BUILDER=$BUILDER \
+        CRASHCAPTURE_KEXEC_REJECT=vmlinuz-broken \
         FAKE_BUILDER_LOG=$work/builds.log "$DAEMON" >> "$work/daemon.log" 2>&1 &
     daemon_pid=$!
 }
@@ -209,7 +210,21 @@ printf '[Dump]\nDumpLevel=31\n' > "$root/etc/crashcapture/crashcapture.conf"
 "$CTL" reload > /dev/null 2>&1
 wait_state loaded 10 && pass "fixed config + reload: loaded again" || fail "after fixing the config: $(prop State) $(prop LastError)"
 
-# ---- unload, a failing builder, removal, restart without double reports ----
+# ---- a kernel the syscall refuses: the last good one goes back in ----
+cp "$root/boot/vmlinuz-$kver" "$root/boot/vmlinuz-broken"
+printf '[Dump]\nDumpLevel=31\n[Capture]\nKernel=/boot/vmlinuz-broken\n' > "$root/etc/crashcapture/crashcapture.conf"
+"$CTL" reload > /dev/null 2>&1
+if wait_state failed 10 && prop LastError | grep -q 'loaded again' &&
+    [ "$(cat "$root/sys/kernel/kexec_crash_loaded")" = 1 ]; then
+    pass "a refused kernel: failed, previous capture kernel loaded again ($(prop LastError | cut -c1-90))"
+else
+    fail "a refused kernel: State $(prop State), LastError $(prop LastError), loaded $(cat "$root/sys/kernel/kexec_crash_loaded")"
+fi
+printf '[Dump]\nDumpLevel=31\n' > "$root/etc/crashcapture/crashcapture.conf"
+"$CTL" reload > /dev/null 2>&1
+wait_state loaded 10 || fail "back to the good kernel: $(prop State) $(prop LastError)"
+
+# ---- unload, removal, restart without double reports ----
 "$CTL" unload > /dev/null && [ "$(prop State)" = idle ] && [ "$(cat "$root/sys/kernel/kexec_crash_loaded")" = 0 ] &&
     pass "unload: idle, kexec_crash_loaded 0" || fail "unload: $(prop State)"
 "$CTL" remove 2026-11-20-1000-aaaa > /dev/null && [ ! -e "$root/var/crash/2026-11-20-1000-aaaa" ] &&
