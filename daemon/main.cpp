@@ -9,9 +9,11 @@
 //   CRASHCAPTURE_KEXEC_REJECT=TEXT   with the fake kexec: refuse kernels whose
 //                                    path contains TEXT, as the kernel refuses
 //                                    a bad image (ENOEXEC)
+#include <linux/netlink.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <syslog.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -147,6 +149,30 @@ int run() {
              watcher.watch(manager.watched_directories(), manager.watched_trees())) {
             service.log(LOG_DEBUG, "Not watching " + skipped + " (missing), ignoring");
         }
+    }
+
+    // Kernel uevents for CPU and memory hotplug (the kernel's multicast
+    // group 1, NETLINK_KOBJECT_UEVENT): no udev rule needed.
+    UniqueFd uevents(
+        ::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_KOBJECT_UEVENT));
+    sockaddr_nl address{};
+    address.nl_family = AF_NETLINK;
+    address.nl_groups = 1;
+    if (uevents &&
+        ::bind(uevents.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0) {
+        loop.watch_fd(uevents.get(), POLLIN, [&](short) {
+            char buffer[8192];
+            ssize_t n;
+            while ((n = ::recv(uevents.get(), buffer, sizeof(buffer), 0)) > 0) {
+                if (auto event = parse_uevent(std::string_view(buffer, static_cast<size_t>(n)))) {
+                    manager.hotplug_event(*event);
+                }
+            }
+        });
+    } else {
+        service.log(LOG_WARNING, fmt::format("Failed to listen to kernel uevents ({}): CPU and "
+                                             "memory hotplug will not reload the capture kernel",
+                                             std::strerror(errno)));
     }
 
     manager.start();

@@ -170,6 +170,21 @@ void Manager::inputs_changed() {
     request_reload(false);
 }
 
+void Manager::hotplug_event(const Uevent& event) {
+    if (!hotplug_needs_reload(event, kernel_handles_crash_hotplug(paths_, event.subsystem))) {
+        return;
+    }
+    // Onlining 64 GiB is hundreds of memory blocks: one reload after a second of quiet.
+    loop_.arm_timer("hotplug", std::chrono::seconds(1), [this] {
+        if (properties_.state != ManagerState::loaded) {
+            return;
+        }
+        ++hotplug_reloads_;
+        observer_.log(LOG_INFO, "CPUs or memory changed, loading the capture kernel again");
+        load();
+    });
+}
+
 void Manager::request_reload(bool force) {
     if (builder_pid_ > 0) {
         // A build is running: one more pass when it ends picks the change up.

@@ -21,6 +21,7 @@
 
 #include "config.hpp"
 #include "event-loop.hpp"
+#include "hotplug.hpp"
 #include "initrd-manifest.hpp"
 #include "kexec-loader.hpp"
 #include "result.hpp"
@@ -72,6 +73,11 @@ class Manager {
     Status unload();
     // The file watcher saw a burst of changes settle.
     void inputs_changed();
+    // A kernel uevent: CPUs or memory came or went. Reloads the capture
+    // kernel (its ELF core header lists them) unless the kernel keeps the
+    // header current itself (crash_hotplug = 1); bursts are debounced.
+    void hotplug_event(const Uevent& event);
+    uint64_t hotplug_reloads() const { return hotplug_reloads_; }
 
     const ManagerProperties& properties() const { return properties_; }
     std::vector<std::string> watched_directories() const;
@@ -118,6 +124,7 @@ class Manager {
     bool reload_again_ = false;
     bool force_next_ = false;
     uint64_t builds_started_ = 0;
+    uint64_t hotplug_reloads_ = 0;
 };
 
 }  // namespace crashcapture

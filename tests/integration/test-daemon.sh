@@ -194,6 +194,29 @@ rss_after=$(rss_kib)
 [ $((rss_after - rss_before)) -lt 2048 ] && pass "RSS ${rss_before} KiB -> ${rss_after} KiB after 100,000 more events" ||
     fail "RSS grew from ${rss_before} KiB to ${rss_after} KiB"
 
+# ---- CPU/memory hotplug: reload unless the kernel handles it ----
+send_uevent() { # a kernel-style uevent to the kernel multicast group (root may send there)
+    /usr/bin/python3 - "$1" <<'PY'
+import socket, sys
+action, subsystem = sys.argv[1].split(":")
+s = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, 15)  # NETLINK_KOBJECT_UEVENT
+msg = f"{action}@/devices/system/{subsystem}/{subsystem}9\0ACTION={action}\0SUBSYSTEM={subsystem}\0SEQNUM=1\0"
+s.sendto(msg.encode(), (0, 1))
+PY
+}
+reloads() { grep -c 'CPUs or memory changed' "$work/daemon.log"; }
+before=$(reloads)
+for _ in 1 2 3; do send_uevent online:memory; done
+sleep 2
+[ $(( $(reloads) - before )) = 1 ] && pass "three memory online events: one capture kernel reload" ||
+    fail "memory hotplug: $(( $(reloads) - before )) reloads"
+mkdir -p "$root/sys/devices/system/memory"; echo 1 > "$root/sys/devices/system/memory/crash_hotplug"
+before=$(reloads)
+send_uevent online:memory
+sleep 2
+[ "$(reloads)" = "$before" ] && pass "crash_hotplug=1: the kernel handles it, no reload" ||
+    fail "crash_hotplug=1 still reloaded"
+
 # ---- a broken config keeps the daemon alive and the old kernel loaded ----
 printf '[Dump]\nDumpLevel=40\n' > "$root/etc/crashcapture/crashcapture.conf"
 kill -HUP "$daemon_pid"
