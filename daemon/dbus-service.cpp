@@ -1,5 +1,6 @@
 #include "dbus-service.hpp"
 
+#include <systemd/sd-daemon.h>
 #include <systemd/sd-journal.h>
 
 #include <cstdio>
@@ -79,6 +80,16 @@ void DbusService::properties_changed() {
     compare(now.target != last_emitted_.target, "Target");
     compare(now.dump_level != last_emitted_.dump_level, "DumpLevel");
     compare(now.loaded_timestamp_usec != last_emitted_.loaded_timestamp_usec, "LoadedTimestamp");
+    if (!emitted_once_ || now.state != last_emitted_.state ||
+        now.last_error != last_emitted_.last_error) {
+        // systemctl status shows the state, and why when it is not loaded.
+        const std::string status =
+            now.last_error.empty()
+                ? fmt::format("STATUS=Capture kernel {}", to_string(now.state))
+                : fmt::format("STATUS=Capture kernel {}: {}", to_string(now.state),
+                              now.last_error.substr(0, 200));
+        sd_notify(0, status.c_str());
+    }
     last_emitted_ = now;
     emitted_once_ = true;
     if (!changed.empty()) {

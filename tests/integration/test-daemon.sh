@@ -247,6 +247,19 @@ printf '[Dump]\nDumpLevel=31\n' > "$root/etc/crashcapture/crashcapture.conf"
 "$CTL" reload > /dev/null 2>&1
 wait_state loaded 10 || fail "back to the good kernel: $(prop State) $(prop LastError)"
 
+# ---- retention on demand: KeepDumps=1 keeps only the newest ----
+printf '[Dump]\nDumpLevel=31\n[Retention]\nKeepDumps=1\n' > "$root/etc/crashcapture/crashcapture.conf"
+"$CTL" reload > /dev/null 2>&1
+removed=$("$CTL" vacuum --json | /usr/bin/python3 -c 'import json,sys; print(" ".join(json.load(sys.stdin)))')
+if [ "$removed" = "2026-11-20-1000-aaaa" ] && [ -d "$root/var/crash/2026-11-21-1000-bbbb" ]; then
+    pass "vacuum with KeepDumps=1 removed the older dump, kept the newest"
+else
+    fail "vacuum removed '$removed'"
+fi
+make_dump 2026-11-20-1000-aaaa complete 1795000000
+printf '[Dump]\nDumpLevel=31\n' > "$root/etc/crashcapture/crashcapture.conf"
+"$CTL" reload > /dev/null 2>&1
+
 # ---- unload, removal, restart without double reports ----
 "$CTL" unload > /dev/null && [ "$(prop State)" = idle ] && [ "$(cat "$root/sys/kernel/kexec_crash_loaded")" = 0 ] &&
     pass "unload: idle, kexec_crash_loaded 0" || fail "unload: $(prop State)"
