@@ -32,7 +32,6 @@ struct DirDeleter {
     void operator()(DIR* dir) const { ::closedir(dir); }
 };
 
-
 // Names in a directory, without "." and "..". Listing first and acting after
 // keeps readdir() from skipping or repeating entries while we change things.
 Result<std::vector<std::string>> list_names(int directory_fd, const std::string& path) {

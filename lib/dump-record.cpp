@@ -59,6 +59,7 @@ nlohmann::json to_json(const DumpRecord& r) {
           {"excluded_free", r.pages.excluded_free},
           {"excluded_hwpoison", r.pages.excluded_hwpoison},
           {"excluded_offline", r.pages.excluded_offline},
+          {"unreadable_struct_page_batches", r.pages.unreadable_struct_page_batches},
           {"dumpable", r.pages.dumpable},
           {"zero", r.pages.zero},
           {"written", r.pages.written},
@@ -108,6 +109,8 @@ Result<DumpRecord> dump_record_from_json(const nlohmann::json& json) {
             r.pages.excluded_free = p.value("excluded_free", uint64_t{0});
             r.pages.excluded_hwpoison = p.value("excluded_hwpoison", uint64_t{0});
             r.pages.excluded_offline = p.value("excluded_offline", uint64_t{0});
+            r.pages.unreadable_struct_page_batches =
+                p.value("unreadable_struct_page_batches", uint64_t{0});
             r.pages.dumpable = p.value("dumpable", uint64_t{0});
             r.pages.zero = p.value("zero", uint64_t{0});
             r.pages.written = p.value("written", uint64_t{0});

@@ -101,7 +101,6 @@ std::optional<std::string> from_hex(std::string_view hex) {
     return out;
 }
 
-
 void put_bytes(nlohmann::json& object, const std::string& key, const std::string& value) {
     if (is_valid_utf8(value)) {
         object[key] = value;

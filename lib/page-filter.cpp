@@ -16,6 +16,11 @@ constexpr uint64_t kPageMappingAnon = 1;
 // makedumpfile PGMM_CACHED: struct pages read per batch.
 constexpr uint64_t kStructPagesPerBatch = 512;
 constexpr uint64_t kPageShift = 12;
+// Buddy orders when VMCOREINFO has no LENGTH(zone.free_area): NR_PAGE_ORDERS
+// is 11 on x86_64 (MAX_PAGE_ORDER 10, include/linux/mmzone.h). A kernel
+// built with larger orders has its larger free blocks kept, never a page
+// wrongly dropped; and 1 << order stays defined.
+constexpr uint64_t kFallbackBuddyOrders = 11;
 
 std::optional<int> flag_number(const Vmcoreinfo& info, const char* name) {
     auto value = info.number(name);
@@ -157,6 +162,10 @@ Result<PageFilter> PageFilter::create(const KernelAddressSpace& memory, const Vm
     const bool extreme = !length || *length == (nr_mem_sections + sections_per_root_extreme - 1) /
                                                    sections_per_root_extreme;
 
+    // The lowest kernel address: the upper half of the canonical address space
+    // (Documentation/arch/x86/x86_64/mm.rst), 48-bit or 57-bit.
+    const uint64_t kernel_half_start =
+        memory.paging_levels() == 5 ? 0xff00000000000000ULL : 0xffff800000000000ULL;
     auto decode = [&](uint64_t roots_address) -> std::optional<std::vector<uint64_t>> {
         std::vector<uint64_t> maps(sections, 0);
         std::vector<uint64_t> roots;
@@ -192,7 +201,7 @@ Result<PageFilter> PageFilter::create(const KernelAddressSpace& memory, const Vm
             // SIZE(page) (sparse_encode_mem_map()).
             const uint64_t map =
                 (coded & kSectionMapMask) + nr * filter.pages_per_section_ * l.struct_size;
-            if (map < 0xffff800000000000ULL) {
+            if (map < kernel_half_start) {
                 return std::nullopt;  // not a kernel address: wrong interpretation
             }
             maps[nr] = map;
@@ -270,6 +279,7 @@ void PageFilter::apply(PageWindow& window, ExcludedPages& excluded) const {
                 const uint64_t address = mem_map + (pfn - section_start) * l.struct_size;
                 if (!memory_.read(address, std::span(batch).first(count * l.struct_size))) {
                     ++unreadable_batches_;  // keep these pages: never a wrong exclusion
+                    ++excluded.unreadable_batches;
                     pfn += count - 1;
                     continue;
                 }
@@ -313,7 +323,8 @@ void PageFilter::apply(PageWindow& window, ExcludedPages& excluded) const {
             uint64_t count = 1ULL << order;
             uint64_t* counter = nullptr;
             if ((level & kDumpLevelFree) && !slab && mapcount == *l.buddy_mapcount) {
-                if (l.max_buddy_order && private_value >= l.max_buddy_order) {
+                if (private_value >=
+                    (l.max_buddy_order ? l.max_buddy_order : kFallbackBuddyOrders)) {
                     continue;  // a corrupt order: keep the page
                 }
                 count = 1ULL << private_value;
@@ -358,6 +369,7 @@ void DumpableFrames::fill(PageWindow& window, PageCounts* counts) const {
         counts->excluded_free += excluded.free;
         counts->excluded_hwpoison += excluded.hwpoison;
         counts->excluded_offline += excluded.offline;
+        counts->unreadable_struct_page_batches += excluded.unreadable_batches;
     }
 }
 

@@ -57,6 +57,8 @@ struct PageLayout {
 
 struct ExcludedPages {
     uint64_t cache = 0, cache_private = 0, user = 0, free = 0, hwpoison = 0, offline = 0;
+    // Batches of struct pages that could not be read (their frames kept).
+    uint64_t unreadable_batches = 0;
 };
 
 class PageFilter {
@@ -75,7 +77,8 @@ class PageFilter {
     int effective_dump_level() const { return dump_level_; }
     const std::vector<std::string>& warnings() const { return warnings_; }
     const PageLayout& layout() const { return layout_; }
-    // Batches of struct pages that could not be read (kept, not excluded).
+    // Batches of struct pages that could not be read (kept, not excluded),
+    // over every apply() so far; a pass's own count is in ExcludedPages.
     uint64_t unreadable_batches() const { return unreadable_batches_; }
 
   private:

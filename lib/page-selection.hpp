@@ -28,6 +28,8 @@ struct PageCounts {
     uint64_t excluded_free = 0;
     uint64_t excluded_hwpoison = 0;
     uint64_t excluded_offline = 0;
+    // Batches of struct pages the filter could not read: their frames kept.
+    uint64_t unreadable_struct_page_batches = 0;
     uint64_t dumpable = 0;    // 2nd bitmap: frames the dump describes
     uint64_t zero = 0;        // dumpable frames that were all zero (shared descriptor)
     uint64_t written = 0;     // frames whose contents were stored

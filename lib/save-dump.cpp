@@ -326,11 +326,11 @@ SaveResult Saver::run() {
     const uint64_t pages_read = outcome.pages.written + outcome.pages.zero;
     progress_.finish(pages_read * page_size, outcome.pages.dumpable * page_size);
     record_.pages = outcome.pages;
-    if (filter && filter->unreadable_batches() > 0) {
+    if (outcome.pages.unreadable_struct_page_batches > 0) {
         record_.warnings.push_back(fmt::format(
             "{} batches of struct pages could not be read (a corrupt mem_map or page table); "
             "their frames were kept, not excluded",
-            filter->unreadable_batches()));
+            outcome.pages.unreadable_struct_page_batches));
     }
     record_.bytes_in = pages_read * page_size;
     record_.bytes_out = outcome.bytes_out;
