@@ -219,6 +219,14 @@ int main(int argc, char** argv) {
         }
         if (reload->parsed()) {
             manager.Reload();
+            // The daemon builds and loads in the background: wait until it
+            // is done (a dracut build takes a while), then report.
+            const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(10);
+            for (std::string state = manager.State(); (state == "building" || state == "loading") &&
+                                                      std::chrono::steady_clock::now() < deadline;
+                 state = manager.State()) {
+                ::usleep(200 * 1000);
+            }
             return print_status(manager, json);  // 0 only when loaded
         }
         if (unload->parsed()) {

@@ -134,7 +134,8 @@ void DbusService::log(int priority, const std::string& message,
 void DbusService::Reload() {
     guarded([&] {
         require_root("Reload");
-        manager().request_reload(true);
+        // Re-read everything; rebuild only if an input's content changed.
+        manager().request_reload(false);
     });
 }
 

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <sdbus-c++/sdbus-c++.h>
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
@@ -195,7 +196,19 @@ int run() {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+    CLI::App app{
+        "Keep the capture kernel loaded for kernel crash capture, rebuild its initrd when its "
+        "inputs change, and report captured dumps. Started by systemd "
+        "(crashcaptured.service); configured in /etc/crashcapture/crashcapture.conf.",
+        "crashcaptured"};
+    app.set_version_flag("--version", CRASHCAPTURE_VERSION);
+    app.footer("See crashcaptured(8) and crashcapture.conf(5).");
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    }
     // A daemon never dies of a bad input; this is the last resort (fwupd's rule).
     try {
         return run();

@@ -19,6 +19,7 @@ build_packages=(
     libsystemd-dev    # the daemon: sd-event loop, sd_notify, the journal
     libsdbus-c++-dev libsdbus-c++-bin # the D-Bus API (sdbus-c++-xml2cpp generates it)
     libxxhash-dev     # content hashes of the capture initrd's inputs
+    scdoc             # the man pages (man/*.scd)
 )
 test_packages=(
     qemu-system-x86 qemu-utils          # real kernel crashes under TCG
@@ -30,6 +31,11 @@ test_packages=(
     dbus-daemon dbus-bin                # a private bus for the daemon's tests (busctl comes with systemd)
     util-linux                          # setpriv: a non-root D-Bus caller in tests
     zstd file binutils bc               # bc: arithmetic in bench/ and the e2e timings
+    man-db groff-base bsdextrautils     # man -l --warnings and col: the man page test
+    debhelper dpkg-dev lintian          # the Debian package (scripts/build-deb.sh) and its check
+    debootstrap                         # a clean bookworm chroot to install the package into
+    rpm                                 # rpmbuild for packaging/rpm (scripts/build-rpm.sh)
+    systemd                             # systemd-analyze verify, systemd-tmpfiles on the chroot
 )
 
 if [ "$(id -u)" != 0 ]; then
