@@ -75,6 +75,12 @@ const std::vector<CaptureParameter> kCaptureRemovedParameters = {
      "the capture kernel's messages on the console are the only trace of a capture that fails "
      "(kdump-utils KDUMP_COMMANDLINE_REMOVE)"},
     {"splash", "a boot splash hides the console and costs memory (SUSE load.sh)"},
+    {"init",
+     "names the first system's init; the capture initrd brings its own, and a capture that "
+     "boots into the real root would start the whole system (kdump-utils removes it too)"},
+    {"rdinit",
+     "names the first initramfs's init, which the capture initrd does not have: the capture "
+     "kernel would fail to start user space"},
     {"rhgb", "Red Hat's graphical boot: a splash, as above"},
     {"hugepages",
      "huge pages reserved out of a few hundred MiB fail or take all of it (kdump-utils "

@@ -15,11 +15,13 @@ step "dependencies"
 scripts/install-deps.sh
 
 step "format"
-clang-format --dry-run --Werror lib/*.cpp lib/*.hpp cli/*.cpp tests/unit/*.cpp tests/unit/*.hpp
+clang-format --dry-run --Werror lib/*.cpp lib/*.hpp cli/*.cpp daemon/*.cpp daemon/*.hpp \
+    tests/unit/*.cpp tests/unit/*.hpp tests/e2e/*.cpp
 
 step "build"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=ON > build-configure.log 2>&1 ||
-    { cat build-configure.log; exit 1; }
+mkdir -p build
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=ON > build/configure.log 2>&1 ||
+    { cat build/configure.log; exit 1; }
 cmake --build build -j"$(nproc)"
 
 step "unit tests"
@@ -27,6 +29,15 @@ ctest --test-dir build --output-on-failure -j"$(nproc)"
 
 step "the daemon on a private bus (crashcaptured, crashcapturectl, busctl)"
 tests/integration/test-daemon.sh
+
+step "man pages against --help, the configuration parser and man --warnings"
+tests/integration/test-manpages.sh
+
+step "the Debian package: build, lintian, install into a clean bookworm chroot"
+tests/integration/test-package.sh
+
+step "the RPM (rpmbuild, Debian's rpm)"
+scripts/build-rpm.sh > build/build-rpm.log 2>&1 || { tail -40 build/build-rpm.log; exit 1; }
 
 # Both kernels Debian 12 ships: the printk ring buffer and struct page moved
 # between them, and a capture tool must survive the upgrade.

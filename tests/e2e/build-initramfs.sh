@@ -1,9 +1,11 @@
 #!/bin/bash
 # Build the guest images for one kernel:
-#   build-initramfs.sh KVER OUTDIR [SAVER_BINARY]
+#   build-initramfs.sh KVER OUTDIR [SAVER_BINARY [LOADER_BINARY]]
 # KVER may be a full release (6.1.0-56-amd64) or a series (6.1, 6.12).
 # SAVER_BINARY defaults to build/cli/crashcapture-save; when it does not exist
 # the images are built without it (the guest can then only save with cp/mdf).
+# LOADER_BINARY defaults to build/tests/e2e/crashcapture-kexec-load; when it
+# does not exist the first kernel can only load with kexec -p (-s or -c).
 #
 # OUTDIR receives:
 #   vmlinuz      the kernel, used for the first and the capture kernel
@@ -11,19 +13,23 @@
 #                crashcapture-save, their shared libraries, the modules the
 #                capture kernel needs for an ext4 virtio disk, guest-init.sh as /init
 #   first.img    the first kernel's initrd: an uncompressed cpio holding
-#                /boot/vmlinuz and /boot/capture.img (what `kexec -p` loads),
-#                followed by capture.img itself (the same /init runs in both roles)
+#                /boot/vmlinuz and /boot/capture.img (what `kexec -p` loads)
+#                and crashcapture-kexec-load with the shared objects it needs
+#                that capture.img lacks, followed by capture.img itself (the
+#                same /init runs in both roles)
 #
 # Reused when nothing it is made of changed (fingerprint in OUTDIR/.fingerprint),
 # so callers may run it before every cycle.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-[ $# -ge 2 ] || e2e_die "usage: build-initramfs.sh KVER OUTDIR [SAVER_BINARY]"
+[ $# -ge 2 ] || e2e_die "usage: build-initramfs.sh KVER OUTDIR [SAVER_BINARY [LOADER_BINARY]]"
 KVER=$(e2e_kver "$1")
 OUTDIR=$2
 SAVER=${3:-$DEFAULT_SAVER}
 [ -x "$SAVER" ] || SAVER=
+LOADER=${4:-$DEFAULT_LOADER}
+[ -x "$LOADER" ] || LOADER=
 
 # What the capture kernel loads, in this order (guest-init.sh): the virtio PCI
 # transport and disk, crc32c for ext4 metadata checksums, ext4 itself, and
@@ -45,12 +51,13 @@ fingerprint() {
         sha256sum "$E2E_DIR/build-initramfs.sh" "$E2E_DIR/guest-init.sh" "$E2E_DIR/lib.sh"
         stat -L -c '%n %s %Y' "/boot/vmlinuz-$KVER" "$BUSYBOX" "${PROGRAMS[@]}"
         [ -z "$SAVER" ] || sha256sum "$SAVER"
+        [ -z "$LOADER" ] || sha256sum "$LOADER"
         echo "modules ${MODULES[*]}"
     } | sha256sum | cut -d' ' -f1
 }
 want=$(fingerprint)
 if [ -s "$OUTDIR/first.img" ] && [ "$(cat "$OUTDIR/.fingerprint" 2> /dev/null)" = "$want" ]; then
-    e2e_log "up to date: $OUTDIR (kernel $KVER, saver: ${SAVER:-none})"
+    e2e_log "up to date: $OUTDIR (kernel $KVER, saver: ${SAVER:-none}, loader: ${LOADER:-none})"
     exit 0
 fi
 
@@ -60,18 +67,21 @@ trap 'rm -rf "$work"' EXIT
 root=$work/root
 mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,mnt,boot,busy,etc} "$root/lib/modules/$KVER"
 
-# copy_at_path FILE: FILE into the image at the same absolute path
-# (following symlinks, so /lib64/ld-linux-x86-64.so.2 becomes a real file).
+# copy_at_path FILE [ROOT]: FILE into the image tree ROOT (default: the
+# capture image's) at the same absolute path (following symlinks, so
+# /lib64/ld-linux-x86-64.so.2 becomes a real file).
 copy_at_path() {
-    mkdir -p "$root$(dirname "$1")"
-    cp -L "$1" "$root$1"
+    local into=${2:-$root}
+    mkdir -p "$into$(dirname "$1")"
+    cp -L "$1" "$into$1"
 }
-# copy_libraries PROGRAM: exactly the shared objects ldd lists for PROGRAM
-# (the "=> /path" targets and the loader, which ldd prints as a bare path).
+# copy_libraries PROGRAM [ROOT]: exactly the shared objects ldd lists for
+# PROGRAM (the "=> /path" targets and the loader, which ldd prints as a bare
+# path) that neither ROOT nor the capture image has yet.
 copy_libraries() {
-    local lib
+    local lib into=${2:-$root}
     for lib in $(ldd "$1" | grep -oE '/[^ ]+'); do
-        [ -e "$root$lib" ] || copy_at_path "$lib"
+        [ -e "$root$lib" ] || [ -e "$into$lib" ] || copy_at_path "$lib" "$into"
     done
 }
 
@@ -138,6 +148,15 @@ extra=$work/extra
 mkdir -p "$extra/boot"
 cp "/boot/vmlinuz-$KVER" "$extra/boot/vmlinuz"
 cp "$work/capture.img" "$extra/boot/capture.img"
+# Our loader (e2e.kexec=ours) runs in the first kernel only: it stays out of
+# capture.img, whose size the crashkernel= sweep measures. Its shared objects
+# are mostly the saver's, already in capture.img (unpacked after this
+# archive, at the same paths); the others come along here.
+if [ -n "$LOADER" ]; then
+    mkdir -p "$extra/usr/bin"
+    strip --strip-debug -o "$extra/usr/bin/crashcapture-kexec-load" "$LOADER"
+    copy_libraries "$LOADER" "$extra"
+fi
 (cd "$extra" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) > "$work/extra.cpio"
 cat "$work/extra.cpio" "$work/capture.img" > "$work/first.img"
 
@@ -150,4 +169,4 @@ done
 echo "$want" > "$OUTDIR/.fingerprint"
 e2e_log "built $OUTDIR for $KVER: capture.img $(stat -c %s "$OUTDIR/capture.img") bytes" \
     "(unpacked $(du -sh "$root" | cut -f1)), first.img $(stat -c %s "$OUTDIR/first.img") bytes," \
-    "saver: ${SAVER:-none}"
+    "saver: ${SAVER:-none}, loader: ${LOADER:-none}"

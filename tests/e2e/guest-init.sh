@@ -1,13 +1,16 @@
 #!/bin/sh
 # /init of the QEMU test guest (busybox sh), for both roles of one initramfs:
-#   no /proc/vmcore -> the first kernel: load the capture kernel with kexec -p,
-#                      fill memory, write a marker to the kernel log, crash
-#                      (sysrq-c);
+#   no /proc/vmcore -> the first kernel: load the capture kernel (kexec -p or
+#                      our crashcapture-kexec-load), fill memory, write a
+#                      marker to the kernel log, crash (sysrq-c);
 #   /proc/vmcore    -> the capture kernel: save the crashed kernel's memory to
 #                      the ext4 disk /dev/vda, then power off.
 #
 # Knobs on the kernel command line (run-cycle.sh sets them):
-#   e2e.kexec=s|c          kexec_file_load (-s, default) or kexec_load (-c)
+#   e2e.kexec=s|c|ours     kexec -p -s (kexec_file_load, default), kexec -p -c
+#                          (kexec_load), or ours: crashcapture-kexec-load, the
+#                          library's kexec_file_load on the command line it
+#                          derives from this kernel's, like crashcaptured
 #   e2e.save=ours|cp|mdf   crashcapture-save (default when it is in the image),
 #                          cp: /proc/vmcore copied raw (the corpus; default
 #                          otherwise), mdf: makedumpfile -l -d 31 (comparison)
@@ -20,7 +23,15 @@
 # serial log, and its timings come from these lines.
 PATH=/bin:/sbin:/usr/bin:/usr/sbin
 export PATH
-mount -t proc proc /proc
+# Without /proc, /init cannot tell the capture kernel (/proc/vmcore) from the
+# first one. It is missing when the kernel ran out of room unpacking the
+# initramfs ("Initramfs unpacking failed: write error"): the archive is
+# sorted, so /init and busybox come out before /proc and /sys, and a capture
+# kernel would go on as if it were the first kernel.
+if ! mount -t proc proc /proc; then
+    echo "E2E: FAIL mount /proc: the initramfs is incomplete (see 'Initramfs unpacking failed' above)"
+    poweroff -f
+fi
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2> /dev/null
 
@@ -144,19 +155,37 @@ if [ ! -e /proc/vmcore ]; then
             ;;
     esac
     [ "$(cat /sys/kernel/kexec_crash_size)" != 0 ] || die "no crashkernel= reservation"
-    # The capture kernel's command line, as Debian's kdump-tools and Fedora's
-    # kdump build it: one CPU, devices reset, no USB.
-    append="console=ttyS0 reset_devices nr_cpus=1 irqpoll nousb panic=1 e2e.save=$SAVE"
-    [ -n "$SAVE_ARGS" ] && append="$append e2e.saveargs=$SAVE_ARGS"
     # Load before filling memory: the capture kernel goes into the reserved
     # region either way, but kexec itself needs a few MB of ordinary memory.
-    stage "KEXEC_LOAD_START mode=-$KEXEC_MODE reserved=$(cat /sys/kernel/kexec_crash_size)"
-    kexec -p "-$KEXEC_MODE" /boot/vmlinuz --initrd=/boot/capture.img --append="$append" ||
-        die "kexec -p -$KEXEC_MODE"
+    stage "KEXEC_LOAD_START mode=$KEXEC_MODE reserved=$(cat /sys/kernel/kexec_crash_size)"
+    case $KEXEC_MODE in
+        ours)
+            # What crashcaptured does: this kernel's line minus crashkernel=,
+            # panic=, ... plus irqpoll nr_cpus=1 reset_devices panic=10 ...
+            # and crashcapture.boot_id= (lib/capture-cmdline.cpp). Of the
+            # harness's knobs only the saver's go on (e2e.save is set here
+            # even when it was left to its default), and exactly one console.
+            set -- --kernel /boot/vmlinuz --initrd /boot/capture.img \
+                --remove console --append console=ttyS0 \
+                --remove 'e2e.*' --append "e2e.save=$SAVE"
+            [ -n "$SAVE_ARGS" ] && set -- "$@" --append "e2e.saveargs=$SAVE_ARGS"
+            [ -x /usr/bin/crashcapture-kexec-load ] || die "crashcapture-kexec-load is not in this image"
+            crashcapture-kexec-load "$@" || die "crashcapture-kexec-load rc=$?"
+            ;;
+        s | c)
+            # The capture kernel's command line, as Debian's kdump-tools and
+            # Fedora's kdump build it: one CPU, devices reset, no USB.
+            append="console=ttyS0 reset_devices nr_cpus=1 irqpoll nousb panic=1 e2e.save=$SAVE"
+            [ -n "$SAVE_ARGS" ] && append="$append e2e.saveargs=$SAVE_ARGS"
+            kexec -p "-$KEXEC_MODE" /boot/vmlinuz --initrd=/boot/capture.img --append="$append" ||
+                die "kexec -p -$KEXEC_MODE"
+            ;;
+        *) die "unknown e2e.kexec=$KEXEC_MODE" ;;
+    esac
     [ "$(cat /sys/kernel/kexec_crash_loaded)" = 1 ] || die "kexec_crash_loaded is not 1"
-    stage KEXEC_LOAD_DONE
+    stage "KEXEC_LOAD_DONE boot_id=$(cat /proc/sys/kernel/random/boot_id)"
     # The payload is in the reserved memory now; free the copies.
-    rm -f /boot/vmlinuz /boot/capture.img
+    rm -f /boot/vmlinuz /boot/capture.img /usr/bin/crashcapture-kexec-load
     [ "$BUSY" -gt 0 ] && fill_memory "$BUSY"
     mark
     stage CRASH_TRIGGER
@@ -167,6 +196,8 @@ fi
 
 # ================= capture kernel =================
 stage "INIT_CAPTURE kernel=$KVER save=$SAVE vmcore=$(stat -c %s /proc/vmcore) $(grep MemTotal /proc/meminfo | tr -s ' ')"
+# Set by crashcapture-kexec-load (e2e.kexec=ours), as crashcaptured sets it.
+BOOT_ID=$(arg crashcapture.boot_id "")
 # ext4 checksums its metadata with crc32c, a soft dependency busybox modprobe
 # does not follow; crc32c-intel needs SSE4.2, which QEMU's default qemu64 CPU
 # lacks, so the generic one is loaded by name (reference PITFALLS.md).
@@ -184,32 +215,68 @@ done
 mount -t ext4 -o noinit_itable /dev/vda /mnt || die "mount /dev/vda"
 stage DISK_READY
 
+# measured CMD...: run CMD, watching its peak resident set (VmHWM, a
+# high-water mark, so only growth in its last 0.1 s can be missed) in
+# /proc/PID/status; "vmhwm_kib=N" goes to /tmp/rusage. Returns CMD's exit
+# status. The loop forks nothing (the shell's read, and read -t on a FIFO
+# nobody writes as the 0.1 s sleep), so it does not slow the saver on the
+# capture kernel's one CPU. Not busybox time: its %M multiplies ru_maxrss,
+# already KiB on Linux, by the page size over 1024 (ptok(), from GNU time
+# 1.7): 4 times the truth on x86_64.
+measured() {
+    [ -p /tmp/tick ] || mkfifo /tmp/tick
+    exec 9<> /tmp/tick
+    "$@" 9<&- &
+    pid=$!
+    hwm=0
+    while :; do
+        state=
+        while read -r key value _; do
+            case $key in
+                State:) state=$value ;;
+                VmHWM:) hwm=$value ;;
+            esac
+        done 2> /dev/null < "/proc/$pid/status"
+        # Gone, or a zombie (no memory left to read): wait reaps it.
+        case $state in "" | Z) break ;; esac
+        # shellcheck disable=SC3045 # busybox ash's read has -t, fractions too
+        read -r -t 0.1 _ <&9
+    done
+    wait "$pid"
+    status=$?
+    exec 9<&-
+    echo "vmhwm_kib=$hwm" > /tmp/rusage
+    return $status
+}
+memavailable() { awk '/^MemAvailable:/ { print $2 }' /proc/meminfo; }
+
 rc=0
 case $SAVE in
     ours)
         [ -x /usr/bin/crashcapture-save ] || die "crashcapture-save is not in this image"
-        stage "SAVE_START crashcapture-save $SAVE_ARGS"
+        set -- --input /proc/vmcore --output /mnt/dump --progress always
+        [ -n "$BOOT_ID" ] && set -- "$@" --boot-id "$BOOT_ID"
+        stage "SAVE_START crashcapture-save $SAVE_ARGS memavailable_kib=$(memavailable)"
         # shellcheck disable=SC2046 # the extra arguments are split on purpose
-        crashcapture-save --input /proc/vmcore --output /mnt/dump --progress always \
-            $(echo "$SAVE_ARGS" | tr ',' ' ') || rc=$?
+        measured crashcapture-save "$@" $(echo "$SAVE_ARGS" | tr ',' ' ') || rc=$?
         ;;
     cp)
         mkdir -p /mnt/dump
         vmcore-dmesg /proc/vmcore > /mnt/dump/vmcore-dmesg.txt 2>&1
-        stage "SAVE_START cp"
-        cp /proc/vmcore /mnt/dump/vmcore || rc=$?
+        stage "SAVE_START cp memavailable_kib=$(memavailable)"
+        measured cp /proc/vmcore /mnt/dump/vmcore || rc=$?
         ;;
     mdf)
         mkdir -p /mnt/dump
         vmcore-dmesg /proc/vmcore > /mnt/dump/vmcore-dmesg.txt 2>&1
-        stage "SAVE_START makedumpfile -l -d 31"
-        makedumpfile -l -d 31 /proc/vmcore /mnt/dump/vmcore > /mnt/dump/makedumpfile.log 2>&1 || rc=$?
+        stage "SAVE_START makedumpfile -l -d 31 memavailable_kib=$(memavailable)"
+        measured makedumpfile -l -d 31 /proc/vmcore /mnt/dump/vmcore > /mnt/dump/makedumpfile.log 2>&1 || rc=$?
         tail -5 /mnt/dump/makedumpfile.log
         ;;
     *) die "unknown e2e.save=$SAVE" ;;
 esac
 sync
-stage "SAVE_DONE rc=$rc bytes=$(stat -c %s /mnt/dump/vmcore 2> /dev/null || echo 0)"
+stage "SAVE_DONE rc=$rc bytes=$(stat -c %s /mnt/dump/vmcore 2> /dev/null || echo 0) $(tail -1 /tmp/rusage 2> /dev/null)"
 mkdir -p /mnt/dump
 dmesg > /mnt/dump/capture-kernel.log
 sync

@@ -8,6 +8,9 @@ E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$E2E_DIR/../.." && pwd)
 CACHE=${CRASHCAPTURE_CACHE:-/var/tmp/crashcapture-cache}
 DEFAULT_SAVER=$REPO_DIR/build/cli/crashcapture-save
+# The test tool that loads the capture kernel through our kexec_file_load
+# (e2e.kexec=ours); built with the tests (tests/e2e/CMakeLists.txt).
+DEFAULT_LOADER=$REPO_DIR/build/tests/e2e/crashcapture-kexec-load
 
 # Debian's python sees python3-drgn and python3-libkdumpfile; a pyenv or
 # virtualenv python3 earlier in PATH does not.
@@ -110,19 +113,22 @@ e2e_disk_extract() {
     debugfs -R "rdump $dir $dest" "$image" > /dev/null 2>&1
 }
 
-# e2e_initramfs KVER [SAVER] -> directory holding vmlinuz, capture.img and
-# first.img for KVER (built or reused by build-initramfs.sh). The cache key
-# includes whether our saver is inside, so SAVE=cp corpus runs and saver runs
-# do not rebuild each other's images.
+# e2e_initramfs KVER [SAVER [LOADER]] -> directory holding vmlinuz,
+# capture.img and first.img for KVER (built or reused by build-initramfs.sh).
+# The cache key includes whether our saver is inside, so SAVE=cp corpus runs
+# and saver runs do not rebuild each other's images. LOADER (default: the
+# built crashcapture-kexec-load, if any) goes into the first kernel's part
+# only.
 e2e_initramfs() {
-    local kver=$1 saver=${2:-} dir
+    local kver=$1 saver=${2:-} loader=${3:-$DEFAULT_LOADER} dir
     if [ -n "$saver" ] && [ -x "$saver" ]; then
         dir=$CACHE/initramfs/$kver-saver
     else
         dir=$CACHE/initramfs/$kver-nosaver
         saver=/nonexistent
     fi
-    "$E2E_DIR/build-initramfs.sh" "$kver" "$dir" "$saver" >&2 || return 1
+    [ -x "$loader" ] || loader=/nonexistent
+    "$E2E_DIR/build-initramfs.sh" "$kver" "$dir" "$saver" "$loader" >&2 || return 1
     echo "$dir"
 }
 

@@ -1,19 +1,21 @@
 #!/bin/bash
 # One full crash cycle of a real kernel under QEMU (TCG: no KVM needed):
-#   first kernel boots -> /init loads the capture kernel (kexec -p), fills
-#   memory, writes a marker to the kernel log -> sysrq-c -> the capture kernel
+#   first kernel boots -> /init loads the capture kernel (kexec -p, or our
+#   crashcapture-kexec-load with KEXEC=ours), fills memory, writes a marker to the kernel log -> sysrq-c -> the capture kernel
 #   boots -> /init saves /proc/vmcore into /dump on the ext4 disk -> poweroff.
 # Then the host pulls /dump out of the disk image with debugfs (no mount).
 #
-#   run-cycle.sh [--kver K] [--mem MIB] [--crash SIZE] [--kexec s|c]
+#   run-cycle.sh [--kver K] [--mem MIB] [--crash SIZE] [--kexec s|c|ours]
 #                [--save ours|cp|mdf] [--busy MIB] [--save-args A,B]
-#                [--timeout S] [--out DIR] [--saver PATH] [--keep-disk]
+#                [--timeout S] [--out DIR] [--saver PATH] [--loader PATH]
+#                [--keep-disk]
 # Each flag has an environment twin (defaults in brackets):
 #   KVER [newest 6.1]   MEM [1024]   CRASH [256M]   KEXEC [s]
 #   SAVE [ours when the saver is built, else cp]    BUSY [0]
 #   SAVE_ARGS (extra crashcapture-save arguments, comma-separated)
 #   TIMEOUT [300] for the whole QEMU run   OUT [$CACHE/runs/<kver>-<knobs>]
 #   SAVER [build/cli/crashcapture-save]   KEEP_DISK [0]
+#   LOADER [build/tests/e2e/crashcapture-kexec-load] (KEXEC=ours)
 #   CPU [qemu64]   SMP [1]   ACCEL [tcg]
 #
 # OUT receives serial.log (each line prefixed with seconds since QEMU
@@ -34,6 +36,7 @@ SAVE_ARGS=${SAVE_ARGS:-}
 TIMEOUT=${TIMEOUT:-300}
 OUT=${OUT:-}
 SAVER=${SAVER:-$DEFAULT_SAVER}
+LOADER=${LOADER:-$DEFAULT_LOADER}
 KEEP_DISK=${KEEP_DISK:-0}
 CPU=${CPU:-qemu64}
 SMP=${SMP:-1}
@@ -51,6 +54,7 @@ while [ $# -gt 0 ]; do
         --timeout) TIMEOUT=$2 ;;
         --out) OUT=$2 ;;
         --saver) SAVER=$2 ;;
+        --loader) LOADER=$2 ;;
         --keep-disk)
             KEEP_DISK=1
             shift
@@ -77,12 +81,16 @@ case $SAVE in
     cp | mdf) ;;
     *) e2e_die "SAVE must be ours, cp or mdf, not '$SAVE'" ;;
 esac
-case $KEXEC in s | c) ;; *) e2e_die "KEXEC must be s or c, not '$KEXEC'" ;; esac
+case $KEXEC in
+    s | c) ;;
+    ours) [ -x "$LOADER" ] || e2e_die "KEXEC=ours but $LOADER is not built (cmake --build build --target crashcapture-kexec-load)" ;;
+    *) e2e_die "KEXEC must be s, c or ours, not '$KEXEC'" ;;
+esac
 case "$MEM$BUSY$TIMEOUT" in *[!0-9]*) e2e_die "MEM, BUSY and TIMEOUT are numbers" ;; esac
 [ "$SAVE" = ours ] || SAVER=
 OUT=${OUT:-$CACHE/runs/$KVER-m$MEM-ck$CRASH-k$KEXEC-$SAVE-b$BUSY}
 
-images=$(e2e_initramfs "$KVER" "$SAVER")
+images=$(e2e_initramfs "$KVER" "$SAVER" "$LOADER")
 
 # OUT belongs to this run: it is emptied first, but only when a previous run
 # made it (or it is empty), never an arbitrary directory.
@@ -109,7 +117,7 @@ qemu=(qemu-system-x86_64 -nodefaults -no-user-config -accel "$ACCEL" -cpu "$CPU"
 printf '%q ' "${qemu[@]}" > "$OUT/qemu-cmd.txt"
 echo >> "$OUT/qemu-cmd.txt"
 
-e2e_log "cycle: kernel $KVER, ${MEM} MiB, crashkernel=$CRASH, kexec -$KEXEC, save=$SAVE," \
+e2e_log "cycle: kernel $KVER, ${MEM} MiB, crashkernel=$CRASH, kexec=$KEXEC, save=$SAVE," \
     "busy ${BUSY} MiB, timeout ${TIMEOUT}s -> $OUT"
 t0=$(e2e_us)
 set +e
@@ -123,8 +131,10 @@ log=$OUT/serial.log
 at() { e2e_stamp "$log" "$@"; }
 crash=$(at 'E2E: CRASH_TRIGGER')
 done_at=$(at 'E2E: CAPTURE_DONE')
+# field KEY: the value of KEY=... on the guest's E2E: lines ("" if none)
+field() { { grep -o "E2E: .*[ ]$1=[^ ]*" "$log" || true; } | head -1 | sed "s/.*[ ]$1=//"; }
 {
-    echo "# kernel=$KVER mem=$MEM crashkernel=$CRASH kexec=-$KEXEC save=$SAVE busy=$BUSY qemu_rc=$qemu_rc"
+    echo "# kernel=$KVER mem=$MEM crashkernel=$CRASH kexec=$KEXEC save=$SAVE busy=$BUSY qemu_rc=$qemu_rc"
     echo "# seconds since QEMU started, then durations"
     echo "first_kernel_start $(at 'Linux version' 1)"
     echo "first_init $(at 'E2E: INIT_FIRST')"
@@ -144,6 +154,18 @@ done_at=$(at 'E2E: CAPTURE_DONE')
     echo "save_duration $(e2e_elapsed "$(at 'E2E: SAVE_START')" "$(at 'E2E: SAVE_DONE')")"
     echo "crash_to_capture_done $(e2e_elapsed "$crash" "$done_at")"
     echo "whole_cycle $t_exit"
+    # "Memory: 48788K/115316K available (...)": what the capture kernel had
+    # left after its own image, the initrd and early allocations.
+    echo "# the capture kernel's memory at boot (its \"Memory: A/T available\" line, KiB),"
+    echo "# at /init (kB, /proc/meminfo), and the saver's peak RSS (VmHWM, KiB)"
+    boot_memory=$(awk '/Linux version/ { n++ }
+        n >= 2 && match($0, /Memory: [0-9]+K\/[0-9]+K/) { print substr($0, RSTART + 8, RLENGTH - 8); exit }' "$log")
+    boot_memory=${boot_memory//K/}
+    echo "capture_boot_available_kib ${boot_memory%/*}"
+    echo "capture_boot_total_kib ${boot_memory#*/}"
+    echo "capture_memtotal_kib $({ grep -o 'E2E: INIT_CAPTURE.*MemTotal: [0-9]*' "$log" || true; } | head -1 | sed 's/.* //')"
+    echo "save_memavailable_kib $(field memavailable_kib)"
+    echo "save_vmhwm_kib $(field vmhwm_kib)"
 } > "$OUT/timings.txt"
 
 # ---- results out of the disk image ----

@@ -2,9 +2,19 @@
 # The end-to-end test of crashcapture-save: crash a real kernel in QEMU and
 # check what the capture kernel saved with it.
 #   test-crash-cycle.sh KVER        (6.1, 6.12 or a full release)
-# Env: SAVE [ours], BUSY [448] MiB of memory filled before the crash, MEM,
-# CRASH, KEXEC, TIMEOUT, SAVER (see run-cycle.sh), OUT [$CACHE/runs/test-KVER-SAVE].
+# Env: SAVE [ours], KEXEC [ours], BUSY [448] MiB of memory filled before the
+# crash, MEM, CRASH, TIMEOUT, SAVER, LOADER (see run-cycle.sh),
+# OUT [$CACHE/runs/test-KVER-SAVE, or test-KVER-kKEXEC-SAVE for KEXEC s or c].
 #
+# With KEXEC=ours (the default) the capture kernel is loaded by
+# crashcapture-kexec-load, the library's kexec_file_load on the command line
+# it derives (lib/capture-cmdline.cpp), and the test also asserts:
+#   * the derived line has no crashkernel=, has irqpoll nr_cpus=1
+#     reset_devices panic=10 and the first boot's crashcapture.boot_id;
+#   * the capture kernel booted with exactly that line (after the
+#     elfcorehdr= the kernel puts first);
+#   * status.json's boot_id is the first boot's (the saver got it from the
+#     capture kernel's command line).
 # With SAVE=ours (the test) it asserts:
 #   * the cycle completed (the guest printed CAPTURE_DONE, saver exit 0);
 #   * check-dump.py: status.json "complete"; the boot's marker and the sysrq
@@ -21,12 +31,17 @@ set -euo pipefail
 [ $# = 1 ] || e2e_die "usage: test-crash-cycle.sh KVER"
 KVER=$(e2e_kver "$1")
 export SAVE=${SAVE:-ours}
+export KEXEC=${KEXEC:-ours}
 export BUSY=${BUSY:-448}
 export KVER
-export OUT=${OUT:-$CACHE/runs/test-$KVER-$SAVE}
+if [ "$KEXEC" = ours ]; then
+    export OUT=${OUT:-$CACHE/runs/test-$KVER-$SAVE}
+else
+    export OUT=${OUT:-$CACHE/runs/test-$KVER-k$KEXEC-$SAVE}
+fi
 
 fail() {
-    echo "FAIL: test-crash-cycle $KVER save=$SAVE: $*"
+    echo "FAIL: test-crash-cycle $KVER kexec=$KEXEC save=$SAVE: $*"
     exit 1
 }
 
@@ -35,6 +50,32 @@ log=$OUT/serial.log
 timing() { awk -v k="$1" '$1 == k { print $2 }' "$OUT/timings.txt"; }
 mark=$(grep -o 'E2E_MARK_[0-9a-f-]*' "$log" | head -1 || true)
 [ -n "$mark" ] || fail "no marker in $log"
+boot_id=$({ grep -o 'E2E: KEXEC_LOAD_DONE boot_id=[0-9a-f-]*' "$log" || true; } | head -1 | sed 's/.*=//')
+[ -n "$boot_id" ] || fail "no boot id in the KEXEC_LOAD_DONE line of $log"
+
+if [ "$KEXEC" = ours ]; then
+    # What crashcapture-kexec-load derived and loaded, and what the capture
+    # kernel booted with: its own dmesg, saved next to the dump.
+    derived=$({ grep -o 'crashcapture-kexec-load: command line: .*' "$log" || true; } | head -1 |
+        sed 's/^crashcapture-kexec-load: command line: //')
+    [ -n "$derived" ] || fail "no 'crashcapture-kexec-load: command line:' in $log"
+    for word in irqpoll nr_cpus=1 reset_devices panic=10 "crashcapture.boot_id=$boot_id" console=ttyS0; do
+        [[ " $derived " == *" $word "* ]] || fail "the derived command line lacks $word: $derived"
+    done
+    for name in crashkernel panic=1 e2e.kexec e2e.busy; do
+        [[ " $derived " != *" $name"[=\ ]* ]] || fail "the derived command line still has $name: $derived"
+    done
+    echo "ok: derived capture command line: $derived"
+    booted=$({ grep -o 'Command line: .*' "$OUT/capture-kernel.log" 2> /dev/null || true; } | head -1 |
+        sed 's/^Command line: //')
+    [ -n "$booted" ] || fail "no 'Command line:' in $OUT/capture-kernel.log"
+    # arch/x86/kernel/kexec-bzimage64.c, setup_cmdline(): "elfcorehdr=0x%lx "
+    # comes first on a crash kernel's line.
+    if ! [[ $booted =~ ^elfcorehdr=0x[0-9a-f]+\ (.*)$ ]] || [ "${BASH_REMATCH[1]}" != "$derived" ]; then
+        fail "the capture kernel booted with '$booted', not 'elfcorehdr=0x... $derived'"
+    fi
+    echo "ok: the capture kernel booted with elfcorehdr= and the derived line"
+fi
 
 case $SAVE in
     ours)
@@ -46,6 +87,11 @@ case $SAVE in
         progress=$(grep -c 'crashcapture-save:.*%' "$log" || true)
         [ "$progress" -gt 0 ] || fail "no crashcapture-save progress line in $log"
         echo "ok: $progress serial log line(s) with crashcapture-save progress"
+        if [ "$KEXEC" = ours ]; then
+            recorded=$(e2e_json "$OUT/status.json" 'd.get("boot_id", "")')
+            [ "$recorded" = "$boot_id" ] || fail "status.json boot_id '$recorded', the crashed boot was $boot_id"
+            echo "ok: status.json boot_id is the crashed boot's ($boot_id)"
+        fi
         detail="$(e2e_json "$OUT/status.json" 'd["pages"]["written"]') pages written,"
         detail="$detail $(e2e_json "$OUT/status.json" 'd["pages"]["zero"]') zero,"
         detail="$detail vmcore $(stat -c %s "$OUT/vmcore") bytes"
@@ -60,6 +106,8 @@ case $SAVE in
     *) fail "SAVE must be ours, cp or mdf" ;;
 esac
 
-echo "PASS: test-crash-cycle $KVER save=$SAVE: crash -> capture done $(timing crash_to_capture_done) s" \
+echo "PASS: test-crash-cycle $KVER kexec=$KEXEC save=$SAVE crashkernel=${CRASH:-256M}:" \
+    "crash -> capture done $(timing crash_to_capture_done) s" \
     "(capture kernel up $(timing crash_to_capture_init) s, save $(timing save_duration) s)," \
-    "whole cycle $(timing whole_cycle) s; $detail"
+    "whole cycle $(timing whole_cycle) s; $detail; capture MemTotal $(timing capture_memtotal_kib) kB," \
+    "saver peak RSS (VmHWM) $(timing save_vmhwm_kib) KiB"

@@ -155,20 +155,16 @@ TEST(CaptureCommandLine, RemovesTheDocumentedWords) {
         "hugepages=512 hugepagesz=2M default_hugepagesz=1G nr_cpus=8 maxcpus=4 possible_cpus=8 "
         "panic=0 resume=/dev/sda2 resume_offset=34816 systemd.unit=rescue.target "
         "rd.lvm.lv=vg/root rd.luks.uuid=luks-1 rd.md.uuid=1 rd.dm.uuid=2 panic_on_warn=1 "
-        "slub_debug=FZ log_buf_len=16M swiotlb=65536 cma=64M mem=4G keep=me",
+        "slub_debug=FZ log_buf_len=16M swiotlb=65536 cma=64M mem=4G init=/sbin/init "
+        "rdinit=/process_api keep=me",
         {}));
     EXPECT_THAT(words, Contains("keep=me"));
-    for (const auto* name : {"BOOT_IMAGE",   "initrd",
-                             "quiet",        "splash",
-                             "rhgb",         "hugepages",
-                             "hugepagesz",   "default_hugepagesz",
-                             "maxcpus",      "possible_cpus",
-                             "resume",       "resume_offset",
-                             "systemd.unit", "rd.lvm.lv",
-                             "rd.luks.uuid", "rd.md.uuid",
-                             "rd.dm.uuid",   "panic_on_warn",
-                             "slub_debug",   "log_buf_len",
-                             "swiotlb",      "mem"}) {
+    for (const auto* name : {"BOOT_IMAGE",   "initrd",        "quiet",        "splash",
+                             "rhgb",         "hugepages",     "hugepagesz",   "default_hugepagesz",
+                             "maxcpus",      "possible_cpus", "resume",       "resume_offset",
+                             "systemd.unit", "rd.lvm.lv",     "rd.luks.uuid", "rd.md.uuid",
+                             "rd.dm.uuid",   "panic_on_warn", "slub_debug",   "log_buf_len",
+                             "swiotlb",      "mem",           "init",         "rdinit"}) {
         EXPECT_EQ(count_named(words, name), 0u) << name;
     }
     EXPECT_EQ(count_named(words, "nr_cpus"), 1u);
