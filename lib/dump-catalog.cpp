@@ -1,7 +1,6 @@
 #include "dump-catalog.hpp"
 #include "utf8.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <sys/stat.h>
@@ -28,39 +27,6 @@ constexpr int kMaxDepth = 64;
 // stat(2): "st_blocks: number of 512B blocks allocated", whatever st_blksize.
 constexpr uint64_t kStatBlockBytes = 512;
 
-struct DirDeleter {
-    void operator()(DIR* dir) const { ::closedir(dir); }
-};
-
-// Names in a directory, without "." and "..". Listing first and acting after
-// keeps readdir() from skipping or repeating entries while we change things.
-Result<std::vector<std::string>> list_names(int directory_fd, const std::string& path) {
-    UniqueFd listing_fd(::fcntl(directory_fd, F_DUPFD_CLOEXEC, 3));
-    if (!listing_fd) {
-        return make_errno_error(errno, "cannot duplicate the descriptor of {}", path);
-    }
-    std::unique_ptr<DIR, DirDeleter> dir(::fdopendir(listing_fd.get()));
-    if (!dir) {
-        return make_errno_error(errno, "cannot list {}", path);
-    }
-    listing_fd.release();
-    std::vector<std::string> names;
-    for (;;) {
-        errno = 0;
-        const struct dirent* dirent = ::readdir(dir.get());
-        if (!dirent) {
-            if (errno != 0) {
-                return make_errno_error(errno, "cannot list {}", path);
-            }
-            return names;
-        }
-        const std::string_view name = dirent->d_name;
-        if (name != "." && name != "..") {
-            names.emplace_back(name);
-        }
-    }
-}
-
 class UsageCounter {
   public:
     Status add_tree(int directory_fd, const std::string& path, int depth) {
@@ -68,7 +34,7 @@ class UsageCounter {
             return make_error(ELOOP, "{}: directories nested deeper than {} levels", path,
                               kMaxDepth);
         }
-        auto names = list_names(directory_fd, path);
+        auto names = list_directory(directory_fd, path);
         if (!names) {
             return tl::unexpected(names.error());
         }
@@ -277,7 +243,7 @@ Result<std::vector<DumpEntry>> scan_dumps(const std::string& crash_dir) {
         }
         return make_errno_error(errno, "cannot open crash directory {}", crash_dir);
     }
-    auto names = list_names(crash_fd.get(), crash_dir);
+    auto names = list_directory(crash_fd.get(), crash_dir);
     if (!names) {
         return tl::unexpected(names.error());
     }

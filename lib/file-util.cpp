@@ -1,8 +1,11 @@
 #include "file-util.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <memory>
 
 namespace crashcapture {
 
@@ -56,6 +59,40 @@ Result<UniqueFd> open_directory(const std::string& path) {
         return make_errno_error(errno, "cannot open directory {}", path);
     }
     return fd;
+}
+
+Result<std::vector<std::string>> list_directory(int directory_fd,
+                                                const std::string& path_for_errors) {
+    // fdopendir() takes ownership of its descriptor: give it a duplicate.
+    UniqueFd listing_fd(::fcntl(directory_fd, F_DUPFD_CLOEXEC, 3));
+    if (!listing_fd) {
+        return make_errno_error(errno, "cannot duplicate the descriptor of {}", path_for_errors);
+    }
+    struct DirCloser {
+        void operator()(DIR* dir) const { ::closedir(dir); }
+    };
+    std::unique_ptr<DIR, DirCloser> dir(::fdopendir(listing_fd.get()));
+    if (!dir) {
+        return make_errno_error(errno, "cannot list {}", path_for_errors);
+    }
+    listing_fd.release();
+    // The duplicate shares the file offset with directory_fd.
+    ::rewinddir(dir.get());
+    std::vector<std::string> names;
+    for (;;) {
+        errno = 0;
+        const struct dirent* entry = ::readdir(dir.get());
+        if (!entry) {
+            if (errno != 0) {
+                return make_errno_error(errno, "cannot list {}", path_for_errors);
+            }
+            return names;
+        }
+        const std::string_view name = entry->d_name;
+        if (name != "." && name != "..") {
+            names.emplace_back(name);
+        }
+    }
 }
 
 Status make_directory(const std::string& path, mode_t mode) {

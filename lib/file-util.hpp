@@ -3,6 +3,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "result.hpp"
 #include "unique-fd.hpp"
@@ -16,6 +17,13 @@ Status write_file_atomically(int directory_fd, const std::string& name, std::str
 Status fsync_directory(int directory_fd, const std::string& name_for_errors);
 
 Result<UniqueFd> open_directory(const std::string& path);
+
+// The names in a directory, without "." and "..", read from its start
+// whatever the descriptor's offset. Listing everything first and acting after
+// keeps readdir() from skipping or repeating entries while the caller
+// changes the directory.
+Result<std::vector<std::string>> list_directory(int directory_fd,
+                                                const std::string& path_for_errors);
 
 // Creates the last component of path with mode (0700 for dump directories),
 // accepting an existing directory. The parent must exist.

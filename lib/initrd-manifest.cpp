@@ -1,7 +1,6 @@
 #include "initrd-manifest.hpp"
 #include "utf8.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -46,10 +45,6 @@ struct XxhStateDeleter {
     void operator()(XXH3_state_t* state) const { XXH3_freeState(state); }
 };
 using XxhState = std::unique_ptr<XXH3_state_t, XxhStateDeleter>;
-
-struct DirDeleter {
-    void operator()(DIR* dir) const { ::closedir(dir); }
-};
 
 int64_t to_ns(const struct timespec& ts) {
     return static_cast<int64_t>(ts.tv_sec) * kNsPerSec + ts.tv_nsec;
@@ -331,32 +326,11 @@ class Walker {
     }
 
     Status walk_children(int directory_fd, const std::string& path, int depth) {
-        // fdopendir() takes ownership of its fd; keep ours for openat().
-        UniqueFd listing_fd(::fcntl(directory_fd, F_DUPFD_CLOEXEC, 3));
-        if (!listing_fd) {
-            return make_errno_error(errno, "cannot duplicate the descriptor of {}", path);
+        auto listed = list_directory(directory_fd, path);
+        if (!listed) {
+            return tl::unexpected(listed.error());
         }
-        std::unique_ptr<DIR, DirDeleter> dir(::fdopendir(listing_fd.get()));
-        if (!dir) {
-            return make_errno_error(errno, "cannot list {}", path);
-        }
-        listing_fd.release();
-        std::vector<std::string> names;
-        for (;;) {
-            errno = 0;
-            const struct dirent* dirent = ::readdir(dir.get());
-            if (!dirent) {
-                if (errno != 0) {
-                    return make_errno_error(errno, "cannot list {}", path);
-                }
-                break;
-            }
-            const std::string_view name = dirent->d_name;
-            if (name != "." && name != "..") {
-                names.emplace_back(name);
-            }
-        }
-        dir.reset();
+        std::vector<std::string> names = std::move(*listed);
         // Byte order (std::char_traits<char>::compare is memcmp-like), so the
         // same tree always yields the same manifest whatever readdir's order.
         std::sort(names.begin(), names.end());

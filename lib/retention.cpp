@@ -1,6 +1,5 @@
 #include "retention.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -27,47 +26,22 @@ constexpr std::string_view kRemovingPrefix = ".removing.";
 constexpr int kMaxDepth = 64;
 
 // Passes over a directory before giving up on emptying it: entries created
-// while we remove (or returned late by readdir) get a second chance.
+// while we remove get a second chance.
 constexpr int kEmptyingPasses = 4;
-
-struct DirDeleter {
-    void operator()(DIR* dir) const { ::closedir(dir); }
-};
 
 Status remove_tree_at(int parent_fd, const std::string& name, const std::string& path, dev_t device,
                       int depth);
 
-// Removes everything inside directory_fd. Unlinking while reading the
-// directory is allowed (POSIX readdir: removed entries may or may not be
-// returned); entries it hides are caught by the next pass.
+// Removes everything inside directory_fd: list, remove, and list again, since
+// entries created meanwhile are caught by the next pass.
 Status remove_children(int directory_fd, const std::string& path, dev_t device, int depth) {
     for (int pass = 0; pass < kEmptyingPasses; ++pass) {
-        UniqueFd listing_fd(::fcntl(directory_fd, F_DUPFD_CLOEXEC, 3));
-        if (!listing_fd) {
-            return make_errno_error(errno, "cannot duplicate the descriptor of {}", path);
+        auto names = list_directory(directory_fd, path);
+        if (!names) {
+            return tl::unexpected(names.error());
         }
-        std::unique_ptr<DIR, DirDeleter> dir(::fdopendir(listing_fd.get()));
-        if (!dir) {
-            return make_errno_error(errno, "cannot list {}", path);
-        }
-        listing_fd.release();
-        // fdopendir() shares the file offset with directory_fd's duplicate:
-        // start each pass from the beginning.
-        ::rewinddir(dir.get());
         bool removed_any = false;
-        for (;;) {
-            errno = 0;
-            const struct dirent* dirent = ::readdir(dir.get());
-            if (!dirent) {
-                if (errno != 0) {
-                    return make_errno_error(errno, "cannot list {}", path);
-                }
-                break;
-            }
-            const std::string name = dirent->d_name;
-            if (name == "." || name == "..") {
-                continue;
-            }
+        for (const auto& name : *names) {
             const std::string child = path + "/" + name;
             struct stat st {};
             if (::fstatat(directory_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0) {
@@ -189,24 +163,16 @@ Status remove_dump_at(int crash_fd, const std::string& crash_dir, const std::str
 
 // Finishes removals a crash or an error interrupted.
 Status remove_leftovers(int crash_fd, const std::string& crash_dir, dev_t device) {
-    UniqueFd listing_fd(::fcntl(crash_fd, F_DUPFD_CLOEXEC, 3));
-    if (!listing_fd) {
-        return make_errno_error(errno, "cannot duplicate the descriptor of {}", crash_dir);
+    auto names = list_directory(crash_fd, crash_dir);
+    if (!names) {
+        return tl::unexpected(names.error());
     }
-    std::unique_ptr<DIR, DirDeleter> dir(::fdopendir(listing_fd.get()));
-    if (!dir) {
-        return make_errno_error(errno, "cannot list {}", crash_dir);
-    }
-    listing_fd.release();
-    ::rewinddir(dir.get());
     std::vector<std::string> leftovers;
-    while (const struct dirent* dirent = ::readdir(dir.get())) {
-        const std::string_view name = dirent->d_name;
-        if (name.starts_with(kRemovingPrefix)) {
-            leftovers.emplace_back(name);
+    for (auto& name : *names) {
+        if (std::string_view(name).starts_with(kRemovingPrefix)) {
+            leftovers.push_back(std::move(name));
         }
     }
-    dir.reset();
     for (const auto& name : leftovers) {
         struct stat st {};
         if (::fstatat(crash_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0 ||
