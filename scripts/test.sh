@@ -1,7 +1,9 @@
 #!/bin/bash
 # The one test command: installs what is needed, builds, and runs every test.
 #   sudo scripts/test.sh            what CI runs (.ci/run)
-#   FULL=1 sudo scripts/test.sh     also the long matrix (see tests/e2e/README.md)
+#   FULL=1 sudo scripts/test.sh     also the long matrix: the full corpus (4 GiB guests),
+#                                   every loader and saver, the crashkernel= sweep and
+#                                   the benchmark (tests/e2e/README.md; about an hour)
 # Layers, in order: formatting, build with warnings as errors, unit tests
 # (synthetic vmcores), a real vmcore per kernel (6.1, 6.12) checked against
 # makedumpfile, libkdumpfile, drgn and crash, then a real crash cycle per
@@ -62,7 +64,9 @@ done
 
 if [ "${FULL:-0}" = 1 ]; then
     step "full matrix"
-    tests/e2e/make-corpus.sh
-    tests/e2e/run-matrix.sh
+    tests/e2e/make-corpus.sh        # busy 1, 2 and 4 GiB guests, both kernels
+    tests/e2e/run-matrix.sh         # both kernels x our loader/kexec -s/-c x ours/makedumpfile
+    tests/e2e/run-matrix.sh --sweep # the smallest crashkernel= that still captures
+    bench/run-bench.sh              # against makedumpfile on the whole corpus
 fi
 step "all tests passed"
