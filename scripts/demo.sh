@@ -1,7 +1,7 @@
 #!/bin/bash
 # The main job, shown for real: install what is needed, build, boot a Debian
 # kernel in QEMU (no KVM needed), load a capture kernel into its crashkernel=
-# reservation, crash it with sysrq-c, let crashcapture-save write the dump in
+# reservation (with this project's kexec_file_load), crash it with sysrq-c, let crashcapture-save write the dump in
 # the capture kernel, and open the result with drgn and libkdumpfile.
 #   sudo scripts/demo.sh [6.1|6.12]      (default 6.1; about 2 minutes)
 set -euo pipefail
@@ -12,12 +12,14 @@ export CRASHCAPTURE_CACHE=${CRASHCAPTURE_CACHE:-/var/tmp/crashcapture-cache}
 echo "== installing dependencies (Debian packages)"
 scripts/install-deps.sh
 echo "== building"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF > /dev/null
-cmake --build build -j"$(nproc)" --target crashcapture-save > /dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=ON > /dev/null
+cmake --build build -j"$(nproc)" --target crashcapture-save crashcapture-kexec-load > /dev/null
 
 out=$CRASHCAPTURE_CACHE/runs/demo-$kernel
 echo "== crashing Linux $kernel in QEMU; the capture kernel runs crashcapture-save"
-tests/e2e/run-cycle.sh --kver "$kernel" --save ours --busy 256 --out "$out"
+# The capture kernel is loaded with crashcaptured's own kexec_file_load code
+# and derived command line (tests/e2e/crashcapture-kexec-load).
+tests/e2e/run-cycle.sh --kver "$kernel" --kexec ours --save ours --busy 256 --out "$out"
 
 echo
 echo "== the dump directory the capture kernel wrote ($out)"
