@@ -6,12 +6,23 @@
 #include <unistd.h>
 #include <CLI/CLI.hpp>
 
+#include <spawn.h>
+#include <sys/wait.h>
+
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
 
 #include "manager-proxy.h"
+#include "system-paths.hpp"
+
+extern char** environ;
 
 namespace {
 
@@ -88,6 +99,131 @@ std::string format_time(int64_t epoch_seconds) {
     char buffer[64];
     strftime(buffer, sizeof(buffer), "%Y-%m-%d %H:%M:%S %Z", &tm);
     return buffer;
+}
+
+// The crashkernel= value of a kernel command line, or "" if none.
+std::string crashkernel_of(const std::string& command_line) {
+    std::string value;
+    std::istringstream words(command_line);
+    for (std::string word; words >> word;) {
+        if (word.rfind("crashkernel=", 0) == 0) {
+            value = word.substr(12);  // the last one wins, as in the kernel
+        }
+    }
+    return value;
+}
+
+std::string read_first_line(const std::string& path) {
+    std::ifstream in(path);
+    std::string line;
+    std::getline(in, line);
+    return line;
+}
+
+bool is_executable(const std::string& path) {
+    return ::access(path.c_str(), X_OK) == 0;
+}
+
+// Finds a program in PATH (posix_spawnp would too, but we want to say which
+// mechanism we will use before running anything).
+std::string find_program(const std::string& name) {
+    const char* path = std::getenv("PATH");
+    std::istringstream directories(path ? path : "/usr/sbin:/usr/bin:/sbin:/bin");
+    for (std::string directory; std::getline(directories, directory, ':');) {
+        if (!directory.empty() && is_executable(directory + "/" + name)) {
+            return directory + "/" + name;
+        }
+    }
+    return {};
+}
+
+int run_program(const std::vector<std::string>& args) {
+    std::vector<char*> argv;
+    for (const auto& arg : args) {
+        argv.push_back(const_cast<char*>(arg.c_str()));
+    }
+    argv.push_back(nullptr);
+    pid_t pid = -1;
+    if (posix_spawnp(&pid, argv[0], nullptr, nullptr, argv.data(), environ) != 0) {
+        return -1;
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// crashcapturectl setup: the crashkernel= step, shown always, applied only
+// with --apply, through the distribution's own mechanism: a GRUB drop-in and
+// update-grub on Debian (/etc/default/grub.d/*.cfg is sourced by
+// update-grub), grubby on Fedora-style systems. Never edits grub.cfg itself.
+int setup(const std::optional<uint64_t>& size_mib, bool apply, bool json,
+          const std::function<uint64_t()>& estimate) {
+    const auto paths = crashcapture::SystemPaths::from_environment();
+    const uint64_t recommended_mib = size_mib ? *size_mib : (estimate() + (1ULL << 20) - 1) >> 20;
+    const std::string current = crashkernel_of(read_first_line(paths.proc + "/cmdline"));
+    const std::string wanted = fmt::format("crashkernel={}M", recommended_mib);
+    const std::string dropin = paths.resolve("/etc/default/grub.d/crashcapture.cfg");
+    std::string mechanism;
+    std::vector<std::string> command;
+    if (std::string update_grub = find_program("update-grub"); !update_grub.empty()) {
+        mechanism = "grub drop-in " + dropin + ", then update-grub";
+        command = {update_grub};
+    } else if (std::string grubby = find_program("grubby"); !grubby.empty()) {
+        mechanism = "grubby --update-kernel=ALL --args=" + wanted;
+        command = {grubby, "--update-kernel=ALL", "--args=" + wanted};
+    }
+    if (json) {
+        std::cout << nlohmann::json{{"current", current},
+                                    {"recommended", wanted},
+                                    {"mechanism", mechanism},
+                                    {"applied", false}}
+                         .dump(2)
+                  << '\n';
+    } else {
+        std::cout << fmt::format("Current:     {}\n",
+                                 current.empty() ? "no crashkernel=" : "crashkernel=" + current);
+        std::cout << fmt::format("Recommended: {}\n", wanted);
+        std::cout << fmt::format("Change:      {}\n",
+                                 mechanism.empty() ? "(no update-grub or grubby found: add it to "
+                                                     "the kernel command line by hand)"
+                                                   : mechanism);
+    }
+    if (!apply) {
+        if (!json) {
+            std::cout << "Nothing changed; run with --apply to make the change, then reboot.\n";
+        }
+        return kExitOk;
+    }
+    if (mechanism.empty()) {
+        std::cerr << "crashcapturectl: no update-grub or grubby on this system; add " << wanted
+                  << " to the kernel command line of your boot loader by hand\n";
+        return kExitFailure;
+    }
+    if (::geteuid() != 0) {
+        std::cerr << "crashcapturectl: setup --apply changes the boot configuration: run it as "
+                     "root\n";
+        return kExitDenied;
+    }
+    if (command.size() == 1) {  // update-grub: write the drop-in first
+        std::filesystem::create_directories(std::filesystem::path(dropin).parent_path());
+        std::ofstream out(dropin);
+        out << "# Written by crashcapturectl setup: memory for the capture kernel\n"
+               "# (crashcaptured). Remove this file and run update-grub to undo.\n"
+            << "GRUB_CMDLINE_LINUX_DEFAULT=\"$GRUB_CMDLINE_LINUX_DEFAULT " << wanted << "\"\n";
+        if (!out.flush()) {
+            std::cerr << "crashcapturectl: cannot write " << dropin << '\n';
+            return kExitFailure;
+        }
+    }
+    if (const int rc = run_program(command); rc != 0) {
+        std::cerr << "crashcapturectl: " << command.front() << " failed (exit status " << rc
+                  << ")\n";
+        return kExitFailure;
+    }
+    if (!json) {
+        std::cout << "Done: reboot for " << wanted << " to take effect.\n";
+    }
+    return kExitOk;
 }
 
 int print_status(ManagerProxy& manager, bool json) {
@@ -172,9 +308,18 @@ int main(int argc, char** argv) {
     auto* unload = app.add_subcommand("unload", "Unload the capture kernel (root)");
     auto* estimate = app.add_subcommand("estimate", "Recommend a crashkernel= size");
     auto* vacuum = app.add_subcommand("vacuum", "Apply MaxUse=/KeepFree=/KeepDumps= now (root)");
+    auto* setup_command = app.add_subcommand(
+        "setup", "Show the crashkernel= this machine needs; --apply sets it (root)");
+    std::optional<uint64_t> size_mib;
+    bool apply = false;
+    setup_command->add_option("--size", size_mib,
+                              "crashkernel= size in MiB (default: ask crashcaptured's estimate)");
+    setup_command->add_flag("--apply", apply,
+                            "Make the change: a GRUB drop-in and update-grub, or grubby");
     auto* test = app.add_subcommand("test", "Crash this machine now to test the capture (root)");
     test->add_flag("--yes", yes, "Really crash the machine");
-    for (auto* sub : {status, list, info, dmesg, remove, reload, unload, estimate, vacuum, test}) {
+    for (auto* sub : {status, list, info, dmesg, remove, reload, unload, estimate, vacuum,
+                      setup_command, test}) {
         sub->add_flag("--json", json, "Machine-readable output");
     }
     app.footer(
@@ -188,8 +333,16 @@ int main(int argc, char** argv) {
     }
 
     try {
+        if (setup_command->parsed() && size_mib) {
+            // With --size the daemon is not needed.
+            return setup(size_mib, apply, json, [] { return uint64_t{0}; });
+        }
         auto connection = connect();
         ManagerProxy manager(*connection);
+        if (setup_command->parsed()) {
+            return setup(size_mib, apply, json,
+                         [&] { return std::get<0>(manager.EstimateReservation()); });
+        }
         if (status->parsed()) {
             return print_status(manager, json);
         }

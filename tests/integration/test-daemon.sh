@@ -155,6 +155,26 @@ as_nobody busctl --user call org.crashcapture1 /org/crashcapture1 org.crashcaptu
 bctl call org.crashcapture1 /org/crashcapture1 org.crashcapture1.Manager EstimateReservation > "$work/estimate" &&
     pass "EstimateReservation: $(cut -c1-80 "$work/estimate")" || fail "EstimateReservation"
 
+# ---- setup: shows the crashkernel= step, applies it only when asked ----
+mkdir -p "$work/fakebin"
+printf '#!/bin/sh\necho update-grub ran >> "%s"\n' "$work/update-grub.log" > "$work/fakebin/update-grub"
+chmod +x "$work/fakebin/update-grub"
+CRASHCAPTURE_ROOT=$root PATH=$work/fakebin:$PATH "$CTL" setup > "$work/setup.out" 2>&1
+if grep -q 'Current:     crashkernel=256M' "$work/setup.out" && grep -q 'Recommended: crashkernel=[0-9]*M' "$work/setup.out" &&
+    [ ! -e "$root/etc/default/grub.d/crashcapture.cfg" ] && [ ! -e "$work/update-grub.log" ]; then
+    pass "setup without --apply shows the step and changes nothing"
+else
+    fail "setup: $(cat "$work/setup.out")"
+fi
+CRASHCAPTURE_ROOT=$root PATH=$work/fakebin:$PATH "$CTL" setup --size 320 --apply > "$work/setup.out" 2>&1
+if grep -q 'crashkernel=320M' "$root/etc/default/grub.d/crashcapture.cfg" 2>/dev/null && [ -s "$work/update-grub.log" ]; then
+    pass "setup --size 320 --apply: grub drop-in written, update-grub run"
+else
+    fail "setup --apply: $(cat "$work/setup.out")"
+fi
+as_nobody env CRASHCAPTURE_ROOT="$root" PATH="$work/fakebin:$PATH" "$CTL" setup --size 320 --apply > /dev/null 2>&1; rc=$?
+[ $rc = 4 ] && pass "nobody: setup --apply refused (exit 4)" || fail "nobody: setup --apply gave exit $rc"
+
 # ---- reports: each dump once, with a signal ----
 grep -c 'Kernel crash captured' "$work/daemon.log" | grep -qx 2 && pass "two dumps reported at start" ||
     fail "dump reports at start: $(grep -c 'Kernel crash captured' "$work/daemon.log")"
