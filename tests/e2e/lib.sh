@@ -24,6 +24,13 @@ e2e_die() {
 
 # e2e_need CMD... : fail early, naming the Debian package, instead of halfway
 # through a cycle.
+# e2e_usage SCRIPT: print the script's header comment (from line 2 up to
+# "set -euo") as its --help, and exit 0.
+e2e_usage() {
+    sed -n '2,/^set -euo/p' "$1" | sed '$d; s/^# \{0,1\}//'
+    exit 0
+}
+
 e2e_need() {
     local cmd missing=()
     for cmd in "$@"; do

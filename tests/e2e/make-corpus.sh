@@ -32,8 +32,7 @@ while [ $# -gt 0 ]; do
             shift 2
             ;;
         -h | --help)
-            sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
-            exit 0
+            e2e_usage "$0"
             ;;
         *) e2e_die "unknown argument $1 (see --help)" ;;
     esac

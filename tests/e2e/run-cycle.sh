@@ -61,8 +61,7 @@ while [ $# -gt 0 ]; do
             continue
             ;;
         -h | --help)
-            sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
-            exit 0
+            e2e_usage "$0"
             ;;
         *) e2e_die "unknown argument $1 (see --help)" ;;
     esac
