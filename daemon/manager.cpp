@@ -25,11 +25,10 @@ extern char** environ;
 namespace crashcapture {
 namespace {
 
+// A kernel file's text without its trailing newline; "" if unreadable (the
+// callers treat a missing boot id or cpuinfo as unknown).
 std::string read_text(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream buffer;
-    buffer << in.rdbuf();
-    std::string text = buffer.str();
+    std::string text = read_kernel_file(path).value_or("");
     while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) {
         text.pop_back();
     }

@@ -61,6 +61,28 @@ Result<UniqueFd> open_directory(const std::string& path) {
     return fd;
 }
 
+Result<std::string> read_kernel_file(const std::string& path) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+    if (!fd) {
+        return make_errno_error(errno, "cannot open {}", path);
+    }
+    std::string text;
+    char buffer[16384];
+    for (;;) {
+        const ssize_t n = ::read(fd.get(), buffer, sizeof(buffer));
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return make_errno_error(errno, "cannot read {}", path);
+        }
+        if (n == 0) {
+            return text;
+        }
+        text.append(buffer, static_cast<size_t>(n));
+    }
+}
+
 Result<std::vector<std::string>> list_directory(int directory_fd,
                                                 const std::string& path_for_errors) {
     // fdopendir() takes ownership of its descriptor: give it a duplicate.

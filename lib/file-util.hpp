@@ -18,6 +18,10 @@ Status fsync_directory(int directory_fd, const std::string& name_for_errors);
 
 Result<UniqueFd> open_directory(const std::string& path);
 
+// A small kernel file read whole (procfs and sysfs report st_size 0, so it
+// reads to the end). The error keeps errno (ENOENT for a missing file).
+Result<std::string> read_kernel_file(const std::string& path);
+
 // The names in a directory, without "." and "..", read from its start
 // whatever the descriptor's offset. Listing everything first and acting after
 // keeps readdir() from skipping or repeating entries while the caller

@@ -1,5 +1,7 @@
 #include "kexec-loader.hpp"
 
+#include "file-util.hpp"
+
 #include <fcntl.h>
 #include <linux/kexec.h>
 #include <sys/stat.h>
@@ -27,29 +29,6 @@ constexpr int kCapSysBoot = 22;
 
 constexpr uint64_t kMiB = 1024 * 1024;
 
-// Small sysfs/procfs files: one line, read whole. nullopt with errno set.
-std::optional<std::string> read_small_file(const std::string& path) {
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) {
-        return std::nullopt;
-    }
-    std::string text;
-    char buffer[4096];
-    for (;;) {
-        const ssize_t n = ::read(fd.get(), buffer, sizeof(buffer));
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return std::nullopt;
-        }
-        if (n == 0) {
-            return text;
-        }
-        text.append(buffer, static_cast<size_t>(n));
-    }
-}
-
 std::string trim(std::string text) {
     const auto end = text.find_last_not_of(" \t\n");
     text.erase(end == std::string::npos ? 0 : end + 1);
@@ -70,7 +49,7 @@ std::optional<Integer> parse_integer(const std::string& text, int base = 10) {
 }
 
 std::optional<long> read_sysctl(const std::string& proc_root, const std::string& name) {
-    auto text = read_small_file(proc_root + "/sys/kernel/" + name);
+    auto text = read_kernel_file(proc_root + "/sys/kernel/" + name);
     return text ? parse_integer<long>(*text) : std::nullopt;
 }
 
@@ -93,7 +72,7 @@ std::optional<bool> has_cap_sys_boot(const std::string& proc_root) {
 // securityfs "lockdown" (security/lockdown/lockdown.c, lockdown_read):
 // "none [integrity] confidentiality", the bracketed mode in force.
 std::optional<std::string> lockdown_mode(const std::string& sys_root) {
-    auto text = read_small_file(sys_root + "/kernel/security/lockdown");
+    auto text = read_kernel_file(sys_root + "/kernel/security/lockdown");
     if (!text) {
         return std::nullopt;
     }
@@ -262,13 +241,13 @@ Status check_cmdline(const std::string& cmdline) {
 
 Result<bool> read_crash_kernel_loaded(const std::string& sys_root) {
     const std::string path = sys_root + "/kernel/kexec_crash_loaded";
-    auto text = read_small_file(path);
+    auto text = read_kernel_file(path);
     if (!text) {
-        if (errno == ENOENT) {
+        if (text.error().errno_value == ENOENT) {
             return make_error(ENOENT, "{} does not exist: the kernel has no crash dump support",
                               path);
         }
-        return make_errno_error(errno, "cannot read {}", path);
+        return tl::unexpected(text.error());
     }
     auto value = parse_integer<int>(*text);
     if (!value || (*value != 0 && *value != 1)) {
@@ -279,9 +258,9 @@ Result<bool> read_crash_kernel_loaded(const std::string& sys_root) {
 
 Result<uint64_t> read_crash_reservation_bytes(const std::string& sys_root) {
     const std::string path = sys_root + "/kernel/kexec_crash_size";
-    auto text = read_small_file(path);
+    auto text = read_kernel_file(path);
     if (!text) {
-        return make_errno_error(errno, "cannot read {}", path);
+        return tl::unexpected(text.error());
     }
     auto value = parse_integer<uint64_t>(*text);
     if (!value) {

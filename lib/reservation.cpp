@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "dump-writer.hpp"
+#include "file-util.hpp"
 #include "page-filter.hpp"
 #include "unique-fd.hpp"
 
@@ -45,30 +46,6 @@ std::optional<uint64_t> parse_number(std::string_view text, int base = 10) {
         return std::nullopt;
     }
     return value;
-}
-
-// Reads a small kernel file (procfs and sysfs report st_size 0, so read to
-// the end). ENOENT is left in the error for callers that allow it.
-Result<std::string> read_kernel_file(const std::string& path) {
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
-    if (!fd) {
-        return make_errno_error(errno, "cannot open {}", path);
-    }
-    std::string text;
-    std::array<char, 16384> buffer{};
-    for (;;) {
-        const ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return make_errno_error(errno, "cannot read {}", path);
-        }
-        if (n == 0) {
-            return text;
-        }
-        text.append(buffer.data(), static_cast<size_t>(n));
-    }
 }
 
 Result<uint64_t> read_number_file(const std::string& path) {

@@ -11,7 +11,6 @@
 // with "crashcapture-kexec-load: " (the serial log is grepped); on an error the
 // library's explanation goes to stderr and the exit status is 1 (2 for a
 // usage error). guest-init.sh runs it in the QEMU guest with e2e.kexec=ours.
-#include <fcntl.h>
 #include <unistd.h>
 #include <CLI/CLI.hpp>
 
@@ -23,38 +22,13 @@
 #include <vector>
 
 #include "capture-cmdline.hpp"
+#include "file-util.hpp"
 #include "kexec-loader.hpp"
 #include "system-paths.hpp"
-#include "unique-fd.hpp"
 
 using namespace crashcapture;
 
-namespace {
-
-// A whole procfs file; an error names the path.
-Result<std::string> read_text(const std::string& path) {
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) {
-        return make_errno_error(errno, "cannot open {}", path);
-    }
-    std::string text;
-    char buffer[4096];
-    for (;;) {
-        const ssize_t n = ::read(fd.get(), buffer, sizeof(buffer));
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            return make_errno_error(errno, "cannot read {}", path);
-        }
-        if (n == 0) {
-            return text;
-        }
-        text.append(buffer, static_cast<size_t>(n));
-    }
-}
-
-}  // namespace
+namespace {}  // namespace
 
 int main(int argc, char** argv) {
     std::string kernel;
@@ -98,12 +72,12 @@ int main(int argc, char** argv) {
         return 1;
     };
 
-    auto running = read_text(paths.proc + "/cmdline");
+    auto running = read_kernel_file(paths.proc + "/cmdline");
     if (!running) {
         return fail(running.error());
     }
     if (with_boot_id) {
-        auto boot_id = read_text(paths.proc + "/sys/kernel/random/boot_id");
+        auto boot_id = read_kernel_file(paths.proc + "/sys/kernel/random/boot_id");
         if (!boot_id) {
             return fail(boot_id.error());
         }
@@ -112,7 +86,7 @@ int main(int argc, char** argv) {
     if (with_apicid) {
         // Missing /proc/cpuinfo or no x86 fields: no disable_cpu_apicid=.
         options.boot_cpu_apicid =
-            parse_boot_cpu_apicid(read_text(paths.proc + "/cpuinfo").value_or(""));
+            parse_boot_cpu_apicid(read_kernel_file(paths.proc + "/cpuinfo").value_or(""));
     }
     auto command_line = build_capture_command_line(*running, options);
     if (!command_line) {
