@@ -1,0 +1,257 @@
+// crashcapture-build-initrd: builds the capture initrd with dracut, the
+// crashcapture dracut module (dracut/modules.d/99crashcapture) and
+// crashcaptured's own dracut configuration, so that the host's dracut
+// settings do not leak in. crashcaptured runs it as
+//   crashcapture-build-initrd --kernel-version KVER --kernel IMAGE --output FILE
+// and an admin may run it by hand (--dry-run shows the plan).
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <CLI/CLI.hpp>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+
+#include "config.hpp"
+#include "file-util.hpp"
+#include "initrd-plan.hpp"
+#include "system-paths.hpp"
+
+extern char** environ;
+
+using namespace crashcapture;
+
+namespace {
+
+constexpr int kBuiltOk = 0;
+constexpr int kBuildFailed = 1;
+constexpr int kBuildUsage = 2;
+
+// Installed by the package (CMakeLists.txt): our dracut.conf, which replaces
+// /etc/dracut.conf, and the admin's additions, which replace
+// /etc/dracut.conf.d.
+constexpr const char* kDracutConf = CRASHCAPTURE_LIBDIR "/dracut.conf";
+constexpr const char* kAdminDracutConfDir = "/etc/crashcapture/dracut.conf.d";
+
+// The dracut modules of a capture initrd, and no others (dracut(8), -m):
+// systemd and its udev and journal (the capture unit, device discovery, the
+// capture kernel's own log), kernel-modules (block and filesystem drivers;
+// hostonly keeps just this machine's), base and fs-lib (mount, the shell),
+// and ours. The host's default module list (plymouth, i18n, network, ...)
+// costs megabytes of reservation for nothing.
+constexpr const char* kDracutModules =
+    "systemd systemd-udevd systemd-journald kernel-modules udev-rules base fs-lib crashcapture";
+
+[[noreturn]] void fail(const std::string& message) {
+    std::cerr << "crashcapture-build-initrd: " << message << '\n';
+    std::exit(kBuildFailed);
+}
+
+void write_text(const std::string& path, const std::string& text, mode_t mode) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0 || ::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size()) ||
+        ::close(fd) != 0) {
+        fail(fmt::format("cannot write {}: {}", path, std::strerror(errno)));
+    }
+}
+
+// mkdir -p with 0700 for the last component: a dump directory holds
+// memory images (crashcapture.conf(5), Target=).
+void make_target_directory(const std::string& path) {
+    std::error_code error;
+    const std::filesystem::path directory(path);
+    std::filesystem::create_directories(directory.parent_path(), error);
+    if (error) {
+        fail(
+            fmt::format("cannot create {}: {}", directory.parent_path().string(), error.message()));
+    }
+    if (auto made = make_directory(path, 0700); !made) {
+        fail(fmt::format("cannot create the target directory: {}", made.error().message));
+    }
+}
+
+int run(const std::vector<std::string>& arguments, const std::vector<std::string>& extra_env) {
+    std::vector<std::string> environment;
+    for (char** variable = environ; *variable != nullptr; ++variable) {
+        environment.emplace_back(*variable);
+    }
+    environment.insert(environment.end(), extra_env.begin(), extra_env.end());
+    std::vector<char*> argv;
+    for (const auto& argument : arguments) {
+        argv.push_back(const_cast<char*>(argument.c_str()));
+    }
+    argv.push_back(nullptr);
+    std::vector<char*> envp;
+    for (const auto& variable : environment) {
+        envp.push_back(const_cast<char*>(variable.c_str()));
+    }
+    envp.push_back(nullptr);
+    pid_t pid = 0;
+    if (const int rc = posix_spawnp(&pid, argv[0], nullptr, nullptr, argv.data(), envp.data());
+        rc != 0) {
+        fail(fmt::format("cannot run {}: {}", arguments[0], std::strerror(rc)));
+    }
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (WIFEXITED(status)) {
+        return WEXITSTATUS(status);
+    }
+    return 128 + WTERMSIG(status);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::string kernel_version;
+    std::string kernel_image;
+    std::string output;
+    std::string dracut = "dracut";
+    bool dry_run = false;
+    bool verbose = false;
+
+    CLI::App app{
+        "Build the capture initrd: dracut with crashcaptured's own configuration, the "
+        "crashcapture module, and exactly the drivers the dump target needs.",
+        "crashcapture-build-initrd"};
+    app.set_version_flag("--version", CRASHCAPTURE_VERSION);
+    app.add_option("--kernel-version", kernel_version,
+                   "Kernel release the initrd is for (its modules are in /lib/modules/KVER)")
+        ->required();
+    app.add_option("--kernel", kernel_image,
+                   "The capture kernel's image (recorded only; dracut needs the release)");
+    app.add_option("--output", output, "Where to write the initrd (replaced atomically)")
+        ->required();
+    app.add_option("--dracut", dracut, "The dracut to run")->default_val("dracut");
+    app.add_flag("--dry-run", dry_run,
+                 "Print the files for the initrd and the dracut command, build nothing");
+    app.add_flag("-v,--verbose", verbose, "Let dracut say what it includes");
+    app.footer(
+        "Exit status: 0 built, 1 failed (the message says why), 2 usage error. "
+        "See crashcapture-build-initrd(8).");
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        const int code = app.exit(e);
+        return code == 0 ? kBuiltOk : kBuildUsage;
+    }
+
+    const SystemPaths paths = SystemPaths::from_environment();
+    auto config = load_config(paths);
+    if (!config) {
+        fail(fmt::format("the configuration has errors:\n{}", config.error().message));
+    }
+    if (config->target.kind != TargetKind::directory) {
+        fail(
+            fmt::format("Target={}: this version's capture initrd writes to a directory on a "
+                        "local filesystem only; raw, ssh and nfs targets are not built yet",
+                        config->target_description()));
+    }
+    const std::string host_directory = paths.resolve(config->target.path);
+    if (!dry_run) {
+        make_target_directory(host_directory);
+    }
+    const auto mountinfo = read_kernel_file(paths.resolve("/proc/self/mountinfo"));
+    if (!mountinfo) {
+        fail(mountinfo.error().message);
+    }
+    const auto target = resolve_directory_target(paths, *mountinfo, config->target.path);
+    if (!target) {
+        fail(target.error().message);
+    }
+    const auto root = resolve_directory_target(paths, *mountinfo, "/");
+    if (!root) {
+        fail(fmt::format("the root filesystem (for FailureAction=dump-to-rootfs): {}",
+                         root.error().message));
+    }
+
+    // The files the module installs (module-setup.sh reads
+    // $CRASHCAPTURE_STAGING).
+    const std::string environment = capture_environment(*config, *target, *root);
+    const std::string capture_dropin = capture_unit_dropin(*config);
+    const std::string fallback_dropin = fallback_unit_dropin(*config);
+
+    const std::string temporary_output = output + ".building";
+    std::vector<std::string> dracut_command = {
+        dracut,
+        "--force",
+        "--conf",
+        kDracutConf,
+        // --confdir must exist (dracut refuses a missing one); without the
+        // admin's directory, point it at ours, which has no drop-ins.
+        "--confdir",
+        ::access(paths.resolve(kAdminDracutConfDir).c_str(), F_OK) == 0
+            ? paths.resolve(kAdminDracutConfDir)
+            : std::string(CRASHCAPTURE_LIBDIR "/dracut.conf.d"),
+        "--modules",
+        kDracutModules,
+        // The target's device and what lies under it (LVM, LUKS, RAID):
+        // dracut's hostonly logic brings the whole stack up.
+        "--add-device",
+        target->device,
+        "--add-drivers",
+        target->fstype + (root->fstype != target->fstype ? " " + root->fstype : ""),
+        "--kver",
+        kernel_version,
+        // The daemon runs with ProtectSystem=strict and PrivateTmp=yes:
+        // /tmp is the one place it may write scratch files.
+        "--tmpdir",
+        "/tmp",
+    };
+    if (target->device != root->device) {
+        dracut_command.insert(dracut_command.end(), {"--add-device", root->device});
+    }
+    dracut_command.push_back(verbose ? "--verbose" : "--quiet");
+    dracut_command.insert(dracut_command.end(), {temporary_output, kernel_version});
+
+    if (dry_run) {
+        std::cout << "# /etc/crashcapture/capture.env\n"
+                  << environment
+                  << "\n# /etc/systemd/system/crashcapture-capture.service.d/50-actions.conf\n"
+                  << capture_dropin
+                  << "\n# /etc/systemd/system/crashcapture-fallback.service.d/50-actions.conf\n"
+                  << fallback_dropin << "\n# dracut command\n";
+        for (const auto& word : dracut_command) {
+            std::cout << shell_quote(word) << ' ';
+        }
+        std::cout << '\n';
+        return kBuiltOk;
+    }
+
+    char staging_template[] = "/tmp/crashcapture-initrd.XXXXXX";
+    if (::mkdtemp(staging_template) == nullptr) {
+        fail(fmt::format("cannot create a staging directory in /tmp: {}", std::strerror(errno)));
+    }
+    const std::string staging = staging_template;
+    write_text(staging + "/capture.env", environment, 0644);
+    write_text(staging + "/capture-actions.conf", capture_dropin, 0644);
+    write_text(staging + "/fallback-actions.conf", fallback_dropin, 0644);
+
+    const int status = run(dracut_command, {"CRASHCAPTURE_STAGING=" + staging});
+    std::error_code ignored;
+    std::filesystem::remove_all(staging, ignored);
+    if (status != 0) {
+        ::unlink(temporary_output.c_str());
+        fail(
+            fmt::format("dracut failed (exit status {}); run crashcapture-build-initrd "
+                        "--verbose --kernel-version {} --output FILE to see why",
+                        status, kernel_version));
+    }
+    if (::rename(temporary_output.c_str(), output.c_str()) != 0) {
+        fail(fmt::format("cannot rename {} to {}: {}", temporary_output, output,
+                         std::strerror(errno)));
+    }
+    struct stat built {};
+    ::stat(output.c_str(), &built);
+    std::cout << fmt::format(
+        "crashcapture-build-initrd: {} for {}: {:.1f} MiB; dumps go to {} on {} ({})\n", output,
+        kernel_version, static_cast<double>(built.st_size) / (1 << 20),
+        target->directory_in_filesystem, target->source, target->fstype);
+    return kBuiltOk;
+}

@@ -1,0 +1,63 @@
+#!/bin/bash
+# dracut module "crashcapture": the capture side of crashcaptured
+# (dracut.modules(7) for the check/depends/installkernel/install protocol).
+# crashcapture-build-initrd adds it with -m, and sets CRASHCAPTURE_STAGING to
+# a directory holding what it derived from crashcapture.conf: capture.env and
+# the two units' drop-ins (lib/initrd-plan.hpp).
+
+# called by dracut
+check() {
+    # 255: only when asked for. This module turns an initrd into a capture
+    # initrd that never mounts the root filesystem as /; it must never end up
+    # in the host's boot initrd.
+    return 255
+}
+
+# called by dracut
+depends() {
+    echo systemd systemd-journald
+    return 0
+}
+
+# called by dracut
+installkernel() {
+    # ext4 checksums its metadata with crc32c; the "crc32c" alias resolves to
+    # crc32c-intel, which needs SSE4.2 (not on every CPU, e.g. QEMU's
+    # qemu64), and modprobe in an initrd sees no softdeps: install the
+    # generic one too.
+    hostonly='' instmods crc32c_generic
+}
+
+# called by dracut
+install() {
+    # dracut carries on when install() fails; an initrd that cannot capture
+    # must not be built, so stop dracut itself.
+    if [[ ! -f ${CRASHCAPTURE_STAGING:-}/capture.env ]]; then
+        dfatal "crashcapture: CRASHCAPTURE_STAGING has no capture.env; build capture initrds with crashcapture-build-initrd"
+        exit 1
+    fi
+    if ! inst_binary /usr/sbin/crashcapture-save; then
+        dfatal "crashcapture: cannot install /usr/sbin/crashcapture-save"
+        exit 1
+    fi
+    inst_script "$moddir/crashcapture-capture" /usr/lib/crashcapture/crashcapture-capture
+    inst_multiple sync date sed journalctl udevadm
+    inst_multiple -o blkid
+    inst_simple "$CRASHCAPTURE_STAGING/capture.env" /etc/crashcapture/capture.env
+    inst_simple "$moddir/crashcapture.target" "$systemdsystemunitdir/crashcapture.target"
+    inst_simple "$moddir/crashcapture-capture.service" "$systemdsystemunitdir/crashcapture-capture.service"
+    inst_simple "$moddir/crashcapture-fallback.service" "$systemdsystemunitdir/crashcapture-fallback.service"
+    inst_simple "$CRASHCAPTURE_STAGING/capture-actions.conf" \
+        /etc/systemd/system/crashcapture-capture.service.d/50-actions.conf
+    inst_simple "$CRASHCAPTURE_STAGING/fallback-actions.conf" \
+        /etc/systemd/system/crashcapture-fallback.service.d/50-actions.conf
+    # Boot into crashcapture.target whatever the command line says: a unit in
+    # /etc wins over dracut-systemd's default.target in /usr/lib
+    # (systemd.unit(5), "Unit File Load Path").
+    mkdir -p "$initdir/etc/systemd/system"
+    ln -sf "$systemdsystemunitdir/crashcapture.target" "$initdir/etc/systemd/system/default.target"
+    # udev's hardware database (13 MB in Debian 12) gives devices friendly
+    # names and properties the capture never looks at; every megabyte of the
+    # unpacked initrd comes out of the crashkernel= reservation.
+    rm -f "$initdir/usr/lib/udev/hwdb.bin" "$initdir/lib/udev/hwdb.bin" "$initdir/etc/udev/hwdb.bin"
+}

@@ -1,0 +1,367 @@
+#include "initrd-plan.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <array>
+#include <cerrno>
+#include <charconv>
+
+#include "file-util.hpp"
+
+namespace crashcapture {
+
+namespace {
+
+// Undoes the kernel's seq_escape(): a backslash and three octal digits.
+std::string unescape_mountinfo(std::string_view field) {
+    std::string out;
+    out.reserve(field.size());
+    for (size_t i = 0; i < field.size(); ++i) {
+        if (field[i] == '\\' && field.size() - i >= 4) {
+            const std::string_view digits = field.substr(i + 1, 3);
+            if (digits.find_first_not_of("01234567") == std::string_view::npos) {
+                out += static_cast<char>((digits[0] - '0') * 64 + (digits[1] - '0') * 8 +
+                                         (digits[2] - '0'));
+                i += 3;
+                continue;
+            }
+        }
+        out += field[i];
+    }
+    return out;
+}
+
+std::vector<std::string_view> split_words(std::string_view line) {
+    std::vector<std::string_view> words;
+    size_t position = 0;
+    while (position < line.size()) {
+        const size_t start = line.find_first_not_of(' ', position);
+        if (start == std::string_view::npos) {
+            break;
+        }
+        const size_t end = std::min(line.find(' ', start), line.size());
+        words.push_back(line.substr(start, end - start));
+        position = end;
+    }
+    return words;
+}
+
+bool parse_unsigned(std::string_view text, unsigned& value) {
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    return error == std::errc() && end == text.data() + text.size();
+}
+
+// "/var/crash" under mount point "/var" -> "/crash"; under "/" -> itself.
+std::string path_below(std::string_view path, std::string_view mount_point) {
+    if (mount_point == "/") {
+        return std::string(path);
+    }
+    std::string rest(path.substr(mount_point.size()));
+    return rest.empty() ? "/" : rest;
+}
+
+// "/" + "/var/crash" -> "/var/crash"; "/@" + "/var/crash" -> "/@/var/crash".
+std::string join_paths(std::string_view base, std::string_view rest) {
+    if (base == "/" || base.empty()) {
+        return std::string(rest);
+    }
+    if (rest == "/") {
+        return std::string(base);
+    }
+    return std::string(base) + std::string(rest);
+}
+
+// DEVNAME= from /sys/dev/block/MAJ:MIN/uevent (Documentation/ABI/testing/
+// sysfs-dev: every block device has that link), "" when it is not there
+// (btrfs and other filesystems on anonymous device numbers).
+std::string device_name_from_sysfs(const SystemPaths& paths, unsigned major, unsigned minor) {
+    const auto uevent =
+        read_kernel_file(paths.resolve(fmt::format("/sys/dev/block/{}:{}/uevent", major, minor)));
+    if (!uevent) {
+        return {};
+    }
+    std::string_view text = *uevent;
+    for (size_t position = 0; position < text.size();) {
+        size_t end = text.find('\n', position);
+        if (end == std::string_view::npos) {
+            end = text.size();
+        }
+        const std::string_view line = text.substr(position, end - position);
+        if (line.starts_with("DEVNAME=")) {
+            return std::string(line.substr(8));
+        }
+        position = end + 1;
+    }
+    return {};
+}
+
+// A device-mapper device's stable name (dm-0 -> /dev/mapper/vg-root), from
+// /sys/dev/block/MAJ:MIN/dm/name (Documentation/ABI/testing/sysfs-block-dm).
+std::string device_mapper_name(const SystemPaths& paths, unsigned major, unsigned minor) {
+    auto name =
+        read_kernel_file(paths.resolve(fmt::format("/sys/dev/block/{}:{}/dm/name", major, minor)));
+    if (!name) {
+        return {};
+    }
+    while (!name->empty() && name->back() == '\n') {
+        name->pop_back();
+    }
+    return *name;
+}
+
+// The UUID whose /dev/disk/by-uuid link (made by udev's 60-persistent-
+// storage.rules) points at device_name, or "".
+std::string uuid_of_device(const SystemPaths& paths, const std::string& device_name) {
+    const std::string by_uuid = paths.resolve("/dev/disk/by-uuid");
+    auto directory = open_directory(by_uuid);
+    if (!directory) {
+        return {};
+    }
+    auto names = list_directory(directory->get(), by_uuid);
+    if (!names) {
+        return {};
+    }
+    for (const auto& name : *names) {
+        std::array<char, 4096> link{};
+        const ssize_t length =
+            ::readlinkat(directory->get(), name.c_str(), link.data(), link.size() - 1);
+        if (length <= 0) {
+            continue;
+        }
+        const std::string_view target(link.data(), static_cast<size_t>(length));
+        const size_t slash = target.rfind('/');
+        if (target.substr(slash == std::string_view::npos ? 0 : slash + 1) == device_name) {
+            return name;
+        }
+    }
+    return {};
+}
+
+std::string_view systemd_action(std::string_view action) {
+    // The -force variants (systemd.unit(5), "SuccessAction="): the capture
+    // initrd has nothing worth an orderly stop, and a hung unit must not
+    // keep the machine from coming back.
+    if (action == "reboot") {
+        return "reboot-force";
+    }
+    if (action == "poweroff") {
+        return "poweroff-force";
+    }
+    if (action == "halt") {
+        return "halt-force";
+    }
+    return "none";
+}
+
+std::string timeout_setting(const Config& config) {
+    return config.timeout_usec == kInfiniteTimeSpan || config.timeout_usec == 0
+               ? std::string("infinity")
+               : format_timespan(config.timeout_usec);
+}
+
+}  // namespace
+
+Result<std::vector<MountInfoEntry>> parse_mountinfo(std::string_view text) {
+    std::vector<MountInfoEntry> mounts;
+    unsigned line_number = 0;
+    for (size_t position = 0; position < text.size();) {
+        size_t end = text.find('\n', position);
+        if (end == std::string_view::npos) {
+            end = text.size();
+        }
+        const std::string_view line = text.substr(position, end - position);
+        position = end + 1;
+        ++line_number;
+        if (line.empty()) {
+            continue;
+        }
+        const auto words = split_words(line);
+        // Optional fields (7) end at the lone "-"; three fields follow it.
+        size_t separator = 6;
+        while (separator < words.size() && words[separator] != "-") {
+            ++separator;
+        }
+        MountInfoEntry entry;
+        const std::string_view device = words.size() > 2 ? words[2] : std::string_view();
+        const size_t colon = device.find(':');
+        if (words.size() < 6 || separator + 2 >= words.size() || colon == std::string_view::npos ||
+            !parse_unsigned(device.substr(0, colon), entry.major) ||
+            !parse_unsigned(device.substr(colon + 1), entry.minor)) {
+            return make_error(0,
+                              "mountinfo line {}: not \"ID PARENT MAJ:MIN ROOT MOUNTPOINT "
+                              "OPTIONS ... - FSTYPE SOURCE OPTIONS\"",
+                              line_number);
+        }
+        entry.root = unescape_mountinfo(words[3]);
+        entry.mount_point = unescape_mountinfo(words[4]);
+        entry.fstype = std::string(words[separator + 1]);
+        entry.source = unescape_mountinfo(words[separator + 2]);
+        mounts.push_back(std::move(entry));
+    }
+    return mounts;
+}
+
+const MountInfoEntry* find_mount_for(const std::vector<MountInfoEntry>& mounts,
+                                     std::string_view path) {
+    const MountInfoEntry* best = nullptr;
+    for (const auto& mount : mounts) {
+        const std::string_view point = mount.mount_point;
+        const bool holds =
+            point == "/" || path == point ||
+            (path.starts_with(point) && path.size() > point.size() && path[point.size()] == '/');
+        if (holds && (best == nullptr || point.size() >= best->mount_point.size())) {
+            best = &mount;
+        }
+    }
+    return best;
+}
+
+bool is_local_block_filesystem(std::string_view fstype) {
+    static constexpr std::array<std::string_view, 8> kSupported = {
+        "ext4", "ext3", "ext2", "xfs", "btrfs", "f2fs", "vfat", "exfat"};
+    for (const auto supported : kSupported) {
+        if (fstype == supported) {
+            return true;
+        }
+    }
+    return false;
+}
+
+Result<TargetFilesystem> resolve_directory_target(const SystemPaths& paths,
+                                                  std::string_view mountinfo_text,
+                                                  const std::string& directory) {
+    if (directory.empty() || directory[0] != '/') {
+        return make_error(EINVAL, "Target={}: not an absolute path", directory);
+    }
+    auto mounts = parse_mountinfo(mountinfo_text);
+    if (!mounts) {
+        return propagate(mounts.error(), "reading /proc/self/mountinfo");
+    }
+    const MountInfoEntry* mount = find_mount_for(*mounts, directory);
+    if (mount == nullptr) {
+        return make_error(ENOENT, "Target={}: no filesystem is mounted there", directory);
+    }
+    if (!is_local_block_filesystem(mount->fstype)) {
+        return make_error(EINVAL,
+                          "Target={} is on {} ({} at {}), which the capture kernel cannot write "
+                          "to a disk: choose a directory on a local disk filesystem (ext4, xfs, "
+                          "btrfs, ...), or Target=nfs:SERVER:/DIR or ssh://HOST/DIR",
+                          directory, mount->fstype, mount->source, mount->mount_point);
+    }
+    TargetFilesystem target;
+    target.host_directory = directory;
+    target.mount_point = mount->mount_point;
+    target.fstype = mount->fstype;
+    target.is_root_filesystem = mount->mount_point == "/";
+    target.directory_in_filesystem =
+        join_paths(mount->root, path_below(directory, mount->mount_point));
+
+    std::string device_name = device_name_from_sysfs(paths, mount->major, mount->minor);
+    if (device_name.empty() && mount->source.starts_with("/dev/")) {
+        device_name = mount->source.substr(mount->source.rfind('/') + 1);
+    }
+    if (device_name.empty()) {
+        return make_error(ENODEV, "Target={}: cannot tell which block device holds {} ({} {})",
+                          directory, mount->mount_point, mount->fstype, mount->source);
+    }
+    const std::string mapper_name = device_mapper_name(paths, mount->major, mount->minor);
+    target.device = mapper_name.empty() ? "/dev/" + device_name : "/dev/mapper/" + mapper_name;
+    const std::string uuid = uuid_of_device(paths, device_name);
+    target.source = uuid.empty() ? target.device : "UUID=" + uuid;
+    return target;
+}
+
+std::vector<std::string> save_arguments(const Config& config) {
+    return {"--format",         std::string(to_string(config.effective_format())),
+            "--compress",       std::string(to_string(config.compression)),
+            "--compress-level", std::to_string(config.effective_compression_level()),
+            "--dump-level",     std::to_string(config.dump_level)};
+}
+
+std::string shell_quote(std::string_view word) {
+    std::string quoted = "'";
+    for (const char c : word) {
+        if (c == '\'') {
+            quoted += "'\\''";
+        } else {
+            quoted += c;
+        }
+    }
+    quoted += '\'';
+    return quoted;
+}
+
+std::string capture_environment(const Config& config, const TargetFilesystem& target,
+                                const TargetFilesystem& root) {
+    std::string save;
+    for (const auto& word : save_arguments(config)) {
+        save += save.empty() ? "" : " ";
+        save += word;
+    }
+    // Dumps that fall back to the root filesystem go to its /var/crash
+    // (FailureAction=dump-to-rootfs, crashcapture.conf(5)).
+    const std::string fallback_directory =
+        target.is_root_filesystem ? target.directory_in_filesystem
+                                  : join_paths(root.directory_in_filesystem, "/var/crash");
+    std::string text =
+        "# Written by crashcapture-build-initrd from crashcapture.conf; read by\n"
+        "# /usr/lib/crashcapture/crashcapture-capture in the capture initrd.\n";
+    const std::vector<std::pair<std::string_view, std::string>> assignments = {
+        {"CRASHCAPTURE_TARGET", config.target_description()},
+        {"CRASHCAPTURE_TARGET_KIND", std::string(to_string(config.target.kind))},
+        {"CRASHCAPTURE_TARGET_SOURCE", target.source},
+        {"CRASHCAPTURE_TARGET_DEVICE", target.device},
+        {"CRASHCAPTURE_TARGET_FSTYPE", target.fstype},
+        {"CRASHCAPTURE_TARGET_DIRECTORY", target.directory_in_filesystem},
+        {"CRASHCAPTURE_ROOT_SOURCE", root.source},
+        {"CRASHCAPTURE_ROOT_DEVICE", root.device},
+        {"CRASHCAPTURE_ROOT_FSTYPE", root.fstype},
+        {"CRASHCAPTURE_FALLBACK_DIRECTORY", fallback_directory},
+        {"CRASHCAPTURE_SAVE_ARGUMENTS", save},
+        {"CRASHCAPTURE_FINAL_ACTION", std::string(to_string(config.final_action))},
+        {"CRASHCAPTURE_FAILURE_ACTION", std::string(to_string(config.failure_action))},
+    };
+    for (const auto& [name, value] : assignments) {
+        text += fmt::format("{}={}\n", name, shell_quote(value));
+    }
+    return text;
+}
+
+std::string capture_unit_dropin(const Config& config) {
+    std::string text = fmt::format(
+        "# Written by crashcapture-build-initrd from crashcapture.conf: FinalAction={}, "
+        "FailureAction={}, TimeoutSec={}.\n[Unit]\nSuccessAction={}\n",
+        to_string(config.final_action), to_string(config.failure_action), timeout_setting(config),
+        systemd_action(to_string(config.final_action)));
+    switch (config.failure_action) {
+        case FailureAction::reboot:
+        case FailureAction::poweroff:
+            text +=
+                fmt::format("FailureAction={}\n", systemd_action(to_string(config.failure_action)));
+            break;
+        case FailureAction::shell:
+            // emergency.target runs a root shell on the console
+            // (systemd.special(7)); whoever is there reboots by hand.
+            text += "OnFailure=emergency.target\n";
+            break;
+        case FailureAction::dump_to_rootfs:
+            text += "OnFailure=crashcapture-fallback.service\n";
+            break;
+    }
+    text += fmt::format("[Service]\nTimeoutStartSec={}\n", timeout_setting(config));
+    return text;
+}
+
+std::string fallback_unit_dropin(const Config& config) {
+    return fmt::format(
+        "# Written by crashcapture-build-initrd from crashcapture.conf: FinalAction={}, "
+        "TimeoutSec={}.\n[Unit]\nSuccessAction={}\nFailureAction=reboot-force\n"
+        "[Service]\nTimeoutStartSec={}\n",
+        to_string(config.final_action), timeout_setting(config),
+        systemd_action(to_string(config.final_action)), timeout_setting(config));
+}
+
+}  // namespace crashcapture
