@@ -5,6 +5,7 @@
 //   crashcapture-build-initrd --kernel-version KVER --kernel IMAGE --output FILE
 // and an admin may run it by hand (--dry-run shows the plan).
 #include <fcntl.h>
+#include <grp.h>
 #include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -13,6 +14,7 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 #include <cerrno>
+#include <charconv>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -173,7 +175,21 @@ int main(int argc, char** argv) {
 
     // The files the module installs (module-setup.sh reads
     // $CRASHCAPTURE_STAGING).
-    const std::string environment = capture_environment(*config, *target, *root);
+    // Group= as a number: the capture initrd has no /etc/group.
+    std::optional<unsigned> group_id;
+    if (!config->group.empty()) {
+        unsigned number = 0;
+        const auto [end, error] = std::from_chars(
+            config->group.data(), config->group.data() + config->group.size(), number);
+        if (error == std::errc() && end == config->group.data() + config->group.size()) {
+            group_id = number;
+        } else if (const struct group* entry = ::getgrnam(config->group.c_str())) {
+            group_id = entry->gr_gid;
+        } else {
+            fail(fmt::format("Group={}: no such group on this system", config->group));
+        }
+    }
+    const std::string environment = capture_environment(*config, *target, *root, group_id);
     const std::string capture_dropin = capture_unit_dropin(*config);
     const std::string fallback_dropin = fallback_unit_dropin(*config);
 

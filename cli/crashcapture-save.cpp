@@ -2,14 +2,48 @@
 // capture kernel, or any ELF vmcore file) as a dump directory. All logic is
 // in libcrashcapture (save-dump.hpp); this is argument parsing and output.
 #include <fmt/format.h>
+#include <grp.h>
 #include <unistd.h>
 #include <CLI/CLI.hpp>
 
+#include <cstring>
 #include <iostream>
+#include <optional>
+#include <vector>
 
 #include "save-dump.hpp"
 
 using namespace crashcapture;
+
+namespace {
+
+// --group: a number is a gid as it is (a capture initrd may have no
+// /etc/group); a name is looked up. nullopt, with why, when it cannot be.
+std::optional<gid_t> resolve_group(const std::string& text, std::string& problem) {
+    if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) {
+        try {
+            const unsigned long gid = std::stoul(text);
+            if (gid < static_cast<unsigned long>(static_cast<gid_t>(-1))) {
+                return static_cast<gid_t>(gid);
+            }
+        } catch (const std::exception&) {
+        }
+        problem = fmt::format("--group {}: not a group id", text);
+        return std::nullopt;
+    }
+    struct group entry {};
+    struct group* found = nullptr;
+    std::vector<char> buffer(16384);
+    const int rc = ::getgrnam_r(text.c_str(), &entry, buffer.data(), buffer.size(), &found);
+    if (rc != 0 || found == nullptr) {
+        problem = fmt::format("--group {}: no such group{}", text,
+                              rc != 0 ? fmt::format(" ({})", std::strerror(rc)) : "");
+        return std::nullopt;
+    }
+    return found->gr_gid;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
     SaveOptions options;
@@ -19,6 +53,7 @@ int main(int argc, char** argv) {
     std::optional<int> level;
     std::string progress = "auto";
     bool json = false;
+    std::string group;
 
     CLI::App app{
         "Save a crashed kernel's memory as a dump directory: vmcore-dmesg.txt (the kernel log, "
@@ -55,6 +90,9 @@ int main(int argc, char** argv) {
                    "('-' = the flattened stream on standard output)");
     app.add_option("--boot-id", options.boot_id,
                    "Boot id of the crashed boot, recorded in status.json");
+    app.add_option("--group", group,
+                   "Group (name or id) that may read the dump: directory 0750, dump and kernel "
+                   "log 0640; without it root only (0700, 0600). status.json is 0644");
     app.add_option("--progress", progress,
                    "Progress on stderr: auto (on a terminal), always, never")
         ->check(CLI::IsMember({"auto", "always", "never"}))
@@ -79,6 +117,16 @@ int main(int argc, char** argv) {
     if (json && options.dump_to == "-") {
         std::cerr << "crashcapture-save: --json and --dump-to - both want standard output\n";
         return kExitUsage;
+    }
+
+    if (!group.empty()) {
+        // An unknown group must not cost the capture: the dump is written
+        // private, and the record says why.
+        std::string problem;
+        options.group = resolve_group(group, problem);
+        if (!options.group) {
+            options.warnings.push_back(problem + "; the dump is readable by root only");
+        }
     }
 
     const SaveResult result = save_dump(options);

@@ -19,6 +19,7 @@
 #include <optional>
 #include <sstream>
 
+#include "config.hpp"
 #include "manager-proxy.h"
 #include "system-paths.hpp"
 
@@ -230,6 +231,7 @@ int print_status(ManagerProxy& manager, bool json) {
     nlohmann::json status{
         {"State", manager.State()},
         {"LastError", manager.LastError()},
+        {"ReservationWarning", manager.ReservationWarning()},
         {"CaptureKernel", manager.CaptureKernel()},
         {"CaptureInitrd", manager.CaptureInitrd()},
         {"CommandLine", manager.CommandLine()},
@@ -244,9 +246,15 @@ int print_status(ManagerProxy& manager, bool json) {
         return kExitOk;
     }
     const auto state = status["State"].get<std::string>();
+    const auto warning = status["ReservationWarning"].get<std::string>();
     std::cout << fmt::format("       State: {}\n", state);
-    if (const auto error = status["LastError"].get<std::string>(); !error.empty()) {
+    if (const auto error = status["LastError"].get<std::string>();
+        !error.empty() && error != warning) {
         std::cout << fmt::format("       Error: {}\n", error);
+    }
+    if (!warning.empty()) {
+        // The capture kernel may be loaded and still fail: say it first.
+        std::cout << fmt::format("     WARNING: {}\n", warning);
     }
     std::cout << fmt::format("    Reserved: {}\n",
                              human_bytes(status["ReservedBytes"].get<uint64_t>()));
@@ -275,13 +283,67 @@ int print_list(ManagerProxy& manager, bool json) {
                              "KERNEL", "RESULT", "SIZE", "PANIC");
     for (const auto& dump : dumps) {
         const auto& record = dump.value("record", nlohmann::json::object());
-        std::cout << fmt::format("{:<40} {:<24} {:<24} {:<10} {:>10}  {}\n", dump.value("id", ""),
-                                 format_time(record.value("crash_time", int64_t{0})),
-                                 record.value("kernel_release", "-"), dump.value("result", "-"),
-                                 human_bytes(dump.value("disk_bytes", uint64_t{0})),
-                                 record.value("panic_line", ""));
+        const bool lost = dump.value("result", "") == "lost";
+        // A lost capture has no crash time: when the system was last seen.
+        const std::string when = lost ? "<=" + format_time(dump.value("crash_time", int64_t{0}))
+                                      : format_time(record.value("crash_time", int64_t{0}));
+        std::string panic = record.value("panic_line", "");
+        if (lost && panic.empty()) {
+            panic = "(crash or reset, not captured)";
+        }
+        std::cout << fmt::format(
+            "{:<40} {:<24} {:<24} {:<10} {:>10}  {}\n", dump.value("id", ""), when,
+            record.value("kernel_release", "-"), dump.value("result", "-"),
+            lost ? "-" : human_bytes(dump.value("disk_bytes", uint64_t{0})), panic);
     }
     return kExitOk;
+}
+
+// crashcapturectl config: the configuration as the daemon would read it
+// now, from the files, without the daemon (crashcapture.conf(5)).
+int print_config(bool json) {
+    const auto paths = crashcapture::SystemPaths::from_environment();
+    const auto loaded = crashcapture::load_config_files(paths);
+    std::vector<std::string> errors;
+    for (const auto& error : loaded.errors) {
+        errors.push_back(error.to_string());
+    }
+    if (json) {
+        std::cout << nlohmann::json{{"files", loaded.files},
+                                    {"errors", errors},
+                                    {"config", crashcapture::to_json(loaded.config)}}
+                         .dump(2)
+                  << '\n';
+    } else {
+        std::cout << "# Read: ";
+        if (loaded.files.empty()) {
+            std::cout << "no file (every key has its default)";
+        }
+        for (size_t i = 0; i < loaded.files.size(); ++i) {
+            std::cout << (i ? ", " : "") << loaded.files[i];
+        }
+        std::cout << "\n" << loaded.config.describe();
+    }
+    for (const auto& error : errors) {
+        std::cerr << "crashcapturectl: " << error << '\n';
+    }
+    if (!errors.empty() && !json) {
+        std::cerr << "crashcapturectl: the configuration has errors: crashcaptured keeps its "
+                     "previous one (shown above: what the valid lines say)\n";
+    }
+    return errors.empty() ? kExitOk : kExitFailure;
+}
+
+// reload and rebuild: the daemon builds and loads in the background; wait
+// until it is done (a dracut build takes a while), then report.
+int wait_and_print_status(ManagerProxy& manager, bool json) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(10);
+    for (std::string state = manager.State();
+         (state == "building" || state == "loading") && std::chrono::steady_clock::now() < deadline;
+         state = manager.State()) {
+        ::usleep(200 * 1000);
+    }
+    return print_status(manager, json);  // 0 only when loaded
 }
 
 }  // namespace
@@ -305,6 +367,8 @@ int main(int argc, char** argv) {
     remove->add_option("ID", id, "Dump id")->required();
     auto* reload =
         app.add_subcommand("reload", "Rebuild if needed and load the capture kernel (root)");
+    auto* rebuild = app.add_subcommand(
+        "rebuild", "Rebuild the capture initrd even if nothing changed, and load (root)");
     auto* unload = app.add_subcommand("unload", "Unload the capture kernel (root)");
     auto* estimate = app.add_subcommand("estimate", "Recommend a crashkernel= size");
     auto* vacuum = app.add_subcommand("vacuum", "Apply MaxUse=/KeepFree=/KeepDumps= now (root)");
@@ -316,10 +380,12 @@ int main(int argc, char** argv) {
                               "crashkernel= size in MiB (default: ask crashcaptured's estimate)");
     setup_command->add_flag("--apply", apply,
                             "Make the change: a GRUB drop-in and update-grub, or grubby");
+    auto* config_command = app.add_subcommand(
+        "config", "Print the configuration in effect (read from the files, no daemon needed)");
     auto* test = app.add_subcommand("test", "Crash this machine now to test the capture (root)");
     test->add_flag("--yes", yes, "Really crash the machine");
-    for (auto* sub : {status, list, info, dmesg, remove, reload, unload, estimate, vacuum,
-                      setup_command, test}) {
+    for (auto* sub : {status, list, info, dmesg, remove, reload, rebuild, unload, estimate, vacuum,
+                      setup_command, config_command, test}) {
         sub->add_flag("--json", json, "Machine-readable output");
     }
     app.footer(
@@ -333,6 +399,9 @@ int main(int argc, char** argv) {
     }
 
     try {
+        if (config_command->parsed()) {
+            return print_config(json);
+        }
         if (setup_command->parsed() && size_mib) {
             // With --size the daemon is not needed.
             return setup(size_mib, apply, json, [] { return uint64_t{0}; });
@@ -372,15 +441,11 @@ int main(int argc, char** argv) {
         }
         if (reload->parsed()) {
             manager.Reload();
-            // The daemon builds and loads in the background: wait until it
-            // is done (a dracut build takes a while), then report.
-            const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(10);
-            for (std::string state = manager.State(); (state == "building" || state == "loading") &&
-                                                      std::chrono::steady_clock::now() < deadline;
-                 state = manager.State()) {
-                ::usleep(200 * 1000);
-            }
-            return print_status(manager, json);  // 0 only when loaded
+            return wait_and_print_status(manager, json);
+        }
+        if (rebuild->parsed()) {
+            manager.Rebuild();
+            return wait_and_print_status(manager, json);
         }
         if (unload->parsed()) {
             manager.Unload();

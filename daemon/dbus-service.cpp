@@ -73,6 +73,7 @@ void DbusService::properties_changed() {
     };
     compare(now.state != last_emitted_.state, "State");
     compare(now.last_error != last_emitted_.last_error, "LastError");
+    compare(now.reservation_warning != last_emitted_.reservation_warning, "ReservationWarning");
     compare(now.capture_kernel != last_emitted_.capture_kernel, "CaptureKernel");
     compare(now.capture_initrd != last_emitted_.capture_initrd, "CaptureInitrd");
     compare(now.command_line != last_emitted_.command_line, "CommandLine");
@@ -136,6 +137,14 @@ void DbusService::Reload() {
         require_root("Reload");
         // Re-read everything; rebuild only if an input's content changed.
         manager().request_reload(false);
+    });
+}
+
+void DbusService::Rebuild() {
+    guarded([&] {
+        require_root("Rebuild");
+        // Rebuild whatever the hashes say, then load.
+        manager().request_reload(true);
     });
 }
 
@@ -205,6 +214,9 @@ std::string DbusService::State() {
 }
 std::string DbusService::LastError() {
     return guarded([&] { return manager().properties().last_error; });
+}
+std::string DbusService::ReservationWarning() {
+    return guarded([&] { return manager().properties().reservation_warning; });
 }
 std::string DbusService::CaptureKernel() {
     return guarded([&] { return manager().properties().capture_kernel; });

@@ -26,6 +26,7 @@ class DbusService final : public sdbus::AdaptorInterfaces<org::crashcapture1::Ma
 
   private:
     void Reload() override;
+    void Rebuild() override;
     void Unload() override;
     std::string ListDumps() override;
     std::string GetDump(const std::string& id) override;
@@ -36,6 +37,7 @@ class DbusService final : public sdbus::AdaptorInterfaces<org::crashcapture1::Ma
 
     std::string State() override;
     std::string LastError() override;
+    std::string ReservationWarning() override;
     std::string CaptureKernel() override;
     std::string CaptureInitrd() override;
     std::string CommandLine() override;

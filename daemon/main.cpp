@@ -9,6 +9,8 @@
 //   CRASHCAPTURE_KEXEC_REJECT=TEXT   with the fake kexec: refuse kernels whose
 //                                    path contains TEXT, as the kernel refuses
 //                                    a bad image (ENOEXEC)
+//   CRASHCAPTURE_SHUTDOWN=yes|no     at SIGTERM, do not ask systemd whether the
+//                                    system is shutting down: take this answer
 #include <linux/netlink.h>
 #include <poll.h>
 #include <signal.h>
@@ -24,6 +26,8 @@
 #include <cstdlib>
 #include <iostream>
 #include <memory>
+#include <optional>
+#include <vector>
 
 #include "dbus-service.hpp"
 #include "event-loop.hpp"
@@ -71,6 +75,38 @@ std::string env_or(const char* name, const std::string& fallback) {
     return value && *value ? value : fallback;
 }
 
+// At SIGTERM: is systemd shutting the system down (or rebooting), or did an
+// admin stop the service? systemctl poweroff, reboot, halt and kexec all
+// queue a start job for shutdown.target (it is what every unit conflicts
+// with, systemd.special(7)), and the job waits while the units, this one
+// among them, are stopped: ListJobs shows it. Asking systemd is simpler
+// than a second unit whose ExecStop= marks the shutdown, and it needs no
+// help from the admin. The unit is ordered After=dbus.service, so the bus
+// is still there when this runs. nullopt when systemd cannot be asked (no
+// systemd, no bus): the caller then does what is safe either way.
+std::optional<bool> ask_systemd_if_shutting_down(sdbus::IConnection& connection) {
+    try {
+        auto systemd =
+            sdbus::createProxy(connection, "org.freedesktop.systemd1", "/org/freedesktop/systemd1");
+        // a(usssoo): id, unit, type, state, job path, unit path.
+        std::vector<sdbus::Struct<uint32_t, std::string, std::string, std::string,
+                                  sdbus::ObjectPath, sdbus::ObjectPath>>
+            jobs;
+        systemd->callMethod("ListJobs")
+            .onInterface("org.freedesktop.systemd1.Manager")
+            .withTimeout(std::chrono::seconds(5))
+            .storeResultsTo(jobs);
+        for (const auto& job : jobs) {
+            if (job.get<1>() == "shutdown.target" && job.get<2>() == "start") {
+                return true;
+            }
+        }
+        return false;
+    } catch (const sdbus::Error&) {
+        return std::nullopt;
+    }
+}
+
 int run() {
     const SystemPaths paths = SystemPaths::from_environment();
     const bool session_bus = env_or("CRASHCAPTURE_BUS", "system") == "session";
@@ -82,6 +118,7 @@ int run() {
         kexec = std::make_unique<SystemKexec>(paths.sys, paths.proc);
     }
     const std::string builder = env_or("CRASHCAPTURE_INITRD_BUILDER", kDefaultBuilder);
+    const std::string shutdown_override = env_or("CRASHCAPTURE_SHUTDOWN", "");
 
     // Signals arrive through a signalfd in the loop, never asynchronously.
     sigset_t signals;
@@ -190,7 +227,13 @@ int run() {
         ping();
     }
     const int code = loop.run();
-    manager.shutdown();
+    std::optional<bool> system_shutdown;
+    if (shutdown_override == "yes" || shutdown_override == "no") {
+        system_shutdown = shutdown_override == "yes";
+    } else {
+        system_shutdown = ask_systemd_if_shutting_down(*connection);
+    }
+    manager.shutdown(system_shutdown);
     return code;
 }
 

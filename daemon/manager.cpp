@@ -1,6 +1,7 @@
 #include "manager.hpp"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -47,6 +48,20 @@ nlohmann::json entry_to_json(const DumpEntry& entry) {
     };
 }
 
+// Journal MESSAGE_IDs fixed forever (crashcaptured(8), JOURNAL).
+constexpr const char* kMessageIdCapture = "c2a1f0e4b6d94f3a8e5b7c9d1f203a41";
+constexpr const char* kMessageIdReservation = "8b1e4c27d9a34f6e9c0d5a7b3e2f1d68";
+
+// How often this boot's ledger record says the system is alive: the "last
+// seen" of a lost capture is at most this old. One small atomic write.
+constexpr auto kHeartbeatPeriod = std::chrono::minutes(10);
+
+int64_t now_sec() {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
 uint64_t now_usec() {
     return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
                                      std::chrono::system_clock::now().time_since_epoch())
@@ -89,6 +104,10 @@ Manager::~Manager() {
 }
 
 void Manager::set_state(ManagerState state, std::string error) {
+    if (error.empty() && state == ManagerState::loaded) {
+        // Loaded, but likely to fail: LastError says why while loaded.
+        error = properties_.reservation_warning;
+    }
     const bool changed = state != properties_.state || error != properties_.last_error;
     properties_.state = state;
     properties_.last_error = std::move(error);
@@ -104,6 +123,7 @@ void Manager::set_state(ManagerState state, std::string error) {
                       {{"MESSAGE_ID", "5e8d3b0a9c7f4e21b4d6a8c0e2f41357"},
                        {"CRASHCAPTURE_STATE", std::string(to_string(state))}});
     }
+    update_boot_record();
     observer_.properties_changed();
 }
 
@@ -117,9 +137,52 @@ Status Manager::reload_config() {
         return tl::unexpected(config.error());
     }
     config_ = std::move(*config);
+    share_target_with_group();
     properties_.target = config_->target_description();
     properties_.dump_level = static_cast<uint32_t>(config_->dump_level);
     return {};
+}
+
+void Manager::share_target_with_group() {
+    // Group=: its members must be able to enter the Target= directory to
+    // reach the dumps (each 0750, crashcapture-save --group); tmpfiles.d
+    // makes /var/crash 0700 root, so the group is given it here.
+    if (config_->group.empty() || config_->target.kind != TargetKind::directory) {
+        return;
+    }
+    gid_t gid = 0;
+    const std::string& group = config_->group;
+    if (group.find_first_not_of("0123456789") == std::string::npos) {
+        gid = static_cast<gid_t>(std::stoul(group));  // checked by the parser
+    } else {
+        struct group entry {};
+        struct group* found = nullptr;
+        std::vector<char> buffer(16384);
+        if (::getgrnam_r(group.c_str(), &entry, buffer.data(), buffer.size(), &found) != 0 ||
+            !found) {
+            observer_.log(LOG_WARNING, "Group=" + group +
+                                           ": no such group; the dumps stay readable by root "
+                                           "only, ignoring");
+            return;
+        }
+        gid = found->gr_gid;
+    }
+    const std::string directory = paths_.resolve(config_->target.path);
+    struct stat st {};
+    if (::stat(directory.c_str(), &st) < 0 || !S_ISDIR(st.st_mode)) {
+        return;  // made by the capture, or by tmpfiles.d at the next boot
+    }
+    if (st.st_gid == gid && (st.st_mode & 07777) == 0750) {
+        return;
+    }
+    if (::chown(directory.c_str(), static_cast<uid_t>(-1), gid) < 0 ||
+        ::chmod(directory.c_str(), 0750) < 0) {
+        observer_.log(LOG_WARNING, fmt::format("Group={}: cannot give the group {}: {}, ignoring",
+                                               group, directory, std::strerror(errno)));
+        return;
+    }
+    observer_.log(LOG_INFO,
+                  fmt::format("Gave group {} the dump directory {} (0750)", group, directory));
 }
 
 std::vector<std::string> Manager::watched_directories() const {
@@ -151,6 +214,19 @@ std::vector<std::string> Manager::manifest_inputs() const {
 }
 
 void Manager::start() {
+    boot_id_ = read_text(paths_.proc + "/sys/kernel/random/boot_id");
+    if (normalize_boot_id(boot_id_).empty()) {
+        observer_.log(LOG_WARNING, "No boot id in " + paths_.proc +
+                                       "/sys/kernel/random/boot_id: lost captures of this boot "
+                                       "cannot be reported, ignoring");
+        boot_id_.clear();
+    } else if (auto record = read_armed_boot(armed_boots_directory(paths_), boot_id_)) {
+        // Started again in the same boot (a restart, an upgrade): the
+        // system is still up.
+        this_boot_ = std::move(*record);
+        this_boot_->orderly_shutdown = false;
+        this_boot_->shutdown_at = 0;
+    }
     auto reservation = read_reservation(paths_);
     if (reservation) {
         properties_.reserved_bytes = reservation->size_bytes;
@@ -159,9 +235,16 @@ void Manager::start() {
         set_state(ManagerState::failed, s.error().message);
     }
     report_new_dumps();
+    resolve_earlier_boots();
     if (properties_.state != ManagerState::failed) {
         request_reload(false);
     }
+    loop_.arm_timer("heartbeat", kHeartbeatPeriod, [this] { heartbeat(); });
+}
+
+void Manager::heartbeat() {
+    update_boot_record();
+    loop_.arm_timer("heartbeat", kHeartbeatPeriod, [this] { heartbeat(); });
 }
 
 void Manager::inputs_changed() {
@@ -199,6 +282,7 @@ void Manager::request_reload(bool force) {
     auto reservation = read_reservation(paths_);
     properties_.reserved_bytes = reservation ? reservation->size_bytes : 0;
     if (!reservation || reservation->size_bytes == 0) {
+        properties_.reservation_warning.clear();
         const auto [recommended, explanation] = estimate_reservation();
         set_state(ManagerState::unavailable, explain_missing_reservation(recommended));
         return;
@@ -229,7 +313,9 @@ void Manager::request_reload(bool force) {
                 !kexec_.crash_kernel_loaded().value_or(false)) {
                 load();
             } else {
-                observer_.properties_changed();
+                // Nothing to load; the fit is checked again all the same.
+                check_reservation();
+                set_state(ManagerState::loaded);
             }
             return;
         }
@@ -327,6 +413,9 @@ void Manager::load() {
         return;
     }
     properties_.command_line = *command_line;
+    // Loaded anyway when it does not fit (it may work, and nothing loaded
+    // certainly does not), but the admin is told.
+    check_reservation();
     if (auto s = kexec_.load_crash_kernel(properties_.capture_kernel, properties_.capture_initrd,
                                           properties_.command_line);
         !s) {
@@ -337,6 +426,9 @@ void Manager::load() {
         if (last_good_ && kexec_.load_crash_kernel(last_good_->kernel, last_good_->initrd,
                                                    last_good_->command_line)) {
             message += "; the previous capture kernel was loaded again";
+        }
+        if (!properties_.reservation_warning.empty()) {
+            message += "; " + properties_.reservation_warning;
         }
         set_state(ManagerState::failed, message);
         return;
@@ -362,21 +454,73 @@ Status Manager::unload() {
     return {};
 }
 
-void Manager::shutdown() {
-    observer_.log(LOG_INFO, "Stopping; the capture kernel stays loaded");
+void Manager::shutdown(std::optional<bool> system_shutdown) {
+    loop_.cancel_timer("heartbeat");
+    if (system_shutdown.value_or(false)) {
+        observer_.log(LOG_INFO,
+                      "The system is shutting down; the capture kernel stays loaded, so a crash "
+                      "until the end is still captured");
+        if (this_boot_) {
+            this_boot_->orderly_shutdown = true;
+            this_boot_->shutdown_at = now_sec();
+            update_boot_record();
+        }
+        return;
+    }
+    if (kexec_.crash_kernel_loaded().value_or(false)) {
+        if (auto s = kexec_.unload_crash_kernel(); !s) {
+            observer_.log(LOG_WARNING,
+                          "Stopping; failed to unload the capture kernel: " + s.error().message);
+        } else {
+            observer_.log(LOG_NOTICE,
+                          system_shutdown.has_value()
+                              ? "Stopping (systemctl stop): capture kernel unloaded; a crash is "
+                                "not captured until crashcaptured starts again"
+                              : "Stopping, and systemd could not say whether the system is "
+                                "shutting down: capture kernel unloaded; a crash is not captured "
+                                "until crashcaptured starts again");
+        }
+    }
+    update_boot_record();
 }
 
 nlohmann::json Manager::list_dumps() const {
-    nlohmann::json list = nlohmann::json::array();
+    std::vector<nlohmann::json> entries;
     if (auto dumps = scan_dumps(paths_.crash_dir)) {
         for (const auto& entry : *dumps) {
-            list.push_back(entry_to_json(entry));
+            entries.push_back(entry_to_json(entry));
         }
     }
-    return list;
+    if (auto boots = read_armed_boots(armed_boots_directory(paths_))) {
+        for (const auto& boot : boots->boots) {
+            if (boot.outcome == BootOutcome::lost) {
+                entries.push_back(lost_capture_json(boot));
+            }
+        }
+    }
+    // Oldest first, as scan_dumps() orders the dumps.
+    std::stable_sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
+        return a.value("crash_time", int64_t{0}) < b.value("crash_time", int64_t{0});
+    });
+    return nlohmann::json(entries);
+}
+
+std::optional<ArmedBoot> Manager::lost_capture(const std::string& id) const {
+    const std::string boot_id = boot_id_of_lost_capture(id);
+    if (boot_id.empty()) {
+        return std::nullopt;
+    }
+    auto boot = read_armed_boot(armed_boots_directory(paths_), boot_id);
+    if (!boot || boot->outcome != BootOutcome::lost) {
+        return std::nullopt;
+    }
+    return std::move(*boot);
 }
 
 Result<nlohmann::json> Manager::get_dump(const std::string& id) const {
+    if (auto lost = lost_capture(id)) {
+        return lost_capture_json(*lost);
+    }
     auto entry = load_dump(paths_.crash_dir, id);
     if (!entry) {
         return tl::unexpected(entry.error());
@@ -385,6 +529,22 @@ Result<nlohmann::json> Manager::get_dump(const std::string& id) const {
 }
 
 Result<std::string> Manager::get_dump_log(const std::string& id) const {
+    if (auto lost = lost_capture(id)) {
+        // What pstore kept of the crash, each record under its name.
+        std::string text;
+        for (const auto& record : lost->pstore) {
+            auto content = read_kernel_file(record.path);
+            text += fmt::format("==> {} <==\n{}", record.path,
+                                content ? *content : "(" + content.error().message + ")\n");
+            if (!text.empty() && text.back() != '\n') {
+                text += '\n';
+            }
+        }
+        if (text.empty()) {
+            return make_error(ENOENT, "{}: the capture was lost and pstore kept no kernel log", id);
+        }
+        return text;
+    }
     auto entry = load_dump(paths_.crash_dir, id);
     if (!entry) {
         return tl::unexpected(entry.error());
@@ -400,6 +560,13 @@ Result<std::string> Manager::get_dump_log(const std::string& id) const {
 }
 
 Status Manager::remove_dump(const std::string& id) {
+    if (auto lost = lost_capture(id)) {
+        if (auto s = remove_armed_boot(armed_boots_directory(paths_), lost->boot_id); !s) {
+            return s;
+        }
+        observer_.log(LOG_INFO, "Removed lost capture " + id, {{"CRASHCAPTURE_DUMP_ID", id}});
+        return {};
+    }
     if (auto s = crashcapture::remove_dump(paths_.crash_dir, id); !s) {
         return s;
     }
@@ -447,31 +614,209 @@ Result<std::vector<std::string>> Manager::apply_retention() {
     return plan;
 }
 
-std::pair<uint64_t, nlohmann::json> Manager::estimate_reservation() const {
-    struct stat kernel {
-    }, initrd{};
-    const std::string release = running_kernel_release();
-    const std::string kernel_path = paths_.boot + "/vmlinuz-" + release;
+std::pair<CaptureMemoryNeed, nlohmann::json> Manager::capture_need() const {
+    const std::string kernel_path = !properties_.capture_kernel.empty()
+                                        ? properties_.capture_kernel
+                                        : paths_.boot + "/vmlinuz-" + running_kernel_release();
     // What the kernel needs in memory while it boots (the bzImage header's
     // init_size), not the file's size; the file size only if unreadable.
-    const uint64_t kernel_bytes = read_kernel_load_size(kernel_path)
-                                      .value_or(::stat(kernel_path.c_str(), &kernel) == 0
-                                                    ? static_cast<uint64_t>(kernel.st_size)
-                                                    : 0);
-    const std::string initrd_path = properties_.capture_initrd;
-    const uint64_t initrd_bytes = !initrd_path.empty() && ::stat(initrd_path.c_str(), &initrd) == 0
-                                      ? static_cast<uint64_t>(initrd.st_size)
-                                      : 0;
+    struct stat kernel {};
+    auto load_size = read_kernel_load_size(kernel_path);
+    const uint64_t kernel_bytes = load_size ? *load_size
+                                            : (::stat(kernel_path.c_str(), &kernel) == 0
+                                                   ? static_cast<uint64_t>(kernel.st_size)
+                                                   : 0);
+    const std::string& initrd_path = properties_.capture_initrd;
+    uint64_t initrd_bytes = 0;
+    uint64_t unpacked_bytes = 0;
+    std::string initrd_note;
+    struct stat initrd {};
+    if (initrd_path.empty() || ::stat(initrd_path.c_str(), &initrd) < 0) {
+        initrd_note = "the capture initrd is not built yet: the estimate leaves it out";
+    } else {
+        initrd_bytes = static_cast<uint64_t>(initrd.st_size);
+        const int64_t mtime_nsec =
+            static_cast<int64_t>(initrd.st_mtim.tv_sec) * 1000000000 + initrd.st_mtim.tv_nsec;
+        auto& cache = initrd_size_cache_;
+        if (!cache || cache->path != initrd_path || cache->device != initrd.st_dev ||
+            cache->inode != initrd.st_ino || cache->size != initrd.st_size ||
+            cache->mtime_nsec != mtime_nsec) {
+            cache = InitrdSizeCache{initrd_path,    initrd.st_dev, initrd.st_ino,
+                                    initrd.st_size, mtime_nsec,    measure_initrd(initrd_path)};
+        }
+        if (cache->measured) {
+            unpacked_bytes = cache->measured->unpacked_bytes;
+            initrd_note = cache->measured->note;
+        } else {
+            // Not an initrd we can read: the kernel may still unpack it.
+            unpacked_bytes = initrd_bytes * kUnknownCompressionFactor;
+            initrd_note = fmt::format("{}: its unpacked size is taken as {} times its size",
+                                      cache->measured.error().message, kUnknownCompressionFactor);
+        }
+    }
     const uint64_t memory = read_memory_total(paths_).value_or(0);
-    // An unknown unpacked size: assume the usual 3x of a compressed cpio.
-    const uint64_t bytes =
-        crashcapture::estimate_reservation(kernel_bytes, initrd_bytes, initrd_bytes * 3, memory);
-    return {bytes, nlohmann::json{{"kernel", kernel_path},
-                                  {"kernel_bytes", kernel_bytes},
-                                  {"initrd", initrd_path},
-                                  {"initrd_bytes", initrd_bytes},
-                                  {"memory_bytes", memory},
-                                  {"recommended_bytes", bytes}}};
+    const CaptureMemoryNeed need =
+        capture_memory_need(kernel_bytes, initrd_bytes, unpacked_bytes, memory);
+    nlohmann::json explanation{
+        {"kernel", kernel_path},
+        {"kernel_bytes", kernel_bytes},
+        {"kernel_bytes_from", load_size ? "init_size" : "file size"},
+        {"initrd", initrd_path},
+        {"initrd_bytes", initrd_bytes},
+        {"initrd_unpacked_bytes", unpacked_bytes},
+        {"margin_bytes", need.margin_bytes},
+        {"memory_bytes", memory},
+        {"needed_bytes", need.needed_bytes},
+        {"recommended_bytes", need.recommended_bytes},
+    };
+    if (initrd_size_cache_ && initrd_size_cache_->measured && !initrd_path.empty()) {
+        const auto& measured = *initrd_size_cache_->measured;
+        explanation["initrd_segments"] = measured.segments;
+        explanation["initrd_files"] = measured.files;
+        explanation["initrd_unpacked_estimated"] = measured.estimated;
+    }
+    if (!initrd_note.empty()) {
+        explanation["note"] = initrd_note;
+    }
+    return {need, explanation};
+}
+
+std::pair<uint64_t, nlohmann::json> Manager::estimate_reservation() const {
+    auto [need, explanation] = capture_need();
+    auto reservation = read_reservation(paths_);
+    const uint64_t reserved = reservation ? reservation->total_bytes() : 0;
+    explanation["reserved_bytes"] = reserved;
+    explanation["fits"] = reserved != 0 && reserved >= need.needed_bytes;
+    return {need.recommended_bytes, explanation};
+}
+
+void Manager::check_reservation() {
+    auto reservation = read_reservation(paths_);
+    const uint64_t reserved = reservation ? reservation->total_bytes() : 0;
+    const auto [need, explanation] = capture_need();
+    std::string warning = check_reservation_fit(reserved, need);
+    if (warning == properties_.reservation_warning) {
+        return;
+    }
+    properties_.reservation_warning = warning;
+    if (warning.empty()) {
+        observer_.log(LOG_INFO, "The reservation now fits the capture kernel and initrd");
+        return;
+    }
+    observer_.log(LOG_WARNING, warning,
+                  {{"MESSAGE_ID", kMessageIdReservation},
+                   {"CRASHCAPTURE_RESERVED_BYTES", std::to_string(reserved)},
+                   {"CRASHCAPTURE_NEEDED_BYTES", std::to_string(need.needed_bytes)},
+                   {"CRASHCAPTURE_RECOMMENDED", format_crashkernel_size(need.recommended_bytes)},
+                   {"CRASHCAPTURE_ESTIMATE", explanation.dump()}});
+}
+
+void Manager::update_boot_record() {
+    if (boot_id_.empty()) {
+        return;
+    }
+    // The kernel's word first: a failed reload leaves the old image loaded.
+    const bool armed =
+        kexec_.crash_kernel_loaded().value_or(properties_.state == ManagerState::loaded);
+    if (!this_boot_) {
+        if (!armed) {
+            return;  // never armed in this boot: a crash could not be captured anyway
+        }
+        this_boot_ = ArmedBoot{};
+        this_boot_->boot_id = boot_id_;
+        this_boot_->kernel_release = running_kernel_release();
+        this_boot_->armed_at = now_sec();
+    }
+    this_boot_->armed = armed;
+    this_boot_->last_seen = now_sec();
+    if (auto s = write_armed_boot(armed_boots_directory(paths_), *this_boot_); !s) {
+        if (!ledger_write_failed_) {
+            observer_.log(LOG_WARNING,
+                          "Failed to write the armed-boot ledger: " + s.error().message +
+                              "; a lost capture of this boot may go unreported");
+        }
+        ledger_write_failed_ = true;
+    } else {
+        ledger_write_failed_ = false;
+    }
+}
+
+void Manager::resolve_earlier_boots() {
+    const std::string directory = armed_boots_directory(paths_);
+    auto list = read_armed_boots(directory);
+    if (!list) {
+        observer_.log(LOG_WARNING, "Failed to read the armed-boot ledger: " + list.error().message +
+                                       ", ignoring");
+        return;
+    }
+    for (const auto& problem : list->problems) {
+        observer_.log(LOG_WARNING, "Armed-boot ledger: " + problem + ", ignoring");
+    }
+    std::vector<DumpEntry> dumps;
+    bool any_pending = false;
+    for (const auto& boot : list->boots) {
+        any_pending =
+            any_pending || (boot.boot_id != boot_id_ && boot.outcome == BootOutcome::pending);
+    }
+    if (!any_pending) {
+        return;
+    }
+    if (auto scanned = scan_dumps(paths_.crash_dir)) {
+        dumps = std::move(*scanned);
+    } else {
+        // Without the dumps a captured crash would look lost: decide later.
+        observer_.log(LOG_WARNING, "Failed to look for dumps: " + scanned.error().message +
+                                       "; earlier boots are looked at on the next start");
+        return;
+    }
+    std::vector<ArmedBoot*> lost;
+    for (auto& boot : list->boots) {
+        if (boot.boot_id == boot_id_ || boot.outcome != BootOutcome::pending) {
+            continue;
+        }
+        const auto resolution = resolve_earlier_boot(boot, dumps);
+        boot.outcome = resolution.outcome;
+        boot.dump_id = resolution.dump_id;
+        boot.resolved_at = now_sec();
+        if (boot.outcome == BootOutcome::lost) {
+            lost.push_back(&boot);
+        } else if (auto s = write_armed_boot(directory, boot); !s) {
+            observer_.log(LOG_WARNING, "Failed to update the armed-boot ledger: " +
+                                           s.error().message + ", ignoring");
+        }
+    }
+    if (!lost.empty()) {
+        attribute_pstore_records(lost, find_pstore_records(paths_));
+    }
+    for (ArmedBoot* boot : lost) {
+        // Recorded before it is reported: a report too many is better than
+        // none, but a restart must not report it again.
+        if (auto s = write_armed_boot(directory, *boot); !s) {
+            observer_.log(LOG_WARNING,
+                          "Failed to record a lost capture in the armed-boot "
+                          "ledger: " +
+                              s.error().message + "; it may be reported again");
+        }
+        const auto json = lost_capture_json(*boot);
+        std::string pstore_paths;
+        for (const auto& record : boot->pstore) {
+            pstore_paths += (pstore_paths.empty() ? "" : " ") + record.path;
+        }
+        const std::string id = lost_capture_id(*boot);
+        observer_.log(LOG_ERR, describe_lost_capture(*boot),
+                      {{"MESSAGE_ID", kMessageIdCapture},
+                       {"CRASHCAPTURE_DUMP_ID", id},
+                       {"CRASHCAPTURE_RESULT", "lost"},
+                       {"CRASHCAPTURE_BOOT_ID", boot->boot_id},
+                       {"CRASHCAPTURE_KERNEL", boot->kernel_release},
+                       {"CRASHCAPTURE_LAST_SEEN", std::to_string(boot->last_seen)},
+                       {"CRASHCAPTURE_PANIC", json["record"].value("panic_line", "")},
+                       {"CRASHCAPTURE_PSTORE", pstore_paths}});
+        observer_.dump_captured(id, "lost", json);
+    }
+    for (const auto& boot_id : armed_boots_to_forget(list->boots, boot_id_, kArmedBootsKept)) {
+        (void)remove_armed_boot(directory, boot_id);
+    }
 }
 
 void Manager::report_new_dumps() {
@@ -496,7 +841,7 @@ void Manager::report_new_dumps() {
         observer_.log(result == "complete" ? LOG_NOTICE : LOG_ERR,
                       fmt::format("Kernel crash captured: {} ({}): {}", entry.id, result,
                                   record.panic_line.empty() ? record.error : record.panic_line),
-                      {{"MESSAGE_ID", "c2a1f0e4b6d94f3a8e5b7c9d1f203a41"},
+                      {{"MESSAGE_ID", kMessageIdCapture},
                        {"CRASHCAPTURE_DUMP_ID", entry.id},
                        {"CRASHCAPTURE_RESULT", result},
                        {"CRASHCAPTURE_KERNEL", record.kernel_release},

@@ -8,6 +8,15 @@
 //   loaded       /sys/kernel/kexec_crash_loaded = 1
 //   failed       a bad config, a failed build or load (LastError says why);
 //                a capture kernel loaded before stays loaded
+//
+// Loaded is not always enough: when the reservation is smaller than the
+// capture kernel and its unpacked initrd need (reservation.hpp), the state
+// stays truthful (loaded) and ReservationWarning, and LastError while
+// loaded, say which crashkernel= to set.
+//
+// The armed-boot ledger (armed-boot-ledger.hpp) is kept here: this boot's
+// record follows every state change and a 10-minute heartbeat; at start,
+// earlier boots are resolved, and a lost capture is reported like a dump.
 #pragma once
 
 #include <sys/types.h>
@@ -19,11 +28,14 @@
 #include <string>
 #include <vector>
 
+#include "armed-boot-ledger.hpp"
 #include "config.hpp"
 #include "event-loop.hpp"
 #include "hotplug.hpp"
 #include "initrd-manifest.hpp"
+#include "initrd-size.hpp"
 #include "kexec-loader.hpp"
+#include "reservation.hpp"
 #include "result.hpp"
 #include "system-paths.hpp"
 #include "unique-fd.hpp"
@@ -43,6 +55,9 @@ struct ManagerProperties {
     std::string target;
     uint32_t dump_level = 31;
     uint64_t loaded_timestamp_usec = 0;
+    // Empty, or why the reservation is too small for this capture kernel
+    // and initrd, with the crashkernel= to set (check_reservation_fit()).
+    std::string reservation_warning;
 };
 
 // What the manager tells the outside world (D-Bus signals, the journal).
@@ -93,19 +108,40 @@ class Manager {
     std::pair<uint64_t, nlohmann::json> estimate_reservation() const;
     // Reports dumps that no earlier run reported (journal + signal + ledger).
     void report_new_dumps();
+    // Resolves the earlier boots of the armed-boot ledger, once each, and
+    // reports the lost captures among them (journal + DumpCaptured signal
+    // with result "lost"); then prunes the ledger.
+    void resolve_earlier_boots();
 
     uint64_t builds_started() const { return builds_started_; }
-    // An orderly stop: records it for the armed-boot ledger.
-    void shutdown();
+    // The daemon stops. system_shutdown: true when systemd is shutting the
+    // system down or rebooting (the capture kernel stays loaded, so a crash
+    // during shutdown is still captured, and this boot is marked as shut
+    // down in order); false for systemctl stop, and nullopt when it cannot
+    // be told (the capture kernel is unloaded, as kdump's services do, and
+    // this boot is marked disarmed: either way the ledger tells the truth).
+    void shutdown(std::optional<bool> system_shutdown);
 
   private:
     void set_state(ManagerState state, std::string error = {});
     Status reload_config();
+    void share_target_with_group();
     void begin_build();
     void build_finished(int exit_status);
     void load();
     std::string running_kernel_release() const;
     std::vector<std::string> manifest_inputs() const;
+    // What the capture needs (kernel load size, initrd and its unpacked
+    // size, margin), and the figures as JSON for EstimateReservation.
+    std::pair<CaptureMemoryNeed, nlohmann::json> capture_need() const;
+    // Compares the reservation with capture_need(); sets and logs
+    // reservation_warning when it changes.
+    void check_reservation();
+    // This boot's ledger record: created when first armed, then refreshed
+    // (armed or not, last seen) on every call.
+    void update_boot_record();
+    void heartbeat();
+    std::optional<ArmedBoot> lost_capture(const std::string& id) const;
 
     EventLoop& loop_;
     SystemPaths paths_;
@@ -125,6 +161,19 @@ class Manager {
     bool force_next_ = false;
     uint64_t builds_started_ = 0;
     uint64_t hotplug_reloads_ = 0;
+    std::string boot_id_;  // empty when unknown: no ledger
+    std::optional<ArmedBoot> this_boot_;
+    bool ledger_write_failed_ = false;
+    // measure_initrd() of the capture initrd, kept while the file is the same.
+    struct InitrdSizeCache {
+        std::string path;
+        dev_t device = 0;
+        ino_t inode = 0;
+        off_t size = 0;
+        int64_t mtime_nsec = 0;
+        Result<InitrdSize> measured = tl::unexpected(Error{});
+    };
+    mutable std::optional<InitrdSizeCache> initrd_size_cache_;
 };
 
 }  // namespace crashcapture

@@ -383,6 +383,15 @@ const std::vector<KeyHandler>& key_handlers() {
              return std::nullopt;
          },
          [](Config& c) { c.compression_level.reset(); }},
+        {"Dump", "Group",
+         [](Config& c, std::string_view v) -> std::optional<std::string> {
+             if (auto problem = check_group_name(v)) {
+                 return problem;
+             }
+             c.group = std::string(v);
+             return std::nullopt;
+         },
+         [](Config& c) { c.group.clear(); }},
         {"Capture", "KernelCommandLineAppend",
          [](Config& c, std::string_view v) { return append_words(c.cmdline_append, v, false); },
          [](Config& c) { c.cmdline_append.clear(); }},
@@ -740,6 +749,36 @@ std::string to_string(const Target& target) {
     return target.path;
 }
 
+std::optional<std::string> check_group_name(std::string_view text) {
+    if (text.empty()) {
+        return "no group";
+    }
+    if (std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        // gid_t is 32 bits; (gid_t) -1 means "no change" to chown(2).
+        const auto gid = parse_integer<uint32_t>(text);
+        if (!gid || *gid == UINT32_MAX) {
+            return "not a group id";
+        }
+        return std::nullopt;
+    }
+    // shadow-utils' default NAME_REGEX, with upper case as Debian's
+    // adduser --allow-all-names and systemd-sysusers accept.
+    constexpr size_t kMaxGroupName = 32;
+    std::string_view name = text;
+    if (name.ends_with('$')) {
+        name.remove_suffix(1);
+    }
+    const bool valid = !name.empty() && text.size() <= kMaxGroupName && name.front() != '-' &&
+                       std::all_of(name.begin(), name.end(), [](char c) {
+                           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                                  (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+                       });
+    if (!valid) {
+        return "not a group name (letters, digits, '_', '.', '-', at most 32) or id";
+    }
+    return std::nullopt;
+}
+
 std::string_view to_string(FailureAction action) {
     switch (action) {
         case FailureAction::reboot:
@@ -1059,6 +1098,11 @@ std::string Config::describe() const {
                   : fmt::format("{}, the default for {}", effective_compression_level(),
                                 to_string(compression)));
     }
+    if (group.empty()) {
+        unset("Group", "dumps readable by root only");
+    } else {
+        line("Group", group);
+    }
     out += "\n[Capture]\n";
     line("KernelCommandLineAppend", join_words(cmdline_append));
     line("KernelCommandLineRemove", join_words(cmdline_remove));
@@ -1118,7 +1162,8 @@ nlohmann::json to_json(const Config& config) {
           {"Format", to_string(config.effective_format())},
           {"DumpLevel", config.dump_level},
           {"Compression", to_string(config.compression)},
-          {"CompressionLevel", config.effective_compression_level()}}},
+          {"CompressionLevel", config.effective_compression_level()},
+          {"Group", optional_text(config.group)}}},
         {"Capture",
          {{"KernelCommandLineAppend", config.cmdline_append},
           {"KernelCommandLineRemove", config.cmdline_remove},

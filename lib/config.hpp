@@ -55,6 +55,12 @@ Result<Target> parse_target(std::string_view text);
 // The canonical spelling, which parse_target() reads back unchanged.
 std::string to_string(const Target& target);
 
+// Group=: a numeric group id, or a name as useradd(8) accepts it (letters,
+// digits, '_', '.', '-', not starting with '-', at most 32 bytes, an optional
+// trailing '$'). Only its spelling is checked: the capture initrd and the
+// host resolve it.
+std::optional<std::string> check_group_name(std::string_view text);
+
 // ---------------------------------------------------------------------------
 enum class FailureAction { reboot, poweroff, shell, dump_to_rootfs };
 std::string_view to_string(FailureAction action);
@@ -124,6 +130,10 @@ struct Config {
     Compression compression = Compression::zstd;
     // CompressionLevel=; unset = default_compression_level(compression).
     std::optional<int> compression_level;
+    // Group=: a group name or numeric id that may read the dumps (directory
+    // 0750, dump and kernel log 0640, owned by root and this group); empty:
+    // root only (0700, 0600). status.json is 0644 either way.
+    std::string group;
 
     // [Capture]
     std::vector<std::string> cmdline_append;  // KernelCommandLineAppend=, word by word

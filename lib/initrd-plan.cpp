@@ -274,11 +274,16 @@ Result<TargetFilesystem> resolve_directory_target(const SystemPaths& paths,
     return target;
 }
 
-std::vector<std::string> save_arguments(const Config& config) {
-    return {"--format",         std::string(to_string(config.effective_format())),
-            "--compress",       std::string(to_string(config.compression)),
-            "--compress-level", std::to_string(config.effective_compression_level()),
-            "--dump-level",     std::to_string(config.dump_level)};
+std::vector<std::string> save_arguments(const Config& config, std::optional<unsigned> group_id) {
+    std::vector<std::string> words = {
+        "--format",         std::string(to_string(config.effective_format())),
+        "--compress",       std::string(to_string(config.compression)),
+        "--compress-level", std::to_string(config.effective_compression_level()),
+        "--dump-level",     std::to_string(config.dump_level)};
+    if (group_id) {
+        words.insert(words.end(), {"--group", std::to_string(*group_id)});
+    }
+    return words;
 }
 
 std::string shell_quote(std::string_view word) {
@@ -295,9 +300,9 @@ std::string shell_quote(std::string_view word) {
 }
 
 std::string capture_environment(const Config& config, const TargetFilesystem& target,
-                                const TargetFilesystem& root) {
+                                const TargetFilesystem& root, std::optional<unsigned> group_id) {
     std::string save;
-    for (const auto& word : save_arguments(config)) {
+    for (const auto& word : save_arguments(config, group_id)) {
         save += save.empty() ? "" : " ";
         save += word;
     }

@@ -11,6 +11,7 @@
 //   /etc/systemd/system/crashcapture-fallback.service.d/50-actions.conf
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -74,8 +75,10 @@ Result<TargetFilesystem> resolve_directory_target(const SystemPaths& paths,
                                                   const std::string& directory);
 
 // crashcapture-save's options for this configuration (format, compression and
-// its level, dump level), as separate words.
-std::vector<std::string> save_arguments(const Config& config);
+// its level, dump level, and --group with the numeric id of Group=, resolved
+// on the host: the capture initrd has no /etc/group), as separate words.
+std::vector<std::string> save_arguments(const Config& config,
+                                        std::optional<unsigned> group_id = std::nullopt);
 
 // Quotes a word for a POSIX shell: 'it'\''s'.
 std::string shell_quote(std::string_view word);
@@ -85,7 +88,8 @@ std::string shell_quote(std::string_view word);
 // FailureAction=dump-to-rootfs (and the same as target when the dumps go to
 // the root filesystem).
 std::string capture_environment(const Config& config, const TargetFilesystem& target,
-                                const TargetFilesystem& root);
+                                const TargetFilesystem& root,
+                                std::optional<unsigned> group_id = std::nullopt);
 
 // The drop-in for crashcapture-capture.service: SuccessAction= from
 // FinalAction=, FailureAction=/OnFailure= from FailureAction=,

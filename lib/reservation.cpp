@@ -225,54 +225,53 @@ Result<uint64_t> read_kernel_load_size(const std::string& path) {
 }
 
 // ---------------------------------------------------------------------------
-// The estimate.
+// What a capture needs (issue 8).
 //
-// A capture kernel's reservation holds, at the worst moment:
-//   1. the kernel, at kernel_image_bytes (its load size, init_size);
-//   2. the initrd archive, which kexec_file_load() copies into the
-//      reservation and the kernel frees once unpacked;
-//   3. the unpacked initrd in rootfs (tmpfs), for the capture's whole life;
-//   4. the capture kernel's own allocations (slab, page tables, drivers);
-//   5. user space: systemd, journald and udevd in a dracut initrd;
-//   6. our saver (saver_memory_bytes());
-//   7. struct pages for all of the above.
-// Counting 2 and 3 together, and 1 at init_size rather than what stays
-// resident after boot (Debian 6.1: init_size 64 MiB, text+data+bss 53 MiB),
-// errs on the large side: a reservation too small loses the crash, one a
-// few MiB too large costs a few MiB.
-//
-// Calibration (../reference/qemu-kdump/PITFALLS.md): Debian's 6.1 kernel
-// (init_size 64 MiB) with a 3.6 MB busybox initramfs on a 1 GiB guest
-// captured with crashkernel=96M (the capture kernel saw MemTotal 48 MB) and
-// ran out of memory before /init with 80M and 72M; 64M could not be loaded.
-// The formula gives 144M for that case. Nobody has measured a dracut +
-// systemd capture initrd yet: kUserSpaceBytes is an allowance to replace
-// with a measurement from the VM tests.
+// While the capture kernel unpacks its initrd, the reservation holds at once:
+//   1. the kernel, at its load size (init_size: kexec_file_load() reserves
+//      that much for it, arch/x86/kernel/kexec-bzimage64.c);
+//   2. the initrd archive, which kexec_file_load() copied into the
+//      reservation and the kernel frees only once it is unpacked
+//      (init/initramfs.c do_populate_rootfs());
+//   3. the unpacked initrd in rootfs (tmpfs), for the capture's whole life
+//      (measure_initrd(), initrd-size.hpp);
+//   4. everything else: the capture kernel's own allocations (its struct
+//      pages, slab, page tables, drivers), user space and our saver. That is
+//      kCaptureWorkingMarginBytes, measured, not derived (below).
+// A reservation below 1 + 2 + 3 + 4 does not capture: the issue's Debian
+// guest with crashkernel=112M and a dracut initrd ran out of memory
+// unpacking it. Above, it may still fail on hardware whose drivers need
+// more than the guests measured (kdump-utils adds 150 MiB on aarch64 for
+// mlx5 alone, kdump-lib.sh), which no formula here can know.
 
 namespace {
 
-// The smallest reservation that ever captured anything here (above); an
-// estimate below it is wrong whatever the inputs say.
-constexpr uint64_t kMeasuredFloorBytes = 96 * kMiB;
+// Term 4, the one number to update when a new sweep is measured.
+//
+// From tests/e2e/run-matrix.sh --sweep (README, "In a real capture
+// kernel"): a 1 GiB guest, a 5.6 MB gzip busybox initramfs (13.7 MiB of
+// files, 1 + 2 + 3 = kInitramfsParts below) with crashcapture-save:
+//   Linux 6.1  (init_size 63.6 MiB): 104M captured, 96M ran out of memory
+//              unpacking the initramfs  ->  margin in (13.2, 21.2] MiB;
+//   Linux 6.12 (init_size 55.9 MiB):  88M captured, 80M could not unpack
+//              ("write error")          ->  margin in (4.7, 12.7] MiB.
+// (The capture kernel saw about half of the reservation as MemTotal: the
+// rest is the kernel image and the initrd before it is freed.) No single
+// margin fits both brackets; 20 MiB is inside the 6.1 one, so the 6.1
+// failure at 96M is caught, and errs large by 8 MiB on 6.12 (it warns at
+// 88M, which worked). This is a busybox user space: a dracut + systemd
+// initrd runs systemd, udevd and journald too, and its sweep replaces this
+// number.
+constexpr uint64_t kCaptureWorkingMarginBytes = 20 * kMiB;
 
-// Term 4. With 80M the capture kernel had about 32 MB of MemTotal and could
-// not unpack the 3.6 MB busybox initramfs (its unpacked size was not
-// recorded) and reach /init; with 96M, 48 MB sufficed. So the kernel's own
-// allocations with that guest's virtio drivers fit in 48 MB minus the
-// unpacked initramfs, and not in 32 MB minus it: 32 MiB lies inside that
-// bracket for any unpacked size up to 16 MB, and terms 1-3 are counted on
-// the large side. Real hardware loads more drivers (kdump-utils adds 150 MiB
-// on aarch64 for mlx5 alone, kdump-lib.sh), which no formula here can know.
-constexpr uint64_t kKernelAllocationsBytes = 32 * kMiB;
+// The sweep's guest had 1 GiB; the saver's bitmaps grow with the memory it
+// dumps (up to one page filter window), so a larger machine adds the
+// difference.
+constexpr uint64_t kCalibrationMemoryBytes = 1 * kGiB;
 
-// Term 5: an allowance, not a measurement. systemd as PID 1, journald and
-// udevd with two workers (udev.children-max=2, capture-cmdline.cpp), their
-// heaps and stacks; their code pages are the initrd's files, counted in 3.
-constexpr uint64_t kUserSpaceBytes = 24 * kMiB;
-
-// Term 7: one struct page (64 bytes on x86_64, include/linux/mm_types.h) per
-// 4 KiB page of the reservation: 1/64 of it, so the rest is 63/64.
-constexpr uint64_t kStructPageBytes = 64;
+// The smallest reservation that ever captured anything here (6.12, above);
+// a recommendation below it is wrong whatever the inputs say.
+constexpr uint64_t kMeasuredFloorBytes = 88 * kMiB;
 
 // crashkernel= sizes are written in round numbers, and the x86_64
 // reservation starts on a 16 MiB boundary anyway (CRASH_ALIGN).
@@ -315,22 +314,34 @@ uint64_t saver_memory_bytes(uint64_t memory_total_bytes) {
                           batches + kCompressorBytes + kSaverProcessBytes);
 }
 
-uint64_t estimate_reservation(uint64_t kernel_image_bytes, uint64_t initrd_bytes,
-                              uint64_t initrd_unpacked_bytes, uint64_t memory_total_bytes) {
+uint64_t capture_working_margin_bytes() {
+    return kCaptureWorkingMarginBytes;
+}
+
+CaptureMemoryNeed capture_memory_need(uint64_t kernel_image_bytes, uint64_t initrd_bytes,
+                                      uint64_t initrd_unpacked_bytes, uint64_t memory_total_bytes) {
+    CaptureMemoryNeed need;
+    need.kernel_bytes = kernel_image_bytes;
+    need.initrd_bytes = initrd_bytes;
+    need.initrd_unpacked_bytes = initrd_unpacked_bytes;
+    const uint64_t saver_now = saver_memory_bytes(memory_total_bytes);
+    const uint64_t saver_measured = saver_memory_bytes(kCalibrationMemoryBytes);
+    need.margin_bytes =
+        kCaptureWorkingMarginBytes + (saver_now > saver_measured ? saver_now - saver_measured : 0);
     uint64_t needed = kernel_image_bytes;
     needed = saturating_add(needed, initrd_bytes);
     needed = saturating_add(needed, initrd_unpacked_bytes);
-    needed = saturating_add(needed, kKernelAllocationsBytes);
-    needed = saturating_add(needed, kUserSpaceBytes);
-    needed = saturating_add(needed, saver_memory_bytes(memory_total_bytes));
-    // With struct pages taking 1/64 of the reservation, needed is 63/64 of it.
-    const uint64_t per_page = kPageSize - kStructPageBytes;
-    const unsigned __int128 reservation =
-        (static_cast<unsigned __int128>(needed) * kPageSize + per_page - 1) / per_page;
-    const uint64_t bytes = reservation > std::numeric_limits<uint64_t>::max()
-                               ? std::numeric_limits<uint64_t>::max()
-                               : static_cast<uint64_t>(reservation);
-    return std::max(round_up(bytes, kRoundingBytes), kMeasuredFloorBytes);
+    needed = saturating_add(needed, need.margin_bytes);
+    need.needed_bytes = needed;
+    need.recommended_bytes = std::max(round_up(needed, kRoundingBytes), kMeasuredFloorBytes);
+    return need;
+}
+
+uint64_t estimate_reservation(uint64_t kernel_image_bytes, uint64_t initrd_bytes,
+                              uint64_t initrd_unpacked_bytes, uint64_t memory_total_bytes) {
+    return capture_memory_need(kernel_image_bytes, initrd_bytes, initrd_unpacked_bytes,
+                               memory_total_bytes)
+        .recommended_bytes;
 }
 
 std::string format_crashkernel_size(uint64_t bytes) {
@@ -353,11 +364,19 @@ std::string explain_missing_reservation(uint64_t recommended_bytes) {
 }
 
 std::string explain_insufficient_reservation(uint64_t reserved_bytes, uint64_t recommended_bytes) {
+    const std::string recommended = format_crashkernel_size(recommended_bytes);
     return fmt::format(
-        "Only {} is reserved for the capture kernel, but it needs about {}: change the "
-        "crashkernel= option on the kernel command line to crashkernel={}, then reboot.",
-        format_crashkernel_size(reserved_bytes), format_crashkernel_size(recommended_bytes),
-        format_crashkernel_size(recommended_bytes));
+        "crashkernel={} is too small for this capture kernel and initrd (needs about {}): set "
+        "crashkernel={} on the kernel command line, then reboot; until then a crash is likely "
+        "lost (the capture kernel runs out of memory)",
+        format_crashkernel_size(reserved_bytes), recommended, recommended);
+}
+
+std::string check_reservation_fit(uint64_t reserved_bytes, const CaptureMemoryNeed& need) {
+    if (reserved_bytes == 0 || reserved_bytes >= need.needed_bytes) {
+        return {};
+    }
+    return explain_insufficient_reservation(reserved_bytes, need.recommended_bytes);
 }
 
 }  // namespace crashcapture

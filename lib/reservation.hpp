@@ -80,12 +80,32 @@ Result<uint64_t> read_kernel_load_size(const std::string& path);
 // batch buffers, the compressor. A few MiB whatever the machine.
 uint64_t saver_memory_bytes(uint64_t memory_total_bytes);
 
-// A crashkernel= size for this capture kernel and initrd; the formula and
-// every constant are in reservation.cpp. kernel_image_bytes is the kernel's
-// memory at load (read_kernel_load_size()); a caller that only knows the
-// file size passes that, and the estimate is too small by the kernel's
-// expansion (about 56 MiB for Debian's): use the load size.
-// initrd_unpacked_bytes is the size of the files in the initrd.
+// What the capture kernel needs in its reservation while it unpacks its
+// initrd; the formula and every constant are in reservation.cpp.
+struct CaptureMemoryNeed {
+    uint64_t kernel_bytes = 0;           // the kernel's load size (init_size)
+    uint64_t initrd_bytes = 0;           // the initrd archive
+    uint64_t initrd_unpacked_bytes = 0;  // its files in rootfs (measure_initrd())
+    uint64_t margin_bytes = 0;           // the measured working margin (+ saver growth)
+    // The sum: a reservation below it does not capture.
+    uint64_t needed_bytes = 0;
+    // needed_bytes as a crashkernel= size: rounded up to 16 MiB, at least
+    // the smallest reservation ever seen to capture.
+    uint64_t recommended_bytes = 0;
+};
+
+// kernel_image_bytes is the kernel's memory at load (read_kernel_load_size());
+// a caller that only knows the file size passes that, and the result is too
+// small by the kernel's expansion (about 56 MiB for Debian's): use the load
+// size. memory_total_bytes is the machine's (the saver's bitmaps grow with it).
+CaptureMemoryNeed capture_memory_need(uint64_t kernel_image_bytes, uint64_t initrd_bytes,
+                                      uint64_t initrd_unpacked_bytes, uint64_t memory_total_bytes);
+
+// The measured working margin alone (kCaptureWorkingMarginBytes).
+uint64_t capture_working_margin_bytes();
+
+// capture_memory_need(...).recommended_bytes: the crashkernel= size to
+// recommend (crashcapturectl estimate, EstimateReservation).
 uint64_t estimate_reservation(uint64_t kernel_image_bytes, uint64_t initrd_bytes,
                               uint64_t initrd_unpacked_bytes, uint64_t memory_total_bytes);
 
@@ -97,7 +117,14 @@ std::string format_crashkernel_size(uint64_t bytes);
 // kernel command line (…), then reboot."
 std::string explain_missing_reservation(uint64_t recommended_bytes);
 
-// When a reservation exists but is smaller than recommended.
+// When a reservation exists but is smaller than needed: "crashkernel=96M is
+// too small for this capture kernel and initrd (needs about 112M): set
+// crashkernel=112M …".
 std::string explain_insufficient_reservation(uint64_t reserved_bytes, uint64_t recommended_bytes);
+
+// The warning for an admin when reserved_bytes (Reservation::total_bytes())
+// is below need.needed_bytes; empty when it fits, or when nothing is
+// reserved (explain_missing_reservation() says that).
+std::string check_reservation_fit(uint64_t reserved_bytes, const CaptureMemoryNeed& need);
 
 }  // namespace crashcapture

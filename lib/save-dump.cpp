@@ -50,9 +50,10 @@ std::string dump_file_name(DumpFormat format, bool complete) {
 namespace {
 
 // Dumps and kernel logs hold the crashed kernel's memory (keys, passwords):
-// root only (issue 8).
-constexpr mode_t kPrivateFileMode = 0600;
-constexpr mode_t kDumpDirectoryMode = 0700;
+// root only, or root and one group (SaveOptions::group; issue 8). Files are
+// created private and opened to the group only once it owns them, so there
+// is no moment when they are readable by a wrong group.
+constexpr mode_t kPrivateFileMode = kPrivateDumpFileMode;
 
 // init_uts_ns.name as the kdump header wants it; falls back to what
 // VMCOREINFO says when the structure cannot be read.
@@ -94,13 +95,59 @@ class Saver {
     SaveResult finish(DumpResult result, const std::string& error, int exit_code);
     Status write_kernel_log(const Vmcoreinfo& info, const KernelAddressSpace& memory);
     Result<std::unique_ptr<DumpSink>> open_sink(std::string& file_name);
+    Status make_dump_directory();
+    // Gives a private file (an fd, or a name in the dump directory) to the
+    // group, if there is one; a failure is a warning, the file stays private.
+    void share_with_group(int fd, const std::string& name);
 
     const SaveOptions& options_;
     ProgressReporter progress_;
     DumpRecord record_;
     UniqueFd directory_;
+    bool group_usable_ = true;
     std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };
+
+Status Saver::make_dump_directory() {
+    if (auto s = make_directory(options_.output_dir, kPrivateDumpDirectoryMode); !s) {
+        return s;
+    }
+    if (!options_.group) {
+        return {};
+    }
+    if (::chown(options_.output_dir.c_str(), static_cast<uid_t>(-1), *options_.group) < 0 ||
+        ::chmod(options_.output_dir.c_str(), kGroupDumpDirectoryMode) < 0) {
+        record_.warnings.push_back(
+            make_errno_error(errno,
+                             "cannot give group {} the dump directory {}; the dump stays "
+                             "readable by root only",
+                             *options_.group, options_.output_dir)
+                .value()
+                .message);
+        group_usable_ = false;
+    }
+    return {};
+}
+
+void Saver::share_with_group(int fd, const std::string& name) {
+    if (!options_.group || !group_usable_) {
+        return;
+    }
+    const gid_t gid = *options_.group;
+    const uid_t unchanged = static_cast<uid_t>(-1);
+    const bool shared =
+        fd >= 0 ? ::fchown(fd, unchanged, gid) == 0 && ::fchmod(fd, kGroupDumpFileMode) == 0
+                : ::fchownat(directory_.get(), name.c_str(), unchanged, gid, AT_SYMLINK_NOFOLLOW) ==
+                          0 &&
+                      ::fchmodat(directory_.get(), name.c_str(), kGroupDumpFileMode, 0) == 0;
+    if (!shared) {
+        record_.warnings.push_back(
+            make_errno_error(errno, "cannot give group {} {}; it stays readable by root only", gid,
+                             name)
+                .value()
+                .message);
+    }
+}
 
 SaveResult Saver::finish(DumpResult result, const std::string& error, int exit_code) {
     record_.result = result;
@@ -132,6 +179,7 @@ Status Saver::write_kernel_log(const Vmcoreinfo& info, const KernelAddressSpace&
         !s) {
         return s;
     }
+    share_with_group(-1, std::string(kDmesgFileName));
     record_.dmesg_file = std::string(kDmesgFileName);
     return {};
 }
@@ -163,6 +211,9 @@ Result<std::unique_ptr<DumpSink>> Saver::open_sink(std::string& file_name) {
         return make_errno_error(errno, "cannot create {}", name);
     }
     (void)::fchmod(fd.get(), kPrivateFileMode);
+    if (options_.dump_to.empty()) {
+        share_with_group(fd.get(), file_name);
+    }
     if (flattened) {
         return make_flattened_sink(std::move(fd), name);
     }
@@ -182,11 +233,12 @@ SaveResult Saver::run() {
             : options_.write.compression_level;
     record_.dump_level = options_.write.dump_level;
     record_.boot_id = options_.boot_id;
+    record_.warnings = options_.warnings;
     record_.started_at = std::chrono::duration_cast<std::chrono::seconds>(
                              std::chrono::system_clock::now().time_since_epoch())
                              .count();
 
-    if (auto s = make_directory(options_.output_dir, kDumpDirectoryMode); !s) {
+    if (auto s = make_dump_directory(); !s) {
         return finish(DumpResult::failed, s.error().message, kExitFailed);
     }
     if (auto dir = open_directory(options_.output_dir); dir) {

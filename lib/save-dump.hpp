@@ -4,9 +4,12 @@
 // says what happened (ARCHITECTURE.md, "The flow", step 4).
 #pragma once
 
+#include <sys/types.h>
+
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "dump-record.hpp"
 #include "dump-writer.hpp"
@@ -27,10 +30,25 @@ struct SaveOptions {
     DumpFormat format = DumpFormat::kdump;
     WriteOptions write;
     std::string boot_id;
+    // A group that may read the dump: the directory becomes 0750 and the
+    // dump and kernel log 0640, group-owned. Unset: root only (0700, 0600).
+    // status.json is 0644 either way: it holds no memory contents. If the
+    // group cannot be given the files, they stay private, with a warning.
+    std::optional<gid_t> group;
+    // Warnings the caller found before the capture (an unknown --group),
+    // recorded in status.json with the capture's own.
+    std::vector<std::string> warnings;
     ProgressMode progress = ProgressMode::automatic;
     int progress_fd = 2;
     std::string tool_version;
 };
+
+// Modes of a dump directory and its files (issue 8: private dumps).
+inline constexpr mode_t kPrivateDumpDirectoryMode = 0700;
+inline constexpr mode_t kPrivateDumpFileMode = 0600;
+inline constexpr mode_t kGroupDumpDirectoryMode = 0750;
+inline constexpr mode_t kGroupDumpFileMode = 0640;
+inline constexpr mode_t kRecordFileMode = 0644;  // status.json (dump-record.cpp)
 
 // File names inside a dump directory.
 inline constexpr std::string_view kDmesgFileName = "vmcore-dmesg.txt";

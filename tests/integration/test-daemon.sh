@@ -3,6 +3,10 @@
 # at a fake root (CRASHCAPTURE_ROOT) with a fake kexec and a fake initrd
 # builder, driven through crashcapturectl and busctl. Needs root (a second,
 # non-root caller is played by setpriv). Exit status = number of failures.
+# Also the armed-boot ledger (issue 8): earlier boots in the fake state
+# directory, lost / orderly / captured, a fake pstore record, and a
+# reservation too small for the capture kernel and initrd.
+#   BUILD=build-dir tests/integration/test-daemon.sh
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 BUILD=${BUILD:-$HERE/../../build}
@@ -41,16 +45,26 @@ printf '00100000-bffdffff : System RAM\n  2b000000-3affffff : Crash kernel\n' > 
 echo 268435456 > "$root/sys/kernel/kexec_crash_size"
 echo 0 > "$root/sys/kernel/kexec_crash_loaded"
 head -c 8000000 /dev/urandom > "$root/boot/vmlinuz-$kver"
+# A bzImage setup header (Documentation/arch/x86/boot.rst): boot flag 0xAA55
+# at 0x1FE, "HdrS" at 0x202, protocol 2.15 at 0x206, init_size at 0x260 =
+# Debian 6.1's 63.6 MiB, so the fit check sees a real kernel's load size.
+/usr/bin/python3 - "$root/boot/vmlinuz-$kver" <<'PY'
+import struct, sys
+with open(sys.argv[1], "r+b") as f:
+    for offset, data in ((0x1fe, struct.pack("<H", 0xaa55)), (0x202, b"HdrS"),
+                         (0x206, struct.pack("<H", 0x020f)), (0x260, struct.pack("<I", 0x3f98000))):
+        f.seek(offset); f.write(data)
+PY
 echo "module" > "$root/usr/lib/modules/$kver/kernel/virtio_blk.ko"
 printf '[Dump]\nDumpLevel=31\n' > "$root/etc/crashcapture/crashcapture.conf"
 echo "UUID=1b2c / ext4 defaults 0 1" > "$root/etc/fstab"
-make_dump() { # make_dump ID RESULT CRASH_TIME
+make_dump() { # make_dump ID RESULT CRASH_TIME [BOOT_ID]
     local dir=$root/var/crash/$1
     mkdir -p "$dir"
     printf '[    1.000000] Kernel panic - not syncing: test %s\n' "$1" > "$dir/vmcore-dmesg.txt"
     head -c 65536 /dev/urandom > "$dir/vmcore"
     cat > "$dir/status.json" <<JSON
-{"schema_version": 1, "result": "$2", "error": "", "kernel_release": "$kver",
+{"schema_version": 1, "result": "$2", "error": "", "kernel_release": "$kver", "boot_id": "${4:-}",
  "crash_time": $3, "panic_line": "Kernel panic - not syncing: test $1",
  "format": "kdump", "dump_file": "vmcore", "dmesg_file": "vmcore-dmesg.txt",
  "pages": {"total": 10, "dumpable": 5, "zero": 1, "written": 4}, "bytes_out": 65536}
@@ -58,6 +72,27 @@ JSON
 }
 make_dump 2026-11-20-1000-aaaa complete 1795000000
 make_dump 2026-11-21-1000-bbbb incomplete 1795100000
+
+# ---- the armed-boot ledger: three earlier boots, and pstore ----
+boot_lost=11111111-2222-4333-8444-555555555555      # armed, no orderly shutdown, no dump
+boot_orderly=22222222-3333-4444-8555-666666666666   # armed, shut down in order
+boot_captured=33333333-4444-4555-8666-777777777777  # armed, no orderly shutdown, its dump exists
+now=$(date +%s)
+mkdir -p "$root/var/lib/crashcapture/boots"
+ledger_boot() { # ledger_boot ID ORDERLY ARMED_AT
+    cat > "$root/var/lib/crashcapture/boots/$1.json" <<JSON
+{"schema_version": 1, "boot_id": "$1", "kernel_release": "6.1.0-earlier-amd64", "armed_at": $3,
+ "last_seen": $(($3 + 600)), "armed": true, "orderly_shutdown": $2, "shutdown_at": 0,
+ "outcome": "pending", "resolved_at": 0, "dump_id": "", "pstore": []}
+JSON
+}
+ledger_boot "$boot_orderly" true $((now - 30000))
+ledger_boot "$boot_captured" false $((now - 20000))
+ledger_boot "$boot_lost" false $((now - 10000))
+make_dump 2026-11-19-1000-dddd complete 1794900000 "${boot_captured//-/}"
+mkdir -p "$root/sys/fs/pstore"
+printf 'Panic#1 Part1\n<6>[   41.000000] sysrq: Trigger a crash\n<0>[   42.000000] Kernel panic - not syncing: test lost crash\n' \
+    > "$root/sys/fs/pstore/dmesg-ramoops-0"
 
 # ---- a private bus with the real policy file ----
 cat > "$work/bus.conf" <<CONF
@@ -104,15 +139,15 @@ wait_state() { # wait_state STATE [SECONDS]
 }
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$daemon_pid/status"; }
 
-dbus-monitor --address "$DBUS_SESSION_BUS_ADDRESS" "type='signal',interface='org.crashcapture1.Manager'" \
+stdbuf -oL dbus-monitor --address "$DBUS_SESSION_BUS_ADDRESS" "type='signal',interface='org.crashcapture1.Manager'" \
     > "$work/signals.log" 2>&1 &
 
 "$CTL" status > /dev/null 2>&1
 rc=$?
 [ $rc = 3 ] && pass "crashcapturectl status without a daemon: exit 3" || fail "crashcapturectl without a daemon: exit $rc, want 3"
 
-start_daemon() {
-    CRASHCAPTURE_ROOT=$root CRASHCAPTURE_KEXEC=fake CRASHCAPTURE_INITRD_BUILDER=$BUILDER \
+start_daemon() { # start_daemon [VAR=VALUE...]
+    env "$@" CRASHCAPTURE_ROOT=$root CRASHCAPTURE_KEXEC=fake CRASHCAPTURE_INITRD_BUILDER=$BUILDER \
         CRASHCAPTURE_KEXEC_REJECT=vmlinuz-broken \
         FAKE_BUILDER_LOG=$work/builds.log "$DAEMON" >> "$work/daemon.log" 2>&1 &
     daemon_pid=$!
@@ -133,7 +168,7 @@ esac
 # ---- reading, as root and as nobody ----
 json=$("$CTL" list --json)
 count=$(echo "$json" | /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
-[ "$count" = 2 ] && pass "list --json: 2 dumps" || fail "list --json: $count dumps: $json"
+[ "$count" = 4 ] && pass "list --json: 3 dumps and 1 lost capture" || fail "list --json: $count entries: $json"
 "$CTL" info 2026-11-21-1000-bbbb | grep -q '"result": "incomplete"' && pass "info shows the record" || fail "info"
 "$CTL" dmesg 2026-11-20-1000-aaaa | grep -q 'Kernel panic - not syncing: test 2026-11-20-1000-aaaa' &&
     pass "dmesg as root" || fail "dmesg as root"
@@ -144,7 +179,8 @@ count=$(echo "$json" | /usr/bin/python3 -c 'import json,sys; print(len(json.load
 as_nobody "$CTL" list --json > "$work/nobody-list" 2>&1 && grep -q 2026-11-20-1000-aaaa "$work/nobody-list" &&
     pass "nobody can list dumps" || fail "nobody cannot list: $(cat "$work/nobody-list")"
 as_nobody "$CTL" status --json > /dev/null 2>&1 && pass "nobody can read the status" || fail "nobody cannot read status"
-for action in "dmesg 2026-11-20-1000-aaaa" "remove 2026-11-20-1000-aaaa" reload unload vacuum; do
+for action in "dmesg 2026-11-20-1000-aaaa" "remove 2026-11-20-1000-aaaa" reload rebuild unload vacuum \
+    "dmesg lost-$boot_lost" "remove lost-$boot_lost"; do
     as_nobody "$CTL" $action > "$work/nobody.out" 2>&1; rc=$?
     [ $rc = 4 ] && pass "nobody: $action refused (exit 4: $(head -1 "$work/nobody.out"))" ||
         fail "nobody: $action gave exit $rc: $(cat "$work/nobody.out")"
@@ -176,9 +212,47 @@ as_nobody env CRASHCAPTURE_ROOT="$root" PATH="$work/fakebin:$PATH" "$CTL" setup 
 [ $rc = 4 ] && pass "nobody: setup --apply refused (exit 4)" || fail "nobody: setup --apply gave exit $rc"
 
 # ---- reports: each dump once, with a signal ----
-grep -c 'Kernel crash captured' "$work/daemon.log" | grep -qx 2 && pass "two dumps reported at start" ||
+grep -c 'Kernel crash captured' "$work/daemon.log" | grep -qx 3 && pass "three dumps reported at start" ||
     fail "dump reports at start: $(grep -c 'Kernel crash captured' "$work/daemon.log")"
 grep -q 'DumpCaptured' "$work/signals.log" && pass "DumpCaptured signals seen on the bus" || fail "no DumpCaptured signal: $(head -5 "$work/signals.log")"
+
+# ---- the armed-boot ledger (issue 8) ----
+lost_json=$(echo "$json" | /usr/bin/python3 -c '
+import json, sys
+for d in json.load(sys.stdin):
+    if d["result"] == "lost":
+        print(json.dumps(d))')
+# (a) the earlier armed boot without an orderly shutdown and without a dump
+echo "$lost_json" | grep -q "\"id\": \"lost-$boot_lost\"" &&
+    pass "(a) list --json: lost-$boot_lost, result lost" || fail "(a) no lost entry: $lost_json"
+grep -q "Kernel crash or reset not captured: boot $boot_lost (kernel 6.1.0-earlier-amd64)" "$work/daemon.log" &&
+    pass "(a) reported: $(grep -m1 'not captured' "$work/daemon.log" | cut -c1-150)" ||
+    fail "(a) no lost report in the log: $(grep -i lost "$work/daemon.log" | head -3)"
+grep -A3 'member=DumpCaptured' "$work/signals.log" | grep -q "lost-$boot_lost" &&
+    grep -A3 'member=DumpCaptured' "$work/signals.log" | grep -q '"lost"' &&
+    pass "(a) DumpCaptured signal for lost-$boot_lost, result lost" || fail "(a) no DumpCaptured signal for the lost capture"
+# (b) the orderly one and (c) the captured one are not reported as lost
+[ "$(echo "$lost_json" | grep -c .)" = 1 ] && ! grep -q "boot $boot_orderly" "$work/daemon.log" &&
+    grep -q '"outcome": "orderly"' "$root/var/lib/crashcapture/boots/$boot_orderly.json" &&
+    pass "(b) the boot shut down in order is not reported (outcome orderly)" || fail "(b) orderly boot: $lost_json"
+! grep -q "boot $boot_captured" "$work/daemon.log" &&
+    grep -q '"dump_id": "2026-11-19-1000-dddd"' "$root/var/lib/crashcapture/boots/$boot_captured.json" &&
+    pass "(c) the boot whose dump exists is not lost (outcome captured, dump 2026-11-19-1000-dddd)" ||
+    fail "(c) captured boot: $(cat "$root/var/lib/crashcapture/boots/$boot_captured.json")"
+# (d) the pstore record is quoted
+echo "$lost_json" | grep -q '"panic_line": "Kernel panic - not syncing: test lost crash"' &&
+    echo "$lost_json" | grep -q 'sys/fs/pstore/dmesg-ramoops-0' &&
+    grep 'not captured' "$work/daemon.log" | grep -q 'pstore kept the panic: Kernel panic - not syncing: test lost crash' &&
+    pass "(d) the pstore panic is quoted in the lost record and the report" || fail "(d) pstore not quoted: $lost_json"
+"$CTL" dmesg "lost-$boot_lost" | grep -q 'Kernel panic - not syncing: test lost crash' &&
+    pass "(d) dmesg lost-$boot_lost (root) prints the pstore record" || fail "(d) dmesg of the lost capture"
+"$CTL" list | grep "lost-$boot_lost" | grep -q 'lost' && pass "list shows the lost capture" ||
+    fail "list: $("$CTL" list)"
+as_nobody "$CTL" info "lost-$boot_lost" | grep -q '"result": "lost"' && pass "nobody can read the lost record" ||
+    fail "nobody: info lost"
+this_boot=$(cat "$root/proc/sys/kernel/random/boot_id")
+grep -q '"armed": true' "$root/var/lib/crashcapture/boots/$this_boot.json" 2>/dev/null &&
+    pass "this boot is in the ledger, armed" || fail "this boot's ledger record: $(cat "$root/var/lib/crashcapture/boots/$this_boot.json" 2>&1)"
 
 # ---- a storm of file events: one rebuild ----
 builds_before=$(wc -l < "$work/builds.log")
@@ -271,7 +345,7 @@ wait_state loaded 10 || fail "back to the good kernel: $(prop State) $(prop Last
 printf '[Dump]\nDumpLevel=31\n[Retention]\nKeepDumps=1\n' > "$root/etc/crashcapture/crashcapture.conf"
 "$CTL" reload > /dev/null 2>&1
 removed=$("$CTL" vacuum --json | /usr/bin/python3 -c 'import json,sys; print(" ".join(json.load(sys.stdin)))')
-if [ "$removed" = "2026-11-20-1000-aaaa" ] && [ -d "$root/var/crash/2026-11-21-1000-bbbb" ]; then
+if [ "$removed" = "2026-11-19-1000-dddd 2026-11-20-1000-aaaa" ] && [ -d "$root/var/crash/2026-11-21-1000-bbbb" ]; then
     pass "vacuum with KeepDumps=1 removed the older dump, kept the newest"
 else
     fail "vacuum removed '$removed'"
@@ -294,12 +368,79 @@ else
     [ $rc = 0 ] && pass "SIGTERM: clean exit" || fail "SIGTERM: exit $rc"
 fi
 daemon_pid=
+# No systemd on this bus: not known to be a shutdown, so the capture kernel
+# is unloaded and the boot marked disarmed (as systemctl stop does).
+[ "$(cat "$root/sys/kernel/kexec_crash_loaded")" = 0 ] &&
+    grep -q '"armed": false' "$root/var/lib/crashcapture/boots/$this_boot.json" &&
+    pass "stop (not a shutdown): capture kernel unloaded, boot marked disarmed" ||
+    fail "stop: loaded $(cat "$root/sys/kernel/kexec_crash_loaded"), $(cat "$root/var/lib/crashcapture/boots/$this_boot.json")"
+lost_reports_before=$(grep -c 'not captured' "$work/daemon.log")
 reports_before=$(grep -c 'Kernel crash captured' "$work/daemon.log")
 make_dump 2026-11-22-1000-cccc failed 1795200000
 start_daemon
 wait_state loaded 10
 new_reports=$(( $(grep -c 'Kernel crash captured' "$work/daemon.log") - reports_before ))
 [ "$new_reports" = 1 ] && pass "restart: only the new dump is reported" || fail "restart: $new_reports reports"
+[ "$(grep -c 'not captured' "$work/daemon.log")" = "$lost_reports_before" ] &&
+    "$CTL" list --json | grep -q "lost-$boot_lost" &&
+    pass "restart: the lost capture is not reported again, still listed" || fail "restart: lost capture reported again or gone"
+"$CTL" remove "lost-$boot_lost" > /dev/null && ! "$CTL" list --json | grep -q "lost-$boot_lost" &&
+    [ ! -e "$root/var/lib/crashcapture/boots/$boot_lost.json" ] &&
+    pass "remove lost-$boot_lost as root: gone from the list and the ledger" || fail "remove of the lost capture"
+
+# ---- (e) a reservation too small for the capture kernel and initrd ----
+echo 67108864 > "$root/sys/kernel/kexec_crash_size"
+printf '00100000-bffdffff : System RAM\n  2b000000-2effffff : Crash kernel\n' > "$root/proc/iomem"
+builds_before=$(wc -l < "$work/builds.log")
+"$CTL" rebuild > "$work/rebuild.out" 2>&1
+[ "$(wc -l < "$work/builds.log")" = $((builds_before + 1)) ] && pass "rebuild: the initrd was rebuilt though nothing changed" ||
+    fail "rebuild: $(cat "$work/rebuild.out")"
+warning=$(prop ReservationWarning)
+if [ "$(prop State)" = loaded ] && echo "$warning" | grep -q 'crashkernel=64M is too small for this capture kernel and initrd (needs about 96M): set crashkernel=96M' &&
+    [ "$(prop LastError)" = "$warning" ]; then
+    pass "(e) 64M reserved: State loaded, ReservationWarning and LastError: $(echo "$warning" | cut -c1-110)"
+else
+    fail "(e) State $(prop State), ReservationWarning '$warning', LastError '$(prop LastError)'"
+fi
+grep -q "<4>crashkernel=64M is too small" "$work/daemon.log" && pass "(e) logged at warning priority" ||
+    fail "(e) no warning in the log"
+"$CTL" status > "$work/status.out"
+grep -q 'WARNING: crashkernel=64M is too small.*set crashkernel=96M' "$work/status.out" &&
+    pass "(e) crashcapturectl status shows the warning" || fail "(e) status: $(cat "$work/status.out")"
+"$CTL" status --json | grep -q '"ReservationWarning": "crashkernel=64M is too small' &&
+    pass "(e) status --json has ReservationWarning" || fail "(e) status --json"
+"$CTL" estimate --json | grep -q '"fits": false' && pass "(e) estimate --json: fits false" || fail "(e) estimate --json"
+echo 268435456 > "$root/sys/kernel/kexec_crash_size"
+printf '00100000-bffdffff : System RAM\n  2b000000-3affffff : Crash kernel\n' > "$root/proc/iomem"
+"$CTL" reload > /dev/null 2>&1
+[ -z "$(prop ReservationWarning)" ] && [ -z "$(prop LastError)" ] && pass "(e) 256M reserved again: no warning" ||
+    fail "(e) warning stays: $(prop ReservationWarning)"
+
+# ---- crashcapturectl config: no daemon needed ----
+CRASHCAPTURE_ROOT=$root DBUS_SESSION_BUS_ADDRESS=unix:path=$work/no-bus "$CTL" config > "$work/config.out" 2>&1 &&
+    grep -q '^DumpLevel=31$' "$work/config.out" && grep -q '^Group=$' "$work/config.out" &&
+    pass "config prints the configuration in effect" || fail "config: $(cat "$work/config.out")"
+CRASHCAPTURE_ROOT=$root "$CTL" config --json | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(d["config"]["Dump"]["DumpLevel"] != 31)' &&
+    pass "config --json" || fail "config --json"
+printf '[Dump]\nDumpLevel=31\nGroup=-bad\n' > "$work/bad.conf"
+mkdir -p "$work/badroot/etc/crashcapture" && cp "$work/bad.conf" "$work/badroot/etc/crashcapture/crashcapture.conf"
+CRASHCAPTURE_ROOT=$work/badroot "$CTL" config > /dev/null 2> "$work/config.err"; rc=$?
+[ $rc = 1 ] && grep -q 'crashcapture.conf:3: Group=-bad' "$work/config.err" && pass "config with an error: exit 1, file:line" ||
+    fail "config with an error: exit $rc: $(cat "$work/config.err")"
+
+# ---- an orderly shutdown: the kernel stays loaded, the boot is marked ----
+kill -TERM "$daemon_pid"; wait "$daemon_pid" 2>/dev/null; daemon_pid=
+start_daemon CRASHCAPTURE_SHUTDOWN=yes
+wait_state loaded 10
+kill -TERM "$daemon_pid"; wait "$daemon_pid"; rc=$?; daemon_pid=
+[ $rc = 0 ] && [ "$(cat "$root/sys/kernel/kexec_crash_loaded")" = 1 ] &&
+    grep -q '"orderly_shutdown": true' "$root/var/lib/crashcapture/boots/$this_boot.json" &&
+    pass "system shutdown: capture kernel stays loaded, boot marked orderly" ||
+    fail "system shutdown: exit $rc, loaded $(cat "$root/sys/kernel/kexec_crash_loaded"), $(cat "$root/var/lib/crashcapture/boots/$this_boot.json")"
+start_daemon
+wait_state loaded 10
+grep -q '"orderly_shutdown": false' "$root/var/lib/crashcapture/boots/$this_boot.json" &&
+    pass "started again in the same boot: no longer marked shut down" || fail "same-boot restart keeps the orderly mark"
 
 rm -f "$root/sys/kernel/kexec_crash_size"; echo 0 > "$root/sys/kernel/kexec_crash_size"
 "$CTL" reload > /dev/null 2>&1

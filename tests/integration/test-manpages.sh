@@ -2,7 +2,7 @@
 # The man pages against the programs they document, from a build directory
 # (BUILD, default ./build, configured with the man pages on):
 #   * every page renders with man -l without a groff or man warning;
-#   * crashcapture-save and crashcapturectl: every long option of --help (and
+#   * crashcapture-save, crashcapture-build-initrd and crashcapturectl: every long option of --help (and
 #     of each command's --help) is in the man page's OPTIONS, and every long
 #     option there is in --help; crashcapturectl's commands are its COMMANDS;
 #     the defaults --help shows are the pages' "Default:"; the exit codes of
@@ -21,6 +21,7 @@ BUILD=$(cd "${BUILD:-$TOP/build}" && pwd)
 MANDIR=$BUILD/man
 SAVE=$BUILD/cli/crashcapture-save
 CTL=$BUILD/cli/crashcapturectl
+BUILDER=$BUILD/cli/crashcapture-build-initrd
 DAEMON=$BUILD/daemon/crashcaptured
 CONFFILE=$TOP/packaging/crashcapture.conf
 
@@ -31,7 +32,7 @@ fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 work=$(mktemp -d "${TMPDIR:-/tmp}/crashcapture-manpages.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-pages=(crashcaptured.8 crashcapturectl.1 crashcapture-save.8 crashcapture.conf.5)
+pages=(crashcaptured.8 crashcapturectl.1 crashcapture-save.8 crashcapture.conf.5 crashcapture-build-initrd.8)
 for page in "${pages[@]}"; do
     [ -s "$MANDIR/$page" ] || { fail "$MANDIR/$page missing (build the 'man' target; scdoc installed?)"; continue; }
     warnings=$(MANWIDTH=80 man --warnings -l "$MANDIR/$page" 2>&1 > /dev/null)
@@ -39,7 +40,7 @@ for page in "${pages[@]}"; do
     # Flat text for the checks: very wide lines, no hyphenation, no overstrike.
     MANWIDTH=1000 MANROFFOPT='-rHY=0' man -l "$MANDIR/$page" 2> /dev/null | col -bx > "$work/$page.txt"
 done
-for program in "$SAVE" "$CTL" "$DAEMON"; do
+for program in "$SAVE" "$CTL" "$DAEMON" "$BUILDER"; do
     [ -x "$program" ] || fail "$program not built"
 done
 [ "$failures" = 0 ] || { echo "$failures failed"; exit "$failures"; }
@@ -47,6 +48,7 @@ done
 # ---- --help output ----
 "$SAVE" --help > "$work/save.help" 2>&1 || fail "crashcapture-save --help exits $?"
 "$CTL" --help > "$work/ctl.help" 2>&1 || fail "crashcapturectl --help exits $?"
+"$BUILDER" --help > "$work/builder.help" 2>&1 || fail "crashcapture-build-initrd --help exits $?"
 # Each command's options (every command accepts --help).
 awk '/^Subcommands:/ {on = 1; next} on && /^  [a-z]/ {print $1} on && /^$/ {on = 0}' "$work/ctl.help" \
     > "$work/ctl.commands"
@@ -167,6 +169,14 @@ compare("crashcapture-save", help_options(save_help), save_page)
 codes, man_codes = exit_codes(save_help), man_exit_codes(save_page)
 result(bool(codes) and codes == man_codes,
        f"crashcapture-save: exit codes of --help {sorted(codes)} = EXIT STATUS {sorted(man_codes)}")
+
+# ---- crashcapture-build-initrd ----
+builder_help = read("builder.help")
+builder_page = sections(read("crashcapture-build-initrd.8.txt"))
+compare("crashcapture-build-initrd", help_options(builder_help), builder_page)
+codes, man_codes = exit_codes(builder_help), man_exit_codes(builder_page)
+result(bool(codes) and codes == man_codes,
+       f"crashcapture-build-initrd: exit codes of --help {sorted(codes)} = EXIT STATUS {sorted(man_codes)}")
 
 # ---- crashcapturectl ----
 ctl_help = read("ctl.help")

@@ -764,13 +764,15 @@ TEST(ConfigDescribe, DefaultsListEveryKey) {
     const std::string text = Config{}.describe();
     for (const auto* key :
          {"[Dump]", "Target=/var/crash", "Format=", "DumpLevel=31", "Compression=zstd",
-          "CompressionLevel=", "[Capture]", "KernelCommandLineAppend=", "KernelCommandLineRemove=",
-          "Kernel=", "Initrd=", "FailureAction=reboot", "FinalAction=reboot", "TimeoutSec=30min",
-          "[Retention]", "MaxUse=", "KeepFree=", "KeepDumps=0"}) {
+          "CompressionLevel=", "Group=", "[Capture]", "KernelCommandLineAppend=",
+          "KernelCommandLineRemove=", "Kernel=", "Initrd=", "FailureAction=reboot",
+          "FinalAction=reboot", "TimeoutSec=30min", "[Retention]",
+          "MaxUse=", "KeepFree=", "KeepDumps=0"}) {
         EXPECT_THAT(text, HasSubstr(key));
     }
     EXPECT_THAT(text, HasSubstr("# Format= is unset: kdump for this target"));
     EXPECT_THAT(text, HasSubstr("# CompressionLevel= is unset: 1, the default for zstd"));
+    EXPECT_THAT(text, HasSubstr("# Group= is unset: dumps readable by root only"));
 }
 
 TEST(ConfigDescribe, ReadsBackToAnEqualConfig) {
@@ -779,7 +781,7 @@ TEST(ConfigDescribe, ReadsBackToAnEqualConfig) {
 
     const auto config = parse_ok(
         "[Dump]\nTarget=ssh://dump@[fd00::2]:2222/srv/crash\nFormat=flattened\nDumpLevel=0\n"
-        "Compression=zlib\nCompressionLevel=9\n"
+        "Compression=zlib\nCompressionLevel=9\nGroup=crash-readers\n"
         "[Capture]\nKernelCommandLineAppend=x=\"a b\" y\nKernelCommandLineRemove=rd.luks.* z\n"
         "Kernel=/boot/k\nInitrd=/boot/i\nFailureAction=dump-to-rootfs\nFinalAction=halt\n"
         "TimeoutSec=infinity\n"
@@ -803,6 +805,7 @@ TEST(ConfigJson, EffectiveValues) {
     EXPECT_EQ(json["Capture"]["TimeoutUSec"], 1800 * kSec);
     EXPECT_TRUE(json["Retention"]["MaxUse"].is_null());
     EXPECT_EQ(json["Retention"]["KeepDumps"], 0);
+    EXPECT_TRUE(json["Dump"]["Group"].is_null());
 }
 
 TEST(ConfigJson, SetValues) {
@@ -821,6 +824,27 @@ TEST(ConfigJson, SetValues) {
     EXPECT_EQ(json["Capture"]["TimeoutSec"], "infinity");
     EXPECT_EQ(json["Retention"]["MaxUse"]["bytes"], 2 * kGiB);
     EXPECT_EQ(json["Retention"]["KeepFree"]["percent"], 10);
+}
+
+TEST(ConfigGroup, NamesAndIdsAreAcceptedAndAnEmptyValueResets) {
+    EXPECT_EQ(parse_ok("[Dump]\nGroup=adm\n").group, "adm");
+    EXPECT_EQ(parse_ok("[Dump]\nGroup=crash-readers\n").group, "crash-readers");
+    EXPECT_EQ(parse_ok("[Dump]\nGroup=Domain_Users.x\n").group, "Domain_Users.x");
+    EXPECT_EQ(parse_ok("[Dump]\nGroup=machine$\n").group, "machine$");
+    EXPECT_EQ(parse_ok("[Dump]\nGroup=4\n").group, "4");
+    EXPECT_EQ(parse_ok("[Dump]\nGroup=adm\nGroup=\n").group, "");
+    EXPECT_EQ(to_json(parse_ok("[Dump]\nGroup=adm\n"))["Dump"]["Group"], "adm");
+}
+
+TEST(ConfigGroup, BadGroupsNameLineAndWhy) {
+    for (const auto* bad : {"-adm", "a b", "a/b", "4294967295", "99999999999",
+                            "a-very-long-group-name-longer-than-32"}) {
+        const auto loaded = parse(fmt::format("[Dump]\nGroup={}\n", bad));
+        ASSERT_EQ(loaded.errors.size(), 1u) << bad;
+        EXPECT_THAT(messages(loaded)[0],
+                    HasSubstr(fmt::format("test.conf:2: Group={}: not a", bad)));
+    }
+    EXPECT_THAT(messages(parse("[Capture]\nGroup=adm\n"))[0], HasSubstr("it belongs in [Dump]"));
 }
 
 TEST(ConfigDiagnostic, Format) {

@@ -181,6 +181,10 @@ TEST(SaveArguments, FollowTheConfiguration) {
     EXPECT_EQ(save_arguments(config),
               (std::vector<std::string>{"--format", "elf", "--compress", "zlib", "--compress-level",
                                         "6", "--dump-level", "17"}));
+    const auto with_group = save_arguments(config, 4);
+    ASSERT_EQ(with_group.size(), 10u);
+    EXPECT_EQ(with_group[8], "--group");
+    EXPECT_EQ(with_group[9], "4");
 }
 
 TEST(ShellQuote, SurvivesQuotesAndSpaces) {

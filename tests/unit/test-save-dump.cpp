@@ -86,6 +86,36 @@ class SaveDumpTest : public ::testing::Test {
     std::optional<VmcoreBuilder> builder_;
 };
 
+TEST_F(SaveDumpTest, AGroupMayReadTheDump) {
+    // The caller's own group: allowed without root (chown(2)).
+    auto o = options();
+    o.group = ::getgid();
+    auto result = save_dump(o);
+    ASSERT_EQ(result.exit_code, kExitComplete) << result.record.error;
+    const auto out = dir_.file("dump");
+    EXPECT_EQ(mode_of(out), 0750u);
+    EXPECT_EQ(mode_of(out + "/vmcore"), 0640u);
+    EXPECT_EQ(mode_of(out + "/vmcore-dmesg.txt"), 0640u);
+    EXPECT_EQ(mode_of(out + "/status.json"), 0644u);
+    for (const auto* name : {"", "/vmcore", "/vmcore-dmesg.txt"}) {
+        struct stat st {};
+        ASSERT_EQ(::stat((out + name).c_str(), &st), 0);
+        EXPECT_EQ(st.st_gid, ::getgid()) << name;
+    }
+    for (const auto& warning : record().warnings) {
+        EXPECT_THAT(warning, ::testing::Not(HasSubstr("group"))) << warning;
+    }
+}
+
+TEST_F(SaveDumpTest, CallerWarningsAreRecorded) {
+    auto o = options();
+    o.warnings = {"--group nosuch: no such group; the dump is readable by root only"};
+    auto result = save_dump(o);
+    ASSERT_EQ(result.exit_code, kExitComplete) << result.record.error;
+    EXPECT_THAT(record().warnings, ::testing::Contains(o.warnings[0]));
+    EXPECT_EQ(mode_of(dir_.file("dump")), 0700u);
+}
+
 TEST_F(SaveDumpTest, CompleteKdumpDirectory) {
     auto result = save_dump(options());
     ASSERT_EQ(result.exit_code, kExitComplete) << result.record.error;

@@ -1,0 +1,59 @@
+// How much memory an initrd takes once the capture kernel has unpacked it
+// into rootfs, read from the archive itself (issue 8: the capture kernel of
+// a too small crashkernel= runs out of memory while unpacking its initrd).
+//
+// An initrd is a concatenation of segments, as the kernel reads it
+// (init/initramfs.c unpack_to_rootfs()): zero bytes between segments are
+// skipped; a segment starting with "0707" is an uncompressed cpio archive
+// (an early microcode cpio, say) that ends after its "TRAILER!!!" entry;
+// anything else is a compressed stream, recognised by its magic bytes
+// (lib/decompress.c compressed_formats[]), which itself holds one or more
+// cpio archives. Every segment is unpacked into the same rootfs.
+//
+// The cpio format is "newc" (070701) or "crc" (070702), the only ones the
+// kernel reads (Documentation/driver-api/early-userspace/buffer-format.rst):
+// a 110-byte header of "070701" and 13 fields of 8 hex digits, the name
+// (header + name padded to 4 bytes), the data (padded to 4 bytes).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "result.hpp"
+
+namespace crashcapture {
+
+// A segment we cannot decompress (xz, lzma, bzip2, lz4, lzo) is taken to
+// unpack to this many times its size: xz, the densest of them, shrinks a
+// dracut initrd about 4 times; gzip and zstd, which are read exactly, 3 to
+// 3.5 times. Erring large is the safe side of a memory estimate.
+inline constexpr uint64_t kUnknownCompressionFactor = 4;
+
+struct InitrdSize {
+    uint64_t archive_bytes = 0;  // the file as kexec_file_load() copies it
+    // What rootfs (tmpfs) holds after unpacking: every regular file's data,
+    // each rounded up to 4 KiB pages (tmpfs allocates whole pages).
+    uint64_t unpacked_bytes = 0;
+    uint64_t files = 0;    // regular files
+    uint64_t entries = 0;  // every cpio entry (files, directories, links, nodes)
+    // One word per segment, in order: "cpio", "gzip", "zstd", or the name of
+    // a compression not read here ("xz", …).
+    std::vector<std::string> segments;
+    // True when part of unpacked_bytes is kUnknownCompressionFactor times a
+    // segment's size rather than counted; note says which part and why.
+    bool estimated = false;
+    std::string note;
+};
+
+// Walks the initrd in memory. An error only for input that cannot be an
+// initrd at all (no segment can be recognised); a known segment that is
+// truncated or corrupt counts what was read and says so in note, as the
+// kernel unpacks what it can.
+Result<InitrdSize> measure_initrd_data(std::string_view data);
+
+// The same for a file (mapped, not read into memory).
+Result<InitrdSize> measure_initrd(const std::string& path);
+
+}  // namespace crashcapture

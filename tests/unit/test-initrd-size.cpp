@@ -1,0 +1,206 @@
+#include "initrd-size.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include <fstream>
+
+#include "synthetic-vmcore.hpp"
+
+using namespace crashcapture;
+using crashcapture::test::TempDir;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+namespace {
+
+constexpr uint32_t kRegular = 0100644;
+constexpr uint32_t kDirectory = 040755;
+constexpr uint32_t kSymlink = 0120777;
+
+// One newc entry (buffer-format.rst): header, name + NUL padded to 4, data
+// padded to 4.
+std::string cpio_entry(const std::string& name, uint32_t mode, const std::string& data) {
+    static uint32_t inode = 1;
+    std::string out = "070701";
+    const uint32_t fields[] = {inode++,
+                               mode,
+                               0,
+                               0,
+                               1,
+                               0,
+                               static_cast<uint32_t>(data.size()),
+                               0,
+                               0,
+                               0,
+                               0,
+                               static_cast<uint32_t>(name.size() + 1),
+                               0};
+    for (const uint32_t field : fields) {
+        out += fmt::format("{:08X}", field);
+    }
+    out += name;
+    out.push_back('\0');
+    out.append((4 - out.size() % 4) % 4, '\0');
+    out += data;
+    out.append((4 - data.size() % 4) % 4, '\0');
+    return out;
+}
+
+struct Entry {
+    std::string name;
+    uint32_t mode;
+    std::string data;
+};
+
+std::string cpio_archive(const std::vector<Entry>& entries) {
+    std::string out;
+    for (const auto& entry : entries) {
+        out += cpio_entry(entry.name, entry.mode, entry.data);
+    }
+    out += cpio_entry("TRAILER!!!", 0, "");
+    out.append((512 - out.size() % 512) % 512, '\0');  // as cpio -H newc pads
+    return out;
+}
+
+std::string gzip(const std::string& data) {
+    z_stream stream{};
+    EXPECT_EQ(deflateInit2(&stream, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    std::string out(deflateBound(&stream, data.size()) + 64, '\0');
+    stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+    stream.avail_in = static_cast<uInt>(data.size());
+    stream.next_out = reinterpret_cast<Bytef*>(out.data());
+    stream.avail_out = static_cast<uInt>(out.size());
+    EXPECT_EQ(deflate(&stream, Z_FINISH), Z_STREAM_END);
+    out.resize(stream.total_out);
+    deflateEnd(&stream);
+    return out;
+}
+
+std::string zstd(const std::string& data) {
+    std::string out(ZSTD_compressBound(data.size()), '\0');
+    const size_t n = ZSTD_compress(out.data(), out.size(), data.data(), data.size(), 3);
+    EXPECT_FALSE(ZSTD_isError(n));
+    out.resize(n);
+    return out;
+}
+
+// Incompressible-ish data of a given size (so streams span many chunks).
+std::string noise(size_t size) {
+    std::string out(size, '\0');
+    uint32_t x = 12345;
+    for (auto& c : out) {
+        x = x * 1103515245 + 12345;
+        c = static_cast<char>(x >> 24);
+    }
+    return out;
+}
+
+const std::vector<Entry> kFiles = {
+    {"usr", kDirectory, ""},
+    {"usr/one", kRegular, "x"},                      // 1 byte: one page
+    {"usr/page", kRegular, std::string(4096, 'p')},  // exactly one page
+    {"usr/more", kRegular, std::string(4097, 'm')},  // two pages
+    {"bin", kSymlink, "usr/bin"},                    // not a file
+};
+constexpr uint64_t kFilesUnpacked = 4 * 4096;
+
+}  // namespace
+
+TEST(InitrdSize, UncompressedCpioCountsFilesInWholePages) {
+    const auto size = measure_initrd_data(cpio_archive(kFiles));
+    ASSERT_TRUE(size) << size.error().message;
+    EXPECT_EQ(size->unpacked_bytes, kFilesUnpacked);
+    EXPECT_EQ(size->files, 3u);
+    EXPECT_EQ(size->entries, 5u);
+    EXPECT_THAT(size->segments, ElementsAre("cpio"));
+    EXPECT_FALSE(size->estimated);
+    EXPECT_EQ(size->note, "");
+}
+
+TEST(InitrdSize, EarlyCpioThenGzipLikeAMicrocodeInitrd) {
+    const std::string early = cpio_archive(
+        {{"kernel/x86/microcode/GenuineIntel.bin", kRegular, std::string(10000, 'u')}});
+    const std::string data = early + gzip(cpio_archive(kFiles));
+    const auto size = measure_initrd_data(data);
+    ASSERT_TRUE(size) << size.error().message;
+    EXPECT_THAT(size->segments, ElementsAre("cpio", "gzip"));
+    EXPECT_EQ(size->unpacked_bytes, 3 * 4096 + kFilesUnpacked);
+    EXPECT_EQ(size->archive_bytes, data.size());
+    EXPECT_EQ(size->note, "");
+}
+
+TEST(InitrdSize, ZstdSegmentWithLargeFilesAcrossChunks) {
+    const std::vector<Entry> files = {{"a", kRegular, noise(300'000)},
+                                      {"b", kRegular, noise(70'001)}};
+    const auto size = measure_initrd_data(zstd(cpio_archive(files)));
+    ASSERT_TRUE(size) << size.error().message;
+    EXPECT_THAT(size->segments, ElementsAre("zstd"));
+    EXPECT_EQ(size->unpacked_bytes, 300'000 / 4096 * 4096 + 4096 + 73'728);
+    EXPECT_EQ(size->files, 2u);
+}
+
+TEST(InitrdSize, SeveralArchivesInOneStreamAndSeveralStreams) {
+    const std::string two = cpio_archive(kFiles) + cpio_archive({{"c", kRegular, "c"}});
+    const std::string data = gzip(two) + std::string(7, '\0') + zstd(cpio_archive(kFiles));
+    const auto size = measure_initrd_data(data);
+    ASSERT_TRUE(size) << size.error().message;
+    EXPECT_THAT(size->segments, ElementsAre("gzip", "zstd"));
+    EXPECT_EQ(size->unpacked_bytes, 2 * kFilesUnpacked + 4096);
+}
+
+TEST(InitrdSize, UnknownCompressionIsEstimatedAndSaysSo) {
+    std::string xz("\xfd\x37\x7a\x58\x5a\x00", 6);
+    xz += std::string(994, 'z');
+    const auto size = measure_initrd_data(cpio_archive(kFiles) + xz);
+    ASSERT_TRUE(size) << size.error().message;
+    EXPECT_THAT(size->segments, ElementsAre("cpio", "xz"));
+    EXPECT_TRUE(size->estimated);
+    EXPECT_EQ(size->unpacked_bytes, kFilesUnpacked + 1000 * kUnknownCompressionFactor);
+    EXPECT_THAT(size->note, HasSubstr("xz-compressed, not read here"));
+    EXPECT_THAT(size->note, HasSubstr("4 times"));
+}
+
+TEST(InitrdSize, NotAnInitrdIsAnError) {
+    const auto size = measure_initrd_data("#!/bin/sh\necho hello\n");
+    ASSERT_FALSE(size);
+    EXPECT_THAT(size.error().message, HasSubstr("not an initrd"));
+    EXPECT_FALSE(measure_initrd_data("070701 shorter than the 110 bytes of a header"));
+    EXPECT_FALSE(measure_initrd_data("070701" + std::string(104, 'g')));  // not hex
+}
+
+TEST(InitrdSize, TruncatedStreamCountsWhatWasReadAndSaysSo) {
+    const std::vector<Entry> files = {{"a", kRegular, noise(100'000)},
+                                      {"b", kRegular, noise(100'000)}};
+    const std::string whole = gzip(cpio_archive(files));
+    const auto size = measure_initrd_data(whole.substr(0, whole.size() * 3 / 4));
+    ASSERT_TRUE(size) << size.error().message;
+    EXPECT_THAT(size->note, HasSubstr("gzip segment is truncated"));
+    EXPECT_GE(size->unpacked_bytes, 4096u * 25);  // the first file at least
+    EXPECT_LE(size->unpacked_bytes, 2 * 4096u * 25);
+}
+
+TEST(InitrdSize, CorruptCpioInsideAStreamStopsWithANote) {
+    std::string archive = cpio_archive(kFiles);
+    archive[cpio_entry("usr", kDirectory, "").size()] = 'X';  // the second header's magic
+    const auto size = measure_initrd_data(gzip(archive));
+    ASSERT_TRUE(size) << size.error().message;
+    EXPECT_THAT(size->note, HasSubstr("not a cpio header"));
+    EXPECT_EQ(size->entries, 1u);
+}
+
+TEST(InitrdSize, FromAFile) {
+    TempDir dir;
+    const std::string path = dir.file("initrd.img");
+    const std::string data = zstd(cpio_archive(kFiles));
+    std::ofstream(path, std::ios::binary) << data;
+    const auto size = measure_initrd(path);
+    ASSERT_TRUE(size) << size.error().message;
+    EXPECT_EQ(size->archive_bytes, data.size());
+    EXPECT_EQ(size->unpacked_bytes, kFilesUnpacked);
+    EXPECT_EQ(measure_initrd(dir.file("missing")).error().errno_value, ENOENT);
+    std::ofstream(dir.file("empty"));
+    EXPECT_THAT(measure_initrd(dir.file("empty")).error().message, HasSubstr("is empty"));
+}
