@@ -6,8 +6,11 @@
 #                                   the benchmark (tests/e2e/README.md; about an hour)
 # Layers, in order: formatting, build with warnings as errors, unit tests
 # (synthetic vmcores), a real vmcore per kernel (6.1, 6.12) checked against
-# makedumpfile, libkdumpfile, drgn and crash, then a real crash cycle per
-# kernel in QEMU with crashcapture-save in the capture initramfs.
+# makedumpfile, libkdumpfile, drgn and crash, a real crash cycle per kernel
+# in QEMU with crashcapture-save in a minimal capture initramfs, then the
+# whole story in a Debian systemd guest: the package installed, the daemon
+# building the dracut capture initrd and loading it, a crash, the capture,
+# the reboot and the report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CRASHCAPTURE_CACHE=${CRASHCAPTURE_CACHE:-/var/tmp/crashcapture-cache}
@@ -36,7 +39,10 @@ step "man pages against --help, the configuration parser and man --warnings"
 tests/integration/test-manpages.sh
 
 step "the Debian package: build, lintian, install into a clean bookworm chroot"
-tests/integration/test-package.sh
+rm -rf build/deb
+scripts/build-deb.sh build/deb > build/build-deb.log 2>&1 || { tail -40 build/build-deb.log; exit 1; }
+deb=$(ls build/deb/crashcaptured_*_amd64.deb)
+tests/integration/test-package.sh "$deb"
 
 step "the RPM (rpmbuild, Debian's rpm)"
 scripts/build-rpm.sh > build/build-rpm.log 2>&1 || { tail -40 build/build-rpm.log; exit 1; }
@@ -61,6 +67,9 @@ for kver in "${kernels[@]}"; do
     step "crash cycle in QEMU on $kver with crashcapture-save"
     tests/e2e/test-crash-cycle.sh "$kver"
 done
+
+step "the administrator's story in a systemd guest: the .deb, dracut, a crash, the report"
+tests/e2e/test-systemd-guest.sh --deb "$deb"
 
 if [ "${FULL:-0}" = 1 ]; then
     step "full matrix"

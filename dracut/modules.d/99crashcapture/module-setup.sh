@@ -51,11 +51,14 @@ install() {
         /etc/systemd/system/crashcapture-capture.service.d/50-actions.conf
     inst_simple "$CRASHCAPTURE_STAGING/fallback-actions.conf" \
         /etc/systemd/system/crashcapture-fallback.service.d/50-actions.conf
-    # Boot into crashcapture.target whatever the command line says: a unit in
-    # /etc wins over dracut-systemd's default.target in /usr/lib
-    # (systemd.unit(5), "Unit File Load Path").
+    # Boot into crashcapture.target. In an initrd (/etc/initrd-release)
+    # systemd starts initrd.target, elsewhere default.target (bootup(7));
+    # both are aliased to ours, and a unit in /etc wins over one of the same
+    # name in /usr/lib (systemd.unit(5), "Unit File Load Path").
     mkdir -p "$initdir/etc/systemd/system"
-    ln -sf "$systemdsystemunitdir/crashcapture.target" "$initdir/etc/systemd/system/default.target"
+    for alias in initrd.target default.target; do
+        ln -sf "$systemdsystemunitdir/crashcapture.target" "$initdir/etc/systemd/system/$alias"
+    done
     # udev's hardware database (13 MB in Debian 12) gives devices friendly
     # names and properties the capture never looks at; every megabyte of the
     # unpacked initrd comes out of the crashkernel= reservation.

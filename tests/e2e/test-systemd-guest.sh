@@ -1,0 +1,276 @@
+#!/bin/bash
+# The administrator's story, for real, in a Debian 12 systemd guest under QEMU:
+# the crashcaptured .deb installed into a debootstrap'd system the way a user
+# installs it (dpkg -i; the package enables the service), booted with
+# crashkernel=. In the guest (tests/e2e/guest/e2e-driver, one phase a boot):
+#   1. State (busctl) becomes "loaded": the daemon ran crashcapture-build-initrd
+#      (dracut with the crashcapture module) and kexec_file_load by itself;
+#      a driver of the running kernel is updated (DKMS style: updates/ and
+#      depmod) and the daemon rebuilds and reloads by itself;
+#      crashcapturectl test --yes crashes it;
+#   2. the capture initrd's crashcapture-capture.service mounts the target,
+#      saves the dump and reboots the guest (FinalAction=reboot); after that
+#      boot, crashcapturectl list --json, info, dmesg, the journal entry and
+#      the permissions of every file are recorded, and the guest powers off.
+# The host then pulls the results and the dump out of the disk image with
+# debugfs and checks them; check-dump.py opens the dump with libkdumpfile and
+# drgn. Timings (boot to loaded, rebuild, crash to capture, crash to reboot)
+# and the capture initrd's size go to OUT/timings.txt.
+#
+#   test-systemd-guest.sh [--kver K] [--mem MIB] [--crash SIZE] [--deb FILE]
+#                         [--timeout S] [--out DIR] [--no-driver-update]
+# Environment twins: KVER [6.1], MEM [1024], CRASH [256M], DEB [built with
+# scripts/build-deb.sh], TIMEOUT [3000] for the whole QEMU run, OUT
+# [$CACHE/guest-runs/<kver>-m<mem>-c<crash>], REPLACE_KERNEL [1].
+# The base image (debootstrap --variant=minbase of bookworm, systemd, dbus,
+# dracut-core and the package's dependencies) is built once and cached as a
+# tarball in $CACHE/guest (needs the Debian mirror, CRASHCAPTURE_DEBIAN_MIRROR).
+# Root only (debootstrap, chroot); prints PASS:/FAIL: lines; exit status = the
+# number of failures.
+set -euo pipefail
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+KVER=${KVER:-6.1}
+MEM=${MEM:-1024}
+CRASH=${CRASH:-256M}
+DEB=${DEB:-}
+TIMEOUT=${TIMEOUT:-3000}
+OUT=${OUT:-}
+REPLACE_KERNEL=${REPLACE_KERNEL:-1}
+MIRROR=${CRASHCAPTURE_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+while [ $# -gt 0 ]; do
+    case $1 in
+        --kver) KVER=$2; shift 2 ;;
+        --mem) MEM=$2; shift 2 ;;
+        --crash) CRASH=$2; shift 2 ;;
+        --deb) DEB=$2; shift 2 ;;
+        --timeout) TIMEOUT=$2; shift 2 ;;
+        --out) OUT=$2; shift 2 ;;
+        --no-driver-update) REPLACE_KERNEL=0; shift ;;
+        -h | --help) e2e_usage "$0" ;;
+        *) e2e_die "unknown argument $1 (see --help)" ;;
+    esac
+done
+[ "$(id -u)" = 0 ] || { echo "SKIP: test-systemd-guest.sh needs root (debootstrap, chroot)"; exit 0; }
+e2e_need qemu-system-x86_64 debootstrap mkfs.ext4 debugfs dpkg-deb
+KVER=$(e2e_kver "$KVER")
+OUT=${OUT:-$CACHE/guest-runs/$KVER-m$MEM-c$CRASH}
+
+failures=0
+pass() { echo "PASS: $*"; }
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
+rm -rf "$OUT"
+mkdir -p "$OUT"
+work=$(mktemp -d /var/tmp/crashcapture-guest.XXXXXX)
+rootfs=$work/rootfs
+cleanup() {
+    mountpoint -q "$rootfs/proc" 2> /dev/null && umount "$rootfs/proc"
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# ---- the package ----
+if [ -z "$DEB" ]; then
+    e2e_log "building the package (scripts/build-deb.sh)"
+    "$REPO_DIR/scripts/build-deb.sh" "$work/deb" > "$OUT/build-deb.log" 2>&1 ||
+        { tail -30 "$OUT/build-deb.log"; e2e_die "scripts/build-deb.sh failed"; }
+    DEB=$(ls "$work"/deb/crashcaptured_*_amd64.deb)
+fi
+[ -s "$DEB" ] || e2e_die "no package: $DEB"
+
+# ---- the base image, cached ----
+# The package's dependencies without versions, so that the per-run install
+# needs no network. Alternatives (the D-Bus system bus, a virtual package)
+# are left out: dbus is in the base list.
+depends=$(dpkg-deb -f "$DEB" Depends | tr ',' '\n' | sed -E '/\|/d; s/\(.*\)//; s/ //g' |
+    sed '/^$/d' | sort | tr '\n' ',')
+base_packages="systemd-sysv,udev,kmod,dbus,e2fsprogs,util-linux,procps,zstd,${depends%,}"
+key=$(echo "$base_packages" | sha256sum | cut -c1-12)
+tarball=$CACHE/guest/bookworm-systemd-$key.tar
+mkdir -p "$CACHE/guest"
+if [ ! -s "$tarball" ]; then
+    e2e_log "debootstrap bookworm with $base_packages (once; cached in $tarball)"
+    if ! debootstrap --variant=minbase --include="$base_packages" bookworm "$work/new" "$MIRROR" \
+        > "$OUT/debootstrap.log" 2>&1; then
+        tail -20 "$OUT/debootstrap.log"
+        e2e_die "debootstrap failed"
+    fi
+    rm -f "$work"/new/var/cache/apt/archives/*.deb
+    tar -C "$work/new" -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
+    rm -rf "$work/new"
+fi
+mkdir -p "$rootfs"
+tar -C "$rootfs" -xf "$tarball"
+
+# ---- the kernel: the host's Debian kernel, as if installed in the guest ----
+cp "/boot/vmlinuz-$KVER" "/boot/System.map-$KVER" "/boot/config-$KVER" "$rootfs/boot/"
+mkdir -p "$rootfs/lib/modules"
+# Drivers a 1-CPU virtio guest never loads (graphics, sound, media, wireless,
+# InfiniBand, staging: half of the 400 MB) stay out of the image.
+tar -C /lib/modules -cf - --exclude="$KVER/kernel/drivers/gpu" \
+    --exclude="$KVER/kernel/sound" --exclude="$KVER/kernel/drivers/media" \
+    --exclude="$KVER/kernel/drivers/net/wireless" --exclude="$KVER/kernel/drivers/infiniband" \
+    --exclude="$KVER/kernel/drivers/staging" "$KVER" | tar -C "$rootfs/lib/modules" -xf -
+
+# ---- the package, installed as a user would ----
+mount -t proc proc "$rootfs/proc"
+cp "$DEB" "$rootfs/tmp/"
+if chroot "$rootfs" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
+    dpkg -i "/tmp/$(basename "$DEB")" > "$OUT/dpkg.log" 2>&1; then
+    pass "dpkg -i $(basename "$DEB") in the guest image"
+else
+    cat "$OUT/dpkg.log"
+    fail "dpkg -i failed"
+fi
+umount "$rootfs/proc"
+rm -f "$rootfs/tmp/$(basename "$DEB")"
+if [ "${DRACUT_MODULE_FROM_TREE:-0}" = 1 ]; then
+    # Developers only: try a changed capture side without rebuilding the
+    # package. Never set in CI.
+    e2e_log "DRACUT_MODULE_FROM_TREE=1: the dracut module comes from the source tree, not the package"
+    cp "$REPO_DIR"/dracut/modules.d/99crashcapture/* "$rootfs/usr/lib/dracut/modules.d/99crashcapture/"
+fi
+if [ -L "$rootfs/etc/systemd/system/multi-user.target.wants/crashcaptured.service" ]; then
+    pass "the package enabled crashcaptured.service"
+else
+    fail "crashcaptured.service is not enabled after installing the package"
+fi
+
+# ---- guest configuration ----
+echo crashcapture-e2e > "$rootfs/etc/hostname"
+echo '/dev/vda / ext4 rw,relatime 0 1' > "$rootfs/etc/fstab"
+chroot "$rootfs" passwd -d root > /dev/null
+mkdir -p "$rootfs/var/log/journal" "$rootfs/var/lib/crashcapture-e2e"
+install -m 0755 "$E2E_DIR/guest/e2e-driver" "$rootfs/usr/local/sbin/e2e-driver"
+install -m 0644 "$E2E_DIR/guest/e2e-driver.service" "$rootfs/etc/systemd/system/"
+ln -sf /etc/systemd/system/e2e-driver.service \
+    "$rootfs/etc/systemd/system/multi-user.target.wants/e2e-driver.service"
+marker="crashcapture-e2e marker $(od -An -N8 -tx8 /dev/urandom | tr -d ' ')"
+cat > "$rootfs/etc/crashcapture-e2e.conf" << EOF
+LOAD_TIMEOUT=$((TIMEOUT / 3))
+REPLACE_KERNEL=$REPLACE_KERNEL
+MARKER='$marker'
+EOF
+echo 1 > "$rootfs/var/lib/crashcapture-e2e/phase"
+
+disk=$OUT/disk.img
+mkfs.ext4 -q -F -L rootfs -d "$rootfs" "$disk" 4G > /dev/null
+
+# ---- boot, crash, capture, reboot, report ----
+e2e_log "booting $KVER, ${MEM} MiB, crashkernel=$CRASH (QEMU TCG; up to ${TIMEOUT}s)"
+qemu=(qemu-system-x86_64 -accel tcg -m "$MEM" -smp 1 -cpu qemu64
+    -kernel "/boot/vmlinuz-$KVER" -initrd "/boot/initrd.img-$KVER"
+    -append "root=/dev/vda rw console=ttyS0 crashkernel=$CRASH"
+    -drive "file=$disk,format=raw,if=virtio,cache=unsafe"
+    -display none -monitor none -serial stdio -net none)
+printf '%q ' "${qemu[@]}" > "$OUT/qemu-cmd.txt"
+t0=$(e2e_us)
+set +e
+timeout "$TIMEOUT" "${qemu[@]}" < /dev/null 2>&1 | e2e_timestamp "$t0" > "$OUT/serial.log"
+qemu_status=${PIPESTATUS[0]}
+set -e
+if [ "$qemu_status" = 0 ]; then
+    pass "the guest powered itself off after $(e2e_secs $(($(e2e_us) - t0)))s"
+else
+    tail -40 "$OUT/serial.log"
+    fail "QEMU exit status $qemu_status ($([ "$qemu_status" = 124 ] && echo "timed out after ${TIMEOUT}s" || echo error))"
+fi
+grep 'E2E: ' "$OUT/serial.log" | sed 's/^/  /'
+
+# ---- results out of the disk image ----
+debugfs -R "rdump /var/lib/crashcapture-e2e/results $OUT" "$disk" > /dev/null 2>&1
+debugfs -R "rdump /var/crash $OUT" "$disk" > /dev/null 2>&1
+results=$OUT/results
+dump_id=$(sed -nE 's/.*E2E: DONE .* dump=(.*)$/\1/p' "$OUT/serial.log" | tail -1)
+dump_dir=$OUT/crash/$dump_id
+
+ts() { grep -E -- "$1" "$OUT/serial.log" | sed -n "${2:-1}p" | sed -E 's/^\[ *([0-9.]+)\].*/\1/'; }
+grep -q 'E2E: LOADED' "$OUT/serial.log" && pass "State became loaded by itself: $(grep -o 'E2E: LOADED.*' "$OUT/serial.log" | head -1)" ||
+    fail "State never became loaded"
+if [ "$REPLACE_KERNEL" = 1 ]; then
+    grep -q 'E2E: RELOADED' "$OUT/serial.log" &&
+        pass "a driver update (updates/ + depmod) made the daemon rebuild and reload: $(grep -o 'E2E: RELOADED.*' "$OUT/serial.log" | head -1)" ||
+        fail "no rebuild and reload after the driver update"
+fi
+grep -q 'crashcapture: the dump is complete' "$OUT/serial.log" &&
+    pass "the capture initrd saved the dump (crashcapture-capture.service)" ||
+    fail "the capture initrd did not report a complete dump"
+[ "$(grep -c 'E2E: PHASE' "$OUT/serial.log")" -ge 2 ] &&
+    pass "the guest rebooted by itself after the capture (FinalAction=reboot)" ||
+    fail "no second boot after the capture"
+
+if [ -s "$results/list.json" ] && [ -n "$dump_id" ]; then
+    result=$("$PYTHON" -c 'import json,sys; d=[x for x in json.load(open(sys.argv[1])) if x["id"]==sys.argv[2]]; print(d[0]["result"] if d else "missing")' \
+        "$results/list.json" "$dump_id" 2>&1 || true)
+    [ "$result" = complete ] && pass "crashcapturectl list --json: $dump_id complete" ||
+        fail "crashcapturectl list --json: $dump_id is '$result'"
+else
+    fail "crashcapturectl list --json gave nothing ($(cat "$results/list.err" 2> /dev/null))"
+fi
+grep -q "$dump_id" "$results/journal-dump.json" 2> /dev/null && [ -n "$dump_id" ] &&
+    pass "the journal has the dump entry (MESSAGE_ID=c2a1f0e4b6d94f3a8e5b7c9d1f203a41)" ||
+    fail "no journal entry for the dump"
+grep -qF "$marker" "$results/dmesg-via-dbus.txt" 2> /dev/null &&
+    pass "crashcapturectl dmesg (root) shows the crashed kernel's last words" ||
+    fail "crashcapturectl dmesg lacks the marker"
+[ "$(cat "$results/list-as-nobody.rc" 2> /dev/null)" = 0 ] && grep -q "$dump_id" "$results/list-as-nobody.json" &&
+    pass "an unprivileged user may list dumps" || fail "an unprivileged user cannot list dumps"
+[ "$(cat "$results/dmesg-as-nobody.rc" 2> /dev/null)" = 4 ] &&
+    pass "an unprivileged user is refused the kernel log (exit 4: $(head -1 "$results/dmesg-as-nobody.err"))" ||
+    fail "an unprivileged user's dmesg: exit $(cat "$results/dmesg-as-nobody.rc" 2> /dev/null)"
+
+# Permissions: the crash directory and each dump directory 0700, the dump
+# and the kernel logs 0600, the record may be read (0644); all root's.
+perm_ok=1
+while read -r mode user group path; do
+    case $path in
+        /var/crash | /var/crash/"$dump_id") want=700 ;;
+        */status.json) want=644 ;;
+        *) want=600 ;;
+    esac
+    if [ "$mode" != "$want" ] || [ "$user" != root ]; then
+        fail "permissions: $path is $mode $user:$group, want $want root"
+        perm_ok=0
+    fi
+done < <(grep -v '^$' "$results/permissions.txt" 2> /dev/null)
+[ -s "$results/permissions.txt" ] && [ $perm_ok = 1 ] &&
+    pass "permissions of every file the capture wrote: $(tr '\n' ';' < "$results/permissions.txt")"
+[ -s "$dump_dir/capture-kernel.log" ] &&
+    pass "the capture kernel's own log is kept next to the dump ($(wc -l < "$dump_dir/capture-kernel.log") lines)" ||
+    fail "no capture-kernel.log next to the dump"
+
+if [ -d "$dump_dir" ] && "$PYTHON" "$E2E_DIR/check-dump.py" "$dump_dir" "$marker" > "$OUT/check.txt" 2>&1; then
+    pass "libkdumpfile and drgn open the dump ($(grep -c '^ok' "$OUT/check.txt") checks)"
+else
+    sed 's/^/  /' "$OUT/check.txt" 2> /dev/null
+    fail "check-dump.py on the dump"
+fi
+
+# ---- measurements ----
+initrd_bytes=$(stat -c %s "$results/capture-initrd.img" 2> /dev/null || echo 0)
+unpacked_bytes=0
+if [ "$initrd_bytes" -gt 0 ]; then
+    unpacked_bytes=$(lsinitrd "$results/capture-initrd.img" 2> /dev/null | awk '$1 ~ /^-/ {s += $5} END {print s + 0}')
+fi
+{
+    echo "kernel=$KVER mem=${MEM}M crashkernel=$CRASH"
+    echo "capture_initrd_bytes=$initrd_bytes capture_initrd_unpacked_bytes=$unpacked_bytes"
+    echo "boot_to_loaded_s=$(ts 'E2E: LOADED')"
+    grep -o 'E2E: LOADED after=[0-9]*s' "$OUT/serial.log" | head -1 | sed 's/E2E: LOADED after=/first_build_and_load_s=/; s/s$//'
+    grep -o 'E2E: RELOADED after=[0-9]*s' "$OUT/serial.log" | head -1 | sed 's/E2E: RELOADED after=/rebuild_and_reload_s=/; s/s$//'
+    crash=$(ts 'E2E: CRASHING')
+    saving=$(ts 'crashcapture: saving')
+    complete=$(ts 'crashcapture: the dump is complete')
+    second=$(ts 'E2E: PHASE 2')
+    echo "crash_at_s=$crash capture_starts_s=$saving dump_complete_s=$complete second_boot_driver_s=$second"
+    if [ -n "$crash" ] && [ -n "$complete" ] && [ -n "$second" ]; then
+        echo "crash_to_dump_complete_s=$(echo "$complete - $crash" | bc)"
+        echo "crash_to_rebooted_system_s=$(echo "$second - $crash" | bc)"
+    fi
+} > "$OUT/timings.txt"
+sed 's/^/  /' "$OUT/timings.txt"
+[ "$failures" = 0 ] && rm -f "$disk"
+echo "test-systemd-guest.sh: $failures failure(s); results in $OUT"
+exit "$failures"
