@@ -34,6 +34,7 @@ test_packages=(
     man-db groff-base bsdextrautils     # man -l --warnings and col: the man page test
     debhelper dpkg-dev lintian          # the Debian package (scripts/build-deb.sh) and its check
     debootstrap                         # a clean bookworm chroot to install the package into
+    dracut-core                         # lsinitrd: what the systemd guest's capture initrd holds
     rpm                                 # rpmbuild for packaging/rpm (scripts/build-rpm.sh)
     systemd                             # systemd-analyze verify, systemd-tmpfiles on the chroot
 )

@@ -17,11 +17,23 @@
 # drgn. Timings (boot to loaded, rebuild, crash to capture, crash to reboot)
 # and the capture initrd's size go to OUT/timings.txt.
 #
-#   test-systemd-guest.sh [--kver K] [--mem MIB] [--crash SIZE] [--deb FILE]
+# Other scenarios (--scenario), for what must never be lost silently:
+#   too-small  crashkernel=96M, too small for the capture initrd: the daemon
+#              warns at load (ReservationWarning, crashcapturectl status); at
+#              the crash the capture kernel fails, panics and reboots by
+#              itself (panic=10: no hang, the time limit never fires); after
+#              the reboot the crash is listed as "lost" and in the journal
+#   reset      an armed guest is reset (QMP system_reset): listed as "lost"
+#   reboot     an armed guest reboots in order (systemctl reboot): nothing is
+#              reported
+#
+#   test-systemd-guest.sh [--scenario capture|too-small|reset|reboot]
+#                         [--kver K] [--mem MIB] [--crash SIZE] [--deb FILE]
 #                         [--timeout S] [--out DIR] [--no-driver-update]
-# Environment twins: KVER [6.1], MEM [1024], CRASH [256M], DEB [built with
-# scripts/build-deb.sh], TIMEOUT [3000] for the whole QEMU run, OUT
-# [$CACHE/guest-runs/<kver>-m<mem>-c<crash>], REPLACE_KERNEL [1].
+# Environment twins: SCENARIO [capture], KVER [6.1], MEM [1024], CRASH [256M;
+# too-small: 96M], DEB [built with scripts/build-deb.sh], TIMEOUT [3000] for
+# the whole QEMU run, OUT [$CACHE/guest-runs/<scenario>-<kver>-m<mem>-c<crash>],
+# REPLACE_KERNEL [1 for capture, else 0].
 # The base image (debootstrap --variant=minbase of bookworm, systemd, dbus,
 # dracut-core and the package's dependencies) is built once and cached as a
 # tarball in $CACHE/guest (needs the Debian mirror, CRASHCAPTURE_DEBIAN_MIRROR).
@@ -31,16 +43,18 @@ set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
+SCENARIO=${SCENARIO:-capture}
 KVER=${KVER:-6.1}
 MEM=${MEM:-1024}
-CRASH=${CRASH:-256M}
+CRASH=${CRASH:-}
 DEB=${DEB:-}
 TIMEOUT=${TIMEOUT:-3000}
 OUT=${OUT:-}
-REPLACE_KERNEL=${REPLACE_KERNEL:-1}
+REPLACE_KERNEL=${REPLACE_KERNEL:-}
 MIRROR=${CRASHCAPTURE_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 while [ $# -gt 0 ]; do
     case $1 in
+        --scenario) SCENARIO=$2; shift 2 ;;
         --kver) KVER=$2; shift 2 ;;
         --mem) MEM=$2; shift 2 ;;
         --crash) CRASH=$2; shift 2 ;;
@@ -52,10 +66,19 @@ while [ $# -gt 0 ]; do
         *) e2e_die "unknown argument $1 (see --help)" ;;
     esac
 done
+case $SCENARIO in
+    capture) end=crash ;;
+    too-small) end=crash; CRASH=${CRASH:-96M}; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
+    reset) end=idle; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
+    reboot) end=reboot; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
+    *) e2e_die "unknown scenario $SCENARIO (capture, too-small, reset, reboot)" ;;
+esac
+CRASH=${CRASH:-256M}
+REPLACE_KERNEL=${REPLACE_KERNEL:-1}
 [ "$(id -u)" = 0 ] || { echo "SKIP: test-systemd-guest.sh needs root (debootstrap, chroot)"; exit 0; }
 e2e_need qemu-system-x86_64 debootstrap mkfs.ext4 debugfs dpkg-deb
 KVER=$(e2e_kver "$KVER")
-OUT=${OUT:-$CACHE/guest-runs/$KVER-m$MEM-c$CRASH}
+OUT=${OUT:-$CACHE/guest-runs/$SCENARIO-$KVER-m$MEM-c$CRASH}
 
 failures=0
 pass() { echo "PASS: $*"; }
@@ -152,6 +175,7 @@ cat > "$rootfs/etc/crashcapture-e2e.conf" << EOF
 LOAD_TIMEOUT=$((TIMEOUT / 3))
 REPLACE_KERNEL=$REPLACE_KERNEL
 MARKER='$marker'
+END=$end
 EOF
 echo 1 > "$rootfs/var/lib/crashcapture-e2e/phase"
 
@@ -164,13 +188,31 @@ qemu=(qemu-system-x86_64 -accel tcg -m "$MEM" -smp 1 -cpu qemu64
     -kernel "/boot/vmlinuz-$KVER" -initrd "/boot/initrd.img-$KVER"
     -append "root=/dev/vda rw console=ttyS0 crashkernel=$CRASH"
     -drive "file=$disk,format=raw,if=virtio,cache=unsafe"
-    -display none -monitor none -serial stdio -net none)
+    -display none -monitor none -serial stdio -net none
+    -qmp "unix:$work/qmp.sock,server=on,wait=off")
 printf '%q ' "${qemu[@]}" > "$OUT/qemu-cmd.txt"
 t0=$(e2e_us)
+: > "$OUT/serial.log"
+if [ "$SCENARIO" = reset ]; then
+    # The power button nobody should press: a reset of the armed guest, as
+    # a hung machine's watchdog or an operator does it.
+    (
+        for _ in $(seq 1 "$TIMEOUT"); do
+            if grep -q 'E2E: ARMED' "$OUT/serial.log"; then
+                sleep 2
+                "$PYTHON" "$E2E_DIR/qmp.py" "$work/qmp.sock" system_reset > "$OUT/qmp-reset.txt" 2>&1
+                exit 0
+            fi
+            sleep 1
+        done
+    ) &
+    resetter=$!
+fi
 set +e
 timeout "$TIMEOUT" "${qemu[@]}" < /dev/null 2>&1 | e2e_timestamp "$t0" > "$OUT/serial.log"
 qemu_status=${PIPESTATUS[0]}
 set -e
+[ -n "${resetter:-}" ] && kill "$resetter" 2> /dev/null
 if [ "$qemu_status" = 0 ]; then
     pass "the guest powered itself off after $(e2e_secs $(($(e2e_us) - t0)))s"
 else
@@ -194,6 +236,7 @@ if [ "$REPLACE_KERNEL" = 1 ]; then
         pass "a driver update (updates/ + depmod) made the daemon rebuild and reload: $(grep -o 'E2E: RELOADED.*' "$OUT/serial.log" | head -1)" ||
         fail "no rebuild and reload after the driver update"
 fi
+if [ "$SCENARIO" = capture ]; then
 grep -q 'crashcapture: the dump is complete' "$OUT/serial.log" &&
     pass "the capture initrd saved the dump (crashcapture-capture.service)" ||
     fail "the capture initrd did not report a complete dump"
@@ -246,6 +289,40 @@ if [ -d "$dump_dir" ] && "$PYTHON" "$E2E_DIR/check-dump.py" "$dump_dir" "$marker
 else
     sed 's/^/  /' "$OUT/check.txt" 2> /dev/null
     fail "check-dump.py on the dump"
+fi
+
+else
+lost_entries() {
+    "$PYTHON" -c 'import json,sys; print(" ".join(x["id"] for x in json.load(open(sys.argv[1])) if x["result"]=="lost"))' \
+        "$results/list.json" 2> /dev/null
+}
+[ "$(grep -c 'E2E: PHASE' "$OUT/serial.log")" -ge 2 ] &&
+    pass "the guest came back by itself ($(grep -c 'E2E: PHASE' "$OUT/serial.log") boots)" ||
+    fail "no second boot"
+case $SCENARIO in
+    too-small)
+        warning=$(cat "$results/reservation-warning.txt" 2> /dev/null)
+        [ -n "$warning" ] && pass "warned at load time: $warning" ||
+            fail "no ReservationWarning at load time with crashkernel=$CRASH"
+        grep -q 'WARNING' "$results/status-phase1.txt" 2> /dev/null &&
+            pass "crashcapturectl status shows it: $(grep WARNING "$results/status-phase1.txt" | head -1)" ||
+            fail "crashcapturectl status does not show the warning"
+        grep -q 'crashcapture: the dump is complete' "$OUT/serial.log" &&
+            echo "NOTE: the capture worked at crashkernel=$CRASH although it was warned"
+        ;;&
+    too-small | reset)
+        lost=$(lost_entries)
+        [ -n "$lost" ] && pass "after the reboot the crash is listed as lost: $lost" ||
+            fail "no lost entry in crashcapturectl list --json: $(cat "$results/list.json" 2> /dev/null | head -c 600)"
+        grep -q '"CRASHCAPTURE_RESULT":"lost"' "$results/journal-dump.json" 2> /dev/null &&
+            pass "the journal has the lost-capture entry" || fail "no journal entry with CRASHCAPTURE_RESULT=lost"
+        ;;
+    reboot)
+        [ -s "$results/list.json" ] && [ -z "$(lost_entries)" ] &&
+            pass "an orderly reboot of an armed guest is not reported: $(tr -d '\n ' < "$results/list.json" | head -c 200)" ||
+            fail "after an orderly reboot: $(cat "$results/list.json" 2> /dev/null | head -c 600)"
+        ;;
+esac
 fi
 
 # ---- measurements ----
