@@ -119,7 +119,25 @@ while read -r key command; do
         fail "$key: $path is missing"
     fi
 done < <(sed -n 's/^\(Exec[A-Za-z]*\)=\(.*\)$/\1 \2/p' "$root/$unit")
-for program in /usr/bin/crashcapturectl /usr/sbin/crashcapture-save; do
+# The capture side: the builder where the daemon calls it
+# (daemon/main.cpp), dracut's module where dracut looks for modules
+# (dracut.modules(7): /usr/lib/dracut/modules.d), the dracut.conf the builder
+# passes, and dracut itself (a dependency).
+builder=/usr/libexec/crashcapture/crashcapture-build-initrd
+grep -q "\"$builder\"" "$TOP/daemon/main.cpp" && [ -x "$root$builder" ] &&
+    pass "the initrd builder: $builder" || fail "no executable $builder, or the daemon calls another"
+module=/usr/lib/dracut/modules.d/99crashcapture
+if [ -x "$root$module/module-setup.sh" ] && [ -x "$root$module/crashcapture-capture" ] &&
+    [ -f "$root$module/crashcapture-capture.service" ] && [ -f "$root$module/crashcapture.target" ]; then
+    pass "the dracut module: $module ($(ls "$root$module" | tr '\n' ' '))"
+else
+    fail "the dracut module is incomplete in $module"
+fi
+[ -f "$root/usr/lib/crashcapture/dracut.conf" ] && pass "crashcaptured's dracut.conf: /usr/lib/crashcapture/dracut.conf" ||
+    fail "no /usr/lib/crashcapture/dracut.conf"
+dracut_version=$(in_root dpkg-query -W -f='${Version}' dracut-core 2>&1) && [ -x "$root/usr/bin/dracut" ] &&
+    pass "dracut-core $dracut_version came with the package" || fail "dracut is not installed with the package ($dracut_version)"
+for program in /usr/bin/crashcapturectl /usr/sbin/crashcapture-save $builder; do
     version=$(in_root "$program" --version 2>&1) && pass "$program --version: $version" ||
         fail "$program --version: $version"
 done
@@ -194,7 +212,8 @@ else
 fi
 
 step "man pages in the chroot"
-for page in man1/crashcapturectl.1 man5/crashcapture.conf.5 man8/crashcaptured.8 man8/crashcapture-save.8; do
+for page in man1/crashcapturectl.1 man5/crashcapture.conf.5 man8/crashcaptured.8 man8/crashcapture-save.8 \
+    man8/crashcapture-build-initrd.8; do
     [ -f "$root/usr/share/man/$page.gz" ] && pass "/usr/share/man/$page.gz" || fail "no /usr/share/man/$page.gz"
 done
 warnings=$(in_root env MANWIDTH=80 man --warnings crashcapture.conf 2>&1 > "$work/man.txt")
