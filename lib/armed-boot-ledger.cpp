@@ -31,25 +31,7 @@ Result<std::string> read_bounded(const std::string& path, size_t limit) {
     if (!fd) {
         return make_errno_error(errno, "cannot open {}", path);
     }
-    std::string text;
-    char buffer[16384];
-    for (;;) {
-        const ssize_t n = ::read(fd.get(), buffer, sizeof(buffer));
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return make_errno_error(errno, "cannot read {}", path);
-        }
-        if (n == 0) {
-            break;
-        }
-        text.append(buffer, static_cast<size_t>(n));
-        if (text.size() > limit) {
-            return make_error(EFBIG, "{} is larger than {} bytes", path, limit);
-        }
-    }
-    return text;
+    return read_to_end(fd.get(), path, limit);
 }
 
 std::string record_name(std::string_view boot_id) {

@@ -284,23 +284,12 @@ Result<Ledger> read_ledger(const std::string& state_dir) {
         }
         return make_errno_error(errno, "cannot open {}", path);
     }
-    std::string text;
-    char buffer[16384];
-    for (;;) {
-        const ssize_t n = ::read(fd.get(), buffer, sizeof(buffer));
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return make_errno_error(errno, "cannot read {}", path);
-        }
-        if (n == 0) {
-            break;
-        }
-        text.append(buffer, static_cast<size_t>(n));
+    auto text = read_to_end(fd.get(), path);
+    if (!text) {
+        return tl::unexpected(text.error());
     }
     try {
-        const auto json = nlohmann::json::parse(text);
+        const auto json = nlohmann::json::parse(*text);
         const int version = json.at("schema_version").get<int>();
         if (version > kLedgerSchemaVersion) {
             return make_error(0, "{}: schema version {} is newer than this tool's {}", path,

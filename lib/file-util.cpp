@@ -61,26 +61,33 @@ Result<UniqueFd> open_directory(const std::string& path) {
     return fd;
 }
 
-Result<std::string> read_kernel_file(const std::string& path) {
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
-    if (!fd) {
-        return make_errno_error(errno, "cannot open {}", path);
-    }
+Result<std::string> read_to_end(int fd, const std::string& path_for_errors, size_t limit) {
     std::string text;
     char buffer[16384];
     for (;;) {
-        const ssize_t n = ::read(fd.get(), buffer, sizeof(buffer));
+        const ssize_t n = ::read(fd, buffer, sizeof(buffer));
         if (n < 0) {
             if (errno == EINTR) {
                 continue;
             }
-            return make_errno_error(errno, "cannot read {}", path);
+            return make_errno_error(errno, "cannot read {}", path_for_errors);
         }
         if (n == 0) {
             return text;
         }
         text.append(buffer, static_cast<size_t>(n));
+        if (text.size() > limit) {
+            return make_error(EFBIG, "{} is larger than {} bytes", path_for_errors, limit);
+        }
     }
+}
+
+Result<std::string> read_kernel_file(const std::string& path) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+    if (!fd) {
+        return make_errno_error(errno, "cannot open {}", path);
+    }
+    return read_to_end(fd.get(), path);
 }
 
 Result<std::vector<std::string>> list_directory(int directory_fd,

@@ -1,6 +1,8 @@
 // Small file helpers shared by the writers of dump directories.
 #pragma once
 
+#include <cstddef>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,6 +19,11 @@ Status write_file_atomically(int directory_fd, const std::string& name, std::str
 Status fsync_directory(int directory_fd, const std::string& name_for_errors);
 
 Result<UniqueFd> open_directory(const std::string& path);
+
+// Everything from fd's offset to its end (EINTR retried); EFBIG when it is
+// more than limit bytes. path_for_errors names the file in messages.
+Result<std::string> read_to_end(int fd, const std::string& path_for_errors,
+                                size_t limit = std::numeric_limits<size_t>::max());
 
 // A small kernel file read whole (procfs and sysfs report st_size 0, so it
 // reads to the end). The error keeps errno (ENOENT for a missing file).
