@@ -319,9 +319,15 @@ void Manager::request_reload(bool force) {
             }
             return;
         }
+        // A kernel package touches thousands of modules; the journal gets the
+        // first few and a count, not a 500 kB message.
+        constexpr std::size_t kInputsNamed = 5;
         std::string list;
-        for (const auto& input : changed) {
-            list += (list.empty() ? "" : ", ") + input;
+        for (std::size_t i = 0; i < changed.size() && i < kInputsNamed; ++i) {
+            list += (list.empty() ? "" : ", ") + changed[i];
+        }
+        if (changed.size() > kInputsNamed) {
+            list += fmt::format(" and {} more", changed.size() - kInputsNamed);
         }
         observer_.log(LOG_INFO, "Capture initrd inputs changed (" + list + "), rebuilding");
     }

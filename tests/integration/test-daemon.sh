@@ -8,6 +8,10 @@
 # reservation too small for the capture kernel and initrd.
 #   BUILD=build-dir tests/integration/test-daemon.sh
 set -uo pipefail
+# grep -q stops reading at the first match; under pipefail the producer's
+# SIGPIPE then fails the pipeline whenever it had more to write (a flake seen
+# in CI on dbus-monitor's long record lines). has() reads to the end.
+has() { grep "$@" > /dev/null; }
 HERE=$(cd "$(dirname "$0")" && pwd)
 BUILD=${BUILD:-$HERE/../../build}
 DAEMON=$BUILD/daemon/crashcaptured
@@ -169,8 +173,8 @@ esac
 json=$("$CTL" list --json)
 count=$(echo "$json" | /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
 [ "$count" = 4 ] && pass "list --json: 3 dumps and 1 lost capture" || fail "list --json: $count entries: $json"
-"$CTL" info 2026-11-21-1000-bbbb | grep -q '"result": "incomplete"' && pass "info shows the record" || fail "info"
-"$CTL" dmesg 2026-11-20-1000-aaaa | grep -q 'Kernel panic - not syncing: test 2026-11-20-1000-aaaa' &&
+"$CTL" info 2026-11-21-1000-bbbb | has '"result": "incomplete"' && pass "info shows the record" || fail "info"
+"$CTL" dmesg 2026-11-20-1000-aaaa | has 'Kernel panic - not syncing: test 2026-11-20-1000-aaaa' &&
     pass "dmesg as root" || fail "dmesg as root"
 "$CTL" info no-such-dump > /dev/null 2>&1; rc=$?
 [ $rc = 5 ] && pass "info of a missing dump: exit 5" || fail "info of a missing dump: exit $rc"
@@ -223,13 +227,13 @@ for d in json.load(sys.stdin):
     if d["result"] == "lost":
         print(json.dumps(d))')
 # (a) the earlier armed boot without an orderly shutdown and without a dump
-echo "$lost_json" | grep -q "\"id\": \"lost-$boot_lost\"" &&
+echo "$lost_json" | has "\"id\": \"lost-$boot_lost\"" &&
     pass "(a) list --json: lost-$boot_lost, result lost" || fail "(a) no lost entry: $lost_json"
 grep -q "Kernel crash or reset not captured: boot $boot_lost (kernel 6.1.0-earlier-amd64)" "$work/daemon.log" &&
     pass "(a) reported: $(grep -m1 'not captured' "$work/daemon.log" | cut -c1-150)" ||
     fail "(a) no lost report in the log: $(grep -i lost "$work/daemon.log" | head -3)"
-grep -A3 'member=DumpCaptured' "$work/signals.log" | grep -q "lost-$boot_lost" &&
-    grep -A3 'member=DumpCaptured' "$work/signals.log" | grep -q '"lost"' &&
+grep -A3 'member=DumpCaptured' "$work/signals.log" | has "lost-$boot_lost" &&
+    grep -A3 'member=DumpCaptured' "$work/signals.log" | has '"lost"' &&
     pass "(a) DumpCaptured signal for lost-$boot_lost, result lost" || fail "(a) no DumpCaptured signal for the lost capture"
 # (b) the orderly one and (c) the captured one are not reported as lost
 [ "$(echo "$lost_json" | grep -c .)" = 1 ] && ! grep -q "boot $boot_orderly" "$work/daemon.log" &&
@@ -240,15 +244,15 @@ grep -A3 'member=DumpCaptured' "$work/signals.log" | grep -q "lost-$boot_lost" &
     pass "(c) the boot whose dump exists is not lost (outcome captured, dump 2026-11-19-1000-dddd)" ||
     fail "(c) captured boot: $(cat "$root/var/lib/crashcapture/boots/$boot_captured.json")"
 # (d) the pstore record is quoted
-echo "$lost_json" | grep -q '"panic_line": "Kernel panic - not syncing: test lost crash"' &&
-    echo "$lost_json" | grep -q 'sys/fs/pstore/dmesg-ramoops-0' &&
-    grep 'not captured' "$work/daemon.log" | grep -q 'pstore kept the panic: Kernel panic - not syncing: test lost crash' &&
+echo "$lost_json" | has '"panic_line": "Kernel panic - not syncing: test lost crash"' &&
+    echo "$lost_json" | has 'sys/fs/pstore/dmesg-ramoops-0' &&
+    grep 'not captured' "$work/daemon.log" | has 'pstore kept the panic: Kernel panic - not syncing: test lost crash' &&
     pass "(d) the pstore panic is quoted in the lost record and the report" || fail "(d) pstore not quoted: $lost_json"
-"$CTL" dmesg "lost-$boot_lost" | grep -q 'Kernel panic - not syncing: test lost crash' &&
+"$CTL" dmesg "lost-$boot_lost" | has 'Kernel panic - not syncing: test lost crash' &&
     pass "(d) dmesg lost-$boot_lost (root) prints the pstore record" || fail "(d) dmesg of the lost capture"
-"$CTL" list | grep "lost-$boot_lost" | grep -q 'lost' && pass "list shows the lost capture" ||
+"$CTL" list | grep "lost-$boot_lost" | has 'lost' && pass "list shows the lost capture" ||
     fail "list: $("$CTL" list)"
-as_nobody "$CTL" info "lost-$boot_lost" | grep -q '"result": "lost"' && pass "nobody can read the lost record" ||
+as_nobody "$CTL" info "lost-$boot_lost" | has '"result": "lost"' && pass "nobody can read the lost record" ||
     fail "nobody: info lost"
 this_boot=$(cat "$root/proc/sys/kernel/random/boot_id")
 grep -q '"armed": true' "$root/var/lib/crashcapture/boots/$this_boot.json" 2>/dev/null &&
@@ -268,6 +272,10 @@ wait_state loaded 20
 builds_after=$(wc -l < "$work/builds.log")
 [ $((builds_after - builds_before)) = 1 ] && pass "10,000 file events: one rebuild" ||
     fail "10,000 file events: $((builds_after - builds_before)) rebuilds"
+changed_line=$(grep 'inputs changed (added: .*new-' "$work/daemon.log" | tail -1)
+[ -n "$changed_line" ] && [ "${#changed_line}" -lt 1000 ] && has ' and 4995 more), rebuilding' <<< "$changed_line" &&
+    pass "5,000 new modules: the log names 5 and counts the rest (${#changed_line} chars)" ||
+    fail "inputs-changed log line (${#changed_line} chars): ${changed_line:0:300}"
 touch "$root/usr/lib/modules/$kver/kernel/virtio_blk.ko"
 sleep 3
 [ "$(wc -l < "$work/builds.log")" = "$builds_after" ] && pass "touch without a content change: no rebuild" ||
@@ -316,7 +324,7 @@ printf '[Dump]\nDumpLevel=40\n' > "$root/etc/crashcapture/crashcapture.conf"
 kill -HUP "$daemon_pid"
 if wait_state failed 10; then
     error=$(prop LastError)
-    echo "$error" | grep -q 'crashcapture.conf:2' && pass "broken config: failed, LastError names file and line: $error" ||
+    echo "$error" | has 'crashcapture.conf:2' && pass "broken config: failed, LastError names file and line: $error" ||
         fail "broken config: LastError does not name file:line: $error"
 else
     fail "broken config: State $(prop State)"
@@ -331,7 +339,7 @@ wait_state loaded 10 && pass "fixed config + reload: loaded again" || fail "afte
 cp "$root/boot/vmlinuz-$kver" "$root/boot/vmlinuz-broken"
 printf '[Dump]\nDumpLevel=31\n[Capture]\nKernel=/boot/vmlinuz-broken\n' > "$root/etc/crashcapture/crashcapture.conf"
 "$CTL" reload > /dev/null 2>&1
-if wait_state failed 10 && prop LastError | grep -q 'loaded again' &&
+if wait_state failed 10 && prop LastError | has 'loaded again' &&
     [ "$(cat "$root/sys/kernel/kexec_crash_loaded")" = 1 ]; then
     pass "a refused kernel: failed, previous capture kernel loaded again ($(prop LastError | cut -c1-90))"
 else
@@ -382,9 +390,9 @@ wait_state loaded 10
 new_reports=$(( $(grep -c 'Kernel crash captured' "$work/daemon.log") - reports_before ))
 [ "$new_reports" = 1 ] && pass "restart: only the new dump is reported" || fail "restart: $new_reports reports"
 [ "$(grep -c 'not captured' "$work/daemon.log")" = "$lost_reports_before" ] &&
-    "$CTL" list --json | grep -q "lost-$boot_lost" &&
+    "$CTL" list --json | has "lost-$boot_lost" &&
     pass "restart: the lost capture is not reported again, still listed" || fail "restart: lost capture reported again or gone"
-"$CTL" remove "lost-$boot_lost" > /dev/null && ! "$CTL" list --json | grep -q "lost-$boot_lost" &&
+"$CTL" remove "lost-$boot_lost" > /dev/null && ! "$CTL" list --json | has "lost-$boot_lost" &&
     [ ! -e "$root/var/lib/crashcapture/boots/$boot_lost.json" ] &&
     pass "remove lost-$boot_lost as root: gone from the list and the ledger" || fail "remove of the lost capture"
 
@@ -396,7 +404,7 @@ builds_before=$(wc -l < "$work/builds.log")
 [ "$(wc -l < "$work/builds.log")" = $((builds_before + 1)) ] && pass "rebuild: the initrd was rebuilt though nothing changed" ||
     fail "rebuild: $(cat "$work/rebuild.out")"
 warning=$(prop ReservationWarning)
-if [ "$(prop State)" = loaded ] && echo "$warning" | grep -q 'crashkernel=64M is too small for this capture kernel and initrd (needs about 96M): set crashkernel=96M' &&
+if [ "$(prop State)" = loaded ] && echo "$warning" | has 'crashkernel=64M is too small for this capture kernel and initrd (needs about 96M): set crashkernel=96M' &&
     [ "$(prop LastError)" = "$warning" ]; then
     pass "(e) 64M reserved: State loaded, ReservationWarning and LastError: $(echo "$warning" | cut -c1-110)"
 else
@@ -407,9 +415,9 @@ grep -q "<4>crashkernel=64M is too small" "$work/daemon.log" && pass "(e) logged
 "$CTL" status > "$work/status.out"
 grep -q 'WARNING: crashkernel=64M is too small.*set crashkernel=96M' "$work/status.out" &&
     pass "(e) crashcapturectl status shows the warning" || fail "(e) status: $(cat "$work/status.out")"
-"$CTL" status --json | grep -q '"ReservationWarning": "crashkernel=64M is too small' &&
+"$CTL" status --json | has '"ReservationWarning": "crashkernel=64M is too small' &&
     pass "(e) status --json has ReservationWarning" || fail "(e) status --json"
-"$CTL" estimate --json | grep -q '"fits": false' && pass "(e) estimate --json: fits false" || fail "(e) estimate --json"
+"$CTL" estimate --json | has '"fits": false' && pass "(e) estimate --json: fits false" || fail "(e) estimate --json"
 echo 268435456 > "$root/sys/kernel/kexec_crash_size"
 printf '00100000-bffdffff : System RAM\n  2b000000-3affffff : Crash kernel\n' > "$root/proc/iomem"
 "$CTL" reload > /dev/null 2>&1
