@@ -40,6 +40,8 @@ constexpr int kBuildUsage = 2;
 // /etc/dracut.conf.d.
 constexpr const char* kDracutConf = CRASHCAPTURE_LIBDIR "/dracut.conf";
 constexpr const char* kAdminDracutConfDir = "/etc/crashcapture/dracut.conf.d";
+// crashcaptured's StateDirectory= (units/crashcaptured.service).
+constexpr const char* kStateDirectory = "/var/lib/crashcapture";
 
 // The dracut modules of a capture initrd, and no others (dracut(8), -m):
 // systemd and its udev and journal (the capture unit, device discovery, the
@@ -189,7 +191,17 @@ int main(int argc, char** argv) {
             fail(fmt::format("Group={}: no such group on this system", config->group));
         }
     }
-    const std::string environment = capture_environment(*config, *target, *root, group_id);
+    // Where the capture says why it could not mount the target: crashcaptured
+    // reads it after the reboot (lib/armed-boot-ledger.hpp). Only useful when
+    // it is on the root filesystem, which capture_environment() checks.
+    std::optional<TargetFilesystem> state_filesystem;
+    if (auto state = resolve_directory_target(paths, *mountinfo, kStateDirectory)) {
+        state_filesystem = *state;
+    } else if (verbose) {
+        fmt::print(stderr, "no capture failure notes: {}\n", state.error().message);
+    }
+    const std::string environment =
+        capture_environment(*config, *target, *root, group_id, state_filesystem);
     const std::string capture_dropin = capture_unit_dropin(*config);
     const std::string fallback_dropin = fallback_unit_dropin(*config);
 

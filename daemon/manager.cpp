@@ -185,6 +185,17 @@ void Manager::share_target_with_group() {
                   fmt::format("Gave group {} the dump directory {} (0750)", group, directory));
 }
 
+std::vector<std::string> Manager::dump_locations() const {
+    std::vector<std::string> directories;
+    if (config_ && config_->target.kind == TargetKind::directory) {
+        directories.push_back(paths_.resolve(config_->target.path));
+    }
+    if (directories.empty() || directories.front() != paths_.crash_dir) {
+        directories.push_back(paths_.crash_dir);
+    }
+    return directories;
+}
+
 std::vector<std::string> Manager::watched_directories() const {
     return {paths_.boot,
             paths_.modules,
@@ -492,8 +503,8 @@ void Manager::shutdown(std::optional<bool> system_shutdown) {
 
 nlohmann::json Manager::list_dumps() const {
     std::vector<nlohmann::json> entries;
-    if (auto dumps = scan_dumps(paths_.crash_dir)) {
-        for (const auto& entry : *dumps) {
+    if (auto scan = scan_dump_directories(dump_locations())) {
+        for (const auto& entry : scan->dumps) {
             entries.push_back(entry_to_json(entry));
         }
     }
@@ -527,7 +538,7 @@ Result<nlohmann::json> Manager::get_dump(const std::string& id) const {
     if (auto lost = lost_capture(id)) {
         return lost_capture_json(*lost);
     }
-    auto entry = load_dump(paths_.crash_dir, id);
+    auto entry = load_dump_from(dump_locations(), id);
     if (!entry) {
         return tl::unexpected(entry.error());
     }
@@ -547,11 +558,15 @@ Result<std::string> Manager::get_dump_log(const std::string& id) const {
             }
         }
         if (text.empty()) {
-            return make_error(ENOENT, "{}: the capture was lost and pstore kept no kernel log", id);
+            return make_error(ENOENT, "{}: the capture was lost and pstore kept no kernel log{}",
+                              id,
+                              lost->capture_log.empty()
+                                  ? std::string()
+                                  : "; the capture kernel's own log is " + lost->capture_log);
         }
         return text;
     }
-    auto entry = load_dump(paths_.crash_dir, id);
+    auto entry = load_dump_from(dump_locations(), id);
     if (!entry) {
         return tl::unexpected(entry.error());
     }
@@ -570,10 +585,20 @@ Status Manager::remove_dump(const std::string& id) {
         if (auto s = remove_armed_boot(armed_boots_directory(paths_), lost->boot_id); !s) {
             return s;
         }
+        if (!lost->capture_log.empty() &&
+            lost->capture_log.starts_with(capture_failure_notes_directory(paths_) + "/")) {
+            (void)::unlink(lost->capture_log.c_str());
+        }
         observer_.log(LOG_INFO, "Removed lost capture " + id, {{"CRASHCAPTURE_DUMP_ID", id}});
         return {};
     }
-    if (auto s = crashcapture::remove_dump(paths_.crash_dir, id); !s) {
+    auto entry = load_dump_from(dump_locations(), id);
+    if (!entry) {
+        return tl::unexpected(entry.error());
+    }
+    // The directory the dump is in (Target= or /var/crash).
+    const std::string crash_dir = entry->path.substr(0, entry->path.rfind('/'));
+    if (auto s = crashcapture::remove_dump(crash_dir, id); !s) {
         return s;
     }
     observer_.log(LOG_INFO, "Removed dump " + id, {{"CRASHCAPTURE_DUMP_ID", id}});
@@ -584,11 +609,14 @@ Result<std::vector<std::string>> Manager::apply_retention() {
     if (!config_) {
         return make_error(0, "no valid configuration");
     }
-    auto dumps = scan_dumps(paths_.crash_dir);
+    // Retention keeps Target= within its limits; dumps saved elsewhere
+    // (FailureAction=dump-to-rootfs) are the admin's to remove.
+    const std::string crash_dir = dump_locations().front();
+    auto dumps = scan_dumps(crash_dir);
     if (!dumps) {
         return tl::unexpected(dumps.error());
     }
-    auto space = filesystem_space(paths_.crash_dir);
+    auto space = filesystem_space(crash_dir);
     if (!space) {
         return tl::unexpected(space.error());
     }
@@ -610,7 +638,7 @@ Result<std::vector<std::string>> Manager::apply_retention() {
     if (plan->empty()) {
         return plan;
     }
-    auto applied = crashcapture::apply_retention(paths_.crash_dir, *plan);
+    auto applied = crashcapture::apply_retention(crash_dir, *plan);
     for (const auto& id : *plan) {
         observer_.log(LOG_INFO, "Retention removed dump " + id, {{"CRASHCAPTURE_DUMP_ID", id}});
     }
@@ -767,8 +795,8 @@ void Manager::resolve_earlier_boots() {
     if (!any_pending) {
         return;
     }
-    if (auto scanned = scan_dumps(paths_.crash_dir)) {
-        dumps = std::move(*scanned);
+    if (auto scanned = scan_dump_directories(dump_locations())) {
+        dumps = std::move(scanned->dumps);
     } else {
         // Without the dumps a captured crash would look lost: decide later.
         observer_.log(LOG_WARNING, "Failed to look for dumps: " + scanned.error().message +
@@ -793,6 +821,7 @@ void Manager::resolve_earlier_boots() {
     }
     if (!lost.empty()) {
         attribute_pstore_records(lost, find_pstore_records(paths_));
+        attach_capture_failure_notes(lost, capture_failure_notes_directory(paths_));
     }
     for (ArmedBoot* boot : lost) {
         // Recorded before it is reported: a report too many is better than
@@ -817,7 +846,8 @@ void Manager::resolve_earlier_boots() {
                        {"CRASHCAPTURE_KERNEL", boot->kernel_release},
                        {"CRASHCAPTURE_LAST_SEEN", std::to_string(boot->last_seen)},
                        {"CRASHCAPTURE_PANIC", json["record"].value("panic_line", "")},
-                       {"CRASHCAPTURE_PSTORE", pstore_paths}});
+                       {"CRASHCAPTURE_PSTORE", pstore_paths},
+                       {"CRASHCAPTURE_CAPTURE_LOG", boot->capture_log}});
         observer_.dump_captured(id, "lost", json);
     }
     for (const auto& boot_id : armed_boots_to_forget(list->boots, boot_id_, kArmedBootsKept)) {
@@ -826,12 +856,16 @@ void Manager::resolve_earlier_boots() {
 }
 
 void Manager::report_new_dumps() {
-    auto dumps = scan_dumps(paths_.crash_dir);
-    if (!dumps) {
+    auto scan = scan_dump_directories(dump_locations());
+    if (!scan) {
         observer_.log(LOG_WARNING,
-                      "Failed to look for dumps: " + dumps.error().message + ", ignoring");
+                      "Failed to look for dumps: " + scan.error().message + ", ignoring");
         return;
     }
+    for (const auto& problem : scan->problems) {
+        observer_.log(LOG_WARNING, "Failed to look for dumps: " + problem + ", ignoring");
+    }
+    auto* dumps = &scan->dumps;
     auto ledger = read_ledger(paths_.state);
     if (!ledger) {
         // Reporting a dump twice beats never reporting it.

@@ -96,6 +96,10 @@ class Manager {
 
     const ManagerProperties& properties() const { return properties_; }
     std::vector<std::string> watched_directories() const;
+    // Where dumps are listed from: Target= when it is a directory, then
+    // /var/crash on the root filesystem (FailureAction=dump-to-rootfs saves
+    // there; dumps made before Target= changed stay there).
+    std::vector<std::string> dump_locations() const;
     // Directories watched with all their subdirectories: the running
     // kernel's modules (a module update changes files deep inside).
     std::vector<std::string> watched_trees() const;

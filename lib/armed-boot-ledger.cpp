@@ -25,6 +25,12 @@ constexpr size_t kMaxPstoreBytes = 4 << 20;
 // systemd-pstore archives into /var/lib/systemd/pstore/<id>/…; one level
 // of subdirectories, two to be lenient.
 constexpr int kPstoreArchiveDepth = 2;
+// A capture failure note: "reason: ...", then the capture kernel's journal
+// (a few hundred KiB at most in a 30-second capture kernel boot).
+constexpr std::string_view kNoteSuffix = ".log";
+constexpr std::string_view kNoteReasonPrefix = "reason: ";
+constexpr size_t kNoteHeadBytes = 4096;
+constexpr size_t kMaxReasonChars = 500;
 
 Result<std::string> read_bounded(const std::string& path, size_t limit) {
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW));
@@ -32,6 +38,24 @@ Result<std::string> read_bounded(const std::string& path, size_t limit) {
         return make_errno_error(errno, "cannot open {}", path);
     }
     return read_to_end(fd.get(), path, limit);
+}
+
+// The start of a file that may be long (a note's reason line).
+Result<std::string> read_first_bytes(const std::string& path, size_t count) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW));
+    if (!fd) {
+        return make_errno_error(errno, "cannot open {}", path);
+    }
+    std::string text(count, '\0');
+    ssize_t got = 0;
+    do {
+        got = ::read(fd.get(), text.data(), count);
+    } while (got < 0 && errno == EINTR);
+    if (got < 0) {
+        return make_errno_error(errno, "cannot read {}", path);
+    }
+    text.resize(static_cast<size_t>(got));
+    return text;
 }
 
 std::string record_name(std::string_view boot_id) {
@@ -173,6 +197,8 @@ nlohmann::json to_json(const ArmedBoot& boot) {
         {"resolved_at", boot.resolved_at},
         {"dump_id", boot.dump_id},
         {"pstore", pstore},
+        {"capture_failure", boot.capture_failure},
+        {"capture_log", boot.capture_log},
     };
 }
 
@@ -206,6 +232,8 @@ Result<ArmedBoot> armed_boot_from_json(const nlohmann::json& json) {
                 PstoreRecord{record.value("path", ""), record.value("panic_line", ""),
                              record.value("time", int64_t{0}), record.value("bytes", uint64_t{0})});
         }
+        boot.capture_failure = json.value("capture_failure", "");
+        boot.capture_log = json.value("capture_log", "");
         return boot;
     } catch (const nlohmann::json::exception& e) {
         return make_error(0, "malformed boot record: {}", e.what());
@@ -410,6 +438,44 @@ void attribute_pstore_records(std::vector<ArmedBoot*>& lost_boots,
     }
 }
 
+std::string capture_failure_notes_directory(const SystemPaths& paths) {
+    return paths.state + std::string(kCaptureFailuresSubdirectory);
+}
+
+void attach_capture_failure_notes(std::vector<ArmedBoot*>& lost_boots,
+                                  const std::string& directory) {
+    auto directory_fd = open_directory(directory);
+    if (!directory_fd) {
+        return;  // no capture kernel ever left a note
+    }
+    auto names = list_directory(directory_fd->get(), directory);
+    if (!names) {
+        return;
+    }
+    for (ArmedBoot* boot : lost_boots) {
+        const std::string id = normalize_boot_id(boot->boot_id);
+        for (const auto& name : *names) {
+            if (!name.ends_with(kNoteSuffix) || normalize_boot_id(std::string_view(name).substr(
+                                                    0, name.size() - kNoteSuffix.size())) != id) {
+                continue;
+            }
+            const std::string path = directory + "/" + name;
+            auto text = read_first_bytes(path, kNoteHeadBytes);
+            if (!text) {
+                continue;
+            }
+            std::string_view first_line(*text);
+            first_line = first_line.substr(0, first_line.find('\n'));
+            if (first_line.starts_with(kNoteReasonPrefix)) {
+                first_line.remove_prefix(kNoteReasonPrefix.size());
+            }
+            boot->capture_failure = std::string(first_line.substr(0, kMaxReasonChars));
+            boot->capture_log = path;
+            break;
+        }
+    }
+}
+
 std::string describe_lost_capture(const ArmedBoot& boot) {
     std::string text = fmt::format(
         "Kernel crash or reset not captured: boot {} (kernel {}) ended without an orderly "
@@ -417,6 +483,11 @@ std::string describe_lost_capture(const ArmedBoot& boot) {
         "alive at {}",
         boot.boot_id, boot.kernel_release.empty() ? "unknown" : boot.kernel_release,
         format_utc(boot.last_seen));
+    if (!boot.capture_failure.empty()) {
+        text +=
+            fmt::format("; the capture kernel ran but could not save the dump: {} (its log: {})",
+                        boot.capture_failure, boot.capture_log);
+    }
     for (const auto& record : boot.pstore) {
         if (!record.panic_line.empty()) {
             return text +

@@ -64,6 +64,10 @@ struct ArmedBoot {
     int64_t resolved_at = 0;
     std::string dump_id;               // captured: the dump that names the boot
     std::vector<PstoreRecord> pstore;  // lost: what pstore kept of the crash
+    // lost: the note the capture kernel left on the root filesystem when it
+    // ran but could not reach the target (capture_failure_notes_directory()).
+    std::string capture_failure;  // its reason line
+    std::string capture_log;      // the note's path: the reason, then the capture kernel's journal
 };
 
 nlohmann::json to_json(const ArmedBoot& boot);
@@ -121,6 +125,18 @@ void attribute_pstore_records(std::vector<ArmedBoot*>& lost_boots,
 // disk_bytes 0, record_error "", record (result, error, kernel_release,
 // boot_id, panic_line from pstore), and "lost" with what the ledger knows.
 nlohmann::json lost_capture_json(const ArmedBoot& boot);
+
+// <state>/capture-failures: where crashcapture-capture, in the capture
+// kernel, leaves "<crashed boot id>.log" on the root filesystem when it cannot
+// mount the target (dracut/modules.d/99crashcapture/crashcapture-capture):
+// a first line "reason: <why>", then the capture kernel's journal.
+inline constexpr std::string_view kCaptureFailuresSubdirectory = "/capture-failures";
+std::string capture_failure_notes_directory(const SystemPaths& paths);
+
+// Gives each lost boot the note its capture kernel left in directory, if any
+// (the file name's boot id compared in either spelling).
+void attach_capture_failure_notes(std::vector<ArmedBoot*>& lost_boots,
+                                  const std::string& directory);
 
 // One sentence for the journal and the record's error field.
 std::string describe_lost_capture(const ArmedBoot& boot);

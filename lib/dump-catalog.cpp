@@ -275,6 +275,43 @@ Result<DumpEntry> load_dump(const std::string& crash_dir, const std::string& id)
     return std::move(*entry);
 }
 
+Result<DumpScan> scan_dump_directories(const std::vector<std::string>& crash_dirs) {
+    DumpScan scan;
+    std::set<std::string> seen;
+    for (size_t i = 0; i < crash_dirs.size(); ++i) {
+        auto dumps = scan_dumps(crash_dirs[i]);
+        if (!dumps) {
+            if (i == 0) {
+                return tl::unexpected(dumps.error());
+            }
+            scan.problems.push_back(dumps.error().message);
+            continue;
+        }
+        for (auto& entry : *dumps) {
+            if (seen.insert(entry.id).second) {
+                scan.dumps.push_back(std::move(entry));
+            }
+        }
+    }
+    std::sort(scan.dumps.begin(), scan.dumps.end(), older);
+    return scan;
+}
+
+Result<DumpEntry> load_dump_from(const std::vector<std::string>& crash_dirs,
+                                 const std::string& id) {
+    Result<DumpEntry> first = make_error(ENOENT, "no dump \"{}\"", id);
+    for (size_t i = 0; i < crash_dirs.size(); ++i) {
+        auto entry = load_dump(crash_dirs[i], id);
+        if (entry || entry.error().errno_value == EINVAL) {
+            return entry;
+        }
+        if (i == 0) {
+            first = std::move(entry);
+        }
+    }
+    return first;
+}
+
 Result<Ledger> read_ledger(const std::string& state_dir) {
     const std::string path = state_dir + "/" + std::string(kLedgerFileName);
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));

@@ -62,6 +62,19 @@ Result<std::vector<DumpEntry>> scan_dumps(const std::string& crash_dir);
 // is no such dump.
 Result<DumpEntry> load_dump(const std::string& crash_dir, const std::string& id);
 
+// The dumps of several crash directories, in order of precedence: Target=
+// first, then /var/crash, where FailureAction=dump-to-rootfs saves and where
+// dumps went before Target= changed. An id found twice is the first
+// directory's. The first directory's errors are errors; a later one that
+// cannot be read is left out (problems says why). Oldest first.
+struct DumpScan {
+    std::vector<DumpEntry> dumps;
+    std::vector<std::string> problems;
+};
+Result<DumpScan> scan_dump_directories(const std::vector<std::string>& crash_dirs);
+// The first directory that has the dump; its own errors when none has it.
+Result<DumpEntry> load_dump_from(const std::vector<std::string>& crash_dirs, const std::string& id);
+
 // ---------------------------------------------------------------------------
 // The ledger of dumps already reported (logged to the journal, signalled on
 // D-Bus), kept in the state directory so a restart of the daemon does not

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <charconv>
 
+#include "armed-boot-ledger.hpp"
 #include "file-util.hpp"
 
 namespace crashcapture {
@@ -300,7 +301,8 @@ std::string shell_quote(std::string_view word) {
 }
 
 std::string capture_environment(const Config& config, const TargetFilesystem& target,
-                                const TargetFilesystem& root, std::optional<unsigned> group_id) {
+                                const TargetFilesystem& root, std::optional<unsigned> group_id,
+                                const std::optional<TargetFilesystem>& state) {
     std::string save;
     for (const auto& word : save_arguments(config, group_id)) {
         save += save.empty() ? "" : " ";
@@ -325,6 +327,13 @@ std::string capture_environment(const Config& config, const TargetFilesystem& ta
         {"CRASHCAPTURE_ROOT_DEVICE", root.device},
         {"CRASHCAPTURE_ROOT_FSTYPE", root.fstype},
         {"CRASHCAPTURE_FALLBACK_DIRECTORY", fallback_directory},
+        // Only on the root filesystem, which the capture can mount when the
+        // target is gone, and only when the target is elsewhere.
+        {"CRASHCAPTURE_FAILURE_NOTE_DIRECTORY",
+         state && !target.is_root_filesystem && state->source == root.source &&
+                 state->mount_point == root.mount_point
+             ? join_paths(state->directory_in_filesystem, kCaptureFailuresSubdirectory)
+             : std::string()},
         {"CRASHCAPTURE_SAVE_ARGUMENTS", save},
         {"CRASHCAPTURE_FINAL_ACTION", std::string(to_string(config.final_action))},
         {"CRASHCAPTURE_FAILURE_ACTION", std::string(to_string(config.failure_action))},

@@ -86,10 +86,14 @@ std::string shell_quote(std::string_view word);
 // /etc/crashcapture/capture.env: CRASHCAPTURE_* assignments, one per line,
 // every value shell-quoted. root is the root filesystem, for
 // FailureAction=dump-to-rootfs (and the same as target when the dumps go to
-// the root filesystem).
+// the root filesystem). state is where crashcaptured's state directory
+// (/var/lib/crashcapture) lies: when that is on the root filesystem and the
+// target is not, the capture leaves its capture-failures note there when it
+// cannot mount the target (capture_failure_notes_directory()).
 std::string capture_environment(const Config& config, const TargetFilesystem& target,
                                 const TargetFilesystem& root,
-                                std::optional<unsigned> group_id = std::nullopt);
+                                std::optional<unsigned> group_id = std::nullopt,
+                                const std::optional<TargetFilesystem>& state = {});
 
 // The drop-in for crashcapture-capture.service: SuccessAction= from
 // FinalAction=, FailureAction=/OnFailure= from FailureAction=,

@@ -26,8 +26,16 @@
 #   reset      an armed guest is reset (QMP system_reset): listed as "lost"
 #   reboot     an armed guest reboots in order (systemctl reboot): nothing is
 #              reported
+#   target-missing  Target=/srv/crash on a second disk, wiped while armed: the
+#              capture waits 90 s for it, leaves a note on the root
+#              filesystem, the guest reboots (FailureAction=reboot); listed
+#              as "lost" with the reason
+#   target-full     the same disk filled to 2 MiB while armed: the capture
+#              fails with ENOSPC, the guest reboots; the record (status.json)
+#              and the kernel log are there and say why
 #
-#   test-systemd-guest.sh [--scenario capture|too-small|reset|reboot]
+#   test-systemd-guest.sh [--scenario capture|too-small|reset|reboot|
+#                                     target-missing|target-full]
 #                         [--kver K] [--mem MIB] [--crash SIZE] [--deb FILE]
 #                         [--timeout S] [--out DIR] [--no-driver-update]
 # Environment twins: SCENARIO [capture], KVER [6.1], MEM [1024], CRASH [256M;
@@ -71,7 +79,9 @@ case $SCENARIO in
     too-small) end=crash; CRASH=${CRASH:-96M}; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
     reset) end=idle; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
     reboot) end=reboot; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
-    *) e2e_die "unknown scenario $SCENARIO (capture, too-small, reset, reboot)" ;;
+    target-missing) end=wipe-target; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
+    target-full) end=fill-target; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
+    *) e2e_die "unknown scenario $SCENARIO (capture, too-small, reset, reboot, target-missing, target-full)" ;;
 esac
 CRASH=${CRASH:-256M}
 REPLACE_KERNEL=${REPLACE_KERNEL:-1}
@@ -179,6 +189,18 @@ END=$end
 EOF
 echo 1 > "$rootfs/var/lib/crashcapture-e2e/phase"
 
+target_drive=()
+case $SCENARIO in
+    target-*)
+        # Target= on a filesystem of its own, as administrators give dumps
+        # their own disk; nofail: the guest still boots when it is gone.
+        echo 'LABEL=crashtarget /srv/crash ext4 rw,nofail,x-systemd.device-timeout=15s 0 2' >> "$rootfs/etc/fstab"
+        mkdir -p "$rootfs/srv/crash"
+        printf '[Dump]\nTarget=/srv/crash\n' > "$rootfs/etc/crashcapture/crashcapture.conf.d/50-e2e-target.conf"
+        mkfs.ext4 -q -F -L crashtarget "$OUT/target.img" 64M > /dev/null
+        target_drive=(-drive "file=$OUT/target.img,format=raw,if=virtio,cache=unsafe")
+        ;;
+esac
 disk=$OUT/disk.img
 mkfs.ext4 -q -F -L rootfs -d "$rootfs" "$disk" 4G > /dev/null
 
@@ -187,7 +209,7 @@ e2e_log "booting $KVER, ${MEM} MiB, crashkernel=$CRASH (QEMU TCG; up to ${TIMEOU
 qemu=(qemu-system-x86_64 -accel tcg -m "$MEM" -smp 1 -cpu qemu64
     -kernel "/boot/vmlinuz-$KVER" -initrd "/boot/initrd.img-$KVER"
     -append "root=/dev/vda rw console=ttyS0 crashkernel=$CRASH"
-    -drive "file=$disk,format=raw,if=virtio,cache=unsafe"
+    -drive "file=$disk,format=raw,if=virtio,cache=unsafe" "${target_drive[@]}"
     -display none -monitor none -serial stdio -net none
     -qmp "unix:$work/qmp.sock,server=on,wait=off")
 printf '%q ' "${qemu[@]}" > "$OUT/qemu-cmd.txt"
@@ -316,6 +338,60 @@ case $SCENARIO in
             fail "no lost entry in crashcapturectl list --json: $(cat "$results/list.json" 2> /dev/null | head -c 600)"
         grep -q '"CRASHCAPTURE_RESULT":"lost"' "$results/journal-dump.json" 2> /dev/null &&
             pass "the journal has the lost-capture entry" || fail "no journal entry with CRASHCAPTURE_RESULT=lost"
+        ;;
+    target-missing)
+        grep -q 'E2E: TARGET_WIPED status=0' "$OUT/serial.log" && pass "the target disk was wiped while armed" ||
+            fail "the target disk could not be wiped: $(cat "$results/wipefs.txt" 2> /dev/null)"
+        grep -q 'crashcapture: the device UUID=.* did not appear within 90s' "$OUT/serial.log" &&
+            pass "the capture waited for the target and said so on the console" ||
+            fail "no 'did not appear' on the console"
+        grep -q 'crashcapture: left a note of this failure for crashcaptured' "$OUT/serial.log" &&
+            pass "the capture left a note on the root filesystem" || fail "no failure note left"
+        lost=$(lost_entries)
+        if [ -n "$lost" ] && "$PYTHON" - "$results/list.json" > "$OUT/lost-reason.txt" 2>&1 << 'PY'; then
+import json, sys
+for entry in json.load(open(sys.argv[1])):
+    if entry["result"] == "lost":
+        reason = entry["lost"].get("capture_failure", "")
+        assert "Target=/srv/crash" in reason and "did not appear within 90s" in reason, reason
+        assert "the capture kernel ran but could not save the dump" in entry["record"]["error"]
+        print(reason)
+        break
+else:
+    sys.exit("no lost entry")
+PY
+            pass "listed as lost, saying why: $(cat "$OUT/lost-reason.txt")"
+        else
+            fail "the lost entry does not say why: $(cat "$OUT/lost-reason.txt") $(head -c 600 "$results/list.json" 2> /dev/null)"
+        fi
+        grep -q '"CRASHCAPTURE_RESULT":"lost"' "$results/journal-dump.json" 2> /dev/null &&
+            grep -q 'CRASHCAPTURE_CAPTURE_LOG":"/var/lib/crashcapture/capture-failures/' "$results/journal-dump.json" &&
+            pass "the journal entry names the capture kernel's log" || fail "no journal entry with the capture log"
+        ;;
+    target-full)
+        grep -q 'E2E: TARGET_FILLED' "$OUT/serial.log" && pass "the target was filled while armed: $(grep -o 'E2E: TARGET_FILLED.*' "$OUT/serial.log")" ||
+            fail "the target could not be filled"
+        grep -q 'crashcapture: the dump is incomplete' "$OUT/serial.log" &&
+            pass "the capture said the dump is incomplete on the console" || fail "no 'incomplete' on the console"
+        if [ -n "$dump_id" ] && "$PYTHON" - "$results/list.json" "$dump_id" > "$OUT/full-record.txt" 2>&1 << 'PY'; then
+import json, sys
+entry = [e for e in json.load(open(sys.argv[1])) if e["id"] == sys.argv[2]][0]
+assert entry["result"] in ("incomplete", "failed"), entry["result"]
+assert entry["path"].startswith("/srv/crash/"), entry["path"]
+error = entry["record"]["error"]
+assert "No space left on device" in error, error
+print(entry["result"] + ": " + error)
+PY
+            pass "listed from Target=/srv/crash with the reason: $(cat "$OUT/full-record.txt")"
+        else
+            fail "the record of the full target: $(cat "$OUT/full-record.txt") $(head -c 600 "$results/list.json" 2> /dev/null)"
+        fi
+        grep -qF "$marker" "$results/dmesg-via-dbus.txt" 2> /dev/null &&
+            pass "the crashed kernel's log was saved all the same (crashcapturectl dmesg)" ||
+            fail "no kernel log of the crash on the full target"
+        grep -q "$dump_id" "$results/journal-dump.json" 2> /dev/null &&
+            pass "the journal has the entry for $dump_id" || fail "no journal entry for the incomplete dump"
+        [ -z "$(lost_entries)" ] && pass "not also reported as lost" || fail "also reported as lost: $(lost_entries)"
         ;;
     reboot)
         [ -s "$results/list.json" ] && [ -z "$(lost_entries)" ] &&

@@ -94,6 +94,11 @@ ledger_boot "$boot_orderly" true $((now - 30000))
 ledger_boot "$boot_captured" false $((now - 20000))
 ledger_boot "$boot_lost" false $((now - 10000))
 make_dump 2026-11-19-1000-dddd complete 1794900000 "${boot_captured//-/}"
+# What the capture kernel of the lost boot left on the root filesystem when its
+# target did not appear (crashcapture-capture's leave_failure_note).
+mkdir -p "$root/var/lib/crashcapture/capture-failures"
+printf 'reason: Target=/srv/crash: the device UUID=5a5a (/dev/vdb when the capture initrd was built) did not appear within 90s\n\n[    1.0] capture kernel journal\n' \
+    > "$root/var/lib/crashcapture/capture-failures/$boot_lost.log"
 mkdir -p "$root/sys/fs/pstore"
 printf 'Panic#1 Part1\n<6>[   41.000000] sysrq: Trigger a crash\n<0>[   42.000000] Kernel panic - not syncing: test lost crash\n' \
     > "$root/sys/fs/pstore/dmesg-ramoops-0"
@@ -235,6 +240,10 @@ grep -q "Kernel crash or reset not captured: boot $boot_lost (kernel 6.1.0-earli
 grep -A3 'member=DumpCaptured' "$work/signals.log" | has "lost-$boot_lost" &&
     grep -A3 'member=DumpCaptured' "$work/signals.log" | has '"lost"' &&
     pass "(a) DumpCaptured signal for lost-$boot_lost, result lost" || fail "(a) no DumpCaptured signal for the lost capture"
+grep -q "the capture kernel ran but could not save the dump: Target=/srv/crash: the device UUID=5a5a .* did not appear within 90s (its log: $root/var/lib/crashcapture/capture-failures/$boot_lost.log)" "$work/daemon.log" &&
+    echo "$lost_json" | has '"capture_failure": "Target=/srv/crash: the device UUID=5a5a' &&
+    pass "(a) the capture kernel's note says why: in the report and in list --json" ||
+    fail "(a) the capture failure note is not in the report: $(grep 'not captured' "$work/daemon.log" | cut -c1-400)"
 # (b) the orderly one and (c) the captured one are not reported as lost
 [ "$(echo "$lost_json" | grep -c .)" = 1 ] && ! grep -q "boot $boot_orderly" "$work/daemon.log" &&
     grep -q '"outcome": "orderly"' "$root/var/lib/crashcapture/boots/$boot_orderly.json" &&
@@ -394,7 +403,31 @@ new_reports=$(( $(grep -c 'Kernel crash captured' "$work/daemon.log") - reports_
     pass "restart: the lost capture is not reported again, still listed" || fail "restart: lost capture reported again or gone"
 "$CTL" remove "lost-$boot_lost" > /dev/null && ! "$CTL" list --json | has "lost-$boot_lost" &&
     [ ! -e "$root/var/lib/crashcapture/boots/$boot_lost.json" ] &&
-    pass "remove lost-$boot_lost as root: gone from the list and the ledger" || fail "remove of the lost capture"
+    [ ! -e "$root/var/lib/crashcapture/capture-failures/$boot_lost.log" ] &&
+    pass "remove lost-$boot_lost as root: gone from the list, the ledger and its note" || fail "remove of the lost capture"
+
+# ---- Target= elsewhere: its dumps, and /var/crash's (dump-to-rootfs) ----
+mkdir -p "$root/srv/crash/2026-11-23-1000-eeee"
+cp "$root/var/crash/2026-11-21-1000-bbbb/"* "$root/srv/crash/2026-11-23-1000-eeee/"
+sed -i 's/"crash_time": 1795100000/"crash_time": 1795300000/' "$root/srv/crash/2026-11-23-1000-eeee/status.json"
+printf '[Dump]\nDumpLevel=31\nTarget=/srv/crash\n[Capture]\nFailureAction=dump-to-rootfs\n' \
+    > "$root/etc/crashcapture/crashcapture.conf"
+"$CTL" reload > /dev/null 2>&1
+wait_state loaded 10
+ids=$("$CTL" list --json | /usr/bin/python3 -c 'import json,sys; print(" ".join(d["id"] for d in json.load(sys.stdin)))')
+case " $ids " in
+    *" 2026-11-21-1000-bbbb "*" 2026-11-23-1000-eeee "*)
+        pass "Target=/srv/crash: its dump and /var/crash's are listed, oldest first ($ids)" ;;
+    *) fail "Target=/srv/crash: list gave '$ids'" ;;
+esac
+"$CTL" info 2026-11-21-1000-bbbb | has "\"path\": \"$root/var/crash/2026-11-21-1000-bbbb\"" &&
+    "$CTL" info 2026-11-23-1000-eeee | has "\"path\": \"$root/srv/crash/2026-11-23-1000-eeee\"" &&
+    pass "info finds each dump in its directory" || fail "info across the two directories"
+"$CTL" remove 2026-11-23-1000-eeee > /dev/null && [ ! -e "$root/srv/crash/2026-11-23-1000-eeee" ] &&
+    [ -d "$root/var/crash/2026-11-21-1000-bbbb" ] && pass "remove in Target=/srv/crash" || fail "remove in /srv/crash"
+printf '[Dump]\nDumpLevel=31\n' > "$root/etc/crashcapture/crashcapture.conf"
+"$CTL" reload > /dev/null 2>&1
+wait_state loaded 10 || fail "back to Target=/var/crash: $(prop State) $(prop LastError)"
 
 # ---- (e) a reservation too small for the capture kernel and initrd ----
 echo 67108864 > "$root/sys/kernel/kexec_crash_size"

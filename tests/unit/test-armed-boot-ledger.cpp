@@ -14,6 +14,7 @@ using namespace crashcapture;
 using crashcapture::test::TempDir;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 namespace {
 
@@ -212,4 +213,51 @@ TEST(ArmedBootLedger, LostCaptureLooksLikeADumpEntry) {
     EXPECT_EQ(loud["lost"]["pstore"][0]["path"], "/sys/fs/pstore/dmesg-efi-1");
     EXPECT_THAT(describe_lost_capture(lost),
                 HasSubstr("pstore kept the panic: Kernel panic - not syncing: x"));
+}
+
+// The note crashcapture-capture leaves on the root filesystem when the target
+// cannot be mounted: the lost capture then says why.
+TEST(ArmedBootLedger, CaptureFailureNoteTellsWhyTheCaptureWasLost) {
+    TempDir dir;
+    const std::string notes = dir.path() + "/capture-failures";
+    ASSERT_EQ(::mkdir(notes.c_str(), 0700), 0);
+    // Named in the procfs spelling by the capture kernel (crashcapture.boot_id=).
+    {
+        std::ofstream note(notes + "/" + kBootA + ".log");
+        note << "reason: the target device UUID=1234 (/dev/vdb when the capture initrd was "
+                "built) did not appear within 90s\n\n[    1.000000] capture kernel journal\n";
+    }
+    // Another boot's note, and a stray file, must not be attributed.
+    std::ofstream(notes + "/" + kBootC + ".log") << "reason: something else\n";
+    std::ofstream(notes + "/README") << "not a note\n";
+
+    auto with_note = boot(kBootA, 1000);
+    with_note.outcome = BootOutcome::lost;
+    auto without_note = boot(kBootB, 2000);
+    without_note.outcome = BootOutcome::lost;
+    std::vector<ArmedBoot*> lost{&with_note, &without_note};
+    attach_capture_failure_notes(lost, notes);
+
+    EXPECT_EQ(with_note.capture_failure,
+              "the target device UUID=1234 (/dev/vdb when the capture initrd was built) did not "
+              "appear within 90s");
+    EXPECT_EQ(with_note.capture_log, notes + "/" + kBootA + ".log");
+    EXPECT_TRUE(without_note.capture_failure.empty());
+    EXPECT_TRUE(without_note.capture_log.empty());
+    EXPECT_THAT(describe_lost_capture(with_note),
+                HasSubstr("the capture kernel ran but could not save the dump: the target device "
+                          "UUID=1234"));
+    EXPECT_THAT(describe_lost_capture(without_note), Not(HasSubstr("capture kernel ran")));
+
+    // Kept in the ledger: the note is attached once, when the boot is resolved.
+    auto round_trip = armed_boot_from_json(to_json(with_note));
+    ASSERT_TRUE(round_trip);
+    EXPECT_EQ(round_trip->capture_failure, with_note.capture_failure);
+    EXPECT_EQ(round_trip->capture_log, with_note.capture_log);
+
+    // No directory: nothing attached, no error.
+    auto other = boot(kBootC, 3000);
+    std::vector<ArmedBoot*> others{&other};
+    attach_capture_failure_notes(others, dir.path() + "/missing");
+    EXPECT_TRUE(other.capture_failure.empty());
 }

@@ -320,6 +320,53 @@ TEST_F(DumpCatalog, LoadDumpByIdValidatesIt) {
     EXPECT_EQ(foreign.error().errno_value, ENOENT);
 }
 
+// Target= and /var/crash (FailureAction=dump-to-rootfs): one list.
+TEST_F(DumpCatalog, SeveralDirectoriesMakeOneListTheFirstWinningATie) {
+    const std::string fallback = dir_.file("fallback");
+    ASSERT_EQ(::mkdir(fallback.c_str(), 0700), 0);
+    make_complete_dump("target-new", 300);
+    make_complete_dump("both", 100);
+    for (const auto& [id, time] : {std::pair{"fallback-old", 50}, std::pair{"both", 999}}) {
+        const std::string path = fallback + "/" + id;
+        ASSERT_EQ(::mkdir(path.c_str(), 0700), 0);
+        write_file(path + "/vmcore-dmesg.txt", "x\n");
+        auto fd = open_directory(path);
+        ASSERT_TRUE(fd);
+        ASSERT_TRUE(write_dump_record(fd->get(), complete_record(time)));
+    }
+    auto scan = scan_dump_directories({crash_dir(), fallback, dir_.file("absent")});
+    ASSERT_TRUE(scan) << scan.error().message;
+    std::vector<std::string> ids;
+    for (const auto& entry : scan->dumps) {
+        ids.push_back(entry.id + "@" +
+                      entry.path.substr(entry.path.rfind('/', entry.path.rfind('/') - 1) + 1));
+    }
+    EXPECT_THAT(ids, ElementsAre("fallback-old@fallback/fallback-old", "both@crash/both",
+                                 "target-new@crash/target-new"));
+    EXPECT_TRUE(scan->problems.empty());  // a missing directory holds no dumps
+
+    auto from_fallback = load_dump_from({crash_dir(), fallback}, "fallback-old");
+    ASSERT_TRUE(from_fallback) << from_fallback.error().message;
+    EXPECT_EQ(from_fallback->path, fallback + "/fallback-old");
+    auto tie = load_dump_from({crash_dir(), fallback}, "both");
+    ASSERT_TRUE(tie);
+    EXPECT_EQ(tie->path, dump_path("both"));
+    auto absent = load_dump_from({crash_dir(), fallback}, "nowhere");
+    ASSERT_FALSE(absent);
+    EXPECT_EQ(absent.error().errno_value, ENOENT);
+    auto escape = load_dump_from({crash_dir(), fallback}, "../state");
+    ASSERT_FALSE(escape);
+    EXPECT_EQ(escape.error().errno_value, EINVAL);
+
+    // The first directory's errors are errors; a later one's are problems.
+    write_file(dir_.file("not-a-directory"), "x");
+    EXPECT_FALSE(scan_dump_directories({dir_.file("not-a-directory"), fallback}));
+    auto partial = scan_dump_directories({crash_dir(), dir_.file("not-a-directory")});
+    ASSERT_TRUE(partial);
+    EXPECT_EQ(partial->dumps.size(), 2u);
+    ASSERT_EQ(partial->problems.size(), 1u);
+}
+
 // ---------------------------------------------------------------------------
 // The ledger
 

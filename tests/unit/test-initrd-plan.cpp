@@ -231,6 +231,35 @@ TEST(CaptureEnvironment, FallbackDirectoryIsTheTargetWhenItIsOnTheRootFilesystem
     EXPECT_NE(text.find("CRASHCAPTURE_FALLBACK_DIRECTORY='/var/crash'\n"), std::string::npos);
 }
 
+TEST(CaptureEnvironment, FailureNotesGoToTheRootFilesystemOnlyWhenTheTargetIsElsewhere) {
+    Config config;
+    TargetFilesystem root{"/", "/", "/dev/vda", "UUID=2", "ext4", "/", true};
+    TargetFilesystem target{"/srv/crash", "/srv/crash", "/dev/vdb", "UUID=1", "ext4", "/", false};
+    TargetFilesystem state = root;
+    state.directory_in_filesystem = "/var/lib/crashcapture";
+    EXPECT_NE(capture_environment(config, target, root, std::nullopt, state)
+                  .find("CRASHCAPTURE_FAILURE_NOTE_DIRECTORY='/var/lib/crashcapture/"
+                        "capture-failures'\n"),
+              std::string::npos);
+    // Not resolved: no note.
+    EXPECT_NE(
+        capture_environment(config, target, root).find("CRASHCAPTURE_FAILURE_NOTE_DIRECTORY=''\n"),
+        std::string::npos);
+    // /var/lib on a filesystem of its own: the capture would not find it.
+    TargetFilesystem separate_var = state;
+    separate_var.mount_point = "/var";
+    separate_var.source = "UUID=3";
+    EXPECT_NE(capture_environment(config, target, root, std::nullopt, separate_var)
+                  .find("CRASHCAPTURE_FAILURE_NOTE_DIRECTORY=''\n"),
+              std::string::npos);
+    // The target on the root filesystem: if it cannot be mounted, nothing can.
+    TargetFilesystem on_root = root;
+    on_root.directory_in_filesystem = "/var/crash";
+    EXPECT_NE(capture_environment(config, on_root, root, std::nullopt, state)
+                  .find("CRASHCAPTURE_FAILURE_NOTE_DIRECTORY=''\n"),
+              std::string::npos);
+}
+
 TEST(CaptureUnitDropin, ActionsAndTimeLimit) {
     Config config;
     EXPECT_EQ(capture_unit_dropin(config),

@@ -41,7 +41,7 @@ install() {
         exit 1
     fi
     inst_script "$moddir/crashcapture-capture" /usr/lib/crashcapture/crashcapture-capture
-    inst_multiple sync date sed journalctl udevadm
+    inst_multiple sync date sed journalctl udevadm cat basename mkdir chmod mv mount umount
     inst_multiple -o blkid
     inst_simple "$CRASHCAPTURE_STAGING/capture.env" /etc/crashcapture/capture.env
     inst_simple "$moddir/crashcapture.target" "$systemdsystemunitdir/crashcapture.target"
