@@ -330,8 +330,11 @@ std::string capture_environment(const Config& config, const TargetFilesystem& ta
         // Only on the root filesystem, which the capture can mount when the
         // target is gone, and only when the target is elsewhere.
         {"CRASHCAPTURE_FAILURE_NOTE_DIRECTORY",
+         // The same filesystem, whatever the mount: the service's sandbox
+         // (StateDirectory=, ReadWritePaths=) bind-mounts /var/lib/crashcapture
+         // onto itself, and mountinfo's root field already places it.
          state && !target.is_root_filesystem && state->source == root.source &&
-                 state->mount_point == root.mount_point
+                 state->fstype == root.fstype
              ? join_paths(state->directory_in_filesystem, kCaptureFailuresSubdirectory)
              : std::string()},
         {"CRASHCAPTURE_SAVE_ARGUMENTS", save},

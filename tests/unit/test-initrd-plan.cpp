@@ -245,6 +245,13 @@ TEST(CaptureEnvironment, FailureNotesGoToTheRootFilesystemOnlyWhenTheTargetIsEls
     EXPECT_NE(
         capture_environment(config, target, root).find("CRASHCAPTURE_FAILURE_NOTE_DIRECTORY=''\n"),
         std::string::npos);
+    // Bind-mounted onto itself by the service's sandbox: the same filesystem.
+    TargetFilesystem sandboxed = state;
+    sandboxed.mount_point = "/var/lib/crashcapture";
+    EXPECT_NE(capture_environment(config, target, root, std::nullopt, sandboxed)
+                  .find("CRASHCAPTURE_FAILURE_NOTE_DIRECTORY='/var/lib/crashcapture/"
+                        "capture-failures'\n"),
+              std::string::npos);
     // /var/lib on a filesystem of its own: the capture would not find it.
     TargetFilesystem separate_var = state;
     separate_var.mount_point = "/var";
