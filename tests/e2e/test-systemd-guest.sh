@@ -413,7 +413,7 @@ fi
     echo "kernel=$KVER mem=${MEM}M crashkernel=$CRASH"
     echo "capture_initrd_bytes=$initrd_bytes capture_initrd_unpacked_bytes=$unpacked_bytes"
     echo "boot_to_loaded_s=$(ts 'E2E: LOADED')"
-    grep -o 'E2E: LOADED after=[0-9]*s' "$OUT/serial.log" | head -1 | sed 's/E2E: LOADED after=/first_build_and_load_s=/; s/s$//'  || true
+    grep -o 'E2E: LOADED after=[0-9]*s' "$OUT/serial.log" | head -1 | sed 's/E2E: LOADED after=/first_build_and_load_s=/; s/s$//' || true
     grep -o 'E2E: RELOADED after=[0-9]*s' "$OUT/serial.log" | head -1 | sed 's/E2E: RELOADED after=/rebuild_and_reload_s=/; s/s$//' || true
     crash=$(ts 'E2E: CRASHING')
     saving=$(ts 'crashcapture: saving')
