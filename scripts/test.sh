@@ -70,6 +70,8 @@ done
 
 step "the administrator's story in a systemd guest: the .deb, dracut, a crash, the report"
 tests/e2e/test-systemd-guest.sh --deb "$deb"
+step "a capture that fails half-way: the target fills up, the record and kernel log say why"
+tests/e2e/test-systemd-guest.sh --deb "$deb" --scenario target-full
 
 if [ "${FULL:-0}" = 1 ]; then
     step "full matrix"
@@ -77,7 +79,7 @@ if [ "${FULL:-0}" = 1 ]; then
     tests/e2e/run-matrix.sh         # both kernels x our loader/kexec -s/-c x ours/makedumpfile
     tests/e2e/run-matrix.sh --sweep # the smallest crashkernel= that still captures
     bench/run-bench.sh              # against makedumpfile on the whole corpus
-    for scenario in too-small reset reboot; do  # nothing is lost silently
+    for scenario in target-missing too-small reset reboot; do  # nothing is lost silently
         tests/e2e/test-systemd-guest.sh --deb "$deb" --scenario "$scenario"
     done
 fi
