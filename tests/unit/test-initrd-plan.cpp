@@ -231,40 +231,44 @@ TEST(CaptureEnvironment, FallbackDirectoryIsTheTargetWhenItIsOnTheRootFilesystem
     EXPECT_NE(text.find("CRASHCAPTURE_FALLBACK_DIRECTORY='/var/crash'\n"), std::string::npos);
 }
 
+// CRASHCAPTURE_FAILURE_NOTE_DIRECTORY's quoted value in a capture.env.
+std::string failure_note_directory(const std::string& environment) {
+    const std::string name = "CRASHCAPTURE_FAILURE_NOTE_DIRECTORY=";
+    const size_t start = environment.find(name);
+    if (start == std::string::npos) {
+        return "(missing)";
+    }
+    const size_t value = start + name.size();
+    return environment.substr(value, environment.find('\n', value) - value);
+}
+
 TEST(CaptureEnvironment, FailureNotesGoToTheRootFilesystemOnlyWhenTheTargetIsElsewhere) {
     Config config;
     TargetFilesystem root{"/", "/", "/dev/vda", "UUID=2", "ext4", "/", true};
     TargetFilesystem target{"/srv/crash", "/srv/crash", "/dev/vdb", "UUID=1", "ext4", "/", false};
     TargetFilesystem state = root;
     state.directory_in_filesystem = "/var/lib/crashcapture";
-    EXPECT_NE(capture_environment(config, target, root, std::nullopt, state)
-                  .find("CRASHCAPTURE_FAILURE_NOTE_DIRECTORY='/var/lib/crashcapture/"
-                        "capture-failures'\n"),
-              std::string::npos);
+    const auto note_directory = [&](const TargetFilesystem& dumps,
+                                    const std::optional<TargetFilesystem>& state_filesystem) {
+        return failure_note_directory(
+            capture_environment(config, dumps, root, std::nullopt, state_filesystem));
+    };
+    EXPECT_EQ(note_directory(target, state), "'/var/lib/crashcapture/capture-failures'");
     // Not resolved: no note.
-    EXPECT_NE(
-        capture_environment(config, target, root).find("CRASHCAPTURE_FAILURE_NOTE_DIRECTORY=''\n"),
-        std::string::npos);
+    EXPECT_EQ(note_directory(target, std::nullopt), "''");
     // Bind-mounted onto itself by the service's sandbox: the same filesystem.
     TargetFilesystem sandboxed = state;
     sandboxed.mount_point = "/var/lib/crashcapture";
-    EXPECT_NE(capture_environment(config, target, root, std::nullopt, sandboxed)
-                  .find("CRASHCAPTURE_FAILURE_NOTE_DIRECTORY='/var/lib/crashcapture/"
-                        "capture-failures'\n"),
-              std::string::npos);
+    EXPECT_EQ(note_directory(target, sandboxed), "'/var/lib/crashcapture/capture-failures'");
     // /var/lib on a filesystem of its own: the capture would not find it.
     TargetFilesystem separate_var = state;
     separate_var.mount_point = "/var";
     separate_var.source = "UUID=3";
-    EXPECT_NE(capture_environment(config, target, root, std::nullopt, separate_var)
-                  .find("CRASHCAPTURE_FAILURE_NOTE_DIRECTORY=''\n"),
-              std::string::npos);
+    EXPECT_EQ(note_directory(target, separate_var), "''");
     // The target on the root filesystem: if it cannot be mounted, nothing can.
     TargetFilesystem on_root = root;
     on_root.directory_in_filesystem = "/var/crash";
-    EXPECT_NE(capture_environment(config, on_root, root, std::nullopt, state)
-                  .find("CRASHCAPTURE_FAILURE_NOTE_DIRECTORY=''\n"),
-              std::string::npos);
+    EXPECT_EQ(note_directory(on_root, state), "''");
 }
 
 TEST(CaptureUnitDropin, ActionsAndTimeLimit) {
