@@ -151,21 +151,30 @@ int main(int argc, char** argv) {
     if (!config) {
         fail(fmt::format("the configuration has errors:\n{}", config.error().message));
     }
-    if (config->target.kind != TargetKind::directory) {
+    const TargetKind kind = config->target.kind;
+    if (kind != TargetKind::directory && kind != TargetKind::raw) {
         fail(
             fmt::format("Target={}: this version's capture initrd writes to a directory on a "
-                        "local filesystem only; raw, ssh and nfs targets are not built yet",
+                        "local filesystem or to a raw block device; ssh and nfs targets are not "
+                        "built yet",
                         config->target_description()));
     }
-    const std::string host_directory = paths.resolve(config->target.path);
-    if (!dry_run) {
-        make_target_directory(host_directory);
+    if (kind == TargetKind::directory && !dry_run) {
+        make_target_directory(paths.resolve(config->target.path));
     }
     const auto mountinfo = read_kernel_file(paths.resolve("/proc/self/mountinfo"));
     if (!mountinfo) {
         fail(mountinfo.error().message);
     }
-    const auto target = resolve_directory_target(paths, *mountinfo, config->target.path);
+    Result<TargetFilesystem> target = make_error(0, "no target");
+    if (kind == TargetKind::raw) {
+        // A missing /proc/swaps (no swap support) lists nothing.
+        const auto swaps = read_kernel_file(paths.resolve("/proc/swaps"));
+        target = resolve_raw_target(paths, *mountinfo, swaps ? *swaps : std::string(),
+                                    config->target.path);
+    } else {
+        target = resolve_directory_target(paths, *mountinfo, config->target.path);
+    }
     if (!target) {
         fail(target.error().message);
     }
@@ -223,8 +232,12 @@ int main(int argc, char** argv) {
         // dracut's hostonly logic brings the whole stack up.
         "--add-device",
         target->device,
+        // The root filesystem's too: the fallback dump, the failure note and
+        // a raw capture's record go there.
         "--add-drivers",
-        target->fstype + (root->fstype != target->fstype ? " " + root->fstype : ""),
+        target->fstype.empty() || target->fstype == root->fstype
+            ? root->fstype
+            : target->fstype + " " + root->fstype,
         "--kver",
         kernel_version,
         // The daemon runs with ProtectSystem=strict and PrivateTmp=yes:
@@ -277,9 +290,13 @@ int main(int argc, char** argv) {
     }
     struct stat built {};
     ::stat(output.c_str(), &built);
-    std::cout << fmt::format(
-        "crashcapture-build-initrd: {} for {}: {:.1f} MiB; dumps go to {} on {} ({})\n", output,
-        kernel_version, static_cast<double>(built.st_size) / (1 << 20),
-        target->directory_in_filesystem, target->source, target->fstype);
+    const std::string destination =
+        kind == TargetKind::raw ? fmt::format("the raw device {} ({}), as a flattened stream",
+                                              target->source, target->device)
+                                : fmt::format("{} on {} ({})", target->directory_in_filesystem,
+                                              target->source, target->fstype);
+    std::cout << fmt::format("crashcapture-build-initrd: {} for {}: {:.1f} MiB; dumps go to {}\n",
+                             output, kernel_version, static_cast<double>(built.st_size) / (1 << 20),
+                             destination);
     return kBuiltOk;
 }

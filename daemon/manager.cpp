@@ -18,6 +18,7 @@
 #include "capture-cmdline.hpp"
 #include "dump-catalog.hpp"
 #include "file-util.hpp"
+#include "raw-recovery.hpp"
 #include "reservation.hpp"
 #include "retention.hpp"
 
@@ -245,6 +246,7 @@ void Manager::start() {
     if (auto s = reload_config(); !s) {
         set_state(ManagerState::failed, s.error().message);
     }
+    recover_raw_captures();
     report_new_dumps();
     resolve_earlier_boots();
     if (properties_.state != ManagerState::failed) {
@@ -852,6 +854,40 @@ void Manager::resolve_earlier_boots() {
     }
     for (const auto& boot_id : armed_boots_to_forget(list->boots, boot_id_, kArmedBootsKept)) {
         (void)remove_armed_boot(directory, boot_id);
+    }
+}
+
+void Manager::recover_raw_captures() {
+    if (!config_ || config_->target.kind != TargetKind::raw) {
+        return;
+    }
+    const std::string device = paths_.resolve(config_->target.path);
+    if (auto s = make_directory(paths_.crash_dir, 0700); !s) {
+        observer_.log(LOG_ERR, "Cannot look for a dump on " + config_->target.path + ": " +
+                                   s.error().message);
+        return;
+    }
+    auto report = crashcapture::recover_raw_captures(device, raw_capture_records_directory(paths_),
+                                                     paths_.crash_dir, now_sec());
+    if (!report) {
+        // Nothing was cleared: the dump stays on the device for the next try.
+        observer_.log(LOG_ERR, fmt::format("Cannot copy the dump off the raw target {}: {}; "
+                                           "it is tried again at the next start",
+                                           config_->target.path, report.error().message));
+        return;
+    }
+    for (const auto& problem : report->problems) {
+        observer_.log(LOG_WARNING, "Raw target " + config_->target.path + ": " + problem);
+    }
+    for (const auto& recovered : report->recovered) {
+        observer_.log(
+            LOG_INFO,
+            recovered.from_device
+                ? fmt::format("Copied the dump off {} into {} ({})", config_->target.path,
+                              recovered.path, to_string(recovered.result))
+                : fmt::format("Brought back the record of a capture to {} "
+                              "into {} ({})",
+                              config_->target.path, recovered.path, to_string(recovered.result)));
     }
 }
 

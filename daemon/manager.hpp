@@ -111,6 +111,10 @@ class Manager {
     Result<std::vector<std::string>> apply_retention();
     std::pair<uint64_t, nlohmann::json> estimate_reservation() const;
     // Reports dumps that no earlier run reported (journal + signal + ledger).
+    // Target=raw: copies a dump the capture left on the device, and the
+    // records it left on the root filesystem, into the crash directory
+    // (lib/raw-recovery.hpp), before report_new_dumps() reports them.
+    void recover_raw_captures();
     void report_new_dumps();
     // Resolves the earlier boots of the armed-boot ledger, once each, and
     // reports the lost captures among them (journal + DumpCaptured signal

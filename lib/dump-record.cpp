@@ -49,6 +49,7 @@ nlohmann::json to_json(const DumpRecord& r) {
         {"dump_level", r.dump_level},
         {"dump_file", r.dump_file},
         {"dmesg_file", r.dmesg_file},
+        {"recovered_from", r.recovered_from},
         {"page_size", r.page_size},
         {"pages",
          {{"total", r.pages.total},
@@ -98,6 +99,7 @@ Result<DumpRecord> dump_record_from_json(const nlohmann::json& json) {
         r.dump_level = json.value("dump_level", 0);
         r.dump_file = json.value("dump_file", "");
         r.dmesg_file = json.value("dmesg_file", "");
+        r.recovered_from = json.value("recovered_from", "");
         r.page_size = json.value("page_size", uint64_t{0});
         if (json.contains("pages")) {
             const auto& p = json.at("pages");

@@ -39,6 +39,9 @@ struct DumpRecord {
     int dump_level = 0;
     std::string dump_file;   // relative to the dump directory; empty if none
     std::string dmesg_file;  // idem
+    // Set by crashcaptured when it copied the dump off a raw device after the
+    // reboot (lib/raw-recovery.hpp): the device; empty for every other dump.
+    std::string recovered_from;
 
     PageCounts pages;
     uint64_t page_size = 0;

@@ -190,13 +190,21 @@ std::unique_ptr<DumpSink> make_flattened_sink(UniqueFd fd, std::string name, siz
     return std::make_unique<FlattenedSink>(std::move(fd), std::move(name), buffer_bytes);
 }
 
-Status reassemble_flattened(int in_fd, int out_fd) {
+bool is_flattened_header(std::span<const std::byte> head) {
+    return head.size() >= 24 &&
+           std::memcmp(head.data(), kFlatSignature, sizeof(kFlatSignature)) == 0 &&
+           get_be64(head.data() + 16) == kFlatTypeFlatHeader;
+}
+
+Status reassemble_flattened(int in_fd, int out_fd, uint64_t max_file_bytes, bool* output_failed) {
+    if (output_failed != nullptr) {
+        *output_failed = false;
+    }
     std::vector<std::byte> header(kFlatHeaderSize);
     if (auto s = read_exact(in_fd, header.data(), header.size(), nullptr); !s) {
         return s;
     }
-    if (std::memcmp(header.data(), kFlatSignature, sizeof(kFlatSignature)) != 0 ||
-        get_be64(header.data() + 16) != kFlatTypeFlatHeader) {
+    if (!is_flattened_header(header)) {
         return make_error(0, "not a flattened dump (no \"makedumpfile\" signature)");
     }
     std::vector<std::byte> buffer(1 << 20);
@@ -217,6 +225,13 @@ Status reassemble_flattened(int in_fd, int out_fd) {
         if (offset < 0 || size <= 0) {
             return make_error(0, "corrupt flattened record (offset {}, size {})", offset, size);
         }
+        if (static_cast<uint64_t>(offset) > max_file_bytes ||
+            static_cast<uint64_t>(size) > max_file_bytes - static_cast<uint64_t>(offset)) {
+            return make_error(0,
+                              "corrupt flattened record (offset {}, size {}: beyond {} bytes, "
+                              "the most the stream can hold)",
+                              offset, size, max_file_bytes);
+        }
         for (int64_t done = 0; done < size;) {
             const size_t chunk = static_cast<size_t>(std::min<int64_t>(size - done, buffer.size()));
             if (auto s = read_exact(in_fd, buffer.data(), chunk, nullptr); !s) {
@@ -228,6 +243,9 @@ Status reassemble_flattened(int in_fd, int out_fd) {
                 if (n < 0) {
                     if (errno == EINTR) {
                         continue;
+                    }
+                    if (output_failed != nullptr) {
+                        *output_failed = true;
                     }
                     return make_errno_error(errno, "cannot write the reassembled dump");
                 }

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <span>
 #include <string>
@@ -43,7 +44,20 @@ inline constexpr size_t kFlatHeaderSize = 4096;  // MAX_SIZE_MDF_HEADER
 inline constexpr size_t kFlatRecordHeaderSize = 16;
 
 // Replays a flattened stream into a seekable file, as `makedumpfile -R`
-// does; used by tests and by the daemon to recover raw-device dumps.
-Status reassemble_flattened(int in_fd, int out_fd);
+// does; used by tests and by the daemon to recover raw-device dumps. A record
+// reaching past max_file_bytes is refused: on a raw device whose stream was
+// cut short, what follows is an older capture's bytes, and a misread offset
+// must not become a sparse file of any size. A stream holds every byte of
+// the file it replays, so the stream's own length (the device's size) is a
+// safe limit.
+// When output_failed is given, it tells a failure to write out_fd (a full
+// disk: worth another try) from a stream that is cut short or corrupt.
+Status reassemble_flattened(int in_fd, int out_fd,
+                            uint64_t max_file_bytes = std::numeric_limits<uint64_t>::max(),
+                            bool* output_failed = nullptr);
+
+// Whether these bytes (the first of a file or device) start a flattened
+// stream: the "makedumpfile" signature and type 1 (TYPE_FLAT_HEADER).
+bool is_flattened_header(std::span<const std::byte> head);
 
 }  // namespace crashcapture

@@ -2,15 +2,18 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
 #include <array>
 #include <cerrno>
 #include <charconv>
+#include <filesystem>
 
 #include "armed-boot-ledger.hpp"
 #include "file-util.hpp"
+#include "raw-recovery.hpp"
 
 namespace crashcapture {
 
@@ -275,9 +278,80 @@ Result<TargetFilesystem> resolve_directory_target(const SystemPaths& paths,
     return target;
 }
 
-std::vector<std::string> save_arguments(const Config& config, std::optional<unsigned> group_id) {
+Result<TargetFilesystem> resolve_raw_target(const SystemPaths& paths,
+                                            std::string_view mountinfo_text,
+                                            std::string_view swaps_text,
+                                            const std::string& device) {
+    const std::string what = "Target=raw:" + device;
+    std::error_code error;
+    const auto real = std::filesystem::canonical(paths.resolve(device), error);
+    if (error) {
+        return make_error(error.value(), "{}: {}", what, error.message());
+    }
+    struct stat st {};
+    if (::stat(real.c_str(), &st) < 0) {
+        return make_errno_error(errno, "{}: cannot stat {}", what, real.string());
+    }
+    if (!S_ISBLK(st.st_mode)) {
+        return make_error(ENOTBLK, "{}: {} is not a block device", what, real.string());
+    }
+    // The node as the running system names it, without paths' root.
+    std::string node = real.string();
+    if (!paths.root.empty() && node.starts_with(paths.root + "/")) {
+        node = node.substr(paths.root.size());
+    }
+    const unsigned major = ::major(st.st_rdev);
+    const unsigned minor = ::minor(st.st_rdev);
+    const std::string destroys = "a dump written there would destroy it";
+    auto mounts = parse_mountinfo(mountinfo_text);
+    if (!mounts) {
+        return propagate(mounts.error(), "reading /proc/self/mountinfo");
+    }
+    for (const auto& mount : *mounts) {
+        if (mount.major == major && mount.minor == minor) {
+            return make_error(EBUSY, "{}: {} is mounted on {} ({}): {}", what, node,
+                              mount.mount_point, mount.fstype, destroys);
+        }
+    }
+    // /proc/swaps: "Filename Type Size Used Priority" and one line a swap
+    // area, the name padded with spaces, then tabs (mm/swapfile.c
+    // swap_show(), which escapes the name like mountinfo).
+    for (size_t position = swaps_text.find('\n'); position != std::string_view::npos;) {
+        const size_t start = position + 1;
+        position = swaps_text.find('\n', start);
+        const auto line = swaps_text.substr(
+            start, position == std::string_view::npos ? std::string_view::npos : position - start);
+        const auto name = line.substr(0, line.find_first_of(" \t"));
+        if (!name.empty() && unescape_mountinfo(name) == node) {
+            return make_error(EBUSY, "{}: {} is in use as swap: {}", what, node, destroys);
+        }
+    }
+    // Documentation/ABI/stable/sysfs-block: holders/ lists the devices
+    // built on this one (dm, md); a partition is a subdirectory with a
+    // "partition" file.
+    const std::string sys = paths.resolve(fmt::format("/sys/dev/block/{}:{}", major, minor));
+    for (const auto& entry : std::filesystem::directory_iterator(sys + "/holders", error)) {
+        return make_error(EBUSY, "{}: {} is in use by {} (LVM, RAID or encryption): {}", what, node,
+                          entry.path().filename().string(), destroys);
+    }
+    for (const auto& entry : std::filesystem::directory_iterator(sys, error)) {
+        if (std::filesystem::exists(entry.path() / "partition", error)) {
+            return make_error(EBUSY,
+                              "{}: {} has partitions ({}): {}; name one partition that is not "
+                              "in use, or a disk without partitions",
+                              what, node, entry.path().filename().string(), destroys);
+        }
+    }
+    TargetFilesystem target;
+    target.device = node;
+    target.source = device;
+    return target;
+}
+
+std::vector<std::string> save_arguments(const Config& config, std::optional<unsigned> group_id,
+                                        std::optional<DumpFormat> format) {
     std::vector<std::string> words = {
-        "--format",         std::string(to_string(config.effective_format())),
+        "--format",         std::string(to_string(format.value_or(config.effective_format()))),
         "--compress",       std::string(to_string(config.compression)),
         "--compress-level", std::to_string(config.effective_compression_level()),
         "--dump-level",     std::to_string(config.dump_level)};
@@ -303,11 +377,18 @@ std::string shell_quote(std::string_view word) {
 std::string capture_environment(const Config& config, const TargetFilesystem& target,
                                 const TargetFilesystem& root, std::optional<unsigned> group_id,
                                 const std::optional<TargetFilesystem>& state) {
-    std::string save;
-    for (const auto& word : save_arguments(config, group_id)) {
-        save += save.empty() ? "" : " ";
-        save += word;
-    }
+    const auto join_words = [](const std::vector<std::string>& words) {
+        std::string joined;
+        for (const auto& word : words) {
+            joined += joined.empty() ? "" : " ";
+            joined += word;
+        }
+        return joined;
+    };
+    const bool raw = config.target.kind == TargetKind::raw;
+    // The root filesystem, reachable when the target is not it.
+    const bool state_on_root = state && !target.is_root_filesystem &&
+                               state->source == root.source && state->fstype == root.fstype;
     // Dumps that fall back to the root filesystem go to its /var/crash
     // (FailureAction=dump-to-rootfs, crashcapture.conf(5)).
     const std::string fallback_directory =
@@ -329,15 +410,19 @@ std::string capture_environment(const Config& config, const TargetFilesystem& ta
         {"CRASHCAPTURE_FALLBACK_DIRECTORY", fallback_directory},
         // Only on the root filesystem, which the capture can mount when the
         // target is gone, and only when the target is elsewhere.
+        // The same filesystem, whatever the mount: the service's sandbox
+        // (StateDirectory=) bind-mounts /var/lib/crashcapture onto itself,
+        // and mountinfo's root field already places it.
         {"CRASHCAPTURE_FAILURE_NOTE_DIRECTORY",
-         // The same filesystem, whatever the mount: the service's sandbox
-         // (StateDirectory=, ReadWritePaths=) bind-mounts /var/lib/crashcapture
-         // onto itself, and mountinfo's root field already places it.
-         state && !target.is_root_filesystem && state->source == root.source &&
-                 state->fstype == root.fstype
-             ? join_paths(state->directory_in_filesystem, kCaptureFailuresSubdirectory)
-             : std::string()},
-        {"CRASHCAPTURE_SAVE_ARGUMENTS", save},
+         state_on_root ? join_paths(state->directory_in_filesystem, kCaptureFailuresSubdirectory)
+                       : std::string()},
+        {"CRASHCAPTURE_RAW_RECORD_DIRECTORY",
+         raw && state_on_root ? join_paths(state->directory_in_filesystem, kRawCapturesSubdirectory)
+                              : std::string()},
+        {"CRASHCAPTURE_SAVE_ARGUMENTS", join_words(save_arguments(config, group_id))},
+        {"CRASHCAPTURE_FALLBACK_SAVE_ARGUMENTS",
+         join_words(save_arguments(config, group_id,
+                                   raw ? std::optional(DumpFormat::kdump) : std::nullopt))},
         {"CRASHCAPTURE_FINAL_ACTION", std::string(to_string(config.final_action))},
         {"CRASHCAPTURE_FAILURE_ACTION", std::string(to_string(config.failure_action))},
     };

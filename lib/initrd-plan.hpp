@@ -74,11 +74,25 @@ Result<TargetFilesystem> resolve_directory_target(const SystemPaths& paths,
                                                   std::string_view mountinfo_text,
                                                   const std::string& directory);
 
+// A raw target (Target=raw:/dev/...) as the capture must find it: device is
+// today's node (/dev/vdb), source the configured name (a /dev/disk/by-id link
+// stays right when names change), fstype and directory empty. Refused with
+// the reason when writing a dump over the device would destroy something in
+// use: a mounted filesystem, partitions, a holder (LVM, RAID, dm-crypt),
+// swap. mountinfo_text and swaps_text are /proc/self/mountinfo and
+// /proc/swaps; /sys/dev/block and the device under paths.
+Result<TargetFilesystem> resolve_raw_target(const SystemPaths& paths,
+                                            std::string_view mountinfo_text,
+                                            std::string_view swaps_text, const std::string& device);
+
 // crashcapture-save's options for this configuration (format, compression and
 // its level, dump level, and --group with the numeric id of Group=, resolved
 // on the host: the capture initrd has no /etc/group), as separate words.
+// format overrides the configuration's (the fallback to the root filesystem
+// of a raw target writes a kdump file, not a stream).
 std::vector<std::string> save_arguments(const Config& config,
-                                        std::optional<unsigned> group_id = std::nullopt);
+                                        std::optional<unsigned> group_id = std::nullopt,
+                                        std::optional<DumpFormat> format = std::nullopt);
 
 // Quotes a word for a POSIX shell: 'it'\''s'.
 std::string shell_quote(std::string_view word);
@@ -89,7 +103,9 @@ std::string shell_quote(std::string_view word);
 // the root filesystem). state is where crashcaptured's state directory
 // (/var/lib/crashcapture) lies: when that is on the root filesystem and the
 // target is not, the capture leaves its capture-failures note there when it
-// cannot mount the target (capture_failure_notes_directory()).
+// cannot mount the target (capture_failure_notes_directory()), and a raw
+// target's capture copies its record and logs there
+// (raw_capture_records_directory(), lib/raw-recovery.hpp).
 std::string capture_environment(const Config& config, const TargetFilesystem& target,
                                 const TargetFilesystem& root,
                                 std::optional<unsigned> group_id = std::nullopt,

@@ -483,6 +483,65 @@ wait_state loaded 10
 grep -q '"orderly_shutdown": false' "$root/var/lib/crashcapture/boots/$this_boot.json" &&
     pass "started again in the same boot: no longer marked shut down" || fail "same-boot restart keeps the orderly mark"
 
+# ---- Target=raw: the dump comes back off the device after the reboot ----
+# What a raw capture leaves (dracut/.../crashcapture-capture): a flattened
+# stream from the device's first byte (makedumpfile IMPLEMENTATION: a 4 KiB
+# header "makedumpfile", type 1, version 1; records of big-endian offset and
+# size; offset -1 size -1 ends it), and the record on the root filesystem.
+kill -TERM "$daemon_pid"; wait "$daemon_pid" 2>/dev/null; daemon_pid=
+cp "$root/etc/crashcapture/crashcapture.conf" "$work/directory.conf"
+printf '[Dump]\nDumpLevel=31\nTarget=raw:/dev/crashraw\n' > "$root/etc/crashcapture/crashcapture.conf"
+mkdir -p "$root/dev"
+/usr/bin/python3 - "$root/dev/crashraw" <<'PY'
+import struct, sys
+header = b"makedumpfile".ljust(16, b"\0") + struct.pack(">qq", 1, 1)
+stream = header.ljust(4096, b"\0")
+stream += struct.pack(">qq", 0, 11) + b"KDUMP HELLO" + struct.pack(">qq", 8192, 5) + b"WORLD"
+stream += struct.pack(">qq", -1, -1)
+open(sys.argv[1], "wb").write(stream.ljust(1 << 20, b"\xaa"))  # an older capture's bytes after it
+PY
+raw_record=$root/var/lib/crashcapture/raw-captures/2026-12-02-101010
+mkdir -p "$raw_record"
+echo '[    2.000000] Kernel panic - not syncing: raw test' > "$raw_record/vmcore-dmesg.txt"
+cat > "$raw_record/status.json" <<JSON
+{"schema_version": 1, "result": "complete", "error": "", "kernel_release": "$kver", "boot_id": "",
+ "crash_time": 1796206210, "panic_line": "Kernel panic - not syncing: raw test",
+ "format": "flattened", "dump_file": "/dev/crashraw", "dmesg_file": "vmcore-dmesg.txt", "bytes_out": 8250}
+JSON
+start_daemon
+wait_state loaded 10
+raw_dump=$root/var/crash/2026-12-02-101010
+"$CTL" info 2026-12-02-101010 --json > "$work/raw-info.json" 2>&1
+if /usr/bin/python3 - "$work/raw-info.json" "$raw_dump/vmcore" "$root/dev/crashraw" <<'PY'
+import json, sys
+info = json.load(open(sys.argv[1]))
+record = info.get("record", info)
+vmcore = open(sys.argv[2], "rb").read()
+device = open(sys.argv[3], "rb").read(4096)
+assert record["result"] == "complete", record
+assert record["recovered_from"].endswith("/dev/crashraw"), record
+assert record["format"] == "kdump" and record["dump_file"] == "vmcore", record
+assert vmcore[:11] == b"KDUMP HELLO" and vmcore[8192:] == b"WORLD" and len(vmcore) == 8197, len(vmcore)
+assert device == b"\0" * 4096, "the stream's header was not cleared"
+PY
+then
+    pass "raw target: the stream reassembled into $raw_dump/vmcore with its record; the device's header cleared"
+else
+    fail "raw target: $(cat "$work/raw-info.json"); $(grep -i raw "$work/daemon.log" | tail -3)"
+fi
+[ ! -e "$raw_record" ] && has 'Copied the dump off /dev/crashraw' "$work/daemon.log" &&
+    grep -A3 'member=DumpCaptured' "$work/signals.log" | has 2026-12-02-101010 &&
+    pass "raw target: reported (journal, DumpCaptured), the record moved off the root filesystem" ||
+    fail "raw target: not reported: $(grep -i raw "$work/daemon.log" | tail -3)"
+kill -TERM "$daemon_pid"; wait "$daemon_pid" 2>/dev/null; daemon_pid=
+start_daemon
+wait_state loaded 10
+[ "$(grep -c 'Copied the dump off' "$work/daemon.log")" = 1 ] && [ ! -e "$raw_dump-2" ] &&
+    pass "raw target: copied once, not again at the next start" || fail "raw target: copied again"
+cp "$work/directory.conf" "$root/etc/crashcapture/crashcapture.conf"
+"$CTL" reload > /dev/null 2>&1
+wait_state loaded 10
+
 rm -f "$root/sys/kernel/kexec_crash_size"; echo 0 > "$root/sys/kernel/kexec_crash_size"
 "$CTL" reload > /dev/null 2>&1
 wait_state unavailable 10 && pass "no reservation: unavailable: $(prop LastError | cut -c1-100)" ||

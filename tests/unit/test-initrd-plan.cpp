@@ -1,6 +1,9 @@
 #include "initrd-plan.hpp"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -304,4 +307,106 @@ TEST(FallbackUnitDropin, EndsInFinalActionOrAReboot) {
     EXPECT_NE(text.find("SuccessAction=poweroff-force\n"), std::string::npos);
     EXPECT_NE(text.find("FailureAction=reboot-force\n"), std::string::npos);
     EXPECT_NE(text.find("TimeoutStartSec=1min 30s\n"), std::string::npos);
+}
+
+namespace {
+
+// A disk for Target=raw: (254:32, no filesystem, not mounted) with a stable
+// name under /dev/disk/by-id, as udev makes it.
+class RawTarget : public FakeSystem {
+  protected:
+    void SetUp() override {
+        FakeSystem::SetUp();
+        if (::geteuid() != 0) {
+            GTEST_SKIP() << "needs root to make a block device node (mknod)";
+        }
+        ASSERT_EQ(::mknod((root_ + "/dev/vdc").c_str(), S_IFBLK | 0600, ::makedev(254, 32)), 0);
+        std::filesystem::create_directories(root_ + "/dev/disk/by-id");
+        std::filesystem::create_symlink("../../vdc", root_ + "/dev/disk/by-id/virtio-crashraw");
+        std::filesystem::create_directories(root_ + sys_ + "/holders");
+    }
+
+    Result<TargetFilesystem> resolve(std::string_view mountinfo = kMountinfo,
+                                     std::string_view swaps = kNoSwaps) {
+        return resolve_raw_target(SystemPaths::under(root_), mountinfo, swaps,
+                                  "/dev/disk/by-id/virtio-crashraw");
+    }
+
+    static constexpr std::string_view kNoSwaps = "Filename\tType\tSize\tUsed\tPriority\n";
+    const std::string sys_ = "/sys/dev/block/254:32";
+};
+
+}  // namespace
+
+TEST_F(RawTarget, UnusedDiskIsFoundByItsStableName) {
+    const auto target = resolve();
+    ASSERT_TRUE(target) << target.error().message;
+    EXPECT_EQ(target->device, "/dev/vdc");
+    EXPECT_EQ(target->source, "/dev/disk/by-id/virtio-crashraw");
+    EXPECT_EQ(target->fstype, "");
+    EXPECT_FALSE(target->is_root_filesystem);
+}
+
+TEST_F(RawTarget, DiskInUseIsRefusedWithTheReason) {
+    const std::string sys = root_ + "/sys/dev/block/254:32";
+    std::filesystem::create_directories(sys + "/holders");
+
+    auto target = resolve(std::string(kMountinfo) +
+                          "40 22 254:32 / /srv/data rw shared:40 - ext4 /dev/vdc rw\n");
+    ASSERT_FALSE(target);
+    EXPECT_THAT(target.error().message, testing::HasSubstr("is mounted on /srv/data (ext4)"));
+
+    target = resolve(kMountinfo, std::string(kNoSwaps) + "/dev/vdc\tpartition\t1048572\t0\t-2\n");
+    ASSERT_FALSE(target);
+    EXPECT_THAT(target.error().message, testing::HasSubstr("/dev/vdc is in use as swap"));
+
+    std::filesystem::create_directories(sys + "/vdc1");
+    std::ofstream(sys + "/vdc1/partition") << "1\n";
+    target = resolve();
+    ASSERT_FALSE(target);
+    EXPECT_THAT(target.error().message, testing::HasSubstr("has partitions (vdc1)"));
+    std::filesystem::remove_all(sys + "/vdc1");
+
+    std::filesystem::create_directories(sys + "/holders/dm-0");
+    target = resolve();
+    ASSERT_FALSE(target);
+    EXPECT_THAT(target.error().message, testing::HasSubstr("in use by dm-0"));
+}
+
+TEST_F(RawTarget, NotABlockDeviceOrMissingIsRefused) {
+    std::ofstream(root_ + "/dev/file") << "x";
+    auto target = resolve_raw_target(SystemPaths::under(root_), kMountinfo, kNoSwaps, "/dev/file");
+    ASSERT_FALSE(target);
+    EXPECT_THAT(target.error().message, testing::HasSubstr("is not a block device"));
+    target = resolve_raw_target(SystemPaths::under(root_), kMountinfo, kNoSwaps, "/dev/nothing");
+    ASSERT_FALSE(target);
+    EXPECT_THAT(target.error().message, testing::HasSubstr("Target=raw:/dev/nothing"));
+}
+
+TEST(CaptureEnvironment, RawTargetKeepsItsRecordOnTheRootFilesystem) {
+    auto config = std::make_optional<Config>();
+    auto raw = parse_target("raw:/dev/disk/by-id/virtio-crashraw");
+    ASSERT_TRUE(raw) << raw.error().message;
+    config->target = *raw;
+    config->failure_action = FailureAction::dump_to_rootfs;
+    TargetFilesystem target{"", "", "/dev/vdc", "/dev/disk/by-id/virtio-crashraw", "", "", false};
+    TargetFilesystem root{"/", "/", "/dev/vda", "UUID=2", "ext4", "/", true};
+    TargetFilesystem state{"/var/lib/crashcapture", "/", "/dev/vda", "UUID=2", "ext4",
+                           "/var/lib/crashcapture", true};
+    const std::string text = capture_environment(*config, target, root, std::nullopt, state);
+    EXPECT_NE(text.find("CRASHCAPTURE_TARGET_KIND='raw'\n"), std::string::npos);
+    EXPECT_NE(text.find("CRASHCAPTURE_TARGET_SOURCE='/dev/disk/by-id/virtio-crashraw'\n"),
+              std::string::npos);
+    EXPECT_NE(text.find("CRASHCAPTURE_RAW_RECORD_DIRECTORY='/var/lib/crashcapture/raw-captures'\n"),
+              std::string::npos);
+    // The stream for the device, a kdump file for the fallback directory.
+    EXPECT_NE(text.find("CRASHCAPTURE_SAVE_ARGUMENTS='--format flattened "), std::string::npos);
+    EXPECT_NE(text.find("CRASHCAPTURE_FALLBACK_SAVE_ARGUMENTS='--format kdump "),
+              std::string::npos);
+
+    // The state directory on another filesystem than root: nowhere to keep it.
+    state.source = "UUID=3";
+    EXPECT_NE(capture_environment(*config, target, root, std::nullopt, state)
+                  .find("CRASHCAPTURE_RAW_RECORD_DIRECTORY=''\n"),
+              std::string::npos);
 }
