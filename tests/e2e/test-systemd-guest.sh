@@ -43,6 +43,10 @@
 #                                     target-missing|target-full|raw]
 #                         [--kver K] [--mem MIB] [--crash SIZE] [--deb FILE]
 #                         [--timeout S] [--out DIR] [--no-driver-update]
+#                         [--base-only]
+# --base-only builds the cached base image and stops: run it once before
+# scenarios that run side by side (scripts/test.sh), so they do not both
+# debootstrap it.
 # Environment twins: SCENARIO [capture], KVER [6.1], MEM [1024], CRASH [256M;
 # too-small: 96M], DEB [built with scripts/build-deb.sh], TIMEOUT [3000] for
 # the whole QEMU run, OUT [$CACHE/guest-runs/<scenario>-<kver>-m<mem>-c<crash>],
@@ -75,6 +79,7 @@ while [ $# -gt 0 ]; do
         --timeout) TIMEOUT=$2; shift 2 ;;
         --out) OUT=$2; shift 2 ;;
         --no-driver-update) REPLACE_KERNEL=0; shift ;;
+        --base-only) BASE_ONLY=1; shift ;;
         -h | --help) e2e_usage "$0" ;;
         *) e2e_die "unknown argument $1 (see --help)" ;;
     esac
@@ -139,6 +144,10 @@ if [ ! -s "$tarball" ]; then
     rm -f "$work"/new/var/cache/apt/archives/*.deb
     tar -C "$work/new" -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
     rm -rf "$work/new"
+fi
+if [ "${BASE_ONLY:-0}" = 1 ]; then
+    e2e_log "the base image is ready: $tarball"
+    exit 0
 fi
 mkdir -p "$rootfs"
 tar -C "$rootfs" -xf "$tarball"
