@@ -221,7 +221,10 @@ case $SCENARIO in
         # older capture fill it, as on a disk used before.
         printf '[Dump]\nTarget=raw:/dev/disk/by-id/virtio-crashraw\n' > "$rootfs/etc/crashcapture/crashcapture.conf.d/50-e2e-target.conf"
         head -c $((64 << 20)) /dev/urandom > "$OUT/target.img"
-        target_drive=(-drive "file=$OUT/target.img,format=raw,if=virtio,cache=unsafe,serial=crashraw")
+        # (QEMU takes serial= on the device, not on -drive; a PCI slot after
+        # the root disk's, so the root disk stays /dev/vda.)
+        target_drive=(-drive "file=$OUT/target.img,format=raw,if=none,id=crashraw,cache=unsafe"
+            -device virtio-blk-pci,drive=crashraw,serial=crashraw,addr=0x1f)
         ;;
 esac
 disk=$OUT/disk.img
