@@ -166,15 +166,13 @@ int main(int argc, char** argv) {
     if (!mountinfo) {
         fail(mountinfo.error().message);
     }
-    Result<TargetFilesystem> target = make_error(0, "no target");
-    if (kind == TargetKind::raw) {
-        // A missing /proc/swaps (no swap support) lists nothing.
-        const auto swaps = read_kernel_file(paths.resolve("/proc/swaps"));
-        target = resolve_raw_target(paths, *mountinfo, swaps ? *swaps : std::string(),
-                                    config->target.path);
-    } else {
-        target = resolve_directory_target(paths, *mountinfo, config->target.path);
-    }
+    // A missing /proc/swaps (no swap support) lists nothing.
+    const auto swaps = kind == TargetKind::raw ? read_kernel_file(paths.resolve("/proc/swaps"))
+                                               : Result<std::string>(std::string());
+    const auto target =
+        kind == TargetKind::raw
+            ? resolve_raw_target(paths, *mountinfo, swaps.value_or(""), config->target.path)
+            : resolve_directory_target(paths, *mountinfo, config->target.path);
     if (!target) {
         fail(target.error().message);
     }

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <charconv>
@@ -53,6 +54,18 @@ std::vector<std::string_view> split_words(std::string_view line) {
     return words;
 }
 
+// The lines of a kernel text file, without their '\n'; a final '\n' ends
+// the last line rather than starting an empty one.
+std::vector<std::string_view> split_lines(std::string_view text) {
+    std::vector<std::string_view> lines;
+    for (size_t position = 0; position < text.size();) {
+        const size_t end = std::min(text.find('\n', position), text.size());
+        lines.push_back(text.substr(position, end - position));
+        position = end + 1;
+    }
+    return lines;
+}
+
 bool parse_unsigned(std::string_view text, unsigned& value) {
     const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
     return error == std::errc() && end == text.data() + text.size();
@@ -87,17 +100,10 @@ std::string device_name_from_sysfs(const SystemPaths& paths, unsigned major, uns
     if (!uevent) {
         return {};
     }
-    std::string_view text = *uevent;
-    for (size_t position = 0; position < text.size();) {
-        size_t end = text.find('\n', position);
-        if (end == std::string_view::npos) {
-            end = text.size();
-        }
-        const std::string_view line = text.substr(position, end - position);
+    for (const auto line : split_lines(*uevent)) {
         if (line.starts_with("DEVNAME=")) {
             return std::string(line.substr(8));
         }
-        position = end + 1;
     }
     return {};
 }
@@ -171,13 +177,7 @@ std::string timeout_setting(const Config& config) {
 Result<std::vector<MountInfoEntry>> parse_mountinfo(std::string_view text) {
     std::vector<MountInfoEntry> mounts;
     unsigned line_number = 0;
-    for (size_t position = 0; position < text.size();) {
-        size_t end = text.find('\n', position);
-        if (end == std::string_view::npos) {
-            end = text.size();
-        }
-        const std::string_view line = text.substr(position, end - position);
-        position = end + 1;
+    for (const auto line : split_lines(text)) {
         ++line_number;
         if (line.empty()) {
             continue;
@@ -316,12 +316,9 @@ Result<TargetFilesystem> resolve_raw_target(const SystemPaths& paths,
     // /proc/swaps: "Filename Type Size Used Priority" and one line a swap
     // area, the name padded with spaces, then tabs (mm/swapfile.c
     // swap_show(), which escapes the name like mountinfo).
-    for (size_t position = swaps_text.find('\n'); position != std::string_view::npos;) {
-        const size_t start = position + 1;
-        position = swaps_text.find('\n', start);
-        const auto line = swaps_text.substr(
-            start, position == std::string_view::npos ? std::string_view::npos : position - start);
-        const auto name = line.substr(0, line.find_first_of(" \t"));
+    const auto swap_lines = split_lines(swaps_text);
+    for (size_t i = 1; i < swap_lines.size(); ++i) {  // after the header line
+        const auto name = swap_lines[i].substr(0, swap_lines[i].find_first_of(" \t"));
         if (!name.empty() && unescape_mountinfo(name) == node) {
             return make_error(EBUSY, "{}: {} is in use as swap: {}", what, node, destroys);
         }

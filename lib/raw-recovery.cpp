@@ -47,6 +47,9 @@ Result<uint64_t> size_of(int fd, const std::string& path) {
     return static_cast<uint64_t>(st.st_size);
 }
 
+// Copies a small file (a kernel log) between directories, keeping its mode.
+// A missing source is not an error; *output_failed tells a failure to
+// write the copy (a full disk: worth another try) from one to read it.
 Status copy_file(int from_directory, int to_directory, std::string_view name,
                  const std::string& from_path, bool* output_failed) {
     const std::string file(name);
@@ -55,41 +58,16 @@ Status copy_file(int from_directory, int to_directory, std::string_view name,
         return errno == ENOENT ? Status{} : make_errno_error(errno, "cannot open {}", from_path);
     }
     struct stat st {};
-    (void)::fstat(in.get(), &st);
-    UniqueFd out(::openat(to_directory, file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-                          st.st_mode & 0777));
-    if (!out) {
-        *output_failed = true;
-        return make_errno_error(errno, "cannot create a copy of {}", from_path);
+    if (::fstat(in.get(), &st) < 0) {
+        return make_errno_error(errno, "cannot stat {}", from_path);
     }
-    std::array<char, 1 << 16> buffer{};
-    for (;;) {
-        const ssize_t n = ::read(in.get(), buffer.data(), buffer.size());
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            return make_errno_error(errno, "cannot read {}", from_path);
-        }
-        if (n == 0) {
-            break;
-        }
-        for (ssize_t written = 0; written < n;) {
-            const ssize_t w =
-                ::write(out.get(), buffer.data() + written, static_cast<size_t>(n - written));
-            if (w < 0 && errno == EINTR) {
-                continue;
-            }
-            if (w < 0) {
-                *output_failed = true;
-                return make_errno_error(errno, "cannot copy {}", from_path);
-            }
-            written += w;
-        }
+    auto contents = read_to_end(in.get(), from_path);
+    if (!contents) {
+        return tl::unexpected(contents.error());
     }
-    if (::fsync(out.get()) < 0) {
+    if (auto s = write_file_atomically(to_directory, file, *contents, st.st_mode & 0777); !s) {
         *output_failed = true;
-        return make_errno_error(errno, "cannot copy {}", from_path);
+        return propagate(s.error(), "cannot copy " + from_path);
     }
     return {};
 }
@@ -211,6 +189,7 @@ Result<RawRecovery> Recovery::bring_back(const std::string& record_name, int dev
     const std::string record_path = records_directory_ + "/" + record_name;
     DumpRecord record;
     bool have_record = false;
+    std::string record_problem;  // why the capture's record could not be read
     UniqueFd record_fd;
     if (!record_name.empty()) {
         if (auto opened = open_directory(record_path)) {
@@ -221,9 +200,8 @@ Result<RawRecovery> Recovery::bring_back(const std::string& record_name, int dev
         if (auto read = read_dump_record(record_path + "/" + std::string(kRecordFileName))) {
             record = std::move(*read);
             have_record = true;
-        } else if (device_fd < 0) {
-            // Nothing else would ever show what this capture left.
-            record.error = read.error().message;
+        } else {
+            record_problem = read.error().message;
         }
     }
 
@@ -278,9 +256,8 @@ Result<RawRecovery> Recovery::bring_back(const std::string& record_name, int dev
                       "reach the root filesystem)",
                       records_directory_)
                 : fmt::format("the capture's record in {} cannot be read ({})", record_path,
-                              record.error);
+                              record_problem);
         record.warnings.push_back(missing);
-        record.error.clear();
         record.started_at = now;
     }
 
