@@ -6,13 +6,13 @@
 // and an admin may run it by hand (--dry-run shows the plan).
 #include <fcntl.h>
 #include <grp.h>
-#include <spawn.h>
+#include <netdb.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
+#include <array>
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
@@ -23,9 +23,9 @@
 #include "config.hpp"
 #include "file-util.hpp"
 #include "initrd-plan.hpp"
+#include "process.hpp"
+#include "ssh-target.hpp"
 #include "system-paths.hpp"
-
-extern char** environ;
 
 using namespace crashcapture;
 
@@ -80,34 +80,61 @@ void make_target_directory(const std::string& path) {
     }
 }
 
-int run(const std::vector<std::string>& arguments, const std::vector<std::string>& extra_env) {
-    std::vector<std::string> environment;
-    for (char** variable = environ; *variable != nullptr; ++variable) {
-        environment.emplace_back(*variable);
+// What `ip -j ...` prints.
+std::string ip_json(const std::vector<std::string>& arguments) {
+    std::vector<std::string> command = {"ip", "-j"};
+    command.insert(command.end(), arguments.begin(), arguments.end());
+    auto output = program_output(command, /*with_standard_error=*/true);
+    if (!output) {
+        fail(output.error().errno_value == ENOENT
+                 ? "cannot run ip: an ssh target needs it (the iproute2 package)"
+                 : output.error().message);
     }
-    environment.insert(environment.end(), extra_env.begin(), extra_env.end());
-    std::vector<char*> argv;
-    for (const auto& argument : arguments) {
-        argv.push_back(const_cast<char*>(argument.c_str()));
+    return *output;
+}
+
+// The server's address when this system can resolve it (the daemon's
+// sandbox has no IP sockets: /etc/hosts and literal addresses only).
+std::optional<std::string> resolve_host(const std::string& host) {
+    addrinfo hints{};
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* found = nullptr;
+    if (::getaddrinfo(host.c_str(), nullptr, &hints, &found) != 0 || found == nullptr) {
+        return std::nullopt;
     }
-    argv.push_back(nullptr);
-    std::vector<char*> envp;
-    for (const auto& variable : environment) {
-        envp.push_back(const_cast<char*>(variable.c_str()));
+    std::array<char, NI_MAXHOST> text{};
+    const int rc = ::getnameinfo(found->ai_addr, found->ai_addrlen, text.data(), text.size(),
+                                 nullptr, 0, NI_NUMERICHOST);
+    ::freeaddrinfo(found);
+    return rc == 0 ? std::optional<std::string>(text.data()) : std::nullopt;
+}
+
+// An ssh target: the key and the pinned host key must be there (crashcapturectl
+// propagate), and the capture kernel gets this system's way to the server.
+CaptureNetwork plan_ssh_capture(const SystemPaths& paths, const Config& config) {
+    for (const auto path : {kSshKeyPath, kSshKnownHostsPath}) {
+        if (::access(paths.resolve(path).c_str(), R_OK) != 0) {
+            fail(
+                fmt::format("Target={}: cannot read {} ({}); run `crashcapturectl propagate` "
+                            "to make the capture's key, install it on the server and record "
+                            "the server's host key",
+                            config.target_description(), path, std::strerror(errno)));
+        }
     }
-    envp.push_back(nullptr);
-    pid_t pid = 0;
-    if (const int rc = posix_spawnp(&pid, argv[0], nullptr, nullptr, argv.data(), envp.data());
-        rc != 0) {
-        fail(fmt::format("cannot run {}: {}", arguments[0], std::strerror(rc)));
+    const auto address = resolve_host(config.target.host);
+    const auto route = parse_ip_route(address ? ip_json({"route", "get", *address})
+                                              : ip_json({"route", "show", "default"}));
+    if (!route) {
+        fail(fmt::format("Target={}: no route to {}: {}", config.target_description(),
+                         address.value_or(config.target.host + " (by the default route)"),
+                         route.error().message));
     }
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    auto network = capture_network_from(*route, ip_json({"address", "show", "dev", route->device}));
+    if (!network) {
+        fail(fmt::format("Target={}: {}", config.target_description(), network.error().message));
     }
-    if (WIFEXITED(status)) {
-        return WEXITSTATUS(status);
-    }
-    return 128 + WTERMSIG(status);
+    network->drivers = network_device_drivers(paths, network->interface);
+    return *network;
 }
 
 }  // namespace
@@ -152,12 +179,16 @@ int main(int argc, char** argv) {
         fail(fmt::format("the configuration has errors:\n{}", config.error().message));
     }
     const TargetKind kind = config->target.kind;
-    if (kind != TargetKind::directory && kind != TargetKind::raw) {
+    if (kind == TargetKind::nfs) {
         fail(
             fmt::format("Target={}: this version's capture initrd writes to a directory on a "
-                        "local filesystem or to a raw block device; ssh and nfs targets are not "
-                        "built yet",
+                        "local filesystem, a raw block device or an ssh server; nfs targets are "
+                        "not built yet",
                         config->target_description()));
+    }
+    std::optional<CaptureNetwork> network;
+    if (kind == TargetKind::ssh) {
+        network = plan_ssh_capture(paths, *config);
     }
     if (kind == TargetKind::directory && !dry_run) {
         make_target_directory(paths.resolve(config->target.path));
@@ -172,6 +203,8 @@ int main(int argc, char** argv) {
     const auto target =
         kind == TargetKind::raw
             ? resolve_raw_target(paths, *mountinfo, swaps.value_or(""), config->target.path)
+        : kind == TargetKind::ssh
+            ? Result<TargetFilesystem>(TargetFilesystem())  // no device or filesystem here
             : resolve_directory_target(paths, *mountinfo, config->target.path);
     if (!target) {
         fail(target.error().message);
@@ -208,11 +241,19 @@ int main(int argc, char** argv) {
         fmt::print(stderr, "no capture failure notes: {}\n", state.error().message);
     }
     const std::string environment =
-        capture_environment(*config, *target, *root, group_id, state_filesystem);
+        capture_environment(*config, *target, *root, group_id, state_filesystem, network);
     const std::string capture_dropin = capture_unit_dropin(*config);
     const std::string fallback_dropin = fallback_unit_dropin(*config);
 
     const std::string temporary_output = output + ".building";
+    std::string drivers = target->fstype.empty() || target->fstype == root->fstype
+                              ? root->fstype
+                              : target->fstype + " " + root->fstype;
+    if (network) {
+        for (const auto& driver : network->drivers) {
+            drivers += " " + driver;
+        }
+    }
     std::vector<std::string> dracut_command = {
         dracut,
         "--force",
@@ -226,16 +267,16 @@ int main(int argc, char** argv) {
             : std::string(CRASHCAPTURE_LIBDIR "/dracut.conf.d"),
         "--modules",
         kDracutModules,
-        // The target's device and what lies under it (LVM, LUKS, RAID):
-        // dracut's hostonly logic brings the whole stack up.
+        // The root filesystem's device and what lies under it (LVM, LUKS,
+        // RAID): dracut's hostonly logic brings the whole stack up. The
+        // fallback dump, the failure note and a raw or ssh capture's record
+        // go there.
         "--add-device",
-        target->device,
-        // The root filesystem's too: the fallback dump, the failure note and
-        // a raw capture's record go there.
+        root->device,
+        // Its filesystem driver and the target's, and an ssh target's
+        // network drivers.
         "--add-drivers",
-        target->fstype.empty() || target->fstype == root->fstype
-            ? root->fstype
-            : target->fstype + " " + root->fstype,
+        drivers,
         "--kver",
         kernel_version,
         // The daemon runs with ProtectSystem=strict and PrivateTmp=yes:
@@ -243,8 +284,9 @@ int main(int argc, char** argv) {
         "--tmpdir",
         "/tmp",
     };
-    if (target->device != root->device) {
-        dracut_command.insert(dracut_command.end(), {"--add-device", root->device});
+    // The target's device, the same way.
+    if (!target->device.empty() && target->device != root->device) {
+        dracut_command.insert(dracut_command.end(), {"--add-device", target->device});
     }
     dracut_command.push_back(verbose ? "--verbose" : "--quiet");
     dracut_command.insert(dracut_command.end(), {temporary_output, kernel_version});
@@ -272,7 +314,11 @@ int main(int argc, char** argv) {
     write_text(staging + "/capture-actions.conf", capture_dropin, 0644);
     write_text(staging + "/fallback-actions.conf", fallback_dropin, 0644);
 
-    const int status = run(dracut_command, {"CRASHCAPTURE_STAGING=" + staging});
+    const auto ran = run_program(dracut_command, {"CRASHCAPTURE_STAGING=" + staging});
+    if (!ran) {
+        fail(ran.error().message);
+    }
+    const int status = *ran;
     std::error_code ignored;
     std::filesystem::remove_all(staging, ignored);
     if (status != 0) {
@@ -291,8 +337,11 @@ int main(int argc, char** argv) {
     const std::string destination =
         kind == TargetKind::raw ? fmt::format("the raw device {} ({}), as a flattened stream",
                                               target->source, target->device)
-                                : fmt::format("{} on {} ({})", target->directory_in_filesystem,
-                                              target->source, target->fstype);
+        : kind == TargetKind::ssh
+            ? fmt::format("{} through {} ({}), as a flattened stream", config->target_description(),
+                          network->interface, network->address)
+            : fmt::format("{} on {} ({})", target->directory_in_filesystem, target->source,
+                          target->fstype);
     std::cout << fmt::format("crashcapture-build-initrd: {} for {}: {:.1f} MiB; dumps go to {}\n",
                              output, kernel_version, static_cast<double>(built.st_size) / (1 << 20),
                              destination);

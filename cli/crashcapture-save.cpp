@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <CLI/CLI.hpp>
 
+#include <csignal>
 #include <cstring>
 #include <iostream>
 #include <optional>
@@ -88,6 +89,9 @@ int main(int argc, char** argv) {
     app.add_option("--dump-to", options.dump_to,
                    "Write the dump to this file or block device instead of the directory "
                    "('-' = the flattened stream on standard output)");
+    app.add_option("--remote-dump", options.remote_dump,
+                   "Where the stream on standard output is stored (ssh://HOST/DIR/ID/"
+                   "vmcore.flat), recorded in status.json");
     app.add_option("--boot-id", options.boot_id,
                    "Boot id of the crashed boot, recorded in status.json");
     app.add_option("--group", group,
@@ -129,6 +133,10 @@ int main(int argc, char** argv) {
         }
     }
 
+    // A reader that goes away (ssh cut off mid-stream) must end the capture
+    // with EPIPE and a record that says so, not kill it before status.json is
+    // completed.
+    ::signal(SIGPIPE, SIG_IGN);
     const SaveResult result = save_dump(options);
     const auto& record = result.record;
     for (const auto& warning : record.warnings) {

@@ -6,9 +6,6 @@
 #include <unistd.h>
 #include <CLI/CLI.hpp>
 
-#include <spawn.h>
-#include <sys/wait.h>
-
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -21,6 +18,8 @@
 
 #include "config.hpp"
 #include "manager-proxy.h"
+#include "process.hpp"
+#include "propagate.hpp"
 #include "system-paths.hpp"
 
 extern char** environ;
@@ -138,21 +137,6 @@ std::string find_program(const std::string& name) {
     return {};
 }
 
-int run_program(const std::vector<std::string>& args) {
-    std::vector<char*> argv;
-    for (const auto& arg : args) {
-        argv.push_back(const_cast<char*>(arg.c_str()));
-    }
-    argv.push_back(nullptr);
-    pid_t pid = -1;
-    if (posix_spawnp(&pid, argv[0], nullptr, nullptr, argv.data(), environ) != 0) {
-        return -1;
-    }
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 // crashcapturectl setup: the crashkernel= step, shown always, applied only
 // with --apply, through the distribution's own mechanism: a GRUB drop-in and
 // update-grub on Debian (/etc/default/grub.d/*.cfg is sourced by
@@ -216,9 +200,11 @@ int setup(const std::optional<uint64_t>& size_mib, bool apply, bool json,
             return kExitFailure;
         }
     }
-    if (const int rc = run_program(command); rc != 0) {
-        std::cerr << "crashcapturectl: " << command.front() << " failed (exit status " << rc
-                  << ")\n";
+    if (const auto ran = crashcapture::run_program(command); !ran || *ran != 0) {
+        std::cerr << "crashcapturectl: "
+                  << (ran ? fmt::format("{} failed (exit status {})", command.front(), *ran)
+                          : ran.error().message)
+                  << '\n';
         return kExitFailure;
     }
     if (!json) {
@@ -382,10 +368,16 @@ int main(int argc, char** argv) {
                             "Make the change: a GRUB drop-in and update-grub, or grubby");
     auto* config_command = app.add_subcommand(
         "config", "Print the configuration in effect (read from the files, no daemon needed)");
+    auto* propagate = app.add_subcommand(
+        "propagate",
+        "Target=ssh: make the capture's key, install it on the server, pin its host key (root)");
+    std::string login_identity;
+    propagate->add_option("-i,--identity", login_identity,
+                          "Your own key to log in to the server with (default: ssh's)");
     auto* test = app.add_subcommand("test", "Crash this machine now to test the capture (root)");
     test->add_flag("--yes", yes, "Really crash the machine");
     for (auto* sub : {status, list, info, dmesg, remove, reload, rebuild, unload, estimate, vacuum,
-                      setup_command, config_command, test}) {
+                      setup_command, config_command, propagate, test}) {
         sub->add_flag("--json", json, "Machine-readable output");
     }
     app.footer(
@@ -401,6 +393,10 @@ int main(int argc, char** argv) {
     try {
         if (config_command->parsed()) {
             return print_config(json);
+        }
+        if (propagate->parsed()) {
+            return crashcapture::propagate_ssh_key(crashcapture::SystemPaths::from_environment(),
+                                                   login_identity, json);
         }
         if (setup_command->parsed() && size_mib) {
             // With --size the daemon is not needed.

@@ -21,6 +21,7 @@
 #include "raw-recovery.hpp"
 #include "reservation.hpp"
 #include "retention.hpp"
+#include "ssh-target.hpp"
 
 extern char** environ;
 
@@ -858,6 +859,10 @@ void Manager::resolve_earlier_boots() {
 }
 
 void Manager::recover_raw_captures() {
+    if (config_ && config_->target.kind == TargetKind::ssh) {
+        recover_ssh_records();
+        return;
+    }
     if (!config_ || config_->target.kind != TargetKind::raw) {
         return;
     }
@@ -888,6 +893,31 @@ void Manager::recover_raw_captures() {
                 : fmt::format("Brought back the record of a capture to {} "
                               "into {} ({})",
                               config_->target.path, recovered.path, to_string(recovered.result)));
+    }
+}
+
+void Manager::recover_ssh_records() {
+    if (auto s = make_directory(paths_.crash_dir, 0700); !s) {
+        observer_.log(LOG_ERR, "Cannot report the captures sent to " +
+                                   config_->target_description() + ": " + s.error().message);
+        return;
+    }
+    auto report =
+        recover_kept_records(ssh_capture_records_directory(paths_), paths_.crash_dir, now_sec());
+    if (!report) {
+        observer_.log(LOG_ERR, fmt::format("Cannot report the captures sent to {}: {}; tried "
+                                           "again at the next start",
+                                           config_->target_description(), report.error().message));
+        return;
+    }
+    for (const auto& problem : report->problems) {
+        observer_.log(LOG_WARNING, "Target " + config_->target_description() + ": " + problem);
+    }
+    for (const auto& recovered : report->recovered) {
+        observer_.log(LOG_INFO,
+                      fmt::format("Brought back the record of a capture sent to {} into {} ({})",
+                                  config_->target_description(), recovered.path,
+                                  to_string(recovered.result)));
     }
 }
 

@@ -114,7 +114,11 @@ class Manager {
     // Target=raw: copies a dump the capture left on the device, and the
     // records it left on the root filesystem, into the crash directory
     // (lib/raw-recovery.hpp), before report_new_dumps() reports them.
+    // Target=ssh: recover_ssh_records().
     void recover_raw_captures();
+    // Target=ssh: the records the capture kept on the root filesystem become
+    // dump directories (their dumps are on the server).
+    void recover_ssh_records();
     void report_new_dumps();
     // Resolves the earlier boots of the armed-boot ledger, once each, and
     // reports the lost captures among them (journal + DumpCaptured signal

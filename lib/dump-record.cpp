@@ -50,6 +50,7 @@ nlohmann::json to_json(const DumpRecord& r) {
         {"dump_file", r.dump_file},
         {"dmesg_file", r.dmesg_file},
         {"recovered_from", r.recovered_from},
+        {"remote_dump", r.remote_dump},
         {"page_size", r.page_size},
         {"pages",
          {{"total", r.pages.total},
@@ -100,6 +101,7 @@ Result<DumpRecord> dump_record_from_json(const nlohmann::json& json) {
         r.dump_file = json.value("dump_file", "");
         r.dmesg_file = json.value("dmesg_file", "");
         r.recovered_from = json.value("recovered_from", "");
+        r.remote_dump = json.value("remote_dump", "");
         r.page_size = json.value("page_size", uint64_t{0});
         if (json.contains("pages")) {
             const auto& p = json.at("pages");

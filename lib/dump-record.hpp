@@ -42,6 +42,10 @@ struct DumpRecord {
     // Set by crashcaptured when it copied the dump off a raw device after the
     // reboot (lib/raw-recovery.hpp): the device; empty for every other dump.
     std::string recovered_from;
+    // Where the dump went when it did not stay in the dump directory: an
+    // ssh target's stream is on the server, ssh://[USER@]HOST[:PORT]/DIR/
+    // ID/vmcore.flat (crashcapture-save --remote-dump); empty otherwise.
+    std::string remote_dump;
 
     PageCounts pages;
     uint64_t page_size = 0;

@@ -15,6 +15,7 @@
 #include "armed-boot-ledger.hpp"
 #include "file-util.hpp"
 #include "raw-recovery.hpp"
+#include "ssh-target.hpp"
 
 namespace crashcapture {
 
@@ -373,7 +374,8 @@ std::string shell_quote(std::string_view word) {
 
 std::string capture_environment(const Config& config, const TargetFilesystem& target,
                                 const TargetFilesystem& root, std::optional<unsigned> group_id,
-                                const std::optional<TargetFilesystem>& state) {
+                                const std::optional<TargetFilesystem>& state,
+                                const std::optional<CaptureNetwork>& network) {
     const auto join_words = [](const std::vector<std::string>& words) {
         std::string joined;
         for (const auto& word : words) {
@@ -383,6 +385,10 @@ std::string capture_environment(const Config& config, const TargetFilesystem& ta
         return joined;
     };
     const bool raw = config.target.kind == TargetKind::raw;
+    const bool ssh = config.target.kind == TargetKind::ssh;
+    // Targets that cannot hold a kdump file (a device, a pipe) stream it; a
+    // fallback to the root filesystem writes a file like any other.
+    const bool streamed = raw || ssh;
     // The root filesystem, reachable when the target is not it.
     const bool state_on_root = state && !target.is_root_filesystem &&
                                state->source == root.source && state->fstype == root.fstype;
@@ -413,18 +419,37 @@ std::string capture_environment(const Config& config, const TargetFilesystem& ta
         {"CRASHCAPTURE_FAILURE_NOTE_DIRECTORY",
          state_on_root ? join_paths(state->directory_in_filesystem, kCaptureFailuresSubdirectory)
                        : std::string()},
-        {"CRASHCAPTURE_RAW_RECORD_DIRECTORY",
-         raw && state_on_root ? join_paths(state->directory_in_filesystem, kRawCapturesSubdirectory)
-                              : std::string()},
+        // Where a raw or ssh capture copies its record and logs, for
+        // crashcaptured to report after the reboot.
+        {"CRASHCAPTURE_KEPT_RECORD_DIRECTORY",
+         streamed && state_on_root
+             ? join_paths(state->directory_in_filesystem,
+                          raw ? kRawCapturesSubdirectory : kSshCapturesSubdirectory)
+             : std::string()},
         {"CRASHCAPTURE_SAVE_ARGUMENTS", join_words(save_arguments(config, group_id))},
         {"CRASHCAPTURE_FALLBACK_SAVE_ARGUMENTS",
          join_words(save_arguments(config, group_id,
-                                   raw ? std::optional(DumpFormat::kdump) : std::nullopt))},
+                                   streamed ? std::optional(DumpFormat::kdump) : std::nullopt))},
         {"CRASHCAPTURE_FINAL_ACTION", std::string(to_string(config.final_action))},
         {"CRASHCAPTURE_FAILURE_ACTION", std::string(to_string(config.failure_action))},
     };
     for (const auto& [name, value] : assignments) {
         text += fmt::format("{}={}\n", name, shell_quote(value));
+    }
+    if (ssh) {
+        const std::vector<std::pair<std::string_view, std::string>> ssh_assignments = {
+            {"CRASHCAPTURE_SSH_DESTINATION", ssh_destination(config.target)},
+            {"CRASHCAPTURE_SSH_OPTIONS",
+             join_words(ssh_options(config.target, kSshKeyPath, kSshKnownHostsPath))},
+            {"CRASHCAPTURE_SSH_DIRECTORY", config.target.path},
+            {"CRASHCAPTURE_NET_INTERFACE", network ? network->interface : std::string()},
+            {"CRASHCAPTURE_NET_MAC", network ? network->mac : std::string()},
+            {"CRASHCAPTURE_NET_ADDRESS", network ? network->address : std::string()},
+            {"CRASHCAPTURE_NET_GATEWAY", network ? network->gateway : std::string()},
+        };
+        for (const auto& [name, value] : ssh_assignments) {
+            text += fmt::format("{}={}\n", name, shell_quote(value));
+        }
     }
     return text;
 }

@@ -18,6 +18,7 @@
 
 #include "config.hpp"
 #include "result.hpp"
+#include "ssh-target.hpp"
 #include "system-paths.hpp"
 
 namespace crashcapture {
@@ -104,12 +105,15 @@ std::string shell_quote(std::string_view word);
 // (/var/lib/crashcapture) lies: when that is on the root filesystem and the
 // target is not, the capture leaves its capture-failures note there when it
 // cannot mount the target (capture_failure_notes_directory()), and a raw
-// target's capture copies its record and logs there
-// (raw_capture_records_directory(), lib/raw-recovery.hpp).
+// or ssh target's capture copies its record and logs there
+// (raw_capture_records_directory(), lib/raw-recovery.hpp;
+// ssh_capture_records_directory(), lib/ssh-target.hpp). network is an ssh
+// target's: the interface, address and gateway the capture sets up.
 std::string capture_environment(const Config& config, const TargetFilesystem& target,
                                 const TargetFilesystem& root,
                                 std::optional<unsigned> group_id = std::nullopt,
-                                const std::optional<TargetFilesystem>& state = {});
+                                const std::optional<TargetFilesystem>& state = {},
+                                const std::optional<CaptureNetwork>& network = {});
 
 // The drop-in for crashcapture-capture.service: SuccessAction= from
 // FinalAction=, FailureAction=/OnFailure= from FailureAction=,

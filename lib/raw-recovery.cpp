@@ -24,8 +24,8 @@ namespace crashcapture {
 namespace {
 
 // What a dump directory keeps besides status.json and the dump itself.
-constexpr std::array<std::string_view, 2> kLogFileNames = {kDmesgFileName,
-                                                           kCaptureKernelLogFileName};
+constexpr std::array<std::string_view, 3> kLogFileNames = {
+    kDmesgFileName, kCaptureKernelLogFileName, kTransferErrorFileName};
 
 // A staging directory's prefix: a leading '.' is never a dump id
 // (check_dump_id()), so listings skip a recovery cut short.
@@ -127,6 +127,9 @@ class Recovery {
     Result<RawRecovery> bring_back(const std::string& record_name, int device_fd,
                                    uint64_t device_bytes, int64_t now);
     void clear_stream_header(RawRecoveryReport& report);
+    // Each record as a dump directory without a dump of its own.
+    void bring_back_records(const std::vector<std::string>& records, RawRecoveryReport& report,
+                            int64_t now);
 
     std::string device_;
     std::string records_directory_;
@@ -142,6 +145,11 @@ Result<RawRecoveryReport> Recovery::run(int64_t now) {
     }
     crash_fd_ = std::move(*crash_fd);
 
+    auto records = record_names(records_directory_, report.problems);
+    if (device_.empty()) {  // an ssh target: the records are all there is here
+        bring_back_records(records, report, now);
+        return report;
+    }
     UniqueFd device_fd(::open(device_.c_str(), O_RDONLY | O_CLOEXEC));
     if (!device_fd) {
         return make_errno_error(errno, "cannot open the raw target {}", device_);
@@ -158,7 +166,6 @@ Result<RawRecoveryReport> Recovery::run(int64_t now) {
         return tl::unexpected(device_bytes.error());
     }
 
-    auto records = record_names(records_directory_, report.problems);
     // The stream belongs to the newest capture: each capture overwrites the
     // device from its first byte, and every recovery clears the header.
     if (has_stream) {
@@ -173,6 +180,12 @@ Result<RawRecoveryReport> Recovery::run(int64_t now) {
         }
         clear_stream_header(report);
     }
+    bring_back_records(records, report, now);
+    return report;
+}
+
+void Recovery::bring_back_records(const std::vector<std::string>& records,
+                                  RawRecoveryReport& report, int64_t now) {
     for (const auto& record : records) {
         auto recovered = bring_back(record, -1, 0, now);
         if (!recovered) {
@@ -181,7 +194,6 @@ Result<RawRecoveryReport> Recovery::run(int64_t now) {
         }
         report.recovered.push_back(std::move(*recovered));
     }
-    return report;
 }
 
 Result<RawRecovery> Recovery::bring_back(const std::string& record_name, int device_fd,
@@ -312,6 +324,24 @@ Result<RawRecovery> Recovery::bring_back(const std::string& record_name, int dev
             record.result = DumpResult::incomplete;
             record.error = record.error.empty() ? why : record.error + "; " + why;
         }
+    } else if (device_.empty()) {
+        // An ssh capture: the dump is on the server (record.remote_dump).
+        // When ssh failed, the capture said why in a file of its own:
+        // crashcapture-save may have finished writing into a pipe whose
+        // other end then failed.
+        record.dump_file.clear();
+        const auto transfer_error =
+            read_kernel_file(staging_path + "/" + std::string(kTransferErrorFileName));
+        if (transfer_error && !transfer_error->empty()) {
+            std::string why = *transfer_error;
+            while (!why.empty() && why.back() == '\n') {
+                why.pop_back();
+            }
+            if (record.result == DumpResult::complete) {
+                record.result = DumpResult::failed;
+            }
+            record.error = record.error.empty() ? why : record.error + "; " + why;
+        }
     } else {
         record.dump_file.clear();
         if (have_record && record.result == DumpResult::complete) {
@@ -369,6 +399,11 @@ Result<RawRecoveryReport> recover_raw_captures(const std::string& device,
                                                const std::string& records_directory,
                                                const std::string& crash_directory, int64_t now) {
     return Recovery(device, records_directory, crash_directory).run(now);
+}
+
+Result<RawRecoveryReport> recover_kept_records(const std::string& records_directory,
+                                               const std::string& crash_directory, int64_t now) {
+    return Recovery(std::string(), records_directory, crash_directory).run(now);
 }
 
 }  // namespace crashcapture

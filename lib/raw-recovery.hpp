@@ -29,6 +29,8 @@ std::string raw_capture_records_directory(const SystemPaths& paths);
 
 // The capture's kernel log next to the dump (crashcapture-capture).
 inline constexpr std::string_view kCaptureKernelLogFileName = "capture-kernel.log";
+// Why ssh failed, when it did (crashcapture-capture, an ssh target).
+inline constexpr std::string_view kTransferErrorFileName = "transfer-error.txt";
 
 struct RawRecovery {
     std::string dump_id;  // the dump directory's name under the crash directory
@@ -53,6 +55,13 @@ struct RawRecoveryReport {
 // came back without a record (raw-YYYY-MM-DD-HHMMSS, UTC).
 Result<RawRecoveryReport> recover_raw_captures(const std::string& device,
                                                const std::string& records_directory,
+                                               const std::string& crash_directory, int64_t now);
+
+// The same for an ssh target, whose dump is on the server: every record in
+// records_directory becomes a dump directory under crash_directory, its
+// status.json naming the dump's place (remote_dump), failed with the reason
+// when ssh failed (kTransferErrorFileName).
+Result<RawRecoveryReport> recover_kept_records(const std::string& records_directory,
                                                const std::string& crash_directory, int64_t now);
 
 }  // namespace crashcapture

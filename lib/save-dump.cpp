@@ -233,6 +233,7 @@ SaveResult Saver::run() {
             : options_.write.compression_level;
     record_.dump_level = options_.write.dump_level;
     record_.boot_id = options_.boot_id;
+    record_.remote_dump = options_.remote_dump;
     record_.warnings = options_.warnings;
     record_.started_at = std::chrono::duration_cast<std::chrono::seconds>(
                              std::chrono::system_clock::now().time_since_epoch())

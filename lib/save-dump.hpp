@@ -27,6 +27,9 @@ struct SaveOptions {
     // Empty: the dump goes to output_dir. "-": the flattened stream to
     // stdout. Anything else: that file or block device.
     std::string dump_to;
+    // Where the stream on standard output ends up (an ssh target's file on
+    // the server), recorded in status.json as remote_dump.
+    std::string remote_dump;
     DumpFormat format = DumpFormat::kdump;
     WriteOptions write;
     std::string boot_id;

@@ -37,6 +37,7 @@ test_packages=(
     dracut-core                         # lsinitrd: what the systemd guest's capture initrd holds
     rpm                                 # rpmbuild for packaging/rpm (scripts/build-rpm.sh)
     systemd                             # systemd-analyze verify, systemd-tmpfiles on the chroot
+    openssh-client openssh-server       # Target=ssh: a private sshd on loopback for the tests
 )
 
 if [ "$(id -u)" != 0 ]; then

@@ -397,7 +397,7 @@ TEST(CaptureEnvironment, RawTargetKeepsItsRecordOnTheRootFilesystem) {
     EXPECT_NE(text.find("CRASHCAPTURE_TARGET_KIND='raw'\n"), std::string::npos);
     EXPECT_NE(text.find("CRASHCAPTURE_TARGET_SOURCE='/dev/disk/by-id/virtio-crashraw'\n"),
               std::string::npos);
-    EXPECT_NE(text.find("CRASHCAPTURE_RAW_RECORD_DIRECTORY='/var/lib/crashcapture/raw-captures'\n"),
+    EXPECT_NE(text.find("CRASHCAPTURE_KEPT_RECORD_DIRECTORY='/var/lib/crashcapture/raw-captures'\n"),
               std::string::npos);
     // The stream for the device, a kdump file for the fallback directory.
     EXPECT_NE(text.find("CRASHCAPTURE_SAVE_ARGUMENTS='--format flattened "), std::string::npos);
@@ -407,6 +407,6 @@ TEST(CaptureEnvironment, RawTargetKeepsItsRecordOnTheRootFilesystem) {
     // The state directory on another filesystem than root: nowhere to keep it.
     state.source = "UUID=3";
     EXPECT_NE(capture_environment(*config, target, root, std::nullopt, state)
-                  .find("CRASHCAPTURE_RAW_RECORD_DIRECTORY=''\n"),
+                  .find("CRASHCAPTURE_KEPT_RECORD_DIRECTORY=''\n"),
               std::string::npos);
 }

@@ -272,3 +272,45 @@ TEST_F(RawRecoveryTest, MissingDeviceIsAnError) {
 }
 
 }  // namespace
+
+// Target=ssh: the dump is on the server; the records the capture kept on the
+// root filesystem are reported as they are, failed when ssh failed.
+TEST_F(RawRecoveryTest, SshRecordsComeBackWithTheirRemoteDump) {
+    const std::string url = "ssh://dump@backup/srv/crash/2026-12-02-110000/vmcore.flat";
+    write_record("2026-12-02-110000", DumpResult::complete);
+    write_record("2026-12-02-115959", DumpResult::complete);
+    for (const auto* name : {"2026-12-02-110000", "2026-12-02-115959"}) {
+        auto record = read_dump_record(records_ + "/" + name + "/status.json");
+        ASSERT_TRUE(record);
+        record->remote_dump = url;
+        record->dump_file.clear();
+        auto fd = open_directory(records_ + "/" + name);
+        ASSERT_TRUE(fd);
+        ASSERT_TRUE(write_dump_record(fd->get(), *record));
+    }
+    // The second one's stream was cut: ssh lost the server.
+    std::ofstream(records_ + "/2026-12-02-115959/" + std::string(kTransferErrorFileName))
+        << "ssh to dump@backup failed (exit status 255) while sending the dump: Broken pipe\n";
+
+    auto report = recover_kept_records(records_, crash_, kNow);
+    ASSERT_TRUE(report) << report.error().message;
+    EXPECT_TRUE(report->problems.empty());
+    ASSERT_EQ(report->recovered.size(), 2u);
+    const auto sent = record_of("2026-12-02-110000");
+    EXPECT_EQ(sent.result, DumpResult::complete);
+    EXPECT_EQ(sent.remote_dump, url);
+    EXPECT_EQ(sent.dump_file, "");
+    EXPECT_EQ(sent.recovered_from, "");
+    EXPECT_EQ(read_text_file(crash_ + "/2026-12-02-110000/capture-kernel.log"),
+              "capture kernel journal\n");
+    const auto cut = record_of("2026-12-02-115959");
+    EXPECT_EQ(cut.result, DumpResult::failed);
+    EXPECT_THAT(cut.error, HasSubstr("Broken pipe"));
+    EXPECT_TRUE(std::filesystem::exists(crash_ + "/2026-12-02-115959/" +
+                                        std::string(kTransferErrorFileName)));
+    // Brought back once: the kept records are gone.
+    EXPECT_FALSE(std::filesystem::exists(records_ + "/2026-12-02-110000"));
+    auto again = recover_kept_records(records_, crash_, kNow);
+    ASSERT_TRUE(again);
+    EXPECT_TRUE(again->recovered.empty());
+}

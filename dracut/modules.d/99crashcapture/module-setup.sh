@@ -44,6 +44,19 @@ install() {
     inst_multiple sync date sed journalctl udevadm cat basename mkdir chmod mv mount umount
     inst_multiple -o blkid
     inst_simple "$CRASHCAPTURE_STAGING/capture.env" /etc/crashcapture/capture.env
+    # An ssh target (Target=ssh://, crashcapture-build-initrd wrote
+    # CRASHCAPTURE_SSH_*): ssh with the capture's own key and the pinned host
+    # key (crashcapturectl propagate), ip to set up the interface, and this
+    # system's resolver configuration so the server's name resolves.
+    if grep -qx "CRASHCAPTURE_TARGET_KIND='ssh'" "$CRASHCAPTURE_STAGING/capture.env"; then
+        if ! inst_multiple ssh ip; then
+            dfatal "crashcapture: an ssh target needs ssh (openssh-client) and ip (iproute2)"
+            exit 1
+        fi
+        inst_simple /etc/crashcapture/ssh/id_ed25519
+        inst_simple /etc/crashcapture/ssh/known_hosts
+        inst_multiple -o /etc/hosts /etc/resolv.conf /etc/nsswitch.conf
+    fi
     inst_simple "$moddir/crashcapture.target" "$systemdsystemunitdir/crashcapture.target"
     inst_simple "$moddir/crashcapture-capture.service" "$systemdsystemunitdir/crashcapture-capture.service"
     inst_simple "$moddir/crashcapture-fallback.service" "$systemdsystemunitdir/crashcapture-fallback.service"

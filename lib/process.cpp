@@ -1,0 +1,115 @@
+#include "process.hpp"
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <array>
+#include <cerrno>
+
+#include "unique-fd.hpp"
+
+extern char** environ;
+
+namespace crashcapture {
+
+namespace {
+
+std::vector<char*> pointers_to(const std::vector<std::string>& words) {
+    std::vector<char*> pointers;
+    for (const auto& word : words) {
+        pointers.push_back(const_cast<char*>(word.c_str()));
+    }
+    pointers.push_back(nullptr);
+    return pointers;
+}
+
+Result<int> wait_for(pid_t pid) {
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            return make_errno_error(errno, "cannot wait for process {}", pid);
+        }
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+Result<pid_t> spawn(const std::vector<std::string>& arguments,
+                    const std::vector<std::string>& extra_environment,
+                    const posix_spawn_file_actions_t* actions) {
+    if (arguments.empty()) {
+        return make_error(EINVAL, "no program to run");
+    }
+    std::vector<std::string> environment;
+    for (char** variable = environ; *variable != nullptr; ++variable) {
+        environment.emplace_back(*variable);
+    }
+    environment.insert(environment.end(), extra_environment.begin(), extra_environment.end());
+    auto argv = pointers_to(arguments);
+    auto envp = pointers_to(environment);
+    pid_t pid = -1;
+    if (const int rc = ::posix_spawnp(&pid, argv[0], actions, nullptr, argv.data(), envp.data());
+        rc != 0) {
+        return make_errno_error(rc, "cannot run {}", arguments[0]);
+    }
+    return pid;
+}
+
+}  // namespace
+
+Result<int> run_program(const std::vector<std::string>& arguments,
+                        const std::vector<std::string>& extra_environment) {
+    auto pid = spawn(arguments, extra_environment, nullptr);
+    if (!pid) {
+        return tl::unexpected(pid.error());
+    }
+    return wait_for(*pid);
+}
+
+Result<std::string> program_output(const std::vector<std::string>& arguments,
+                                   bool with_standard_error) {
+    std::array<int, 2> pipe_ends{};
+    if (::pipe2(pipe_ends.data(), O_CLOEXEC) < 0) {
+        return make_errno_error(errno, "cannot make a pipe for {}", arguments.at(0));
+    }
+    UniqueFd read_end(pipe_ends[0]);
+    UniqueFd write_end(pipe_ends[1]);
+    posix_spawn_file_actions_t actions;
+    ::posix_spawn_file_actions_init(&actions);
+    ::posix_spawn_file_actions_adddup2(&actions, write_end.get(), STDOUT_FILENO);
+    if (with_standard_error) {
+        ::posix_spawn_file_actions_adddup2(&actions, write_end.get(), STDERR_FILENO);
+    }
+    auto pid = spawn(arguments, {}, &actions);
+    ::posix_spawn_file_actions_destroy(&actions);
+    write_end.reset();
+    if (!pid) {
+        return tl::unexpected(pid.error());
+    }
+    std::string output;
+    std::array<char, 4096> buffer{};
+    for (;;) {
+        const ssize_t n = ::read(read_end.get(), buffer.data(), buffer.size());
+        if (n > 0) {
+            output.append(buffer.data(), static_cast<size_t>(n));
+        } else if (n == 0 || errno != EINTR) {
+            break;
+        }
+    }
+    auto status = wait_for(*pid);
+    if (!status) {
+        return tl::unexpected(status.error());
+    }
+    if (*status != 0) {
+        while (!output.empty() && output.back() == '\n') {
+            output.pop_back();
+        }
+        return make_error(0, "{} exited with status {}{}{}", arguments[0], *status,
+                          output.empty() ? "" : ": ", output);
+    }
+    return output;
+}
+
+}  // namespace crashcapture

@@ -1,0 +1,25 @@
+// Running another program from the command-line tools: the builder runs
+// dracut and ip, crashcapturectl runs update-grub, ssh-keygen and ssh.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "result.hpp"
+
+namespace crashcapture {
+
+// Runs arguments[0] (looked up in PATH) with this process's environment plus
+// extra_environment ("NAME=value"), standard streams inherited, and waits.
+// Its exit status, 128 + the signal that ended it, or an error when it could
+// not be started (ENOENT: not installed).
+Result<int> run_program(const std::vector<std::string>& arguments,
+                        const std::vector<std::string>& extra_environment = {});
+
+// The same with standard output (and standard error, when
+// with_standard_error) captured; the exit status must be 0, else the error
+// carries the output.
+Result<std::string> program_output(const std::vector<std::string>& arguments,
+                                   bool with_standard_error = false);
+
+}  // namespace crashcapture

@@ -1,0 +1,136 @@
+#include "ssh-target.hpp"
+
+#include <fmt/format.h>
+#include <algorithm>
+#include <cerrno>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "save-dump.hpp"
+
+namespace crashcapture {
+
+std::string ssh_capture_records_directory(const SystemPaths& paths) {
+    return paths.state + std::string(kSshCapturesSubdirectory);
+}
+
+std::string ssh_destination(const Target& target) {
+    return target.user.empty() ? target.host : target.user + "@" + target.host;
+}
+
+std::vector<std::string> ssh_options(const Target& target, std::string_view key_path,
+                                     std::string_view known_hosts_path) {
+    // ssh_config(5). IdentitiesOnly: no agent, no ~/.ssh keys, only ours.
+    // ServerAlive 15 s x 4: a server gone for a minute ends the capture
+    // with an error, which the failure action then handles.
+    std::vector<std::string> options = {
+        "-i", std::string(key_path),
+        "-o", "IdentitiesOnly=yes",
+        "-o", "BatchMode=yes",
+        "-o", "StrictHostKeyChecking=yes",
+        "-o", "UserKnownHostsFile=" + std::string(known_hosts_path),
+        "-o", "ConnectTimeout=30",
+        "-o", "ServerAliveInterval=15",
+        "-o", "ServerAliveCountMax=4",
+    };
+    if (target.port != 0) {
+        options.insert(options.end(), {"-p", std::to_string(target.port)});
+    }
+    return options;
+}
+
+std::string ssh_remote_dump_url(const Target& target, std::string_view dump_id) {
+    return fmt::format("{}/{}/{}", to_string(target), dump_id,
+                       dump_file_name(DumpFormat::flattened, /*complete=*/true));
+}
+
+Result<Route> parse_ip_route(std::string_view json_text) {
+    const auto routes = nlohmann::json::parse(json_text, nullptr, /*allow_exceptions=*/false);
+    if (!routes.is_array()) {
+        return make_error(EINVAL, "ip printed no JSON list of routes");
+    }
+    if (routes.empty() || !routes[0].is_object()) {
+        return make_error(ENETUNREACH, "no route");
+    }
+    const auto& route = routes[0];
+    Route result;
+    result.device = route.value("dev", "");
+    result.gateway = route.value("gateway", "");
+    result.source = route.value("prefsrc", "");
+    if (result.device.empty()) {
+        return make_error(EINVAL, "the route names no interface");
+    }
+    return result;
+}
+
+Result<CaptureNetwork> capture_network_from(const Route& route, std::string_view address_json) {
+    if (route.device == "lo") {
+        return make_error(EINVAL,
+                          "the server is this machine (the route goes through lo): the capture "
+                          "kernel cannot reach it; for dumps on this machine use a directory "
+                          "target (Target=/var/crash)");
+    }
+    const auto links = nlohmann::json::parse(address_json, nullptr, /*allow_exceptions=*/false);
+    if (!links.is_array() || links.empty() || !links[0].is_object()) {
+        return make_error(EINVAL, "ip printed nothing about {}", route.device);
+    }
+    const auto& link = links[0];
+    CaptureNetwork network;
+    network.interface = route.device;
+    network.gateway = route.gateway;
+    network.mac = link.value("address", "");
+    if (network.mac.empty()) {
+        return make_error(EINVAL, "{} has no MAC address to find it by in the capture kernel",
+                          route.device);
+    }
+    // The family the route uses: IPv6 gateways and sources have a ':'.
+    const bool ipv6 =
+        route.gateway.find(':') != std::string::npos || route.source.find(':') != std::string::npos;
+    const std::string family = ipv6 ? "inet6" : "inet";
+    // The address the route leaves from (prefsrc), else the first global
+    // one of that family.
+    for (const auto& info : link.value("addr_info", nlohmann::json::array())) {
+        const std::string local = info.is_object() ? info.value("local", "") : "";
+        if (local.empty() || info.value("family", "") != family ||
+            info.value("scope", "global") != "global") {
+            continue;
+        }
+        if (network.address.empty() || local == route.source) {
+            network.address = fmt::format("{}/{}", local, info.value("prefixlen", 0));
+        }
+        if (local == route.source) {
+            break;
+        }
+    }
+    if (network.address.empty()) {
+        return make_error(EADDRNOTAVAIL, "{} has no {} address towards the server", route.device,
+                          ipv6 ? "IPv6" : "IPv4");
+    }
+    return network;
+}
+
+std::vector<std::string> network_device_drivers(const SystemPaths& paths,
+                                                std::string_view interface) {
+    namespace fs = std::filesystem;
+    std::vector<std::string> drivers;
+    std::error_code error;
+    const fs::path devices = fs::weakly_canonical(paths.resolve("/sys/devices"), error);
+    fs::path device =
+        fs::canonical(paths.resolve(fmt::format("/sys/class/net/{}/device", interface)), error);
+    if (error) {
+        return drivers;  // a virtual interface: no driver to bring
+    }
+    while (device.string().starts_with(devices.string()) && device != devices) {
+        const fs::path module = fs::read_symlink(device / "driver" / "module", error);
+        if (!error) {
+            const std::string name = module.filename().string();
+            if (std::find(drivers.begin(), drivers.end(), name) == drivers.end()) {
+                drivers.push_back(name);
+            }
+        }
+        device = device.parent_path();
+    }
+    return drivers;
+}
+
+}  // namespace crashcapture

@@ -1,0 +1,167 @@
+#include "ssh-target.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "initrd-plan.hpp"
+#include "process.hpp"
+#include "synthetic-vmcore.hpp"
+
+using namespace crashcapture;
+using namespace crashcapture::test;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+namespace {
+
+Target ssh_target(std::string_view text) {
+    auto target = parse_target(text);
+    EXPECT_TRUE(target) << (target ? "" : target.error().message);
+    return target ? *target : Target{};
+}
+
+// What iproute2 6.1 prints (ip -j route get 10.0.2.2; ip -j route show
+// default; ip -j address show dev eth0), trimmed.
+constexpr std::string_view kRouteOnLink =
+    R"([{"dst":"10.0.2.2","dev":"eth0","prefsrc":"10.0.2.15","flags":[],"uid":0,"cache":[]}])";
+constexpr std::string_view kRouteViaGateway =
+    R"([{"dst":"default","gateway":"192.168.1.1","dev":"enp3s0","protocol":"dhcp","flags":[]}])";
+constexpr std::string_view kAddresses =
+    R"([{"ifindex":2,"ifname":"eth0","flags":["BROADCAST","MULTICAST","UP","LOWER_UP"],)"
+    R"("mtu":1500,"link_type":"ether","address":"52:54:00:12:34:56",)"
+    R"("addr_info":[{"family":"inet","local":"10.0.2.99","prefixlen":8,"scope":"global"},)"
+    R"({"family":"inet","local":"10.0.2.15","prefixlen":24,"scope":"global"},)"
+    R"({"family":"inet6","local":"fe80::5054:ff:fe12:3456","prefixlen":64,"scope":"link"}]}])";
+
+}  // namespace
+
+TEST(SshTarget, OptionsUseOnlyTheCapturesKeyAndPinnedHostKey) {
+    const auto options = ssh_options(ssh_target("ssh://dump@backup:2222/srv/crash"), kSshKeyPath,
+                                     kSshKnownHostsPath);
+    const std::string joined = fmt::format("{}", fmt::join(options, " "));
+    EXPECT_THAT(joined, HasSubstr("-i /etc/crashcapture/ssh/id_ed25519"));
+    EXPECT_THAT(joined, HasSubstr("-o BatchMode=yes"));
+    EXPECT_THAT(joined, HasSubstr("-o StrictHostKeyChecking=yes"));
+    EXPECT_THAT(joined, HasSubstr("-o UserKnownHostsFile=/etc/crashcapture/ssh/known_hosts"));
+    EXPECT_THAT(joined, HasSubstr("-o IdentitiesOnly=yes"));
+    EXPECT_EQ(options[options.size() - 2], "-p");
+    EXPECT_EQ(options.back(), "2222");
+    EXPECT_EQ(ssh_destination(ssh_target("ssh://dump@backup:2222/srv/crash")), "dump@backup");
+    // No port: ssh's own default, no -p.
+    const auto defaults = ssh_options(ssh_target("ssh://backup/srv/crash"), "k", "h");
+    EXPECT_EQ(std::count(defaults.begin(), defaults.end(), "-p"), 0);
+    EXPECT_EQ(ssh_destination(ssh_target("ssh://backup/srv/crash")), "backup");
+}
+
+TEST(SshTarget, RemoteDumpUrlNamesTheFileOnTheServer) {
+    EXPECT_EQ(
+        ssh_remote_dump_url(ssh_target("ssh://dump@backup:2222/srv/crash/"), "2026-12-02-120000"),
+        "ssh://dump@backup:2222/srv/crash/2026-12-02-120000/vmcore.flat");
+}
+
+TEST(SshTarget, ParsesRoutesOnTheLinkAndThroughAGateway) {
+    auto on_link = parse_ip_route(kRouteOnLink);
+    ASSERT_TRUE(on_link) << on_link.error().message;
+    EXPECT_EQ(*on_link, (Route{"eth0", "", "10.0.2.15"}));
+    auto via = parse_ip_route(kRouteViaGateway);
+    ASSERT_TRUE(via) << via.error().message;
+    EXPECT_EQ(*via, (Route{"enp3s0", "192.168.1.1", ""}));
+    EXPECT_FALSE(parse_ip_route("[]"));
+    EXPECT_FALSE(parse_ip_route("RTNETLINK answers: Network is unreachable"));
+    EXPECT_FALSE(parse_ip_route(R"([{"dst":"10.0.0.1"}])"));
+}
+
+TEST(SshTarget, NetworkTakesTheRoutesSourceAddressAndTheMac) {
+    auto network = capture_network_from(Route{"eth0", "", "10.0.2.15"}, kAddresses);
+    ASSERT_TRUE(network) << network.error().message;
+    EXPECT_EQ(network->interface, "eth0");
+    EXPECT_EQ(network->mac, "52:54:00:12:34:56");
+    EXPECT_EQ(network->address, "10.0.2.15/24");
+    EXPECT_EQ(network->gateway, "");
+    // No prefsrc: the first global IPv4 address.
+    network = capture_network_from(Route{"eth0", "10.0.0.1", ""}, kAddresses);
+    ASSERT_TRUE(network);
+    EXPECT_EQ(network->address, "10.0.2.99/8");
+    EXPECT_EQ(network->gateway, "10.0.0.1");
+    // An IPv6 route and only a link-local IPv6 address: nothing to use.
+    EXPECT_THAT(capture_network_from(Route{"eth0", "fe80::1", ""}, kAddresses).error().message,
+                HasSubstr("no IPv6 address"));
+    // The server is this machine.
+    EXPECT_THAT(capture_network_from(Route{"lo", "", "127.0.0.1"}, kAddresses).error().message,
+                HasSubstr("this machine"));
+    EXPECT_FALSE(capture_network_from(Route{"eth0", "", ""}, "[]"));
+}
+
+TEST(SshTarget, DriversOfTheInterfaceAndItsBus) {
+    TempDir root;
+    namespace fs = std::filesystem;
+    // /sys/devices/pci0000:00/0000:00:03.0/virtio0/net/eth0, as on a QEMU
+    // guest: virtio0 driven by virtio_net, the PCI function by virtio_pci.
+    const std::string pci = root.file("sys/devices/pci0000:00/0000:00:03.0");
+    const std::string virtio = pci + "/virtio0";
+    fs::create_directories(virtio + "/net/eth0");
+    fs::create_directories(root.file("sys/bus/virtio/drivers/virtio_net"));
+    fs::create_directories(root.file("sys/bus/pci/drivers/virtio-pci"));
+    fs::create_directories(root.file("sys/module/virtio_net"));
+    fs::create_directories(root.file("sys/module/virtio_pci"));
+    fs::create_symlink(root.file("sys/bus/virtio/drivers/virtio_net"), virtio + "/driver");
+    fs::create_symlink(root.file("sys/module/virtio_net"),
+                       root.file("sys/bus/virtio/drivers/virtio_net/module"));
+    fs::create_symlink(root.file("sys/bus/pci/drivers/virtio-pci"), pci + "/driver");
+    fs::create_symlink(root.file("sys/module/virtio_pci"),
+                       root.file("sys/bus/pci/drivers/virtio-pci/module"));
+    fs::create_directories(root.file("sys/class/net"));
+    fs::create_symlink(virtio + "/net/eth0", root.file("sys/class/net/eth0"));
+    fs::create_symlink(virtio, virtio + "/net/eth0/device");
+    const auto paths = SystemPaths::under(root.path());
+    EXPECT_THAT(network_device_drivers(paths, "eth0"), ElementsAre("virtio_net", "virtio_pci"));
+    // A virtual interface (no device link): nothing to add.
+    EXPECT_TRUE(network_device_drivers(paths, "br0").empty());
+}
+
+TEST(SshTarget, CaptureEnvironmentCarriesSshAndNetwork) {
+    Config config;
+    config.target = ssh_target("ssh://dump@backup:2222/srv/crash");
+    config.failure_action = FailureAction::dump_to_rootfs;
+    TargetFilesystem remote;
+    TargetFilesystem root{"/", "/", "/dev/vda", "UUID=2", "ext4", "/", true};
+    TargetFilesystem state{"/var/lib/crashcapture", "/", "/dev/vda", "UUID=2", "ext4",
+                           "/var/lib/crashcapture", true};
+    const CaptureNetwork network{"eth0", "52:54:00:12:34:56", "10.0.2.15/24", "10.0.2.2", {}};
+    const std::string text =
+        capture_environment(config, remote, root, std::nullopt, state, network);
+    for (const auto* line : {
+             "CRASHCAPTURE_TARGET_KIND='ssh'\n",
+             "CRASHCAPTURE_SSH_DESTINATION='dump@backup'\n",
+             "CRASHCAPTURE_SSH_DIRECTORY='/srv/crash'\n",
+             "CRASHCAPTURE_NET_MAC='52:54:00:12:34:56'\n",
+             "CRASHCAPTURE_NET_ADDRESS='10.0.2.15/24'\n",
+             "CRASHCAPTURE_NET_GATEWAY='10.0.2.2'\n",
+             "CRASHCAPTURE_KEPT_RECORD_DIRECTORY='/var/lib/crashcapture/ssh-captures'\n",
+             "CRASHCAPTURE_SAVE_ARGUMENTS='--format flattened ",
+             "CRASHCAPTURE_FALLBACK_SAVE_ARGUMENTS='--format kdump ",
+         }) {
+        EXPECT_THAT(text, HasSubstr(line));
+    }
+    EXPECT_THAT(text, HasSubstr("-o BatchMode=yes"));
+    EXPECT_THAT(text, HasSubstr("-p 2222"));
+}
+
+TEST(Process, OutputStatusAndMissingProgram) {
+    auto output = program_output({"sh", "-c", "echo out; echo err >&2"}, true);
+    ASSERT_TRUE(output) << output.error().message;
+    EXPECT_EQ(*output, "out\nerr\n");
+    auto failed = program_output({"sh", "-c", "echo why; exit 3"});
+    ASSERT_FALSE(failed);
+    EXPECT_THAT(failed.error().message, HasSubstr("exited with status 3: why"));
+    auto missing = run_program({"crashcapture-no-such-program"});
+    ASSERT_FALSE(missing);
+    EXPECT_EQ(missing.error().errno_value, ENOENT);
+    auto status = run_program({"sh", "-c", "exit 7"});
+    ASSERT_TRUE(status);
+    EXPECT_EQ(*status, 7);
+    EXPECT_EQ(*run_program({"sh", "-c", "test \"$CRASHCAPTURE_X\" = y"}, {"CRASHCAPTURE_X=y"}), 0);
+}
