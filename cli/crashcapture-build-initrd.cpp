@@ -81,16 +81,14 @@ void make_target_directory(const std::string& path) {
 }
 
 // What `ip -j ...` prints.
-std::string ip_json(const std::vector<std::string>& arguments) {
+Result<std::string> ip_json(const std::vector<std::string>& arguments) {
     std::vector<std::string> command = {"ip", "-j"};
     command.insert(command.end(), arguments.begin(), arguments.end());
     auto output = program_output(command, /*with_standard_error=*/true);
-    if (!output) {
-        fail(output.error().errno_value == ENOENT
-                 ? "cannot run ip: an ssh target needs it (the iproute2 package)"
-                 : output.error().message);
+    if (!output && output.error().errno_value == ENOENT) {
+        fail("cannot run ip: an ssh target needs it (the iproute2 package)");
     }
-    return *output;
+    return output;
 }
 
 // The server's address when this system can resolve it (the daemon's
@@ -121,15 +119,40 @@ CaptureNetwork plan_ssh_capture(const SystemPaths& paths, const Config& config) 
                             config.target_description(), path, std::strerror(errno)));
         }
     }
-    const auto address = resolve_host(config.target.host);
-    const auto route = parse_ip_route(address ? ip_json({"route", "get", *address})
-                                              : ip_json({"route", "show", "default"}));
-    if (!route) {
-        fail(fmt::format("Target={}: no route to {}: {}", config.target_description(),
-                         address.value_or(config.target.host + " (by the default route)"),
-                         route.error().message));
+    // At boot crashcaptured starts before the network is configured (it
+    // needs none itself): wait for a route and an address, as long as
+    // systemd waits for a device (DefaultDeviceTimeoutSec=90s).
+    constexpr int kNetworkWaitSeconds = 90;
+    Result<CaptureNetwork> network = make_error(0, "not tried");
+    for (int waited = 0;; ++waited) {
+        const auto address = resolve_host(config.target.host);
+        const auto route_json =
+            address ? ip_json({"route", "get", *address}) : ip_json({"route", "show", "default"});
+        const auto route = route_json ? parse_ip_route(*route_json)
+                                      : Result<Route>(tl::unexpected(route_json.error()));
+        if (!route) {
+            network = make_error(0, "no route to {}: {}",
+                                 address.value_or(config.target.host + " (by the default route)"),
+                                 route.error().message);
+        } else if (auto link = ip_json({"address", "show", "dev", route->device}); !link) {
+            network = tl::unexpected(link.error());
+        } else {
+            network = capture_network_from(*route, *link);
+            // The server on this machine is no passing state.
+            if (network || route->device == "lo") {
+                break;
+            }
+        }
+        if (waited == kNetworkWaitSeconds) {
+            break;
+        }
+        if (waited == 0) {
+            std::cerr << fmt::format(
+                "crashcapture-build-initrd: Target={}: {}; waiting up to {}s for the network\n",
+                config.target_description(), network.error().message, kNetworkWaitSeconds);
+        }
+        ::sleep(1);
     }
-    auto network = capture_network_from(*route, ip_json({"address", "show", "dev", route->device}));
     if (!network) {
         fail(fmt::format("Target={}: {}", config.target_description(), network.error().message));
     }

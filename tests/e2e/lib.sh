@@ -150,3 +150,50 @@ with open(sys.argv[1]) as f:
 print(eval(sys.argv[2], {"d": d}))
 EOF
 }
+
+# e2e_start_sshd DIR USER PORT: a private OpenSSH server for Target=ssh tests,
+# on 127.0.0.1:PORT (a QEMU guest with user networking reaches it as
+# 10.0.2.2:PORT), with its configuration, host key and log (sshd.log) in DIR,
+# and a throwaway USER whose home is DIR/home and whose authorized_keys holds
+# only DIR/admin_key.pub, the "server admin's" key made here. DIR and the
+# directories above it must be searchable by USER (sshd's StrictModes wants
+# the home not writable by others). Sets E2E_SSHD_PID; e2e_stop_sshd DIR USER
+# undoes it all.
+e2e_start_sshd() {
+    local dir=$1 user=$2 port=$3
+    useradd --home-dir "$dir/home" --create-home --shell /bin/sh "$user" || return 1
+    usermod -p '*' "$user" # no password, but not locked: sshd refuses locked accounts
+    ssh-keygen -q -t ed25519 -N '' -f "$dir/host_key" < /dev/null
+    ssh-keygen -q -t ed25519 -N '' -f "$dir/admin_key" -C admin < /dev/null
+    install -d -m 0700 -o "$user" "$dir/home/.ssh"
+    install -m 0600 -o "$user" "$dir/admin_key.pub" "$dir/home/.ssh/authorized_keys"
+    cat > "$dir/sshd_config" << EOF
+ListenAddress 127.0.0.1
+Port $port
+HostKey $dir/host_key
+PidFile $dir/sshd.pid
+AuthenticationMethods publickey
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes yes
+AllowUsers $user
+EOF
+    mkdir -p /run/sshd # its privilege separation directory
+    /usr/sbin/sshd -D -e -f "$dir/sshd_config" 2> "$dir/sshd.log" &
+    E2E_SSHD_PID=$!
+    local _
+    for _ in $(seq 50); do
+        (echo > "/dev/tcp/127.0.0.1/$port") 2> /dev/null && return 0
+        sleep 0.1
+    done
+    e2e_log "sshd did not listen on 127.0.0.1:$port: $(cat "$dir/sshd.log")"
+    return 1
+}
+
+e2e_stop_sshd() {
+    [ -n "${E2E_SSHD_PID:-}" ] && kill "$E2E_SSHD_PID" 2> /dev/null
+    E2E_SSHD_PID=
+    userdel "$2" 2> /dev/null
+    return 0
+}

@@ -38,9 +38,19 @@
 #              and keeps the record on the root filesystem; after the reboot
 #              crashcaptured copies the dump into /var/crash and clears the
 #              stream's header; the same checks as capture
+#   ssh        Target=ssh://USER@10.0.2.2:PORT/DIR, an sshd of the test's own
+#              on the host's loopback (e2e_start_sshd), reached through QEMU
+#              user networking; the guest's network is systemd-networkd with
+#              DHCP. The driver runs crashcapturectl propagate with the
+#              server admin's key and crashcapturectl rebuild, as an admin
+#              does; the capture kernel brings the interface up and streams
+#              the dump through ssh; after the reboot crashcapturectl lists
+#              the record kept on the root filesystem; on the host the
+#              stream, replayed by makedumpfile -R, opens in libkdumpfile
+#              and drgn
 #
 #   test-systemd-guest.sh [--scenario capture|too-small|reset|reboot|
-#                                     target-missing|target-full|raw]
+#                                     target-missing|target-full|raw|ssh]
 #                         [--kver K] [--mem MIB] [--crash SIZE] [--deb FILE]
 #                         [--timeout S] [--out DIR] [--no-driver-update]
 #                         [--base-only]
@@ -91,8 +101,8 @@ case $SCENARIO in
     reboot) end=reboot; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
     target-missing) end=wipe-target; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
     target-full) end=fill-target; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
-    raw) end=crash; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
-    *) e2e_die "unknown scenario $SCENARIO (capture, too-small, reset, reboot, target-missing, target-full, raw)" ;;
+    raw | ssh) end=crash; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
+    *) e2e_die "unknown scenario $SCENARIO (capture, too-small, reset, reboot, target-missing, target-full, raw, ssh)" ;;
 esac
 CRASH=${CRASH:-256M}
 REPLACE_KERNEL=${REPLACE_KERNEL:-1}
@@ -109,8 +119,10 @@ rm -rf "$OUT"
 mkdir -p "$OUT"
 work=$(mktemp -d /var/tmp/crashcapture-guest.XXXXXX)
 rootfs=$work/rootfs
+ssh_user=ccguest$$
 cleanup() {
     mountpoint -q "$rootfs/proc" 2> /dev/null && umount "$rootfs/proc"
+    [ "$SCENARIO" = ssh ] && e2e_stop_sshd "$work/sshd" "$ssh_user"
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -130,7 +142,8 @@ fi
 # are left out: dbus is in the base list.
 depends=$(dpkg-deb -f "$DEB" Depends | tr ',' '\n' | sed -E '/\|/d; s/\(.*\)//; s/ //g' |
     sed '/^$/d' | sort | tr '\n' ',')
-base_packages="systemd-sysv,udev,kmod,dbus,e2fsprogs,util-linux,procps,zstd,${depends%,}"
+# openssh-client and iproute2: what Target=ssh needs (the package suggests them).
+base_packages="systemd-sysv,udev,kmod,dbus,e2fsprogs,util-linux,procps,zstd,openssh-client,iproute2,${depends%,}"
 key=$(echo "$base_packages" | sha256sum | cut -c1-12)
 tarball=$CACHE/guest/bookworm-systemd-$key.tar
 mkdir -p "$CACHE/guest"
@@ -205,6 +218,7 @@ EOF
 echo 1 > "$rootfs/var/lib/crashcapture-e2e/phase"
 
 target_drive=()
+network=(-net none)
 case $SCENARIO in
     target-*)
         # Target= on a filesystem of its own, as administrators give dumps
@@ -226,6 +240,27 @@ case $SCENARIO in
         target_drive=(-drive "file=$OUT/target.img,format=raw,if=none,id=crashraw,cache=unsafe"
             -device virtio-blk-pci,drive=crashraw,serial=crashraw,addr=0x1f)
         ;;
+    ssh)
+        # The server: the host's loopback, 10.0.2.2 from the guest (QEMU's
+        # user networking). Its user's home must be reachable: $work is 0700.
+        chmod 0755 "$work"
+        mkdir -m 0755 "$work/sshd"
+        ssh_port=$((20000 + $$ % 20000))
+        e2e_start_sshd "$work/sshd" "$ssh_user" "$ssh_port" || e2e_die "cannot start the test's sshd"
+        ssh_directory=$work/sshd/home/dumps
+        printf '[Dump]\nTarget=ssh://%s@10.0.2.2:%s%s\n' "$ssh_user" "$ssh_port" "$ssh_directory" \
+            > "$rootfs/etc/crashcapture/crashcapture.conf.d/50-e2e-target.conf"
+        # The server admin's key, which propagate logs in with once.
+        install -d -m 0700 "$rootfs/root/.ssh"
+        install -m 0600 "$work/sshd/admin_key" "$rootfs/root/.ssh/e2e-admin"
+        echo "SSH_IDENTITY=/root/.ssh/e2e-admin" >> "$rootfs/etc/crashcapture-e2e.conf"
+        # The guest's own network, as a Debian server with systemd-networkd has it.
+        mkdir -p "$rootfs/etc/systemd/network"
+        printf '[Match]\nName=e*\n[Network]\nDHCP=ipv4\n' > "$rootfs/etc/systemd/network/50-e2e.network"
+        chroot "$rootfs" systemctl enable systemd-networkd.service > /dev/null 2>&1 ||
+            e2e_die "cannot enable systemd-networkd in the guest"
+        network=(-nic user,model=virtio-net-pci)
+        ;;
 esac
 disk=$OUT/disk.img
 mkfs.ext4 -q -F -L rootfs -d "$rootfs" "$disk" 4G > /dev/null
@@ -236,7 +271,7 @@ qemu=(qemu-system-x86_64 -accel tcg -m "$MEM" -smp 1 -cpu qemu64
     -kernel "/boot/vmlinuz-$KVER" -initrd "/boot/initrd.img-$KVER"
     -append "root=/dev/vda rw console=ttyS0 crashkernel=$CRASH"
     -drive "file=$disk,format=raw,if=virtio,cache=unsafe" "${target_drive[@]}"
-    -display none -monitor none -serial stdio -net none
+    -display none -monitor none -serial stdio "${network[@]}"
     -qmp "unix:$work/qmp.sock,server=on,wait=off")
 printf '%q ' "${qemu[@]}" > "$OUT/qemu-cmd.txt"
 t0=$(e2e_us)
@@ -286,7 +321,42 @@ if [ "$REPLACE_KERNEL" = 1 ]; then
         pass "a driver update (updates/ + depmod) made the daemon rebuild and reload: $(grep -o 'E2E: RELOADED.*' "$OUT/serial.log" | head -1)" ||
         fail "no rebuild and reload after the driver update"
 fi
-if [ "$SCENARIO" = capture ] || [ "$SCENARIO" = raw ]; then
+# The dump check-dump.py opens: the one in the guest's /var/crash, or for
+# an ssh target the stream on the server, replayed.
+checked_dump_dir=$dump_dir
+if [ "$SCENARIO" = capture ] || [ "$SCENARIO" = raw ] || [ "$SCENARIO" = ssh ]; then
+if [ "$SCENARIO" = ssh ]; then
+    grep -q 'E2E: PROPAGATED status=0' "$OUT/serial.log" &&
+        pass "crashcapturectl propagate in the guest: $(grep -m1 'can log in' "$results/propagate.txt" 2> /dev/null)" ||
+        fail "crashcapturectl propagate in the guest: $(cat "$results/propagate.txt" 2> /dev/null)"
+    grep -q 'crashcapture: network: .* 10\.0\.2\.15/24' "$OUT/serial.log" &&
+        grep -q 'crashcapture: saving the crashed kernel.s memory to ssh://' "$OUT/serial.log" &&
+        pass "the capture kernel brought up $(grep -o 'crashcapture: network: .*' "$OUT/serial.log" | head -1 | cut -d' ' -f3-) and sent the dump through ssh" ||
+        fail "the capture did not say it set up the network and sent the dump through ssh"
+    server_dump=$ssh_directory/$dump_id
+    checked_dump_dir=$OUT/ssh-dump
+    mkdir -p "$checked_dump_dir"
+    if [ -n "$dump_id" ] && [ -s "$server_dump/vmcore.flat" ] &&
+        makedumpfile -R "$checked_dump_dir/vmcore" < "$server_dump/vmcore.flat" > "$OUT/ssh-replay.log" 2>&1; then
+        cp "$server_dump/vmcore-dmesg.txt" "$server_dump/status.json" "$checked_dump_dir/" 2> /dev/null
+        pass "the server has $dump_id/vmcore.flat ($(stat -c %s "$server_dump/vmcore.flat") bytes; makedumpfile -R replays it) and $(cd "$server_dump" && echo *)"
+    else
+        fail "no complete dump on the server: $(ls -la "$server_dump" 2>&1 | tr '\n' ' '; tail -2 "$OUT/ssh-replay.log" 2> /dev/null)"
+    fi
+    if "$PYTHON" - "$results/info.json" "$dump_id" > "$OUT/ssh-record.txt" 2>&1 << 'PY'; then
+import json, sys
+record = json.load(open(sys.argv[1]))
+record = record.get("record", record)
+url = record["remote_dump"]
+assert url.startswith("ssh://") and url.endswith("/" + sys.argv[2] + "/vmcore.flat"), url
+assert record["result"] == "complete" and record["dump_file"] == "", record
+print("remote_dump=" + url)
+PY
+        pass "crashcapturectl info names the dump on the server: $(cat "$OUT/ssh-record.txt")"
+    else
+        fail "the record kept in the guest: $(cat "$OUT/ssh-record.txt")"
+    fi
+fi
 if [ "$SCENARIO" = raw ]; then
     grep -q 'crashcapture: saving the crashed kernel.s memory to the raw device /dev/disk/by-id/virtio-crashraw' "$OUT/serial.log" &&
         grep -q 'crashcapture: kept the record and the kernel log on the root filesystem' "$OUT/serial.log" &&
@@ -354,7 +424,7 @@ done < <(grep -v '^$' "$results/permissions.txt" 2> /dev/null)
     pass "the capture kernel's own log is kept next to the dump ($(wc -l < "$dump_dir/capture-kernel.log") lines)" ||
     fail "no capture-kernel.log next to the dump"
 
-if [ -d "$dump_dir" ] && "$PYTHON" "$E2E_DIR/check-dump.py" "$dump_dir" "$marker" > "$OUT/check.txt" 2>&1; then
+if [ -d "$checked_dump_dir" ] && "$PYTHON" "$E2E_DIR/check-dump.py" "$checked_dump_dir" "$marker" > "$OUT/check.txt" 2>&1; then
     pass "libkdumpfile and drgn open the dump ($(grep -c '^ok' "$OUT/check.txt") checks)"
 else
     sed 's/^/  /' "$OUT/check.txt" 2> /dev/null

@@ -30,51 +30,23 @@ for tool in /usr/sbin/sshd ssh ssh-keygen makedumpfile; do
     command -v "$tool" > /dev/null || { echo "FAIL: $tool is not installed (scripts/install-deps.sh)"; exit 1; }
 done
 
+# shellcheck source=tests/e2e/lib.sh
+. "$HERE/../e2e/lib.sh"
 failures=0
 pass() { echo "PASS: $*"; }
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 work=$(mktemp -d /var/tmp/crashcapture-ssh.XXXXXX)
-# sshd's StrictModes: the user's home and everything above it must not be
-# writable by others, and the user must reach it.
-chmod 0755 "$work"
+chmod 0755 "$work" # the user reaches its home in it
 user=ccssh$$
 port=$((20000 + $$ % 20000))
-sshd_pid=
 cleanup() {
-    [ -n "$sshd_pid" ] && kill "$sshd_pid" 2> /dev/null
-    userdel "$user" 2> /dev/null
+    e2e_stop_sshd "$work" "$user"
     [ "$failures" = 0 ] || { echo "sshd's log:"; tail -20 "$work/sshd.log"; }
     rm -rf "$work"
 }
 trap cleanup EXIT
-
-# ---- the server ----
 home=$work/home
-useradd --home-dir "$home" --create-home --shell /bin/sh "$user" || { echo "FAIL: useradd"; exit 1; }
-usermod -p '*' "$user"  # no password, but not locked: sshd refuses locked accounts
-ssh-keygen -q -t ed25519 -N '' -f "$work/host_key"
-ssh-keygen -q -t ed25519 -N '' -f "$work/admin_key" -C admin
-install -d -m 0700 -o "$user" "$home/.ssh"
-install -m 0600 -o "$user" "$work/admin_key.pub" "$home/.ssh/authorized_keys"
-cat > "$work/sshd_config" << EOF
-ListenAddress 127.0.0.1
-Port $port
-HostKey $work/host_key
-PidFile $work/sshd.pid
-AuthenticationMethods publickey
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-StrictModes yes
-AllowUsers $user
-EOF
-mkdir -p /run/sshd  # its privilege separation directory
-/usr/sbin/sshd -D -e -f "$work/sshd_config" 2> "$work/sshd.log" &
-sshd_pid=$!
-for _ in $(seq 50); do
-    (echo > "/dev/tcp/127.0.0.1/$port") 2> /dev/null && break
-    sleep 0.1
-done
+e2e_start_sshd "$work" "$user" "$port" || { echo "FAIL: cannot start a private sshd"; exit 1; }
 
 # ---- 1. propagate ----
 root=$work/root

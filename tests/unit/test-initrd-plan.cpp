@@ -397,8 +397,9 @@ TEST(CaptureEnvironment, RawTargetKeepsItsRecordOnTheRootFilesystem) {
     EXPECT_NE(text.find("CRASHCAPTURE_TARGET_KIND='raw'\n"), std::string::npos);
     EXPECT_NE(text.find("CRASHCAPTURE_TARGET_SOURCE='/dev/disk/by-id/virtio-crashraw'\n"),
               std::string::npos);
-    EXPECT_NE(text.find("CRASHCAPTURE_KEPT_RECORD_DIRECTORY='/var/lib/crashcapture/raw-captures'\n"),
-              std::string::npos);
+    EXPECT_NE(
+        text.find("CRASHCAPTURE_KEPT_RECORD_DIRECTORY='/var/lib/crashcapture/raw-captures'\n"),
+        std::string::npos);
     // The stream for the device, a kdump file for the fallback directory.
     EXPECT_NE(text.find("CRASHCAPTURE_SAVE_ARGUMENTS='--format flattened "), std::string::npos);
     EXPECT_NE(text.find("CRASHCAPTURE_FALLBACK_SAVE_ARGUMENTS='--format kdump "),
