@@ -24,7 +24,7 @@
 #include "file-util.hpp"
 #include "initrd-plan.hpp"
 #include "process.hpp"
-#include "ssh-target.hpp"
+#include "remote-target.hpp"
 #include "system-paths.hpp"
 
 using namespace crashcapture;
@@ -107,9 +107,22 @@ std::optional<std::string> resolve_host(const std::string& host) {
     return rc == 0 ? std::optional<std::string>(text.data()) : std::nullopt;
 }
 
+// A target on another machine, as capture_environment() takes it: no device;
+// for nfs the mount source and type, and dumps go to the export's top.
+TargetFilesystem remote_target(const Config& config) {
+    TargetFilesystem target;
+    target.host_directory = config.target.path;
+    if (config.target.kind == TargetKind::nfs) {
+        target.source = nfs_mount_source(config.target);
+        target.fstype = "nfs4";
+        target.directory_in_filesystem = "/";
+    }
+    return target;
+}
+
 // An ssh target: the key and the pinned host key must be there (crashcapturectl
-// propagate), and the capture kernel gets this system's way to the server.
-CaptureNetwork plan_ssh_capture(const SystemPaths& paths, const Config& config) {
+// propagate).
+void check_ssh_keys(const SystemPaths& paths, const Config& config) {
     for (const auto path : {kSshKeyPath, kSshKnownHostsPath}) {
         if (::access(paths.resolve(path).c_str(), R_OK) != 0) {
             fail(
@@ -119,13 +132,19 @@ CaptureNetwork plan_ssh_capture(const SystemPaths& paths, const Config& config) 
                             config.target_description(), path, std::strerror(errno)));
         }
     }
+}
+
+// An ssh or nfs target: the capture kernel gets this system's way to the
+// server.
+CaptureNetwork plan_capture_network(const SystemPaths& paths, const Config& config) {
     // At boot crashcaptured starts before the network is configured (it
     // needs none itself): wait for a route and an address, as long as
     // systemd waits for a device (DefaultDeviceTimeoutSec=90s).
     constexpr int kNetworkWaitSeconds = 90;
     Result<CaptureNetwork> network = make_error(0, "not tried");
+    std::optional<std::string> address;
     for (int waited = 0;; ++waited) {
-        const auto address = resolve_host(config.target.host);
+        address = resolve_host(config.target.host);
         const auto route_json =
             address ? ip_json({"route", "get", *address}) : ip_json({"route", "show", "default"});
         const auto route = route_json ? parse_ip_route(*route_json)
@@ -157,6 +176,7 @@ CaptureNetwork plan_ssh_capture(const SystemPaths& paths, const Config& config) 
         fail(fmt::format("Target={}: {}", config.target_description(), network.error().message));
     }
     network->drivers = network_device_drivers(paths, network->interface);
+    network->server_address = address.value_or("");
     return *network;
 }
 
@@ -202,16 +222,12 @@ int main(int argc, char** argv) {
         fail(fmt::format("the configuration has errors:\n{}", config.error().message));
     }
     const TargetKind kind = config->target.kind;
-    if (kind == TargetKind::nfs) {
-        fail(
-            fmt::format("Target={}: this version's capture initrd writes to a directory on a "
-                        "local filesystem, a raw block device or an ssh server; nfs targets are "
-                        "not built yet",
-                        config->target_description()));
-    }
     std::optional<CaptureNetwork> network;
     if (kind == TargetKind::ssh) {
-        network = plan_ssh_capture(paths, *config);
+        check_ssh_keys(paths, *config);
+    }
+    if (kind == TargetKind::ssh || kind == TargetKind::nfs) {
+        network = plan_capture_network(paths, *config);
     }
     if (kind == TargetKind::directory && !dry_run) {
         make_target_directory(paths.resolve(config->target.path));
@@ -226,8 +242,8 @@ int main(int argc, char** argv) {
     const auto target =
         kind == TargetKind::raw
             ? resolve_raw_target(paths, *mountinfo, swaps.value_or(""), config->target.path)
-        : kind == TargetKind::ssh
-            ? Result<TargetFilesystem>(TargetFilesystem())  // no device or filesystem here
+        : kind == TargetKind::ssh || kind == TargetKind::nfs
+            ? Result<TargetFilesystem>(remote_target(*config))
             : resolve_directory_target(paths, *mountinfo, config->target.path);
     if (!target) {
         fail(target.error().message);
@@ -269,9 +285,11 @@ int main(int argc, char** argv) {
     const std::string fallback_dropin = fallback_unit_dropin(*config);
 
     const std::string temporary_output = output + ".building";
-    std::string drivers = target->fstype.empty() || target->fstype == root->fstype
+    // NFSv4's filesystem type is nfs4, its module nfsv4 (fs/nfs/Makefile).
+    const std::string target_driver = target->fstype == "nfs4" ? "nfsv4" : target->fstype;
+    std::string drivers = target_driver.empty() || target_driver == root->fstype
                               ? root->fstype
-                              : target->fstype + " " + root->fstype;
+                              : target_driver + " " + root->fstype;
     if (network) {
         for (const auto& driver : network->drivers) {
             drivers += " " + driver;
@@ -363,8 +381,10 @@ int main(int argc, char** argv) {
         : kind == TargetKind::ssh
             ? fmt::format("{} through {} ({}), as a flattened stream", config->target_description(),
                           network->interface, network->address)
-            : fmt::format("{} on {} ({})", target->directory_in_filesystem, target->source,
-                          target->fstype);
+        : kind == TargetKind::nfs ? fmt::format("{} (NFSv4) through {} ({})", target->source,
+                                                network->interface, network->address)
+                                  : fmt::format("{} on {} ({})", target->directory_in_filesystem,
+                                                target->source, target->fstype);
     std::cout << fmt::format("crashcapture-build-initrd: {} for {}: {:.1f} MiB; dumps go to {}\n",
                              output, kernel_version, static_cast<double>(built.st_size) / (1 << 20),
                              destination);

@@ -13,7 +13,7 @@
 #include "file-util.hpp"
 #include "initrd-plan.hpp"
 #include "process.hpp"
-#include "ssh-target.hpp"
+#include "remote-target.hpp"
 
 namespace crashcapture {
 

@@ -19,9 +19,9 @@
 #include "dump-catalog.hpp"
 #include "file-util.hpp"
 #include "raw-recovery.hpp"
+#include "remote-target.hpp"
 #include "reservation.hpp"
 #include "retention.hpp"
-#include "ssh-target.hpp"
 
 extern char** environ;
 
@@ -199,12 +199,11 @@ std::vector<std::string> Manager::dump_locations() const {
 }
 
 std::vector<std::string> Manager::watched_directories() const {
-    return {paths_.boot,
-            paths_.modules,
-            paths_.legacy_modules,
-            paths_.etc_config,
+    return {paths_.boot, paths_.modules, paths_.legacy_modules, paths_.etc_config,
             paths_.etc_config + "/crashcapture.conf.d",
-            paths_.root + "/etc"};
+            // Target=ssh: the capture's key and pinned host key
+            // (crashcapturectl propagate).
+            paths_.etc_config + "/ssh", paths_.root + "/etc"};
 }
 
 std::vector<std::string> Manager::watched_trees() const {
@@ -223,6 +222,11 @@ std::vector<std::string> Manager::manifest_inputs() const {
         paths_.root + "/etc/fstab",
         builder_,
     };
+    if (config_ && config_->target.kind == TargetKind::ssh) {
+        // The key and known_hosts go into the initrd; the network it sets
+        // up is read at build time only (crashcapture-build-initrd).
+        inputs.push_back(paths_.etc_config + "/ssh");
+    }
     return inputs;
 }
 
@@ -361,9 +365,18 @@ void Manager::begin_build() {
     }
     argv.push_back(nullptr);
     ::mkdir(paths_.state.c_str(), 0700);
+    // The builder's messages go to a file, so that a failure's reason
+    // ("run crashcapturectl propagate", "no route to ...") reaches LastError
+    // and not only the journal (build_finished()).
+    ::mkdir(paths_.run.c_str(), 0700);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, builder_log_path().c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
     pid_t pid = -1;
-    if (int rc = posix_spawn(&pid, builder_.c_str(), nullptr, nullptr, argv.data(), environ);
-        rc != 0) {
+    const int rc = posix_spawn(&pid, builder_.c_str(), &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0) {
         set_state(ManagerState::failed,
                   fmt::format("cannot run the initrd builder {}: {}", builder_, std::strerror(rc)));
         return;
@@ -388,17 +401,42 @@ void Manager::begin_build() {
     });
 }
 
+std::string Manager::builder_log_path() const {
+    return paths_.run + "/builder.log";
+}
+
 void Manager::build_finished(int status) {
     builder_pid_ = -1;
     const std::string output = properties_.capture_initrd + ".new";
+    // The builder's last words: its own failure message
+    // ("crashcapture-build-initrd: ...", the last line it writes), or
+    // dracut's last line.
+    const std::string builder_output = read_text(builder_log_path());
+    const size_t last_line_start = builder_output.rfind('\n');
+    std::string last_line =
+        builder_output.substr(last_line_start == std::string::npos ? 0 : last_line_start + 1);
+    constexpr size_t kLastLineShown = 600;  // a D-Bus property, not a log
+    if (last_line.size() > kLastLineShown) {
+        last_line = last_line.substr(0, kLastLineShown) + "...";
+    }
+    if (!builder_output.empty()) {
+        // Whole, for the journal: dracut's output when it failed.
+        constexpr size_t kOutputLogged = 16384;
+        observer_.log(WIFEXITED(status) && WEXITSTATUS(status) == 0 ? LOG_INFO : LOG_WARNING,
+                      "Initrd builder: " + (builder_output.size() > kOutputLogged
+                                                ? "..." + builder_output.substr(
+                                                              builder_output.size() - kOutputLogged)
+                                                : builder_output));
+    }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         ::unlink(output.c_str());
+        const std::string why = last_line.empty() ? std::string() : ": " + last_line;
         set_state(ManagerState::failed,
                   WIFEXITED(status)
-                      ? fmt::format("the initrd builder {} failed with exit status {}", builder_,
-                                    WEXITSTATUS(status))
-                      : fmt::format("the initrd builder {} was killed by signal {}", builder_,
-                                    WTERMSIG(status)));
+                      ? fmt::format("the initrd builder {} failed with exit status {}{}", builder_,
+                                    WEXITSTATUS(status), why)
+                      : fmt::format("the initrd builder {} was killed by signal {}{}", builder_,
+                                    WTERMSIG(status), why));
     } else if (::rename(output.c_str(), properties_.capture_initrd.c_str()) < 0) {
         set_state(
             ManagerState::failed,
@@ -859,8 +897,9 @@ void Manager::resolve_earlier_boots() {
 }
 
 void Manager::recover_raw_captures() {
-    if (config_ && config_->target.kind == TargetKind::ssh) {
-        recover_ssh_records();
+    if (config_ &&
+        (config_->target.kind == TargetKind::ssh || config_->target.kind == TargetKind::nfs)) {
+        recover_remote_records();
         return;
     }
     if (!config_ || config_->target.kind != TargetKind::raw) {
@@ -896,14 +935,16 @@ void Manager::recover_raw_captures() {
     }
 }
 
-void Manager::recover_ssh_records() {
+void Manager::recover_remote_records() {
     if (auto s = make_directory(paths_.crash_dir, 0700); !s) {
         observer_.log(LOG_ERR, "Cannot report the captures sent to " +
                                    config_->target_description() + ": " + s.error().message);
         return;
     }
-    auto report =
-        recover_kept_records(ssh_capture_records_directory(paths_), paths_.crash_dir, now_sec());
+    auto report = recover_kept_records(config_->target.kind == TargetKind::ssh
+                                           ? ssh_capture_records_directory(paths_)
+                                           : nfs_capture_records_directory(paths_),
+                                       paths_.crash_dir, now_sec());
     if (!report) {
         observer_.log(LOG_ERR, fmt::format("Cannot report the captures sent to {}: {}; tried "
                                            "again at the next start",

@@ -114,11 +114,11 @@ class Manager {
     // Target=raw: copies a dump the capture left on the device, and the
     // records it left on the root filesystem, into the crash directory
     // (lib/raw-recovery.hpp), before report_new_dumps() reports them.
-    // Target=ssh: recover_ssh_records().
+    // Target=ssh and nfs: recover_remote_records().
     void recover_raw_captures();
-    // Target=ssh: the records the capture kept on the root filesystem become
-    // dump directories (their dumps are on the server).
-    void recover_ssh_records();
+    // Target=ssh and nfs: the records the capture kept on the root
+    // filesystem become dump directories (their dumps are on the server).
+    void recover_remote_records();
     void report_new_dumps();
     // Resolves the earlier boots of the armed-boot ledger, once each, and
     // reports the lost captures among them (journal + DumpCaptured signal
@@ -140,6 +140,8 @@ class Manager {
     void share_target_with_group();
     void begin_build();
     void build_finished(int exit_status);
+    // Where the builder's standard error goes (the runtime directory).
+    std::string builder_log_path() const;
     void load();
     std::string running_kernel_release() const;
     std::vector<std::string> manifest_inputs() const;

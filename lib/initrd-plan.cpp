@@ -15,7 +15,7 @@
 #include "armed-boot-ledger.hpp"
 #include "file-util.hpp"
 #include "raw-recovery.hpp"
-#include "ssh-target.hpp"
+#include "remote-target.hpp"
 
 namespace crashcapture {
 
@@ -386,6 +386,7 @@ std::string capture_environment(const Config& config, const TargetFilesystem& ta
     };
     const bool raw = config.target.kind == TargetKind::raw;
     const bool ssh = config.target.kind == TargetKind::ssh;
+    const bool nfs = config.target.kind == TargetKind::nfs;
     // Targets that cannot hold a kdump file (a device, a pipe) stream it; a
     // fallback to the root filesystem writes a file like any other.
     const bool streamed = raw || ssh;
@@ -419,12 +420,13 @@ std::string capture_environment(const Config& config, const TargetFilesystem& ta
         {"CRASHCAPTURE_FAILURE_NOTE_DIRECTORY",
          state_on_root ? join_paths(state->directory_in_filesystem, kCaptureFailuresSubdirectory)
                        : std::string()},
-        // Where a raw or ssh capture copies its record and logs, for
+        // Where a raw, ssh or nfs capture copies its record and logs, for
         // crashcaptured to report after the reboot.
         {"CRASHCAPTURE_KEPT_RECORD_DIRECTORY",
-         streamed && state_on_root
-             ? join_paths(state->directory_in_filesystem,
-                          raw ? kRawCapturesSubdirectory : kSshCapturesSubdirectory)
+         (streamed || nfs) && state_on_root
+             ? join_paths(state->directory_in_filesystem, raw   ? kRawCapturesSubdirectory
+                                                          : ssh ? kSshCapturesSubdirectory
+                                                                : kNfsCapturesSubdirectory)
              : std::string()},
         {"CRASHCAPTURE_SAVE_ARGUMENTS", join_words(save_arguments(config, group_id))},
         {"CRASHCAPTURE_FALLBACK_SAVE_ARGUMENTS",
@@ -436,20 +438,34 @@ std::string capture_environment(const Config& config, const TargetFilesystem& ta
     for (const auto& [name, value] : assignments) {
         text += fmt::format("{}={}\n", name, shell_quote(value));
     }
+    std::vector<std::pair<std::string_view, std::string>> remote_assignments;
     if (ssh) {
-        const std::vector<std::pair<std::string_view, std::string>> ssh_assignments = {
+        remote_assignments = {
             {"CRASHCAPTURE_SSH_DESTINATION", ssh_destination(config.target)},
             {"CRASHCAPTURE_SSH_OPTIONS",
              join_words(ssh_options(config.target, kSshKeyPath, kSshKnownHostsPath))},
             {"CRASHCAPTURE_SSH_DIRECTORY", config.target.path},
-            {"CRASHCAPTURE_NET_INTERFACE", network ? network->interface : std::string()},
-            {"CRASHCAPTURE_NET_MAC", network ? network->mac : std::string()},
-            {"CRASHCAPTURE_NET_ADDRESS", network ? network->address : std::string()},
-            {"CRASHCAPTURE_NET_GATEWAY", network ? network->gateway : std::string()},
         };
-        for (const auto& [name, value] : ssh_assignments) {
-            text += fmt::format("{}={}\n", name, shell_quote(value));
-        }
+    }
+    if (nfs) {
+        remote_assignments = {
+            {"CRASHCAPTURE_NFS_SOURCE", nfs_mount_source(config.target)},
+            {"CRASHCAPTURE_NFS_HOST", config.target.host},
+            {"CRASHCAPTURE_NFS_ADDRESS", network ? network->server_address : std::string()},
+        };
+    }
+    if (ssh || nfs) {
+        remote_assignments.insert(
+            remote_assignments.end(),
+            {
+                {"CRASHCAPTURE_NET_INTERFACE", network ? network->interface : std::string()},
+                {"CRASHCAPTURE_NET_MAC", network ? network->mac : std::string()},
+                {"CRASHCAPTURE_NET_ADDRESS", network ? network->address : std::string()},
+                {"CRASHCAPTURE_NET_GATEWAY", network ? network->gateway : std::string()},
+            });
+    }
+    for (const auto& [name, value] : remote_assignments) {
+        text += fmt::format("{}={}\n", name, shell_quote(value));
     }
     return text;
 }

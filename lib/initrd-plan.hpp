@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "config.hpp"
+#include "remote-target.hpp"
 #include "result.hpp"
-#include "ssh-target.hpp"
 #include "system-paths.hpp"
 
 namespace crashcapture {
@@ -107,7 +107,7 @@ std::string shell_quote(std::string_view word);
 // cannot mount the target (capture_failure_notes_directory()), and a raw
 // or ssh target's capture copies its record and logs there
 // (raw_capture_records_directory(), lib/raw-recovery.hpp;
-// ssh_capture_records_directory(), lib/ssh-target.hpp). network is an ssh
+// ssh_capture_records_directory(), lib/remote-target.hpp). network is an ssh
 // target's: the interface, address and gateway the capture sets up.
 std::string capture_environment(const Config& config, const TargetFilesystem& target,
                                 const TargetFilesystem& root,

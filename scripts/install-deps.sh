@@ -38,6 +38,7 @@ test_packages=(
     rpm                                 # rpmbuild for packaging/rpm (scripts/build-rpm.sh)
     systemd                             # systemd-analyze verify, systemd-tmpfiles on the chroot
     openssh-client openssh-server       # Target=ssh: a private sshd on loopback for the tests
+    nfs-ganesha nfs-ganesha-vfs         # Target=nfs: a userspace NFSv4 server for the nfs guest
 )
 
 if [ "$(id -u)" != 0 ]; then

@@ -197,3 +197,55 @@ e2e_stop_sshd() {
     userdel "$2" 2> /dev/null
     return 0
 }
+
+# e2e_start_nfs_server DIR: an NFSv4 server of the test's own (NFS-Ganesha,
+# userspace: the kernel's nfsd is not available everywhere), on
+# 127.0.0.1:2049 (10.0.2.2:2049 from a QEMU guest with user networking),
+# exporting DIR/export as /dumps, read-write, root not squashed, as an
+# NFS server for crash dumps is set up. Its configuration, log
+# (ganesha.log) and state are in DIR. Sets E2E_NFS_PID; e2e_stop_nfs_server
+# stops it.
+e2e_start_nfs_server() {
+    local dir=$1
+    mkdir -p "$dir/export" "$dir/recovery"
+    cat > "$dir/ganesha.conf" << EOF
+NFS_CORE_PARAM {
+    Bind_addr = 127.0.0.1;
+    NFS_Port = 2049;
+    Protocols = 4;
+    Enable_NLM = false;
+    Enable_RQUOTA = false;
+}
+NFSV4 {
+    Graceless = true;
+    RecoveryBackend = fs;
+    RecoveryRoot = $dir/recovery;
+}
+EXPORT {
+    Export_Id = 1;
+    Path = $dir/export;
+    Pseudo = /dumps;
+    Access_Type = RW;
+    Squash = No_Root_Squash;
+    SecType = sys;
+    Protocols = 4;
+    Transports = TCP;
+    FSAL { Name = VFS; }
+}
+EOF
+    ganesha.nfsd -F -f "$dir/ganesha.conf" -L "$dir/ganesha.log" -p "$dir/ganesha.pid" &
+    E2E_NFS_PID=$!
+    local _
+    for _ in $(seq 100); do
+        (echo > /dev/tcp/127.0.0.1/2049) 2> /dev/null && return 0
+        sleep 0.1
+    done
+    e2e_log "NFS-Ganesha did not listen on 127.0.0.1:2049: $(tail -5 "$dir/ganesha.log")"
+    return 1
+}
+
+e2e_stop_nfs_server() {
+    [ -n "${E2E_NFS_PID:-}" ] && kill "$E2E_NFS_PID" 2> /dev/null
+    E2E_NFS_PID=
+    return 0
+}

@@ -48,9 +48,15 @@
 #              the record kept on the root filesystem; on the host the
 #              stream, replayed by makedumpfile -R, opens in libkdumpfile
 #              and drgn
+#   nfs        Target=nfs:10.0.2.2:/dumps, an NFSv4 export of the test's own
+#              (NFS-Ganesha on the host's loopback, e2e_start_nfs_server),
+#              the same guest network; the capture kernel mounts it and
+#              writes the dump directory there, keeping the record on the
+#              root filesystem; the dump on the host's export opens in
+#              libkdumpfile and drgn
 #
 #   test-systemd-guest.sh [--scenario capture|too-small|reset|reboot|
-#                                     target-missing|target-full|raw|ssh]
+#                                     target-missing|target-full|raw|ssh|nfs]
 #                         [--kver K] [--mem MIB] [--crash SIZE] [--deb FILE]
 #                         [--timeout S] [--out DIR] [--no-driver-update]
 #                         [--base-only]
@@ -101,8 +107,8 @@ case $SCENARIO in
     reboot) end=reboot; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
     target-missing) end=wipe-target; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
     target-full) end=fill-target; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
-    raw | ssh) end=crash; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
-    *) e2e_die "unknown scenario $SCENARIO (capture, too-small, reset, reboot, target-missing, target-full, raw, ssh)" ;;
+    raw | ssh | nfs) end=crash; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
+    *) e2e_die "unknown scenario $SCENARIO (capture, too-small, reset, reboot, target-missing, target-full, raw, ssh, nfs)" ;;
 esac
 CRASH=${CRASH:-256M}
 REPLACE_KERNEL=${REPLACE_KERNEL:-1}
@@ -123,6 +129,7 @@ ssh_user=ccguest$$
 cleanup() {
     mountpoint -q "$rootfs/proc" 2> /dev/null && umount "$rootfs/proc"
     [ "$SCENARIO" = ssh ] && e2e_stop_sshd "$work/sshd" "$ssh_user"
+    [ "$SCENARIO" = nfs ] && e2e_stop_nfs_server
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -254,14 +261,21 @@ case $SCENARIO in
         install -d -m 0700 "$rootfs/root/.ssh"
         install -m 0600 "$work/sshd/admin_key" "$rootfs/root/.ssh/e2e-admin"
         echo "SSH_IDENTITY=/root/.ssh/e2e-admin" >> "$rootfs/etc/crashcapture-e2e.conf"
-        # The guest's own network, as a Debian server with systemd-networkd has it.
-        mkdir -p "$rootfs/etc/systemd/network"
-        printf '[Match]\nName=e*\n[Network]\nDHCP=ipv4\n' > "$rootfs/etc/systemd/network/50-e2e.network"
-        chroot "$rootfs" systemctl enable systemd-networkd.service > /dev/null 2>&1 ||
-            e2e_die "cannot enable systemd-networkd in the guest"
-        network=(-nic user,model=virtio-net-pci)
+        ;;
+    nfs)
+        e2e_start_nfs_server "$work/nfs" || e2e_die "cannot start the test's NFS server"
+        nfs_export=$work/nfs/export
+        printf '[Dump]\nTarget=nfs:10.0.2.2:/dumps\n' > "$rootfs/etc/crashcapture/crashcapture.conf.d/50-e2e-target.conf"
         ;;
 esac
+if [ "$SCENARIO" = ssh ] || [ "$SCENARIO" = nfs ]; then
+    # The guest's own network, as a Debian server with systemd-networkd has it.
+    mkdir -p "$rootfs/etc/systemd/network"
+    printf '[Match]\nName=e*\n[Network]\nDHCP=ipv4\n' > "$rootfs/etc/systemd/network/50-e2e.network"
+    chroot "$rootfs" systemctl enable systemd-networkd.service > /dev/null 2>&1 ||
+        e2e_die "cannot enable systemd-networkd in the guest"
+    network=(-nic user,model=virtio-net-pci)
+fi
 disk=$OUT/disk.img
 mkfs.ext4 -q -F -L rootfs -d "$rootfs" "$disk" 4G > /dev/null
 
@@ -324,7 +338,30 @@ fi
 # The dump check-dump.py opens: the one in the guest's /var/crash, or for
 # an ssh target the stream on the server, replayed.
 checked_dump_dir=$dump_dir
-if [ "$SCENARIO" = capture ] || [ "$SCENARIO" = raw ] || [ "$SCENARIO" = ssh ]; then
+if [ "$SCENARIO" = nfs ]; then
+    grep -q 'crashcapture: network: .* 10\.0\.2\.15/24' "$OUT/serial.log" &&
+        grep -q 'crashcapture: mounted 10.0.2.2:/dumps (NFS ' "$OUT/serial.log" &&
+        pass "the capture kernel brought up the network and $(grep -o 'crashcapture: mounted 10.0.2.2:/dumps.*' "$OUT/serial.log" | head -1 | cut -d' ' -f2-)" ||
+        fail "the capture did not say it set up the network and mounted the export"
+    checked_dump_dir=$nfs_export/$dump_id
+    [ -n "$dump_id" ] && [ -s "$checked_dump_dir/vmcore" ] && [ -s "$checked_dump_dir/status.json" ] &&
+        pass "the export on the host has $dump_id: $(cd "$checked_dump_dir" && echo *) ($(stat -c %s "$checked_dump_dir/vmcore") bytes of dump)" ||
+        fail "no dump on the NFS export: $(ls -la "$nfs_export" "$checked_dump_dir" 2>&1 | tr '\n' ' ')"
+    if "$PYTHON" - "$results/info.json" "$dump_id" > "$OUT/nfs-record.txt" 2>&1 << 'PY'; then
+import json, sys
+record = json.load(open(sys.argv[1]))
+record = record.get("record", record)
+url = record["remote_dump"]
+assert url == "nfs:10.0.2.2:/dumps/" + sys.argv[2] + "/vmcore", url
+assert record["result"] == "complete" and record["dump_file"] == "", record
+print("remote_dump=" + url)
+PY
+        pass "crashcapturectl info names the dump on the server: $(cat "$OUT/nfs-record.txt")"
+    else
+        fail "the record kept in the guest: $(cat "$OUT/nfs-record.txt")"
+    fi
+fi
+if [ "$SCENARIO" = capture ] || [ "$SCENARIO" = raw ] || [ "$SCENARIO" = ssh ] || [ "$SCENARIO" = nfs ]; then
 if [ "$SCENARIO" = ssh ]; then
     grep -q 'E2E: PROPAGATED status=0' "$OUT/serial.log" &&
         pass "crashcapturectl propagate in the guest: $(grep -m1 'can log in' "$results/propagate.txt" 2> /dev/null)" ||

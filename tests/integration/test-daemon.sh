@@ -538,7 +538,42 @@ start_daemon
 wait_state loaded 10
 [ "$(grep -c 'Copied the dump off' "$work/daemon.log")" = 1 ] && [ ! -e "$raw_dump-2" ] &&
     pass "raw target: copied once, not again at the next start" || fail "raw target: copied again"
+
+# ---- Target=ssh: the record the capture kept on the root filesystem ----
+kill -TERM "$daemon_pid"; wait "$daemon_pid" 2>/dev/null; daemon_pid=
+printf '[Dump]\nTarget=ssh://dump@192.0.2.7/srv/crash\n' > "$root/etc/crashcapture/crashcapture.conf"
+ssh_record=$root/var/lib/crashcapture/ssh-captures/2026-12-02-111111
+mkdir -p "$ssh_record"
+echo '[    2.000000] Kernel panic - not syncing: ssh test' > "$ssh_record/vmcore-dmesg.txt"
+cat > "$ssh_record/status.json" <<JSON
+{"schema_version": 1, "result": "complete", "error": "", "kernel_release": "$kver", "boot_id": "",
+ "crash_time": 1796209871, "panic_line": "Kernel panic - not syncing: ssh test",
+ "format": "flattened", "dump_file": "", "dmesg_file": "vmcore-dmesg.txt", "bytes_out": 8250,
+ "remote_dump": "ssh://dump@192.0.2.7/srv/crash/2026-12-02-111111/vmcore.flat"}
+JSON
+start_daemon
+wait_state loaded 10
+"$CTL" info 2026-12-02-111111 --json > "$work/ssh-info.json" 2>&1
+/usr/bin/python3 - "$work/ssh-info.json" <<'PY' && [ ! -e "$ssh_record" ] && has 'Brought back the record of a capture sent to ssh://dump@192.0.2.7/srv/crash' "$work/daemon.log" &&
+import json, sys
+record = json.load(open(sys.argv[1]))
+record = record.get("record", record)
+assert record["result"] == "complete", record
+assert record["remote_dump"] == "ssh://dump@192.0.2.7/srv/crash/2026-12-02-111111/vmcore.flat", record
+PY
+    pass "ssh target: the kept record is listed from /var/crash with remote_dump, and reported" ||
+    fail "ssh target: $(cat "$work/ssh-info.json"); $(grep -i ssh "$work/daemon.log" | tail -3)"
+
+# ---- a builder that fails says why in LastError ----
+kill -TERM "$daemon_pid"; wait "$daemon_pid" 2>/dev/null; daemon_pid=
 cp "$work/directory.conf" "$root/etc/crashcapture/crashcapture.conf"
+start_daemon FAKE_BUILDER_FAIL=1
+"$CTL" rebuild > /dev/null 2>&1
+wait_state failed 10 && prop LastError | has 'fake-initrd-builder: failing as asked' &&
+    pass "a failing builder's own message is in LastError: $(prop LastError)" ||
+    fail "a failing builder: State=$(prop State) LastError=$(prop LastError)"
+kill -TERM "$daemon_pid"; wait "$daemon_pid" 2>/dev/null; daemon_pid=
+start_daemon
 "$CTL" reload > /dev/null 2>&1
 wait_state loaded 10
 

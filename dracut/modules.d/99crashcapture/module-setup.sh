@@ -44,18 +44,27 @@ install() {
     inst_multiple sync date sed journalctl udevadm cat basename mkdir chmod mv mount umount
     inst_multiple -o blkid
     inst_simple "$CRASHCAPTURE_STAGING/capture.env" /etc/crashcapture/capture.env
-    # An ssh target (Target=ssh://, crashcapture-build-initrd wrote
-    # CRASHCAPTURE_SSH_*): ssh with the capture's own key and the pinned host
-    # key (crashcapturectl propagate), ip to set up the interface, and this
-    # system's resolver configuration so the server's name resolves.
+    # A target on another machine (Target=ssh:// or nfs:,
+    # crashcapture-build-initrd wrote CRASHCAPTURE_NET_*): ip to set up the
+    # interface, getent and this system's resolver configuration so the
+    # server's name resolves. The NIC's and NFS's kernel modules come with
+    # --add-drivers.
+    if grep -qx "CRASHCAPTURE_TARGET_KIND='\(ssh\|nfs\)'" "$CRASHCAPTURE_STAGING/capture.env"; then
+        if ! inst_multiple ip getent; then
+            dfatal "crashcapture: a target on another machine needs ip (iproute2) and getent"
+            exit 1
+        fi
+        inst_multiple -o /etc/hosts /etc/resolv.conf /etc/nsswitch.conf
+    fi
+    # ssh with the capture's own key and the pinned host key (crashcapturectl
+    # propagate).
     if grep -qx "CRASHCAPTURE_TARGET_KIND='ssh'" "$CRASHCAPTURE_STAGING/capture.env"; then
-        if ! inst_multiple ssh ip; then
-            dfatal "crashcapture: an ssh target needs ssh (openssh-client) and ip (iproute2)"
+        if ! inst_multiple ssh; then
+            dfatal "crashcapture: an ssh target needs ssh (openssh-client)"
             exit 1
         fi
         inst_simple /etc/crashcapture/ssh/id_ed25519
         inst_simple /etc/crashcapture/ssh/known_hosts
-        inst_multiple -o /etc/hosts /etc/resolv.conf /etc/nsswitch.conf
     fi
     inst_simple "$moddir/crashcapture.target" "$systemdsystemunitdir/crashcapture.target"
     inst_simple "$moddir/crashcapture-capture.service" "$systemdsystemunitdir/crashcapture-capture.service"

@@ -1,6 +1,11 @@
-// Target=ssh://[USER@]HOST[:PORT]/DIR: what the capture initrd needs to send
-// the dump to an ssh server, and what the host-side tools (the builder,
-// crashcapturectl propagate) share about it.
+// Targets on another machine: Target=ssh://[USER@]HOST[:PORT]/DIR and
+// Target=nfs:SERVER:/DIR. What the capture initrd needs to reach them, and
+// what the host-side tools (the builder, crashcapturectl propagate) share.
+//
+// nfs: the capture mounts SERVER:/DIR (NFSv4, the kernel's client, no
+// mount.nfs helper: the address goes in addr=) and writes dump directories
+// into it as into a local directory; the record and logs are also kept on
+// the root filesystem (nfs_capture_records_directory()).
 //
 // The capture streams crashcapture-save's flattened output through
 //   ssh OPTIONS DESTINATION 'cat > DIR/ID/vmcore.flat.incomplete'
@@ -11,8 +16,8 @@
 // (ssh_capture_records_directory()), where crashcaptured reports them after
 // the reboot whether or not the server was reachable.
 //
-// The capture kernel's network is the running system's, copied at build
-// time: the interface (found again by its MAC address), its address and
+// For both, the capture kernel's network is the running system's, copied at
+// build time: the interface (found again by its MAC address), its address and
 // prefix, and the gateway towards the server. The crashed system's lease is
 // still this machine's, and a static copy needs no DHCP client in the
 // initrd.
@@ -33,7 +38,13 @@ inline constexpr std::string_view kSshKnownHostsPath = "/etc/crashcapture/ssh/kn
 
 // Under crashcaptured's state directory, on the root filesystem.
 inline constexpr std::string_view kSshCapturesSubdirectory = "/ssh-captures";
+inline constexpr std::string_view kNfsCapturesSubdirectory = "/nfs-captures";
 std::string ssh_capture_records_directory(const SystemPaths& paths);
+std::string nfs_capture_records_directory(const SystemPaths& paths);
+
+// What mount(8) takes for an nfs target: "SERVER:/DIR", an IPv6 address in
+// brackets.
+std::string nfs_mount_source(const Target& target);
 
 // "user@host" or "host", as ssh takes it.
 std::string ssh_destination(const Target& target);
@@ -43,9 +54,6 @@ std::string ssh_destination(const Target& target);
 // server that goes away ends the capture instead of hanging it.
 std::vector<std::string> ssh_options(const Target& target, std::string_view key_path,
                                      std::string_view known_hosts_path);
-
-// The dump's place on the server: ssh://[USER@]HOST[:PORT]/DIR/ID/vmcore.flat.
-std::string ssh_remote_dump_url(const Target& target, std::string_view dump_id);
 
 // The first route of `ip -j route get ADDRESS` or `ip -j route show default`
 // (iproute2's JSON: [{"dst":..,"gateway":..,"dev":..,"prefsrc":..}]).
@@ -64,6 +72,9 @@ struct CaptureNetwork {
     std::string address;  // ADDRESS/PREFIX
     std::string gateway;
     std::vector<std::string> drivers;  // kernel modules, NIC first then its bus
+    // The server's address as resolved at build time, "" when it could not
+    // be (the capture resolves the name itself first).
+    std::string server_address;
     bool operator==(const CaptureNetwork&) const = default;
 };
 

@@ -1,4 +1,4 @@
-#include "ssh-target.hpp"
+#include "remote-target.hpp"
 
 #include <fmt/format.h>
 #include <algorithm>
@@ -6,12 +6,19 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "save-dump.hpp"
-
 namespace crashcapture {
 
 std::string ssh_capture_records_directory(const SystemPaths& paths) {
     return paths.state + std::string(kSshCapturesSubdirectory);
+}
+
+std::string nfs_capture_records_directory(const SystemPaths& paths) {
+    return paths.state + std::string(kNfsCapturesSubdirectory);
+}
+
+std::string nfs_mount_source(const Target& target) {
+    const bool ipv6 = target.host.find(':') != std::string::npos;
+    return (ipv6 ? "[" + target.host + "]" : target.host) + ":" + target.path;
 }
 
 std::string ssh_destination(const Target& target) {
@@ -37,11 +44,6 @@ std::vector<std::string> ssh_options(const Target& target, std::string_view key_
         options.insert(options.end(), {"-p", std::to_string(target.port)});
     }
     return options;
-}
-
-std::string ssh_remote_dump_url(const Target& target, std::string_view dump_id) {
-    return fmt::format("{}/{}/{}", to_string(target), dump_id,
-                       dump_file_name(DumpFormat::flattened, /*complete=*/true));
 }
 
 Result<Route> parse_ip_route(std::string_view json_text) {

@@ -1,4 +1,4 @@
-#include "ssh-target.hpp"
+#include "remote-target.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -54,12 +54,6 @@ TEST(SshTarget, OptionsUseOnlyTheCapturesKeyAndPinnedHostKey) {
     const auto defaults = ssh_options(ssh_target("ssh://backup/srv/crash"), "k", "h");
     EXPECT_EQ(std::count(defaults.begin(), defaults.end(), "-p"), 0);
     EXPECT_EQ(ssh_destination(ssh_target("ssh://backup/srv/crash")), "backup");
-}
-
-TEST(SshTarget, RemoteDumpUrlNamesTheFileOnTheServer) {
-    EXPECT_EQ(
-        ssh_remote_dump_url(ssh_target("ssh://dump@backup:2222/srv/crash/"), "2026-12-02-120000"),
-        "ssh://dump@backup:2222/srv/crash/2026-12-02-120000/vmcore.flat");
 }
 
 TEST(SshTarget, ParsesRoutesOnTheLinkAndThroughAGateway) {
@@ -130,7 +124,8 @@ TEST(SshTarget, CaptureEnvironmentCarriesSshAndNetwork) {
     TargetFilesystem root{"/", "/", "/dev/vda", "UUID=2", "ext4", "/", true};
     TargetFilesystem state{"/var/lib/crashcapture", "/", "/dev/vda", "UUID=2", "ext4",
                            "/var/lib/crashcapture", true};
-    const CaptureNetwork network{"eth0", "52:54:00:12:34:56", "10.0.2.15/24", "10.0.2.2", {}};
+    const CaptureNetwork network{"eth0", "52:54:00:12:34:56", "10.0.2.15/24", "10.0.2.2",
+                                 {},     "10.0.2.2"};
     const std::string text =
         capture_environment(config, remote, root, std::nullopt, state, network);
     for (const auto* line : {
@@ -164,4 +159,35 @@ TEST(Process, OutputStatusAndMissingProgram) {
     ASSERT_TRUE(status);
     EXPECT_EQ(*status, 7);
     EXPECT_EQ(*run_program({"sh", "-c", "test \"$CRASHCAPTURE_X\" = y"}, {"CRASHCAPTURE_X=y"}), 0);
+}
+
+TEST(NfsTarget, CaptureEnvironmentCarriesTheMountAndNetwork) {
+    Config config;
+    config.target = ssh_target("nfs:[fd00::2]:/exports/crash");
+    TargetFilesystem remote;
+    remote.source = nfs_mount_source(config.target);
+    remote.fstype = "nfs4";
+    remote.directory_in_filesystem = "/";
+    TargetFilesystem root{"/", "/", "/dev/vda", "UUID=2", "ext4", "/", true};
+    TargetFilesystem state{"/var/lib/crashcapture", "/", "/dev/vda", "UUID=2", "ext4",
+                           "/var/lib/crashcapture", true};
+    const CaptureNetwork network{"eth0", "52:54:00:12:34:56", "fd00::15/64", "", {}, "fd00::2"};
+    const std::string text =
+        capture_environment(config, remote, root, std::nullopt, state, network);
+    for (const auto* line : {
+             "CRASHCAPTURE_TARGET_KIND='nfs'\n",
+             "CRASHCAPTURE_TARGET_FSTYPE='nfs4'\n",
+             "CRASHCAPTURE_NFS_SOURCE='[fd00::2]:/exports/crash'\n",
+             "CRASHCAPTURE_NFS_HOST='fd00::2'\n",
+             "CRASHCAPTURE_NFS_ADDRESS='fd00::2'\n",
+             "CRASHCAPTURE_NET_MAC='52:54:00:12:34:56'\n",
+             "CRASHCAPTURE_KEPT_RECORD_DIRECTORY='/var/lib/crashcapture/nfs-captures'\n",
+             // NFS can seek: a kdump file, like a local directory.
+             "CRASHCAPTURE_SAVE_ARGUMENTS='--format kdump ",
+         }) {
+        EXPECT_THAT(text, HasSubstr(line));
+    }
+    EXPECT_THAT(text, ::testing::Not(HasSubstr("CRASHCAPTURE_SSH_")));
+    EXPECT_EQ(nfs_mount_source(ssh_target("nfs:backup.example.com:/srv/crash")),
+              "backup.example.com:/srv/crash");
 }
