@@ -48,6 +48,10 @@
 #              the record kept on the root filesystem; on the host the
 #              stream, replayed by makedumpfile -R, opens in libkdumpfile
 #              and drgn
+#   ssh-down   the same, but the host stops the sshd when the guest says
+#              it is crashing: the capture cannot reach the server, leaves a
+#              note on the root filesystem and reboots; listed as "lost"
+#              with the reason
 #   nfs        Target=nfs:10.0.2.2:/dumps, an NFSv4 export of the test's own
 #              (NFS-Ganesha on the host's loopback, e2e_start_nfs_server),
 #              the same guest network; the capture kernel mounts it and
@@ -56,7 +60,8 @@
 #              libkdumpfile and drgn
 #
 #   test-systemd-guest.sh [--scenario capture|too-small|reset|reboot|
-#                                     target-missing|target-full|raw|ssh|nfs]
+#                                     target-missing|target-full|raw|ssh|
+#                                     ssh-down|nfs]
 #                         [--kver K] [--mem MIB] [--crash SIZE] [--deb FILE]
 #                         [--timeout S] [--out DIR] [--no-driver-update]
 #                         [--base-only]
@@ -107,8 +112,8 @@ case $SCENARIO in
     reboot) end=reboot; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
     target-missing) end=wipe-target; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
     target-full) end=fill-target; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
-    raw | ssh | nfs) end=crash; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
-    *) e2e_die "unknown scenario $SCENARIO (capture, too-small, reset, reboot, target-missing, target-full, raw, ssh, nfs)" ;;
+    raw | ssh | ssh-down | nfs) end=crash; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
+    *) e2e_die "unknown scenario $SCENARIO (capture, too-small, reset, reboot, target-missing, target-full, raw, ssh, ssh-down, nfs)" ;;
 esac
 CRASH=${CRASH:-256M}
 REPLACE_KERNEL=${REPLACE_KERNEL:-1}
@@ -128,7 +133,7 @@ rootfs=$work/rootfs
 ssh_user=ccguest$$
 cleanup() {
     mountpoint -q "$rootfs/proc" 2> /dev/null && umount "$rootfs/proc"
-    [ "$SCENARIO" = ssh ] && e2e_stop_sshd "$work/sshd" "$ssh_user"
+    case $SCENARIO in ssh*) e2e_stop_sshd "$work/sshd" "$ssh_user" ;; esac
     [ "$SCENARIO" = nfs ] && e2e_stop_nfs_server
     rm -rf "$work"
 }
@@ -247,7 +252,7 @@ case $SCENARIO in
         target_drive=(-drive "file=$OUT/target.img,format=raw,if=none,id=crashraw,cache=unsafe"
             -device virtio-blk-pci,drive=crashraw,serial=crashraw,addr=0x1f)
         ;;
-    ssh)
+    ssh | ssh-down)
         # The server: the host's loopback, 10.0.2.2 from the guest (QEMU's
         # user networking). Its user's home must be reachable: $work is 0700.
         chmod 0755 "$work"
@@ -268,7 +273,7 @@ case $SCENARIO in
         printf '[Dump]\nTarget=nfs:10.0.2.2:/dumps\n' > "$rootfs/etc/crashcapture/crashcapture.conf.d/50-e2e-target.conf"
         ;;
 esac
-if [ "$SCENARIO" = ssh ] || [ "$SCENARIO" = nfs ]; then
+if [ "$SCENARIO" = ssh ] || [ "$SCENARIO" = ssh-down ] || [ "$SCENARIO" = nfs ]; then
     # The guest's own network, as a Debian server with systemd-networkd has it.
     mkdir -p "$rootfs/etc/systemd/network"
     printf '[Match]\nName=e*\n[Network]\nDHCP=ipv4\n' > "$rootfs/etc/systemd/network/50-e2e.network"
@@ -290,6 +295,20 @@ qemu=(qemu-system-x86_64 -accel tcg -m "$MEM" -smp 1 -cpu qemu64
 printf '%q ' "${qemu[@]}" > "$OUT/qemu-cmd.txt"
 t0=$(e2e_us)
 : > "$OUT/serial.log"
+if [ "$SCENARIO" = ssh-down ]; then
+    # The server goes away between the load and the crash: the capture
+    # kernel finds nobody listening.
+    (
+        for _ in $(seq 1 "$TIMEOUT"); do
+            if grep -q 'E2E: CRASHING' "$OUT/serial.log"; then
+                e2e_stop_sshd "$work/sshd" "$ssh_user"
+                exit 0
+            fi
+            sleep 1
+        done
+    ) &
+    resetter=$!
+fi
 if [ "$SCENARIO" = reset ]; then
     # The power button nobody should press: a reset of the armed guest, as
     # a hung machine's watchdog or an operator does it.
@@ -493,6 +512,30 @@ case $SCENARIO in
             fail "no lost entry in crashcapturectl list --json: $(cat "$results/list.json" 2> /dev/null | head -c 600)"
         grep -q '"CRASHCAPTURE_RESULT":"lost"' "$results/journal-dump.json" 2> /dev/null &&
             pass "the journal has the lost-capture entry" || fail "no journal entry with CRASHCAPTURE_RESULT=lost"
+        ;;
+    ssh-down)
+        grep -q 'E2E: PROPAGATED status=0' "$OUT/serial.log" && grep -q 'E2E: LOADED' "$OUT/serial.log" &&
+            pass "propagate and rebuild, then loaded" || fail "the ssh target was not set up"
+        grep -q 'crashcapture: cannot reach .* with ssh' "$OUT/serial.log" &&
+            grep -q 'crashcapture: left a note of this failure for crashcaptured' "$OUT/serial.log" &&
+            pass "the capture said it cannot reach the server and left a note: $(grep -o 'crashcapture: cannot reach.*' "$OUT/serial.log" | head -1 | cut -c1-160)" ||
+            fail "no 'cannot reach' and note on the console"
+        lost=$(lost_entries)
+        if [ -n "$lost" ] && "$PYTHON" - "$results/list.json" > "$OUT/lost-reason.txt" 2>&1 << 'PY'; then
+import json, sys
+for entry in json.load(open(sys.argv[1])):
+    if entry["result"] == "lost":
+        reason = entry["lost"].get("capture_failure", "")
+        assert "Target=ssh://" in reason and "cannot reach" in reason, reason
+        print(reason[:300])
+        break
+else:
+    sys.exit("no lost entry")
+PY
+            pass "listed as lost, saying why: $(cat "$OUT/lost-reason.txt")"
+        else
+            fail "the lost entry does not say why: $(cat "$OUT/lost-reason.txt") $(head -c 600 "$results/list.json" 2> /dev/null)"
+        fi
         ;;
     target-missing)
         grep -q 'E2E: TARGET_WIPED status=0' "$OUT/serial.log" && pass "the target disk was wiped while armed" ||
