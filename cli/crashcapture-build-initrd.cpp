@@ -175,7 +175,11 @@ CaptureNetwork plan_capture_network(const SystemPaths& paths, const Config& conf
     if (!network) {
         fail(fmt::format("Target={}: {}", config.target_description(), network.error().message));
     }
-    network->drivers = network_device_drivers(paths, network->interface);
+    auto drivers = network_device_drivers(paths, network->interface);
+    if (!drivers) {
+        fail(fmt::format("Target={}: {}", config.target_description(), drivers.error().message));
+    }
+    network->drivers = std::move(*drivers);
     network->server_address = address.value_or("");
     return *network;
 }

@@ -111,8 +111,8 @@ Result<CaptureNetwork> capture_network_from(const Route& route, std::string_view
     return network;
 }
 
-std::vector<std::string> network_device_drivers(const SystemPaths& paths,
-                                                std::string_view interface) {
+Result<std::vector<std::string>> network_device_drivers(const SystemPaths& paths,
+                                                        std::string_view interface) {
     namespace fs = std::filesystem;
     std::vector<std::string> drivers;
     std::error_code error;
@@ -120,7 +120,13 @@ std::vector<std::string> network_device_drivers(const SystemPaths& paths,
     fs::path device =
         fs::canonical(paths.resolve(fmt::format("/sys/class/net/{}/device", interface)), error);
     if (error) {
-        return drivers;  // a virtual interface: no driver to bring
+        // Documentation/ABI/testing/sysfs-class-net: only interfaces on a
+        // device have the link.
+        return make_error(EINVAL,
+                          "{} is a virtual interface (a bond, bridge, VLAN or tunnel: no "
+                          "/sys/class/net/{}/device): the capture kernel sets up one physical "
+                          "interface only; route the server through one",
+                          interface, interface);
     }
     while (device.string().starts_with(devices.string()) && device != devices) {
         const fs::path module = fs::read_symlink(device / "driver" / "module", error);

@@ -86,8 +86,9 @@ Result<CaptureNetwork> capture_network_from(const Route& route, std::string_view
 // The kernel modules that drive the interface and the buses it sits on:
 // each device from /sys/class/net/IF/device up to /sys/devices whose
 // driver/module link names one (virtio_net, then virtio_pci; e1000e; ...).
-// Built-in drivers have no module and are left out.
-std::vector<std::string> network_device_drivers(const SystemPaths& paths,
-                                                std::string_view interface);
+// Built-in drivers have no module and are left out. A virtual interface
+// (bond, bridge, VLAN: nothing the capture could rebuild) is an error.
+Result<std::vector<std::string>> network_device_drivers(const SystemPaths& paths,
+                                                        std::string_view interface);
 
 }  // namespace crashcapture

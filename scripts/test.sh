@@ -63,8 +63,8 @@ for kver in "${kernels[@]}"; do
     tests/integration/test-real-vmcore.sh "$CRASHCAPTURE_CACHE/corpus/$kver/crash-1024.vmcore" "$vmlinux"
 done
 
-step "Target=ssh against a real sshd on loopback: propagate, the capture's ssh, the stream"
-tests/integration/test-ssh-target.sh "$CRASHCAPTURE_CACHE/corpus/${kernels[0]}/crash-1024.vmcore"
+step "Target=ssh against a real sshd on loopback (propagate, the capture's ssh, the stream); the nfs plan"
+tests/integration/test-remote-targets.sh "$CRASHCAPTURE_CACHE/corpus/${kernels[0]}/crash-1024.vmcore"
 
 for kver in "${kernels[@]}"; do
     step "crash cycle in QEMU on $kver with crashcapture-save"

@@ -111,9 +111,15 @@ TEST(SshTarget, DriversOfTheInterfaceAndItsBus) {
     fs::create_symlink(virtio + "/net/eth0", root.file("sys/class/net/eth0"));
     fs::create_symlink(virtio, virtio + "/net/eth0/device");
     const auto paths = SystemPaths::under(root.path());
-    EXPECT_THAT(network_device_drivers(paths, "eth0"), ElementsAre("virtio_net", "virtio_pci"));
-    // A virtual interface (no device link): nothing to add.
-    EXPECT_TRUE(network_device_drivers(paths, "br0").empty());
+    auto drivers = network_device_drivers(paths, "eth0");
+    ASSERT_TRUE(drivers) << drivers.error().message;
+    EXPECT_THAT(*drivers, ElementsAre("virtio_net", "virtio_pci"));
+    // A virtual interface (no device link): nothing the capture could set up.
+    fs::create_directories(root.file("sys/devices/virtual/net/br0"));
+    fs::create_symlink(root.file("sys/devices/virtual/net/br0"), root.file("sys/class/net/br0"));
+    auto bridge = network_device_drivers(paths, "br0");
+    ASSERT_FALSE(bridge);
+    EXPECT_THAT(bridge.error().message, HasSubstr("virtual interface"));
 }
 
 TEST(SshTarget, CaptureEnvironmentCarriesSshAndNetwork) {

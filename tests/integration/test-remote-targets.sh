@@ -1,6 +1,8 @@
 #!/bin/bash
-# Target=ssh against a real OpenSSH server on loopback.
-#   test-ssh-target.sh VMCORE
+# Target=ssh against a real OpenSSH server on loopback, and the builder's
+# plan for Target=nfs (the NFS mount itself needs a kernel NFS client: the
+# nfs guest, test-systemd-guest.sh --scenario nfs).
+#   test-remote-targets.sh VMCORE
 # A private sshd (its own configuration, host key and port on 127.0.0.1)
 # and a throwaway user whose authorized_keys holds only the admin's key.
 # Checks (each prints PASS/FAIL; exit status = number of failures):
@@ -16,16 +18,17 @@
 #  4. the server going away mid-stream: crashcapture-save ends with a record
 #     that says the pipe broke, not killed by SIGPIPE;
 #  5. the builder (--dry-run) gives the capture kernel the interface of the
-#     route to the server; a server on this machine (lo) is refused.
+#     route to the server, for ssh and for nfs (with the NFSv4 client); a
+#     server on this machine (lo) is refused.
 # Root only (a user, sshd); skips with its reason otherwise.
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-vmcore=${1:?usage: test-ssh-target.sh VMCORE}
+vmcore=${1:?usage: test-remote-targets.sh VMCORE}
 BUILD=${BUILD:-$HERE/../../build}
 SAVE=$BUILD/cli/crashcapture-save
 CTL=$BUILD/cli/crashcapturectl
 BUILDER=$BUILD/cli/crashcapture-build-initrd
-[ "$(id -u)" = 0 ] || { echo "SKIP: test-ssh-target.sh needs root (a user and an sshd)"; exit 0; }
+[ "$(id -u)" = 0 ] || { echo "SKIP: test-remote-targets.sh needs root (a user and an sshd)"; exit 0; }
 for tool in /usr/sbin/sshd ssh ssh-keygen makedumpfile; do
     command -v "$tool" > /dev/null || { echo "FAIL: $tool is not installed (scripts/install-deps.sh)"; exit 1; }
 done
@@ -153,6 +156,18 @@ if [ -n "$gateway" ]; then
     else
         fail "build-initrd --dry-run towards $gateway: $(cat "$work/plan.txt")"
     fi
+    cp "$root/etc/crashcapture/crashcapture.conf" "$work/ssh.conf"
+    printf '[Dump]\nTarget=nfs:%s:/exports/crash\n' "$gateway" > "$root/etc/crashcapture/crashcapture.conf"
+    if CRASHCAPTURE_ROOT=$root "$BUILDER" --kernel-version "$(uname -r)" --output "$work/initrd" --dry-run > "$work/nfs-plan.txt" 2>&1 &&
+        grep -qx "CRASHCAPTURE_NFS_SOURCE='$gateway:/exports/crash'" "$work/nfs-plan.txt" &&
+        grep -qx "CRASHCAPTURE_TARGET_FSTYPE='nfs4'" "$work/nfs-plan.txt" &&
+        grep -qx "CRASHCAPTURE_NET_INTERFACE='$device'" "$work/nfs-plan.txt" &&
+        grep -q "'--add-drivers' 'nfsv4 " "$work/nfs-plan.txt"; then
+        pass "build-initrd --dry-run for nfs: the export, the NFSv4 client, the same interface"
+    else
+        fail "build-initrd --dry-run for nfs: $(cat "$work/nfs-plan.txt")"
+    fi
+    cp "$work/ssh.conf" "$root/etc/crashcapture/crashcapture.conf"
 else
     echo "SKIP: this machine has no default route: the builder's network plan is checked in the guest (test-systemd-guest.sh --scenario ssh)"
 fi
