@@ -191,11 +191,14 @@ EOF
     return 1
 }
 
+# Safe to call twice and under set -e (from an EXIT trap, after a scenario
+# stopped the server on purpose).
 e2e_stop_sshd() {
-    [ -n "${E2E_SSHD_PID:-}" ] && kill "$E2E_SSHD_PID" 2> /dev/null
+    if [ -n "${E2E_SSHD_PID:-}" ]; then
+        kill "$E2E_SSHD_PID" 2> /dev/null || true
+    fi
     E2E_SSHD_PID=
-    userdel "$2" 2> /dev/null
-    return 0
+    userdel "$2" 2> /dev/null || true
 }
 
 # e2e_start_nfs_server DIR: an NFSv4 server of the test's own (NFS-Ganesha,
@@ -245,7 +248,8 @@ EOF
 }
 
 e2e_stop_nfs_server() {
-    [ -n "${E2E_NFS_PID:-}" ] && kill "$E2E_NFS_PID" 2> /dev/null
+    if [ -n "${E2E_NFS_PID:-}" ]; then
+        kill "$E2E_NFS_PID" 2> /dev/null || true
+    fi
     E2E_NFS_PID=
-    return 0
 }
