@@ -92,7 +92,7 @@ if [ "${FULL:-0}" = 1 ]; then
     tests/e2e/run-matrix.sh         # both kernels x our loader/kexec -s/-c x ours/makedumpfile
     tests/e2e/run-matrix.sh --sweep # the smallest crashkernel= that still captures
     bench/run-bench.sh              # against makedumpfile on the whole corpus
-    for scenario in raw ssh nfs ssh-down target-missing too-small reset reboot; do  # the other targets; nothing is lost silently
+    for scenario in raw ssh nfs ssh-down ssh-fallback target-missing too-small reset reboot; do  # the other targets; nothing is lost silently
         tests/e2e/test-systemd-guest.sh --deb "$deb" --scenario "$scenario"
     done
 fi

@@ -52,6 +52,9 @@
 #              it is crashing: the capture cannot reach the server, leaves a
 #              note on the root filesystem and reboots; listed as "lost"
 #              with the reason
+#   ssh-fallback  ssh-down with FailureAction=dump-to-rootfs: the fallback
+#              unit saves the dump to /var/crash on the root filesystem
+#              instead; the same checks as capture on it
 #   nfs        Target=nfs:10.0.2.2:/dumps, an NFSv4 export of the test's own
 #              (NFS-Ganesha on the host's loopback, e2e_start_nfs_server),
 #              the same guest network; the capture kernel mounts it and
@@ -61,7 +64,7 @@
 #
 #   test-systemd-guest.sh [--scenario capture|too-small|reset|reboot|
 #                                     target-missing|target-full|raw|ssh|
-#                                     ssh-down|nfs]
+#                                     ssh-down|ssh-fallback|nfs]
 #                         [--kver K] [--mem MIB] [--crash SIZE] [--deb FILE]
 #                         [--timeout S] [--out DIR] [--no-driver-update]
 #                         [--base-only]
@@ -112,8 +115,8 @@ case $SCENARIO in
     reboot) end=reboot; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
     target-missing) end=wipe-target; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
     target-full) end=fill-target; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
-    raw | ssh | ssh-down | nfs) end=crash; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
-    *) e2e_die "unknown scenario $SCENARIO (capture, too-small, reset, reboot, target-missing, target-full, raw, ssh, ssh-down, nfs)" ;;
+    raw | ssh | ssh-down | ssh-fallback | nfs) end=crash; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
+    *) e2e_die "unknown scenario $SCENARIO (capture, too-small, reset, reboot, target-missing, target-full, raw, ssh, ssh-down, ssh-fallback, nfs)" ;;
 esac
 CRASH=${CRASH:-256M}
 REPLACE_KERNEL=${REPLACE_KERNEL:-1}
@@ -252,7 +255,7 @@ case $SCENARIO in
         target_drive=(-drive "file=$OUT/target.img,format=raw,if=none,id=crashraw,cache=unsafe"
             -device virtio-blk-pci,drive=crashraw,serial=crashraw,addr=0x1f)
         ;;
-    ssh | ssh-down)
+    ssh | ssh-down | ssh-fallback)
         # The server: the host's loopback, 10.0.2.2 from the guest (QEMU's
         # user networking). Its user's home must be reachable: $work is 0700.
         chmod 0755 "$work"
@@ -266,6 +269,9 @@ case $SCENARIO in
         install -d -m 0700 "$rootfs/root/.ssh"
         install -m 0600 "$work/sshd/admin_key" "$rootfs/root/.ssh/e2e-admin"
         echo "SSH_IDENTITY=/root/.ssh/e2e-admin" >> "$rootfs/etc/crashcapture-e2e.conf"
+        if [ "$SCENARIO" = ssh-fallback ]; then
+            printf '[Capture]\nFailureAction=dump-to-rootfs\n' >> "$rootfs/etc/crashcapture/crashcapture.conf.d/50-e2e-target.conf"
+        fi
         ;;
     nfs)
         e2e_start_nfs_server "$work/nfs" || e2e_die "cannot start the test's NFS server"
@@ -273,7 +279,7 @@ case $SCENARIO in
         printf '[Dump]\nTarget=nfs:10.0.2.2:/dumps\n' > "$rootfs/etc/crashcapture/crashcapture.conf.d/50-e2e-target.conf"
         ;;
 esac
-if [ "$SCENARIO" = ssh ] || [ "$SCENARIO" = ssh-down ] || [ "$SCENARIO" = nfs ]; then
+if [ -n "${ssh_directory:-}" ] || [ "$SCENARIO" = nfs ]; then
     # The guest's own network, as a Debian server with systemd-networkd has it.
     mkdir -p "$rootfs/etc/systemd/network"
     printf '[Match]\nName=e*\n[Network]\nDHCP=ipv4\n' > "$rootfs/etc/systemd/network/50-e2e.network"
@@ -295,7 +301,7 @@ qemu=(qemu-system-x86_64 -accel tcg -m "$MEM" -smp 1 -cpu qemu64
 printf '%q ' "${qemu[@]}" > "$OUT/qemu-cmd.txt"
 t0=$(e2e_us)
 : > "$OUT/serial.log"
-if [ "$SCENARIO" = ssh-down ]; then
+if [ "$SCENARIO" = ssh-down ] || [ "$SCENARIO" = ssh-fallback ]; then
     # The server goes away between the load and the crash: the capture
     # kernel finds nobody listening.
     (
@@ -380,7 +386,26 @@ PY
         fail "the record kept in the guest: $(cat "$OUT/nfs-record.txt")"
     fi
 fi
-if [ "$SCENARIO" = capture ] || [ "$SCENARIO" = raw ] || [ "$SCENARIO" = ssh ] || [ "$SCENARIO" = nfs ]; then
+if [ "$SCENARIO" = capture ] || [ "$SCENARIO" = raw ] || [ "$SCENARIO" = ssh ] ||
+    [ "$SCENARIO" = ssh-fallback ] || [ "$SCENARIO" = nfs ]; then
+if [ "$SCENARIO" = ssh-fallback ]; then
+    grep -q 'crashcapture: cannot reach .* with ssh' "$OUT/serial.log" &&
+        grep -q 'crashcapture: FailureAction=dump-to-rootfs: saving to /var/crash on the root filesystem instead of ssh://' "$OUT/serial.log" &&
+        pass "the capture could not reach the server and the fallback saved to /var/crash: $(grep -o 'crashcapture: FailureAction=dump-to-rootfs.*' "$OUT/serial.log" | head -1 | cut -c1-120)" ||
+        fail "no 'cannot reach' then FailureAction=dump-to-rootfs on the console"
+    if "$PYTHON" - "$results/info.json" > "$OUT/fallback-record.txt" 2>&1 << 'PY'; then
+import json, sys
+entry = json.load(open(sys.argv[1]))
+record = entry.get("record", entry)
+assert record["result"] == "complete" and record["dump_file"] == "vmcore", record
+assert record["remote_dump"] == "" and record["format"] == "kdump", record
+print("%s: %s, %s" % (entry.get("path", "?"), record["format"], record["dump_file"]))
+PY
+        pass "crashcapturectl info: a local kdump file, not a stream ($(cat "$OUT/fallback-record.txt"))"
+    else
+        fail "the fallback dump's record: $(cat "$OUT/fallback-record.txt")"
+    fi
+fi
 if [ "$SCENARIO" = ssh ]; then
     grep -q 'E2E: PROPAGATED status=0' "$OUT/serial.log" &&
         pass "crashcapturectl propagate in the guest: $(grep -m1 'can log in' "$results/propagate.txt" 2> /dev/null)" ||
