@@ -1,0 +1,35 @@
+// What manager.cpp and manager-after-reboot.cpp share, and nothing else
+// includes.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+
+#include "dump-catalog.hpp"
+
+namespace crashcapture::manager_internal {
+
+inline nlohmann::json entry_to_json(const DumpEntry& entry) {
+    return nlohmann::json{
+        {"id", entry.id},
+        {"path", entry.path},
+        {"result", std::string(to_string(entry.record.result))},
+        {"crash_time", entry.crash_time},
+        {"disk_bytes", entry.disk_bytes},
+        {"record_error", entry.record_error},
+        {"record", to_json(entry.record)},
+    };
+}
+
+// Journal MESSAGE_IDs fixed forever (crashcaptured(8), JOURNAL).
+inline constexpr const char* kMessageIdCapture = "c2a1f0e4b6d94f3a8e5b7c9d1f203a41";
+inline constexpr const char* kMessageIdReservation = "8b1e4c27d9a34f6e9c0d5a7b3e2f1d68";
+
+inline int64_t now_sec() {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+}  // namespace crashcapture::manager_internal
