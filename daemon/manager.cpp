@@ -183,16 +183,15 @@ std::vector<std::string> Manager::dump_locations() const {
 }
 
 std::vector<std::string> Manager::watched_directories() const {
-    return {paths_.boot, paths_.modules, paths_.legacy_modules, paths_.etc_config,
-            paths_.etc_config + "/crashcapture.conf.d",
-            // Target=ssh: the capture's key and pinned host key
-            // (crashcapturectl propagate).
-            paths_.etc_config + "/ssh", paths_.root + "/etc"};
+    return {paths_.boot, paths_.modules, paths_.legacy_modules, paths_.root + "/etc"};
 }
 
 std::vector<std::string> Manager::watched_trees() const {
     const std::string release = running_kernel_release();
-    return {paths_.modules + "/" + release};
+    // /etc/crashcapture as a tree: crashcapture.conf.d, and ssh/, which
+    // crashcapturectl propagate creates after the daemon started (the
+    // capture's key and pinned host key, an initrd input for ssh targets).
+    return {paths_.modules + "/" + release, paths_.etc_config};
 }
 
 std::vector<std::string> Manager::manifest_inputs() const {

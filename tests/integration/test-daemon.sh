@@ -563,6 +563,23 @@ assert record["remote_dump"] == "ssh://dump@192.0.2.7/srv/crash/2026-12-02-11111
 PY
     pass "ssh target: the kept record is listed from /var/crash with remote_dump, and reported" ||
     fail "ssh target: $(cat "$work/ssh-info.json"); $(grep -i ssh "$work/daemon.log" | tail -3)"
+# crashcapturectl propagate creates /etc/crashcapture/ssh after the daemon
+# started, then the key, then (after the admin's login) known_hosts: each
+# is a rebuild, the last one included.
+builds_before=$(wc -l < "$work/builds.log")
+mkdir -p "$root/etc/crashcapture/ssh"
+echo key > "$root/etc/crashcapture/ssh/id_ed25519"
+sleep 3.5
+wait_state loaded 10
+builds_key=$(wc -l < "$work/builds.log")
+echo "[192.0.2.7] ssh-ed25519 AAAA" > "$root/etc/crashcapture/ssh/known_hosts"
+sleep 3.5
+wait_state loaded 10
+builds_known=$(wc -l < "$work/builds.log")
+[ "$builds_key" -gt "$builds_before" ] && [ "$builds_known" -gt "$builds_key" ] &&
+    pass "ssh target: the key and then known_hosts, written in a new /etc/crashcapture/ssh, each make it rebuild" ||
+    fail "ssh target: builds $builds_before, after the key $builds_key, after known_hosts $builds_known"
+rm -rf "$root/etc/crashcapture/ssh"
 
 # ---- a builder that fails says why in LastError ----
 kill -TERM "$daemon_pid"; wait "$daemon_pid" 2>/dev/null; daemon_pid=
