@@ -182,12 +182,19 @@ EOF
     mkdir -p /run/sshd # its privilege separation directory
     /usr/sbin/sshd -D -e -f "$dir/sshd_config" 2> "$dir/sshd.log" &
     E2E_SSHD_PID=$!
+    e2e_wait_for_port "$port" 50 && return 0
+    e2e_log "sshd did not listen on 127.0.0.1:$port: $(cat "$dir/sshd.log")"
+    return 1
+}
+
+# e2e_wait_for_port PORT TRIES: until something accepts connections on
+# 127.0.0.1:PORT, TRIES times 0.1 s at most.
+e2e_wait_for_port() {
     local _
-    for _ in $(seq 50); do
-        (echo > "/dev/tcp/127.0.0.1/$port") 2> /dev/null && return 0
+    for _ in $(seq "$2"); do
+        (echo > "/dev/tcp/127.0.0.1/$1") 2> /dev/null && return 0
         sleep 0.1
     done
-    e2e_log "sshd did not listen on 127.0.0.1:$port: $(cat "$dir/sshd.log")"
     return 1
 }
 
@@ -238,11 +245,7 @@ EXPORT {
 EOF
     ganesha.nfsd -F -f "$dir/ganesha.conf" -L "$dir/ganesha.log" -p "$dir/ganesha.pid" &
     E2E_NFS_PID=$!
-    local _
-    for _ in $(seq 100); do
-        (echo > /dev/tcp/127.0.0.1/2049) 2> /dev/null && return 0
-        sleep 0.1
-    done
+    e2e_wait_for_port 2049 100 && return 0
     e2e_log "NFS-Ganesha did not listen on 127.0.0.1:2049: $(tail -5 "$dir/ganesha.log")"
     return 1
 }

@@ -517,6 +517,26 @@ lost_entries() {
     "$PYTHON" -c 'import json,sys; print(" ".join(x["id"] for x in json.load(open(sys.argv[1])) if x["result"]=="lost"))' \
         "$results/list.json" 2> /dev/null
 }
+# lost_reason_has PHRASE...: the first lost entry's capture_failure holds
+# every PHRASE; one written "record:PHRASE" must be in its record's error
+# instead. The reason goes to $OUT/lost-reason.txt either way.
+lost_reason_has() {
+    "$PYTHON" - "$results/list.json" "$@" > "$OUT/lost-reason.txt" 2>&1 << 'PY'
+import json, sys
+for entry in json.load(open(sys.argv[1])):
+    if entry["result"] == "lost":
+        reason = entry["lost"].get("capture_failure", "")
+        for phrase in sys.argv[2:]:
+            if phrase.startswith("record:"):
+                assert phrase[7:] in entry["record"]["error"], entry["record"]["error"]
+            else:
+                assert phrase in reason, reason
+        print(reason)
+        break
+else:
+    sys.exit("no lost entry")
+PY
+}
 [ "$(grep -c 'E2E: PHASE' "$OUT/serial.log")" -ge 2 ] &&
     pass "the guest came back by itself ($(grep -c 'E2E: PHASE' "$OUT/serial.log") boots)" ||
     fail "no second boot"
@@ -546,17 +566,7 @@ case $SCENARIO in
             pass "the capture said it cannot reach the server and left a note: $(grep -o 'crashcapture: cannot reach.*' "$OUT/serial.log" | head -1 | cut -c1-160)" ||
             fail "no 'cannot reach' and note on the console"
         lost=$(lost_entries)
-        if [ -n "$lost" ] && "$PYTHON" - "$results/list.json" > "$OUT/lost-reason.txt" 2>&1 << 'PY'; then
-import json, sys
-for entry in json.load(open(sys.argv[1])):
-    if entry["result"] == "lost":
-        reason = entry["lost"].get("capture_failure", "")
-        assert "Target=ssh://" in reason and "cannot reach" in reason, reason
-        print(reason[:300])
-        break
-else:
-    sys.exit("no lost entry")
-PY
+        if [ -n "$lost" ] && lost_reason_has "Target=ssh://" "cannot reach"; then
             pass "listed as lost, saying why: $(cat "$OUT/lost-reason.txt")"
         else
             fail "the lost entry does not say why: $(cat "$OUT/lost-reason.txt") $(head -c 600 "$results/list.json" 2> /dev/null)"
@@ -571,18 +581,8 @@ PY
         grep -q 'crashcapture: left a note of this failure for crashcaptured' "$OUT/serial.log" &&
             pass "the capture left a note on the root filesystem" || fail "no failure note left"
         lost=$(lost_entries)
-        if [ -n "$lost" ] && "$PYTHON" - "$results/list.json" > "$OUT/lost-reason.txt" 2>&1 << 'PY'; then
-import json, sys
-for entry in json.load(open(sys.argv[1])):
-    if entry["result"] == "lost":
-        reason = entry["lost"].get("capture_failure", "")
-        assert "Target=/srv/crash" in reason and "did not appear within 90s" in reason, reason
-        assert "the capture kernel ran but could not save the dump" in entry["record"]["error"]
-        print(reason)
-        break
-else:
-    sys.exit("no lost entry")
-PY
+        if [ -n "$lost" ] && lost_reason_has "Target=/srv/crash" "did not appear within 90s" \
+            "record:the capture kernel ran but could not save the dump"; then
             pass "listed as lost, saying why: $(cat "$OUT/lost-reason.txt")"
         else
             fail "the lost entry does not say why: $(cat "$OUT/lost-reason.txt") $(head -c 600 "$results/list.json" 2> /dev/null)"
