@@ -20,8 +20,7 @@ step "dependencies"
 scripts/install-deps.sh
 
 step "format"
-clang-format --dry-run --Werror lib/*.cpp lib/*.hpp cli/*.cpp daemon/*.cpp daemon/*.hpp \
-    tests/unit/*.cpp tests/unit/*.hpp tests/e2e/*.cpp
+git ls-files -z '*.cpp' '*.hpp' | xargs -0 clang-format --dry-run --Werror
 
 step "build"
 mkdir -p build

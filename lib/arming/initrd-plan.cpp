@@ -16,6 +16,7 @@
 #include "file-util.hpp"
 #include "raw-recovery.hpp"
 #include "remote-target.hpp"
+#include "text.hpp"
 
 namespace crashcapture {
 
@@ -65,11 +66,6 @@ std::vector<std::string_view> split_lines(std::string_view text) {
         position = end + 1;
     }
     return lines;
-}
-
-bool parse_unsigned(std::string_view text, unsigned& value) {
-    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-    return error == std::errc() && end == text.data() + text.size();
 }
 
 // "/var/crash" under mount point "/var" -> "/crash"; under "/" -> itself.
@@ -192,14 +188,18 @@ Result<std::vector<MountInfoEntry>> parse_mountinfo(std::string_view text) {
         MountInfoEntry entry;
         const std::string_view device = words.size() > 2 ? words[2] : std::string_view();
         const size_t colon = device.find(':');
-        if (words.size() < 6 || separator + 2 >= words.size() || colon == std::string_view::npos ||
-            !parse_unsigned(device.substr(0, colon), entry.major) ||
-            !parse_unsigned(device.substr(colon + 1), entry.minor)) {
+        const auto major = parse_integer<unsigned>(device.substr(0, colon));
+        const auto minor = colon == std::string_view::npos
+                               ? std::nullopt
+                               : parse_integer<unsigned>(device.substr(colon + 1));
+        if (words.size() < 6 || separator + 2 >= words.size() || !major || !minor) {
             return make_error(0,
                               "mountinfo line {}: not \"ID PARENT MAJ:MIN ROOT MOUNTPOINT "
                               "OPTIONS ... - FSTYPE SOURCE OPTIONS\"",
                               line_number);
         }
+        entry.major = *major;
+        entry.minor = *minor;
         entry.root = unescape_mountinfo(words[3]);
         entry.mount_point = unescape_mountinfo(words[4]);
         entry.fstype = std::string(words[separator + 1]);

@@ -11,15 +11,12 @@
 #include <string_view>
 #include <vector>
 
+#include "dump-options.hpp"
 #include "dump-record.hpp"
 #include "dump-writer.hpp"
 #include "progress.hpp"
 
 namespace crashcapture {
-
-enum class DumpFormat { kdump, elf, flattened };
-std::optional<DumpFormat> parse_dump_format(std::string_view name);
-std::string_view to_string(DumpFormat format);
 
 struct SaveOptions {
     std::string input = "/proc/vmcore";
@@ -52,11 +49,6 @@ inline constexpr mode_t kPrivateDumpFileMode = 0600;
 inline constexpr mode_t kGroupDumpDirectoryMode = 0750;
 inline constexpr mode_t kGroupDumpFileMode = 0640;
 inline constexpr mode_t kRecordFileMode = 0644;  // status.json (dump-record.cpp)
-
-// File names inside a dump directory.
-inline constexpr std::string_view kDmesgFileName = "vmcore-dmesg.txt";
-inline constexpr std::string_view kRecordFileName = "status.json";
-std::string dump_file_name(DumpFormat format, bool complete);
 
 // Exit codes of crashcapture-save (documented in its man page).
 inline constexpr int kExitComplete = 0;

@@ -24,9 +24,9 @@
 #include <string_view>
 #include <vector>
 
+#include "dump-options.hpp"
 #include "page-compressor.hpp"
 #include "result.hpp"
-#include "save-dump.hpp"
 #include "system-paths.hpp"
 
 namespace crashcapture {
@@ -116,7 +116,6 @@ struct RetentionSettings {
     bool operator==(const RetentionSettings&) const = default;
 };
 
-inline constexpr int kDefaultDumpLevel = 31;
 inline constexpr uint64_t kDefaultCaptureTimeoutUsec = 30ULL * 60 * 1000 * 1000;  // 30min
 inline constexpr std::string_view kDefaultTargetDirectory = "/var/crash";
 

@@ -1,7 +1,5 @@
 #include "kexec-loader.hpp"
 
-#include "file-util.hpp"
-
 #include <fcntl.h>
 #include <linux/kexec.h>
 #include <sys/stat.h>
@@ -12,6 +10,8 @@
 #include <cstring>
 #include <fstream>
 
+#include "file-util.hpp"
+#include "text.hpp"
 #include "unique-fd.hpp"
 
 namespace crashcapture {
@@ -29,28 +29,9 @@ constexpr int kCapSysBoot = 22;
 
 constexpr uint64_t kMiB = 1024 * 1024;
 
-std::string trim(std::string text) {
-    const auto end = text.find_last_not_of(" \t\n");
-    text.erase(end == std::string::npos ? 0 : end + 1);
-    const auto begin = text.find_first_not_of(" \t\n");
-    return begin == std::string::npos ? std::string() : text.substr(begin);
-}
-
-template <typename Integer>
-std::optional<Integer> parse_integer(const std::string& text, int base = 10) {
-    Integer value{};
-    const auto trimmed = trim(text);
-    const auto* end = trimmed.data() + trimmed.size();
-    auto [ptr, ec] = std::from_chars(trimmed.data(), end, value, base);
-    if (ec != std::errc() || ptr != end || trimmed.empty()) {
-        return std::nullopt;
-    }
-    return value;
-}
-
 std::optional<long> read_sysctl(const std::string& proc_root, const std::string& name) {
     auto text = read_kernel_file(proc_root + "/sys/kernel/" + name);
-    return text ? parse_integer<long>(*text) : std::nullopt;
+    return text ? parse_integer<long>(trim(*text)) : std::nullopt;
 }
 
 // The CapEff line of /proc/self/status (proc(5)): the effective set in hex.
@@ -59,7 +40,7 @@ std::optional<bool> has_cap_sys_boot(const std::string& proc_root) {
     std::string line;
     while (std::getline(in, line)) {
         if (line.starts_with("CapEff:")) {
-            auto mask = parse_integer<uint64_t>(line.substr(7), 16);
+            auto mask = parse_integer<uint64_t>(trim(line.substr(7)), 16);
             if (!mask) {
                 return std::nullopt;
             }
@@ -249,7 +230,7 @@ Result<bool> read_crash_kernel_loaded(const std::string& sys_root) {
         }
         return tl::unexpected(text.error());
     }
-    auto value = parse_integer<int>(*text);
+    auto value = parse_integer<int>(trim(*text));
     if (!value || (*value != 0 && *value != 1)) {
         return make_error(0, "{}: unexpected contents \"{}\"", path, trim(*text));
     }
@@ -262,7 +243,7 @@ Result<uint64_t> read_crash_reservation_bytes(const std::string& sys_root) {
     if (!text) {
         return tl::unexpected(text.error());
     }
-    auto value = parse_integer<uint64_t>(*text);
+    auto value = parse_integer<uint64_t>(trim(*text));
     if (!value) {
         return make_error(0, "{}: unexpected contents \"{}\"", path, trim(*text));
     }

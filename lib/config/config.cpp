@@ -12,22 +12,12 @@
 #include <functional>
 #include <memory>
 
-#include "capture-cmdline.hpp"
+#include "kernel-command-line.hpp"
+#include "text.hpp"
 #include "unique-fd.hpp"
 
 namespace crashcapture {
 namespace {
-
-constexpr std::string_view kWhitespace = " \t\r\n\v\f";
-
-std::string_view trim(std::string_view text) {
-    const size_t first = text.find_first_not_of(kWhitespace);
-    if (first == std::string_view::npos) {
-        return {};
-    }
-    const size_t last = text.find_last_not_of(kWhitespace);
-    return text.substr(first, last - first + 1);
-}
 
 bool has_control_character(std::string_view text) {
     return std::any_of(text.begin(), text.end(), [](char c) {
@@ -38,19 +28,6 @@ bool has_control_character(std::string_view text) {
 
 bool has_whitespace(std::string_view text) {
     return text.find_first_of(kWhitespace) != std::string_view::npos;
-}
-
-template <typename T>
-std::optional<T> parse_integer(std::string_view text) {
-    T value{};
-    if (text.empty() || text.front() == '+') {
-        return std::nullopt;
-    }
-    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (error != std::errc() || end != text.data() + text.size()) {
-        return std::nullopt;
-    }
-    return value;
 }
 
 bool is_digit(char c) {
@@ -354,8 +331,8 @@ const std::vector<KeyHandler>& key_handlers() {
         {"Dump", "DumpLevel",
          [](Config& c, std::string_view v) -> std::optional<std::string> {
              const auto level = parse_integer<int>(v);
-             if (!level || *level < 0 || *level > 31) {
-                 return "not a dump level (0-31)";
+             if (!level || *level < 0 || *level > kDumpLevelMax) {
+                 return fmt::format("not a dump level (0-{})", kDumpLevelMax);
              }
              c.dump_level = *level;
              return std::nullopt;

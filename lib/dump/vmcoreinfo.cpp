@@ -2,23 +2,20 @@
 
 #include <charconv>
 
+#include "text.hpp"
+
 namespace crashcapture {
 namespace {
 
+// Most hex values in VMCOREINFO come bare (SYMBOL(name)=%lx in
+// include/linux/vmcore_info.h); a few carry "0x" (arm64's
+// NUMBER(kimage_voffset)=0x%llx in arch/arm64/kernel/vmcore_info.c).
 template <typename Int>
-std::optional<Int> parse_integer(std::string_view text, int base) {
+std::optional<Int> parse_vmcoreinfo_integer(std::string_view text, int base) {
     if (base == 16 && (text.starts_with("0x") || text.starts_with("0X"))) {
         text.remove_prefix(2);
     }
-    if (text.empty()) {
-        return std::nullopt;
-    }
-    Int value{};
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value, base);
-    if (ec != std::errc() || end != text.data() + text.size()) {
-        return std::nullopt;
-    }
-    return value;
+    return parse_integer<Int>(text, base);
 }
 
 // "SYMBOL(prb)" -> {"SYMBOL", "prb"}; "OSRELEASE" -> {"OSRELEASE", ""}.
@@ -70,7 +67,7 @@ Result<Vmcoreinfo> Vmcoreinfo::parse(std::string_view text) {
         const auto [kind, name] = split_key(key);
         bool parsed = true;
         auto store_unsigned = [&](auto& table, int base) {
-            if (auto number = parse_integer<uint64_t>(value, base)) {
+            if (auto number = parse_vmcoreinfo_integer<uint64_t>(value, base)) {
                 table[std::string(name)] = *number;
             } else {
                 parsed = false;
@@ -86,9 +83,9 @@ Result<Vmcoreinfo> Vmcoreinfo::parse(std::string_view text) {
             store_unsigned(info.lengths_, 10);
         } else if (kind == "NUMBER") {
             // makedumpfile read_vmcoreinfo_long(): decimal first, then hex.
-            auto number = parse_integer<int64_t>(value, 10);
+            auto number = parse_vmcoreinfo_integer<int64_t>(value, 10);
             if (!number) {
-                if (auto hex = parse_integer<uint64_t>(value, 16)) {
+                if (auto hex = parse_vmcoreinfo_integer<uint64_t>(value, 16)) {
                     number = static_cast<int64_t>(*hex);
                 }
             }
@@ -100,11 +97,12 @@ Result<Vmcoreinfo> Vmcoreinfo::parse(std::string_view text) {
         } else if (key == "OSRELEASE") {
             info.osrelease_ = std::string(value);
         } else if (key == "PAGESIZE") {
-            parsed = (info.page_size_ = parse_integer<uint64_t>(value, 10)).has_value();
+            parsed = (info.page_size_ = parse_vmcoreinfo_integer<uint64_t>(value, 10)).has_value();
         } else if (key == "KERNELOFFSET") {
-            parsed = (info.kernel_offset_ = parse_integer<uint64_t>(value, 16)).has_value();
+            parsed =
+                (info.kernel_offset_ = parse_vmcoreinfo_integer<uint64_t>(value, 16)).has_value();
         } else if (key == "CRASHTIME") {
-            parsed = (info.crash_time_ = parse_integer<int64_t>(value, 10)).has_value();
+            parsed = (info.crash_time_ = parse_vmcoreinfo_integer<int64_t>(value, 10)).has_value();
         }
         if (!parsed) {
             info.warnings_.push_back(

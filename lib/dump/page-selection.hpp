@@ -7,14 +7,11 @@
 #include <string>
 #include <vector>
 
+#include "dump-options.hpp"
 #include "result.hpp"
 #include "vmcore-reader.hpp"
 
 namespace crashcapture {
-
-// makedumpfile dump level bits (makedumpfile.h DL_EXCLUDE_*).
-inline constexpr int kDumpLevelZero = 1;
-inline constexpr int kDumpLevelMax = 31;
 
 Status validate_dump_level(int dump_level);
 

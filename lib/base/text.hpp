@@ -1,0 +1,38 @@
+// Text helpers shared by every floor: whitespace trimming and strict integer
+// parsing of what the kernel, a config file or a tool printed.
+#pragma once
+
+#include <charconv>
+#include <optional>
+#include <string_view>
+#include <system_error>
+
+namespace crashcapture {
+
+// C's isspace() in the "C" locale, which is also the kernel's for the command
+// line (lib/ctype.c): space, \t, \n, \v, \f, \r.
+inline constexpr std::string_view kWhitespace = " \t\n\v\f\r";
+
+inline bool is_whitespace(char c) {
+    return kWhitespace.find(c) != std::string_view::npos;
+}
+
+// text without leading and trailing kWhitespace; a view into text.
+std::string_view trim(std::string_view text);
+
+// The whole of text as an integer in base, or nothing: no sign '+', no
+// surrounding space, no trailing characters, no overflow (std::from_chars).
+template <typename Integer>
+std::optional<Integer> parse_integer(std::string_view text, int base = 10) {
+    Integer value{};
+    if (text.empty()) {
+        return std::nullopt;
+    }
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value, base);
+    if (error != std::errc() || end != text.data() + text.size()) {
+        return std::nullopt;
+    }
+    return value;
+}
+
+}  // namespace crashcapture
