@@ -4,9 +4,12 @@
 #   FULL=1 sudo scripts/test.sh     also the long matrix: the full corpus (4 GiB guests),
 #                                   every loader and saver, the crashkernel= sweep and
 #                                   the benchmark (tests/e2e/README.md; about an hour)
-# Layers, in order: formatting, build with warnings as errors, unit tests
-# (synthetic vmcores), a real vmcore per kernel (6.1, 6.12) checked against
-# makedumpfile, libkdumpfile, drgn and crash, a real crash cycle per kernel
+# Layers, in order: formatting, build with warnings as errors
+# (CRASHCAPTURE_WERROR=ON, for CI and development only: users and packagers
+# build without it), unit tests (synthetic vmcores), the same build at
+# Release (-O3, where GCC warns differently), a real vmcore per kernel (6.1,
+# 6.12) checked against makedumpfile, libkdumpfile, drgn and crash, a real
+# crash cycle per kernel
 # in QEMU with crashcapture-save in a minimal capture initramfs, then the
 # whole story in a Debian systemd guest: the package installed, the daemon
 # building the dracut capture initrd and loading it, a crash, the capture,
@@ -25,12 +28,18 @@ clang-format --dry-run --Werror lib/*.cpp lib/*.hpp cli/*.cpp daemon/*.cpp daemo
 
 step "build"
 mkdir -p build
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=ON > build/configure.log 2>&1 ||
-    { cat build/configure.log; exit 1; }
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCRASHCAPTURE_WERROR=ON -DBUILD_TESTING=ON \
+    > build/configure.log 2>&1 || { cat build/configure.log; exit 1; }
 cmake --build build -j"$(nproc)"
 
 step "unit tests"
 ctest --test-dir build --output-on-failure -j"$(nproc)"
+
+step "the Release build (-O3), warnings as errors"
+mkdir -p build-release
+cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DCRASHCAPTURE_WERROR=ON -DBUILD_TESTING=ON \
+    > build-release/configure.log 2>&1 || { cat build-release/configure.log; exit 1; }
+cmake --build build-release -j"$(nproc)"
 
 step "the daemon on a private bus (crashcaptured, crashcapturectl, busctl)"
 tests/integration/test-daemon.sh
