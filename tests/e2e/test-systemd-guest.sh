@@ -78,11 +78,13 @@
 # The base image (debootstrap --variant=minbase of bookworm, systemd, dbus,
 # dracut-core and the package's dependencies) is built once and cached as a
 # tarball in $CACHE/guest (needs the Debian mirror, CRASHCAPTURE_DEBIAN_MIRROR).
-# Root only (debootstrap, chroot); prints PASS:/FAIL: lines; exit status = the
-# number of failures.
+# Root only (debootstrap, chroot), exit 77 (skipped) otherwise; prints
+# PASS:/FAIL: lines; exit status = the number of failures (tests/checks.sh).
 set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
+# shellcheck source=../checks.sh
+. "$(dirname "$0")/../checks.sh"
 
 SCENARIO=${SCENARIO:-capture}
 KVER=${KVER:-6.1}
@@ -120,14 +122,10 @@ case $SCENARIO in
 esac
 CRASH=${CRASH:-256M}
 REPLACE_KERNEL=${REPLACE_KERNEL:-1}
-[ "$(id -u)" = 0 ] || { echo "SKIP: test-systemd-guest.sh needs root (debootstrap, chroot)"; exit 0; }
+[ "$(id -u)" = 0 ] || skip_script "test-systemd-guest.sh needs root (debootstrap, chroot)"
 e2e_need qemu-system-x86_64 debootstrap mkfs.ext4 debugfs dpkg-deb
 KVER=$(e2e_kver "$KVER")
 OUT=${OUT:-$CACHE/guest-runs/$SCENARIO-$KVER-m$MEM-c$CRASH}
-
-failures=0
-pass() { echo "PASS: $*"; }
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 
 rm -rf "$OUT"
 mkdir -p "$OUT"
@@ -648,5 +646,5 @@ fi
 } > "$OUT/timings.txt"
 sed 's/^/  /' "$OUT/timings.txt"
 [ "$failures" = 0 ] && rm -f "$disk"
-echo "test-systemd-guest.sh: $failures failure(s); results in $OUT"
-exit "$failures"
+echo "test-systemd-guest.sh: results in $OUT"
+checks_exit "test-systemd-guest.sh --scenario $SCENARIO ($KVER)"
