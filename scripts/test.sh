@@ -6,17 +6,17 @@
 #                                   the benchmark (tests/e2e/README.md; about an hour)
 # Layers, in order: formatting, build with warnings as errors
 # (CRASHCAPTURE_WERROR=ON, for CI and development only: users and packagers
-# build without it), unit tests (synthetic vmcores), the same build at
-# Release (-O3, where GCC warns differently), a real vmcore per kernel (6.1,
-# 6.12) checked against makedumpfile, libkdumpfile, drgn and crash, a real
-# crash cycle per kernel
+# build without it), unit tests (synthetic vmcores; those root cannot run,
+# again as nobody), the same build at Release (-O3, where GCC warns
+# differently), a real vmcore per kernel (6.1, 6.12) checked against
+# makedumpfile, libkdumpfile, drgn and crash, a real crash cycle per kernel
 # in QEMU with crashcapture-save in a minimal capture initramfs, then the
 # whole story in a Debian systemd guest: the package installed, the daemon
 # building the dracut capture initrd and loading it, a crash, the capture,
 # the reboot and the report.
 # A test that cannot run here is a skip, never a pass: a script that cannot
 # run at all exits 77 (the automake and meson convention), a check that
-# cannot prints "SKIP: reason" (tests/checks.sh).
+# cannot prints "SKIP: reason" (tests/checks.sh), a unit test GTEST_SKIPs.
 # Every skip is listed with its reason at the end, and counted in the last
 # line. Each script's output is also in build/test-logs/.
 set -euo pipefail
@@ -60,7 +60,53 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCRASHCAPTURE_WERROR=ON -
 cmake --build build -j"$(nproc)"
 
 step "unit tests"
-ctest --test-dir build --output-on-failure -j"$(nproc)"
+ctest --test-dir build --output-on-failure -j"$(nproc)" --output-junit "$PWD/$logs/unit-tests.xml"
+
+# Tests that GTEST_SKIP as root because root reads files and directories
+# whatever their mode: as nobody they run, and must pass. The binary is
+# copied where nobody can reach it (the checkout may be under /root).
+step "the unit tests root cannot run, as nobody"
+as_nobody_tests=(
+    DumpCatalog.UnreadableDumpDirectoryIsListedNotFatal
+    InitrdManifestErrors.UnreadableFileFailsTheManifest
+)
+nobody_dir=$(mktemp -d)
+trap 'rm -rf "$nobody_dir"' EXIT
+chmod 0755 "$nobody_dir"
+install -m 0755 build/tests/unit-tests "$nobody_dir/unit-tests"
+install -d -m 0700 -o nobody "$nobody_dir/tmp"
+filter=$(IFS=:; echo "${as_nobody_tests[*]}")
+setpriv --reuid=nobody --regid=nogroup --clear-groups env TMPDIR="$nobody_dir/tmp" \
+    "$nobody_dir/unit-tests" --gtest_filter="$filter" --gtest_output="json:$nobody_dir/tmp/results.json"
+# Ran, not skipped, and passed: each of them, as nobody.
+python3 - "$nobody_dir/tmp/results.json" "${as_nobody_tests[@]}" << 'PY'
+import json, sys
+results = {f"{suite['name']}.{test['name']}": test
+           for suite in json.load(open(sys.argv[1]))["testsuites"] for test in suite["testsuite"]}
+bad = []
+for name in sys.argv[2:]:
+    test = results.get(name)
+    if test is None:
+        bad.append(f"{name}: not run (no such test?)")
+    elif test["status"] != "RUN" or test["result"] != "COMPLETED" or test.get("failures"):
+        bad.append(f"{name}: {test['status']} {test['result']} {test.get('failures', '')}")
+    else:
+        print(f"PASSED as nobody: {name}")
+sys.exit("\n".join(bad) or None)
+PY
+rm -rf "$nobody_dir"
+trap - EXIT
+# The unit tests skipped as root, with their reasons, but those that just
+# passed as nobody: they go to the skip list.
+python3 - "$logs/unit-tests.xml" "${as_nobody_tests[@]}" << 'PY' >> "$skip_list"
+import sys, xml.etree.ElementTree as ET
+for case in ET.parse(sys.argv[1]).iter("testcase"):
+    if case.find("skipped") is None or case.get("name") in sys.argv[2:]:
+        continue
+    out = (case.findtext("system-out") or "").splitlines()
+    reason = next((out[i + 1].strip() for i, line in enumerate(out[:-1]) if line.endswith(": Skipped")), "")
+    print(f"unit test {case.get('name')}: {reason or 'skipped'}")
+PY
 
 step "the Release build (-O3), warnings as errors"
 mkdir -p build-release
