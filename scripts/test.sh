@@ -4,11 +4,12 @@
 #   FULL=1 sudo scripts/test.sh     also the long matrix: the full corpus (4 GiB guests),
 #                                   every loader and saver, the crashkernel= sweep and
 #                                   the benchmark (tests/e2e/README.md; about an hour)
-# Layers, in order: formatting, build with warnings as errors
-# (CRASHCAPTURE_WERROR=ON, for CI and development only: users and packagers
-# build without it), unit tests (synthetic vmcores; those root cannot run,
-# again as nobody), the same build at Release (-O3, where GCC warns
-# differently), a real vmcore per kernel (6.1, 6.12) checked against
+# Layers, in order: formatting, shellcheck, build with warnings as errors
+# (CRASHCAPTURE_WERROR=ON: CI and development only, users and packagers build
+# without it), unit tests (synthetic vmcores; those root cannot run, again as
+# nobody), the Release build (-O3 warns where -O2 does not), the daemon on a
+# private bus, the man pages, the packages, a real vmcore per kernel (6.1,
+# 6.12) checked against
 # makedumpfile, libkdumpfile, drgn and crash, a real crash cycle per kernel
 # in QEMU with crashcapture-save in a minimal capture initramfs, then the
 # whole story in a Debian systemd guest: the package installed, the daemon
@@ -52,6 +53,22 @@ scripts/install-deps.sh
 step "format"
 clang-format --dry-run --Werror lib/*.cpp lib/*.hpp cli/*.cpp daemon/*.cpp daemon/*.hpp \
     tests/unit/*.cpp tests/unit/*.hpp tests/e2e/*.cpp
+
+step "shellcheck (every shell script git knows of; exceptions in .shellcheckrc)"
+# *.sh, and the files whose first line names sh or bash: the dracut module's
+# crashcapture-capture, the guest's e2e-driver, .ci/run, the Debian
+# maintainer scripts, test fixtures. Untracked files count too, as in
+# scripts/copy-source-tree.sh, so a new script is checked before its commit.
+shell_files=()
+while IFS= read -r -d '' file; do
+    [ -f "$file" ] || continue # deleted in the work tree, still in the index
+    case $file in
+        *.sh) shell_files+=("$file") ;;
+        *) head -n 1 "$file" | grep -Eq '^#! *(/usr)?/bin/(env +)?(ba|da)?sh( |$)' && shell_files+=("$file") ;;
+    esac
+done < <(git ls-files -z --cached --others --exclude-standard)
+echo "${#shell_files[@]} files"
+shellcheck -S warning "${shell_files[@]}"
 
 step "build"
 mkdir -p build

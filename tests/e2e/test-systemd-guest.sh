@@ -81,7 +81,7 @@
 # Root only (debootstrap, chroot), exit 77 (skipped) otherwise; prints
 # PASS:/FAIL: lines; exit status = the number of failures (tests/checks.sh).
 set -euo pipefail
-# shellcheck source=tests/e2e/lib.sh
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=../checks.sh
 . "$(dirname "$0")/../checks.sh"
@@ -251,7 +251,7 @@ case $SCENARIO in
         # (QEMU takes serial= on the device, not on -drive; a PCI slot after
         # the root disk's, so the root disk stays /dev/vda.)
         target_drive=(-drive "file=$OUT/target.img,format=raw,if=none,id=crashraw,cache=unsafe"
-            -device virtio-blk-pci,drive=crashraw,serial=crashraw,addr=0x1f)
+            -device "virtio-blk-pci,drive=crashraw,serial=crashraw,addr=0x1f")
         ;;
     ssh | ssh-down | ssh-fallback)
         # The server: the host's loopback, 10.0.2.2 from the guest (QEMU's
@@ -283,7 +283,7 @@ if [ -n "${ssh_directory:-}" ] || [ "$SCENARIO" = nfs ]; then
     printf '[Match]\nName=e*\n[Network]\nDHCP=ipv4\n' > "$rootfs/etc/systemd/network/50-e2e.network"
     chroot "$rootfs" systemctl enable systemd-networkd.service > /dev/null 2>&1 ||
         e2e_die "cannot enable systemd-networkd in the guest"
-    network=(-nic user,model=virtio-net-pci)
+    network=(-nic "user,model=virtio-net-pci")
 fi
 disk=$OUT/disk.img
 mkfs.ext4 -q -F -L rootfs -d "$rootfs" "$disk" 4G > /dev/null

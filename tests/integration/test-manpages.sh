@@ -70,6 +70,7 @@ cat > "$work/describe.cpp" <<'CPP'
 #include "config.hpp"
 int main() { std::cout << crashcapture::Config{}.describe(); }
 CPP
+# shellcheck disable=SC2046 # pkg-config's flags are words of their own
 if ! g++ -std=c++20 -I"$TOP/lib" "$work/describe.cpp" "$BUILD/lib/libcrashcapture.a" \
     $(pkg-config --libs libelf libzstd zlib) -lfmt -lxxhash -o "$work/describe" > "$work/describe.log" 2>&1; then
     fail "cannot build the Config::describe() probe: $(head -c 2000 "$work/describe.log")"

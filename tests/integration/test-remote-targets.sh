@@ -36,7 +36,7 @@ for tool in /usr/sbin/sshd ssh ssh-keygen makedumpfile; do
     command -v "$tool" > /dev/null || { echo "FAIL: $tool is not installed (scripts/install-deps.sh)"; exit 1; }
 done
 
-# shellcheck source=tests/e2e/lib.sh
+# shellcheck source=../e2e/lib.sh
 . "$HERE/../e2e/lib.sh"
 work=$(mktemp -d /var/tmp/crashcapture-ssh.XXXXXX)
 chmod 0755 "$work" # the user reaches its home in it
@@ -96,7 +96,7 @@ capture_ssh() {
         -o "UserKnownHostsFile=$known" -o ConnectTimeout=30 -o ServerAliveInterval=15 \
         -o ServerAliveCountMax=4 -p "$port" "$user@127.0.0.1" "$@"
 }
-SSH_AUTH_SOCK= capture_ssh true < /dev/null 2> "$work/login.err" &&
+SSH_AUTH_SOCK='' capture_ssh true < /dev/null 2> "$work/login.err" &&
     pass "the capture's key logs in alone (BatchMode, IdentitiesOnly)" ||
     fail "the capture's key: $(cat "$work/login.err")"
 cp "$known" "$work/known.good"
