@@ -8,6 +8,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 build_packages=(
     cmake g++ make pkg-config clang-format
+    shellcheck        # scripts/test.sh lints every shell script (the capture initrd's too)
     libelf-dev        # ELF vmcore reading and ELF dump writing
     libzstd-dev       # zstd page compression (kdump flag 0x20)
     zlib1g-dev        # zlib page compression for readers without zstd

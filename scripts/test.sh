@@ -4,17 +4,48 @@
 #   FULL=1 sudo scripts/test.sh     also the long matrix: the full corpus (4 GiB guests),
 #                                   every loader and saver, the crashkernel= sweep and
 #                                   the benchmark (tests/e2e/README.md; about an hour)
-# Layers, in order: formatting, build with warnings as errors, unit tests
-# (synthetic vmcores), a real vmcore per kernel (6.1, 6.12) checked against
+# Layers, in order: formatting, shellcheck, build with warnings as errors
+# (CRASHCAPTURE_WERROR=ON: CI and development only, users and packagers build
+# without it), unit tests (synthetic vmcores; those root cannot run, again as
+# nobody), the Release build (-O3 warns where -O2 does not), the daemon on a
+# private bus, the man pages, the packages, a real vmcore per kernel (6.1,
+# 6.12) checked against
 # makedumpfile, libkdumpfile, drgn and crash, a real crash cycle per kernel
 # in QEMU with crashcapture-save in a minimal capture initramfs, then the
 # whole story in a Debian systemd guest: the package installed, the daemon
 # building the dracut capture initrd and loading it, a crash, the capture,
 # the reboot and the report.
+# A test that cannot run here is a skip, never a pass: a script that cannot
+# run at all exits 77 (the automake and meson convention), a check that
+# cannot prints "SKIP: reason" (tests/checks.sh), a unit test GTEST_SKIPs.
+# Every skip is listed with its reason at the end, and counted in the last
+# line. Each script's output is also in build/test-logs/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CRASHCAPTURE_CACHE=${CRASHCAPTURE_CACHE:-/var/tmp/crashcapture-cache}
 step() { printf '\n=== %s (%ds)\n' "$*" "$SECONDS"; }
+logs=build/test-logs
+skip_list=$logs/skips.txt # one line a skip: "test: reason"
+rm -rf "$logs"
+mkdir -p "$logs"
+: > "$skip_list"
+# run_test LABEL COMMAND...: run one test script, its output (stdout and
+# stderr) also in $logs. Exit 77 with no FAIL line: the whole script skipped.
+# Each "SKIP: reason" line: a check skipped. Both go to the skip list. Any
+# other non-zero exit status is returned: a failure ends the run (set -e).
+run_test() {
+    local label=$1 log status=0 reason
+    shift
+    log=$logs/$(printf '%s' "$label" | tr -c 'A-Za-z0-9._-' '_').log
+    "$@" 2>&1 | tee "$log" || status=$?
+    if [ "$status" = 77 ] && ! grep -q '^FAIL: ' "$log"; then
+        reason=$(awk 'sub(/^SKIP: /, "") { print; exit }' "$log")
+        echo "$label: the whole script: ${reason:-exit 77, no reason given}" >> "$skip_list"
+        return 0
+    fi
+    awk -v label="$label" 'sub(/^SKIP: /, "") { print label ": " $0 }' "$log" >> "$skip_list"
+    return "$status"
+}
 
 step "dependencies"
 scripts/install-deps.sh
@@ -22,26 +53,94 @@ scripts/install-deps.sh
 step "format"
 git ls-files -z '*.cpp' '*.hpp' | xargs -0 clang-format --dry-run --Werror
 
+step "shellcheck (every shell script git knows of; exceptions in .shellcheckrc)"
+# *.sh, and the files whose first line names sh or bash: the dracut module's
+# crashcapture-capture, the guest's e2e-driver, .ci/run, the Debian
+# maintainer scripts, test fixtures. Untracked files count too, as in
+# scripts/copy-source-tree.sh, so a new script is checked before its commit.
+shell_files=()
+while IFS= read -r -d '' file; do
+    [ -f "$file" ] || continue # deleted in the work tree, still in the index
+    case $file in
+        *.sh) shell_files+=("$file") ;;
+        *) head -n 1 "$file" | grep -Eq '^#! *(/usr)?/bin/(env +)?(ba|da)?sh( |$)' && shell_files+=("$file") ;;
+    esac
+done < <(git ls-files -z --cached --others --exclude-standard)
+echo "${#shell_files[@]} files"
+shellcheck -S warning "${shell_files[@]}"
+
 step "build"
 mkdir -p build
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=ON > build/configure.log 2>&1 ||
-    { cat build/configure.log; exit 1; }
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCRASHCAPTURE_WERROR=ON -DBUILD_TESTING=ON \
+    > build/configure.log 2>&1 || { cat build/configure.log; exit 1; }
 cmake --build build -j"$(nproc)"
 
 step "unit tests"
-ctest --test-dir build --output-on-failure -j"$(nproc)"
+ctest --test-dir build --output-on-failure -j"$(nproc)" --output-junit "$PWD/$logs/unit-tests.xml"
+
+# Tests that GTEST_SKIP as root because root reads files and directories
+# whatever their mode: as nobody they run, and must pass. The binary is
+# copied where nobody can reach it (the checkout may be under /root).
+step "the unit tests root cannot run, as nobody"
+as_nobody_tests=(
+    DumpCatalog.UnreadableDumpDirectoryIsListedNotFatal
+    InitrdManifestErrors.UnreadableFileFailsTheManifest
+)
+nobody_dir=$(mktemp -d)
+trap 'rm -rf "$nobody_dir"' EXIT
+chmod 0755 "$nobody_dir"
+install -m 0755 build/tests/unit-tests "$nobody_dir/unit-tests"
+install -d -m 0700 -o nobody "$nobody_dir/tmp"
+filter=$(IFS=:; echo "${as_nobody_tests[*]}")
+setpriv --reuid=nobody --regid=nogroup --clear-groups env TMPDIR="$nobody_dir/tmp" \
+    "$nobody_dir/unit-tests" --gtest_filter="$filter" --gtest_output="json:$nobody_dir/tmp/results.json"
+# Ran, not skipped, and passed: each of them, as nobody.
+python3 - "$nobody_dir/tmp/results.json" "${as_nobody_tests[@]}" << 'PY'
+import json, sys
+results = {f"{suite['name']}.{test['name']}": test
+           for suite in json.load(open(sys.argv[1]))["testsuites"] for test in suite["testsuite"]}
+bad = []
+for name in sys.argv[2:]:
+    test = results.get(name)
+    if test is None:
+        bad.append(f"{name}: not run (no such test?)")
+    elif test["status"] != "RUN" or test["result"] != "COMPLETED" or test.get("failures"):
+        bad.append(f"{name}: {test['status']} {test['result']} {test.get('failures', '')}")
+    else:
+        print(f"PASSED as nobody: {name}")
+sys.exit("\n".join(bad) or None)
+PY
+rm -rf "$nobody_dir"
+trap - EXIT
+# The unit tests skipped as root, with their reasons, but those that just
+# passed as nobody: they go to the skip list.
+python3 - "$logs/unit-tests.xml" "${as_nobody_tests[@]}" << 'PY' >> "$skip_list"
+import sys, xml.etree.ElementTree as ET
+for case in ET.parse(sys.argv[1]).iter("testcase"):
+    if case.find("skipped") is None or case.get("name") in sys.argv[2:]:
+        continue
+    out = (case.findtext("system-out") or "").splitlines()
+    reason = next((out[i + 1].strip() for i, line in enumerate(out[:-1]) if line.endswith(": Skipped")), "")
+    print(f"unit test {case.get('name')}: {reason or 'skipped'}")
+PY
+
+step "the Release build (-O3), warnings as errors"
+mkdir -p build-release
+cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DCRASHCAPTURE_WERROR=ON -DBUILD_TESTING=ON \
+    > build-release/configure.log 2>&1 || { cat build-release/configure.log; exit 1; }
+cmake --build build-release -j"$(nproc)"
 
 step "the daemon on a private bus (crashcaptured, crashcapturectl, busctl)"
-tests/integration/test-daemon.sh
+run_test test-daemon.sh tests/integration/test-daemon.sh
 
 step "man pages against --help, the configuration parser and man --warnings"
-tests/integration/test-manpages.sh
+run_test test-manpages.sh tests/integration/test-manpages.sh
 
 step "the Debian package: build, lintian, install into a clean bookworm chroot"
 rm -rf build/deb
 scripts/build-deb.sh build/deb > build/build-deb.log 2>&1 || { tail -40 build/build-deb.log; exit 1; }
 deb=$(ls build/deb/crashcaptured_*_amd64.deb)
-tests/integration/test-package.sh "$deb"
+run_test test-package.sh tests/integration/test-package.sh "$deb"
 
 step "the RPM (rpmbuild, Debian's rpm)"
 scripts/build-rpm.sh > build/build-rpm.log 2>&1 || { tail -40 build/build-rpm.log; exit 1; }
@@ -59,25 +158,28 @@ tests/e2e/make-corpus.sh --quick
 for kver in "${kernels[@]}"; do
     step "real vmcore of $kver against makedumpfile, libkdumpfile, drgn, crash"
     vmlinux=$(scripts/fetch-vmlinux.sh "$kver")
-    tests/integration/test-real-vmcore.sh "$CRASHCAPTURE_CACHE/corpus/$kver/crash-1024.vmcore" "$vmlinux"
+    run_test "test-real-vmcore.sh $kver" \
+        tests/integration/test-real-vmcore.sh "$CRASHCAPTURE_CACHE/corpus/$kver/crash-1024.vmcore" "$vmlinux"
 done
 
 step "Target=ssh against a real sshd on loopback (propagate, the capture's ssh, the stream); the nfs plan"
-tests/integration/test-remote-targets.sh "$CRASHCAPTURE_CACHE/corpus/${kernels[0]}/crash-1024.vmcore"
+run_test test-remote-targets.sh \
+    tests/integration/test-remote-targets.sh "$CRASHCAPTURE_CACHE/corpus/${kernels[0]}/crash-1024.vmcore"
 
 for kver in "${kernels[@]}"; do
     step "crash cycle in QEMU on $kver with crashcapture-save"
-    tests/e2e/test-crash-cycle.sh "$kver"
+    run_test "test-crash-cycle.sh $kver" tests/e2e/test-crash-cycle.sh "$kver"
 done
 
 # Two guests side by side: each is one TCG vCPU, one host core of the two.
 step "the administrator's story in a systemd guest: the .deb, dracut, a crash, the report"
-tests/e2e/test-systemd-guest.sh --deb "$deb" --base-only
+run_test "test-systemd-guest.sh --base-only" tests/e2e/test-systemd-guest.sh --deb "$deb" --base-only
 target_full_log=build/guest-target-full.log
-tests/e2e/test-systemd-guest.sh --deb "$deb" --scenario target-full > "$target_full_log" 2>&1 &
+run_test "test-systemd-guest.sh --scenario target-full" \
+    tests/e2e/test-systemd-guest.sh --deb "$deb" --scenario target-full > "$target_full_log" 2>&1 &
 target_full_pid=$!
 story_status=0
-tests/e2e/test-systemd-guest.sh --deb "$deb" || story_status=$?
+run_test test-systemd-guest.sh tests/e2e/test-systemd-guest.sh --deb "$deb" || story_status=$?
 target_full_status=0
 wait "$target_full_pid" || target_full_status=$?
 step "a capture that fails half-way: the target fills up, the record and kernel log say why (ran alongside)"
@@ -92,7 +194,18 @@ if [ "${FULL:-0}" = 1 ]; then
     tests/e2e/run-matrix.sh --sweep # the smallest crashkernel= that still captures
     bench/run-bench.sh              # against makedumpfile on the whole corpus
     for scenario in raw ssh nfs ssh-down ssh-fallback target-missing too-small reset reboot; do  # the other targets; nothing is lost silently
-        tests/e2e/test-systemd-guest.sh --deb "$deb" --scenario "$scenario"
+        run_test "test-systemd-guest.sh --scenario $scenario" \
+            tests/e2e/test-systemd-guest.sh --deb "$deb" --scenario "$scenario"
     done
 fi
-step "all tests passed"
+
+skip_count=$(wc -l < "$skip_list")
+if [ "$skip_count" -gt 0 ]; then
+    step "skipped, not passed: what did not run here, and why"
+    sed 's/^/  SKIP /' "$skip_list"
+    skipped_scripts=$(grep -c ': the whole script: ' "$skip_list" || true)
+    step "all tests passed: 0 failures, $skip_count skips (listed above;" \
+        "whole scripts: $skipped_scripts, checks: $((skip_count - skipped_scripts)))"
+else
+    step "all tests passed: 0 failures, 0 skips"
+fi

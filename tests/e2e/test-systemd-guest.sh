@@ -78,11 +78,13 @@
 # The base image (debootstrap --variant=minbase of bookworm, systemd, dbus,
 # dracut-core and the package's dependencies) is built once and cached as a
 # tarball in $CACHE/guest (needs the Debian mirror, CRASHCAPTURE_DEBIAN_MIRROR).
-# Root only (debootstrap, chroot); prints PASS:/FAIL: lines; exit status = the
-# number of failures.
+# Root only (debootstrap, chroot), exit 77 (skipped) otherwise; prints
+# PASS:/FAIL: lines; exit status = the number of failures (tests/checks.sh).
 set -euo pipefail
-# shellcheck source=tests/e2e/lib.sh
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
+# shellcheck source=../checks.sh
+. "$(dirname "$0")/../checks.sh"
 
 SCENARIO=${SCENARIO:-capture}
 KVER=${KVER:-6.1}
@@ -120,14 +122,10 @@ case $SCENARIO in
 esac
 CRASH=${CRASH:-256M}
 REPLACE_KERNEL=${REPLACE_KERNEL:-1}
-[ "$(id -u)" = 0 ] || { echo "SKIP: test-systemd-guest.sh needs root (debootstrap, chroot)"; exit 0; }
+[ "$(id -u)" = 0 ] || skip_script "test-systemd-guest.sh needs root (debootstrap, chroot)"
 e2e_need qemu-system-x86_64 debootstrap mkfs.ext4 debugfs dpkg-deb
 KVER=$(e2e_kver "$KVER")
 OUT=${OUT:-$CACHE/guest-runs/$SCENARIO-$KVER-m$MEM-c$CRASH}
-
-failures=0
-pass() { echo "PASS: $*"; }
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 
 rm -rf "$OUT"
 mkdir -p "$OUT"
@@ -253,7 +251,7 @@ case $SCENARIO in
         # (QEMU takes serial= on the device, not on -drive; a PCI slot after
         # the root disk's, so the root disk stays /dev/vda.)
         target_drive=(-drive "file=$OUT/target.img,format=raw,if=none,id=crashraw,cache=unsafe"
-            -device virtio-blk-pci,drive=crashraw,serial=crashraw,addr=0x1f)
+            -device "virtio-blk-pci,drive=crashraw,serial=crashraw,addr=0x1f")
         ;;
     ssh | ssh-down | ssh-fallback)
         # The server: the host's loopback, 10.0.2.2 from the guest (QEMU's
@@ -285,7 +283,7 @@ if [ -n "${ssh_directory:-}" ] || [ "$SCENARIO" = nfs ]; then
     printf '[Match]\nName=e*\n[Network]\nDHCP=ipv4\n' > "$rootfs/etc/systemd/network/50-e2e.network"
     chroot "$rootfs" systemctl enable systemd-networkd.service > /dev/null 2>&1 ||
         e2e_die "cannot enable systemd-networkd in the guest"
-    network=(-nic user,model=virtio-net-pci)
+    network=(-nic "user,model=virtio-net-pci")
 fi
 disk=$OUT/disk.img
 mkfs.ext4 -q -F -L rootfs -d "$rootfs" "$disk" 4G > /dev/null
@@ -648,5 +646,5 @@ fi
 } > "$OUT/timings.txt"
 sed 's/^/  /' "$OUT/timings.txt"
 [ "$failures" = 0 ] && rm -f "$disk"
-echo "test-systemd-guest.sh: $failures failure(s); results in $OUT"
-exit "$failures"
+echo "test-systemd-guest.sh: results in $OUT"
+checks_exit "test-systemd-guest.sh --scenario $SCENARIO ($KVER)"

@@ -12,7 +12,7 @@
 #   * crashcapture.conf(5) and the packaged packaging/crashcapture.conf list
 #     every key of Config::describe() (lib/config.cpp) in its section with its
 #     default, and no other key (a probe is compiled against libcrashcapture).
-# Exit status = number of failures.
+# Exit status = number of failures (tests/checks.sh).
 #   tests/integration/test-manpages.sh
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -24,10 +24,8 @@ CTL=$BUILD/cli/crashcapturectl
 BUILDER=$BUILD/cli/crashcapture-build-initrd
 DAEMON=$BUILD/daemon/crashcaptured
 CONFFILE=$TOP/packaging/crashcapture.conf
-
-failures=0
-pass() { echo "PASS: $*"; }
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+# shellcheck source=../checks.sh
+. "$HERE/../checks.sh"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/crashcapture-manpages.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -43,7 +41,7 @@ done
 for program in "$SAVE" "$CTL" "$DAEMON" "$BUILDER"; do
     [ -x "$program" ] || fail "$program not built"
 done
-[ "$failures" = 0 ] || { echo "$failures failed"; exit "$failures"; }
+[ "$failures" = 0 ] || checks_exit
 
 # ---- --help output ----
 "$SAVE" --help > "$work/save.help" 2>&1 || fail "crashcapture-save --help exits $?"
@@ -72,6 +70,7 @@ cat > "$work/describe.cpp" <<'CPP'
 #include "config.hpp"
 int main() { std::cout << crashcapture::Config{}.describe(); }
 CPP
+# shellcheck disable=SC2046 # pkg-config's flags are words of their own
 if ! g++ -std=c++20 -I"$TOP/lib" "$work/describe.cpp" "$BUILD/lib/libcrashcapture.a" \
     $(pkg-config --libs libelf libzstd zlib) -lfmt -lxxhash -o "$work/describe" > "$work/describe.log" 2>&1; then
     fail "cannot build the Config::describe() probe: $(head -c 2000 "$work/describe.log")"
@@ -80,7 +79,8 @@ elif ! "$work/describe" > "$work/describe.txt"; then
 fi
 cp "$CONFFILE" "$work/crashcapture.conf"
 
-python3 - "$work" <<'PY' || failures=$((failures + $?))
+# Its PASS lines are counted from its output; its failures are its exit status.
+python3 - "$work" <<'PY' | tee "$work/checks.out" || failures=$((failures + $?))
 import re, sys
 work = sys.argv[1]
 failures = 0
@@ -273,6 +273,6 @@ result(not active, "packaging/crashcapture.conf sets nothing (every key commente
 sys.exit(min(failures, 100))
 PY
 
+passes=$((passes + $(grep -c '^PASS: ' "$work/checks.out")))
 echo
-[ "$failures" = 0 ] && echo "man pages: all checks passed" || echo "man pages: $failures failed"
-exit "$failures"
+checks_exit

@@ -10,18 +10,17 @@
 # $CRASHCAPTURE_CACHE/chroot (default /var/tmp/crashcapture-cache), with the
 # .debs apt fetched into it, so later runs only unpack it. Needs the Debian
 # mirror (CRASHCAPTURE_DEBIAN_MIRROR, default http://deb.debian.org/debian).
-# Exit status = number of failures.
+# Exit status = number of failures (tests/checks.sh); 77 (skipped) if not root.
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 TOP=$(cd "$HERE/../.." && pwd)
 CACHE=${CRASHCAPTURE_CACHE:-/var/tmp/crashcapture-cache}
 MIRROR=${CRASHCAPTURE_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 SUITE=bookworm
-[ "$(id -u)" = 0 ] || { echo "SKIP: test-package.sh needs root (debootstrap, chroot)"; exit 0; }
+# shellcheck source=../checks.sh
+. "$HERE/../checks.sh"
+[ "$(id -u)" = 0 ] || skip_script "test-package.sh needs root (debootstrap, chroot)"
 
-failures=0
-pass() { echo "PASS: $*"; }
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 step() { printf '\n--- %s (%ds)\n' "$*" "$SECONDS"; }
 
 work=$(mktemp -d /var/tmp/crashcaptured-package.XXXXXX)
@@ -40,10 +39,10 @@ if [ $# -ge 1 ]; then
 else
     step "building the package (scripts/build-deb.sh)"
     "$TOP/scripts/build-deb.sh" "$work/deb" > "$work/build-deb.log" 2>&1 ||
-        { tail -40 "$work/build-deb.log"; fail "scripts/build-deb.sh failed"; exit "$failures"; }
+        { tail -40 "$work/build-deb.log"; fail "scripts/build-deb.sh failed"; checks_exit; }
     deb=$(ls "$work"/deb/crashcaptured_*_amd64.deb)
 fi
-[ -s "$deb" ] || { fail "no package: $deb"; exit "$failures"; }
+[ -s "$deb" ] || { fail "no package: $deb"; checks_exit; }
 pass "package: $(basename "$deb")"
 
 step "lintian"
@@ -71,11 +70,11 @@ if [ ! -s "$tarball" ]; then
     else
         tail -20 "$work/debootstrap.log"
         fail "debootstrap failed"
-        exit "$failures"
+        checks_exit
     fi
 fi
 mkdir -p "$root"
-tar -C "$root" -xf "$tarball" || { fail "cannot unpack $tarball"; exit "$failures"; }
+tar -C "$root" -xf "$tarball" || { fail "cannot unpack $tarball"; checks_exit; }
 mount -t proc proc "$root/proc"
 cp /etc/resolv.conf "$root/etc/resolv.conf" 2> /dev/null
 # No service starts in a chroot (invoke-rc.d and deb-systemd-invoke ask).
@@ -97,7 +96,7 @@ if [ "$status" = 0 ]; then
 else
     tail -30 "$work/apt.log"
     fail "apt-get install failed"
-    exit "$failures"
+    checks_exit
 fi
 grep -q 'crashkernel=' "$work/apt.log" && grep -q 'crashcapturectl estimate' "$work/apt.log" &&
     pass "postinst explains crashkernel= and points at crashcapturectl estimate" ||
@@ -109,7 +108,7 @@ unit=
 for dir in lib/systemd/system usr/lib/systemd/system; do
     [ -f "$root/$dir/crashcaptured.service" ] && unit=$dir/crashcaptured.service
 done
-[ -n "$unit" ] && pass "unit: /$unit" || { fail "no crashcaptured.service"; exit "$failures"; }
+[ -n "$unit" ] && pass "unit: /$unit" || { fail "no crashcaptured.service"; checks_exit; }
 while read -r key command; do
     path=${command%% *}
     path=${path#[-@+!:]}
@@ -208,7 +207,7 @@ if [ -x "$root/usr/bin/systemd-analyze" ]; then
         fail "systemd-analyze verify /$unit"
     fi
 else
-    echo "SKIP: no systemd-analyze in the chroot"
+    skip "no systemd-analyze in the chroot: systemd-analyze verify not run"
 fi
 
 step "man pages in the chroot"
@@ -237,6 +236,5 @@ else
     fail "apt-get purge failed"
 fi
 
-echo
-[ "$failures" = 0 ] && echo "package: all checks passed (${SECONDS}s)" || echo "package: $failures failed"
-exit "$failures"
+echo "package: ${SECONDS}s"
+checks_exit

@@ -1,7 +1,8 @@
 #!/bin/bash
 # crashcapture-save against the real tools, on a real vmcore from a QEMU crash.
 #   test-real-vmcore.sh VMCORE [VMLINUX]
-# Checks (each prints PASS/FAIL; exit status = number of failures):
+# Checks (each prints PASS/FAIL, or SKIP where it cannot run here; exit
+# status = number of failures, tests/checks.sh):
 #  1. --compress none --dump-level 1 is byte-identical to `makedumpfile -d 1`
 #     (headers, bitmaps, descriptors and data are laid out exactly as theirs);
 #  2. vmcore-dmesg.txt is byte-identical to `makedumpfile --dump-dmesg`;
@@ -18,10 +19,9 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 vmcore=${1:?usage: test-real-vmcore.sh VMCORE [VMLINUX]}
 vmlinux=${2:-}
 SAVE=${CRASHCAPTURE_SAVE:-$HERE/../../build/cli/crashcapture-save}
+# shellcheck source=../checks.sh
+. "$HERE/../checks.sh"
 work=$(mktemp -d "${TMPDIR:-/var/tmp}/crashcapture-it.XXXXXX")
-failures=0
-pass() { echo "PASS: $*"; }
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 cleanup() {
     mountpoint -q "$work/full" 2>/dev/null && umount "$work/full"
     rm -rf "$work"
@@ -136,12 +136,14 @@ crash_reads() { # crash_reads DUMP OUT -> true if crash identified the panic
 }
 if [ -n "$vmlinux" ]; then
     if ! crash_reads "$vmcore" "$work/crash-source.out"; then
-        echo "SKIP: crash $(crash --version 2>/dev/null | awk '/^crash/{print $2; exit}') cannot read even the raw vmcore of this kernel; nothing to compare"
+        skip "crash $(crash --version 2>/dev/null | awk '/^crash/{print $2; exit}') cannot read even the raw vmcore of this kernel; nothing to compare"
     elif crash_reads "$work/zstd/vmcore" "$work/crash.out"; then
         pass "crash: sys and log on the zstd dump ($(grep 'PANIC:' "$work/crash.out" | xargs))"
     else
         fail "crash reads the raw vmcore but not our zstd dump: $(head -5 "$work/crash.out" | tr '\n' ' ')"
     fi
+else
+    skip "no VMLINUX given: crash is not run"
 fi
 
 # 7. bad input and a full disk
@@ -170,8 +172,7 @@ if [ "$(id -u)" = 0 ]; then
     fi
     umount "$work/full"
 else
-    echo "SKIP: full-disk test needs root to mount a small tmpfs"
+    skip "full-disk test needs root to mount a small tmpfs"
 fi
 
-echo "== $(basename "$vmcore"): $failures failure(s)"
-exit "$failures"
+checks_exit "== $(basename "$vmcore")"

@@ -5,7 +5,8 @@
 #   test-remote-targets.sh VMCORE
 # A private sshd (its own configuration, host key and port on 127.0.0.1)
 # and a throwaway user whose authorized_keys holds only the admin's key.
-# Checks (each prints PASS/FAIL; exit status = number of failures):
+# Checks (each prints PASS/FAIL, or SKIP where it cannot run here; exit
+# status = number of failures, tests/checks.sh):
 #  1. crashcapturectl propagate makes the capture's key (0600), installs it
 #     on the server once (run twice: still once), creates the target
 #     directory and pins the server's host key; a non-ssh target is refused;
@@ -20,7 +21,7 @@
 #  5. the builder (--dry-run) gives the capture kernel the interface of the
 #     route to the server, for ssh and for nfs (with the NFSv4 client); a
 #     server on this machine (lo) is refused.
-# Root only (a user, sshd); skips with its reason otherwise.
+# Root only (a user, sshd); skips with its reason otherwise (exit 77).
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 vmcore=${1:?usage: test-remote-targets.sh VMCORE}
@@ -28,16 +29,15 @@ BUILD=${BUILD:-$HERE/../../build}
 SAVE=$BUILD/cli/crashcapture-save
 CTL=$BUILD/cli/crashcapturectl
 BUILDER=$BUILD/cli/crashcapture-build-initrd
-[ "$(id -u)" = 0 ] || { echo "SKIP: test-remote-targets.sh needs root (a user and an sshd)"; exit 0; }
+# shellcheck source=../checks.sh
+. "$HERE/../checks.sh"
+[ "$(id -u)" = 0 ] || skip_script "test-remote-targets.sh needs root (a user and an sshd)"
 for tool in /usr/sbin/sshd ssh ssh-keygen makedumpfile; do
     command -v "$tool" > /dev/null || { echo "FAIL: $tool is not installed (scripts/install-deps.sh)"; exit 1; }
 done
 
-# shellcheck source=tests/e2e/lib.sh
+# shellcheck source=../e2e/lib.sh
 . "$HERE/../e2e/lib.sh"
-failures=0
-pass() { echo "PASS: $*"; }
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 work=$(mktemp -d /var/tmp/crashcapture-ssh.XXXXXX)
 chmod 0755 "$work" # the user reaches its home in it
 user=ccssh$$
@@ -96,7 +96,7 @@ capture_ssh() {
         -o "UserKnownHostsFile=$known" -o ConnectTimeout=30 -o ServerAliveInterval=15 \
         -o ServerAliveCountMax=4 -p "$port" "$user@127.0.0.1" "$@"
 }
-SSH_AUTH_SOCK= capture_ssh true < /dev/null 2> "$work/login.err" &&
+SSH_AUTH_SOCK='' capture_ssh true < /dev/null 2> "$work/login.err" &&
     pass "the capture's key logs in alone (BatchMode, IdentitiesOnly)" ||
     fail "the capture's key: $(cat "$work/login.err")"
 cp "$known" "$work/known.good"
@@ -169,7 +169,7 @@ if [ -n "$gateway" ]; then
     fi
     cp "$work/ssh.conf" "$root/etc/crashcapture/crashcapture.conf"
 else
-    echo "SKIP: this machine has no default route: the builder's network plan is checked in the guest (test-systemd-guest.sh --scenario ssh)"
+    skip "this machine has no default route: the builder's network plan is checked in the guest (test-systemd-guest.sh --scenario ssh)"
 fi
 sed -i "s|^Target=.*|Target=ssh://$user@127.0.0.1:$port/srv/dumps|" "$root/etc/crashcapture/crashcapture.conf"
 if CRASHCAPTURE_ROOT=$root "$BUILDER" --kernel-version "$(uname -r)" --output "$work/initrd" --dry-run > "$work/lo.txt" 2>&1; then
@@ -185,4 +185,4 @@ else
     grep -q "crashcapturectl propagate" "$work/nokey.txt" && pass "build-initrd without the key says to run propagate" ||
         fail "build-initrd without the key: $(cat "$work/nokey.txt")"
 fi
-exit "$failures"
+checks_exit

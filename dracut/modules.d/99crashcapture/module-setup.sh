@@ -1,4 +1,5 @@
 #!/bin/bash
+# shellcheck disable=SC2154 # moddir, initdir, systemdsystemunitdir: dracut sets them (dracut.modules(7))
 # dracut module "crashcapture": the capture side of crashcaptured
 # (dracut.modules(7) for the check/depends/installkernel/install protocol).
 # crashcapture-build-initrd adds it with -m, and sets CRASHCAPTURE_STAGING to
