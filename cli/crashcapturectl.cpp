@@ -15,11 +15,13 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
+#include <thread>
 
 #include "config.hpp"
 #include "manager-proxy.h"
 #include "process.hpp"
 #include "propagate.hpp"
+#include "reservation.hpp"
 #include "system-paths.hpp"
 
 extern char** environ;
@@ -141,10 +143,74 @@ std::string find_program(const std::string& name) {
 // with --apply, through the distribution's own mechanism: a GRUB drop-in and
 // update-grub on Debian (/etc/default/grub.d/*.cfg is sourced by
 // update-grub), grubby on Fedora-style systems. Never edits grub.cfg itself.
+//
+// Without --size the number is the daemon's estimate for the capture initrd
+// that will be loaded: the daemon builds it even while nothing is reserved,
+// and setup waits for that build rather than offer a number that leaves the
+// initrd out (crashcapture::reservation_offer()).
+struct SetupDaemon {
+    std::function<std::pair<uint64_t, std::string>()> estimate;  // EstimateReservation
+    std::function<std::string()> state;                          // State
+    std::function<std::string()> last_error;                     // LastError
+};
+
+crashcapture::Result<crashcapture::ReservationOffer> ask_for_offer(const SetupDaemon& daemon,
+                                                                   bool quiet) {
+    // A first dracut build takes minutes on a slow machine; 30 is plenty.
+    constexpr auto kBuildWait = std::chrono::minutes(30);
+    constexpr auto kPoll = std::chrono::seconds(2);
+    constexpr auto kProgressEvery = std::chrono::seconds(20);
+    const auto start = std::chrono::steady_clock::now();
+    auto last_said = start - kProgressEvery;
+    while (true) {
+        const auto [bytes, text] = daemon.estimate();
+        auto offer =
+            crashcapture::reservation_offer(bytes, nlohmann::json::parse(text, nullptr, false));
+        if (offer) {
+            return offer;
+        }
+        const std::string state = daemon.state();
+        if (state != "building") {
+            const std::string error = daemon.last_error();
+            return crashcapture::make_error(
+                0, "{}; crashcaptured is {}{} (pass --size MIB to choose the size yourself)",
+                offer.error().message, state, error.empty() ? "" : ": " + error);
+        }
+        const auto now = std::chrono::steady_clock::now();
+        if (now - start > kBuildWait) {
+            return crashcapture::make_error(
+                ETIMEDOUT, "crashcaptured is still building the capture initrd after {} minutes",
+                std::chrono::duration_cast<std::chrono::minutes>(kBuildWait).count());
+        }
+        if (!quiet && now - last_said >= kProgressEvery) {
+            std::cerr << fmt::format(
+                "crashcapturectl: waiting for crashcaptured to build the capture initrd, to "
+                "measure what it needs ({}s)...\n",
+                std::chrono::duration_cast<std::chrono::seconds>(now - start).count());
+            last_said = now;
+        }
+        std::this_thread::sleep_for(kPoll);
+    }
+}
+
 int setup(const std::optional<uint64_t>& size_mib, bool apply, bool json,
-          const std::function<uint64_t()>& estimate) {
+          const std::optional<SetupDaemon>& daemon) {
     const auto paths = crashcapture::SystemPaths::from_environment();
-    const uint64_t recommended_mib = size_mib ? *size_mib : (estimate() + (1ULL << 20) - 1) >> 20;
+    uint64_t recommended_mib = 0;
+    std::string based_on;
+    if (size_mib) {
+        recommended_mib = *size_mib;
+        based_on = "--size";
+    } else {
+        auto offer = ask_for_offer(*daemon, json);
+        if (!offer) {
+            std::cerr << "crashcapturectl: cannot choose a crashkernel= size: "
+                      << offer.error().message << '\n';
+            return kExitFailure;
+        }
+        recommended_mib = (offer->bytes + (1ULL << 20) - 1) >> 20;
+        based_on = offer->based_on;
+    }
     const std::string current = crashkernel_of(read_first_line(paths.proc + "/cmdline"));
     const std::string wanted = fmt::format("crashkernel={}M", recommended_mib);
     const std::string dropin = paths.resolve("/etc/default/grub.d/crashcapture.cfg");
@@ -160,6 +226,7 @@ int setup(const std::optional<uint64_t>& size_mib, bool apply, bool json,
     if (json) {
         std::cout << nlohmann::json{{"current", current},
                                     {"recommended", wanted},
+                                    {"based_on", based_on},
                                     {"mechanism", mechanism},
                                     {"applied", false}}
                          .dump(2)
@@ -168,6 +235,7 @@ int setup(const std::optional<uint64_t>& size_mib, bool apply, bool json,
         std::cout << fmt::format("Current:     {}\n",
                                  current.empty() ? "no crashkernel=" : "crashkernel=" + current);
         std::cout << fmt::format("Recommended: {}\n", wanted);
+        std::cout << fmt::format("Based on:    {}\n", based_on);
         std::cout << fmt::format("Change:      {}\n",
                                  mechanism.empty() ? "(no update-grub or grubby found: add it to "
                                                      "the kernel command line by hand)"
@@ -194,7 +262,10 @@ int setup(const std::optional<uint64_t>& size_mib, bool apply, bool json,
         std::ofstream out(dropin);
         out << "# Written by crashcapturectl setup: memory for the capture kernel\n"
                "# (crashcaptured). Remove this file and run update-grub to undo.\n"
-            << "GRUB_CMDLINE_LINUX_DEFAULT=\"$GRUB_CMDLINE_LINUX_DEFAULT " << wanted << "\"\n";
+            // GRUB_CMDLINE_LINUX, not _DEFAULT: the recovery entries reserve
+            // too, so a crash while repairing the machine is captured, and it
+            // agrees with what crashcaptured tells the administrator.
+            << "GRUB_CMDLINE_LINUX=\"$GRUB_CMDLINE_LINUX " << wanted << "\"\n";
         if (!out.flush()) {
             std::cerr << "crashcapturectl: cannot write " << dropin << '\n';
             return kExitFailure;
@@ -400,13 +471,21 @@ int main(int argc, char** argv) {
         }
         if (setup_command->parsed() && size_mib) {
             // With --size the daemon is not needed.
-            return setup(size_mib, apply, json, [] { return uint64_t{0}; });
+            return setup(size_mib, apply, json, std::nullopt);
         }
         auto connection = connect();
         ManagerProxy manager(*connection);
         if (setup_command->parsed()) {
             return setup(size_mib, apply, json,
-                         [&] { return std::get<0>(manager.EstimateReservation()); });
+                         SetupDaemon{
+                             .estimate =
+                                 [&] {
+                                     auto [bytes, text] = manager.EstimateReservation();
+                                     return std::pair{bytes, text};
+                                 },
+                             .state = [&] { return manager.State(); },
+                             .last_error = [&] { return manager.LastError(); },
+                         });
         }
         if (status->parsed()) {
             return print_status(manager, json);

@@ -282,19 +282,20 @@ void Manager::request_reload(bool force) {
     }
     auto reservation = read_reservation(paths_);
     properties_.reserved_bytes = reservation ? reservation->size_bytes : 0;
-    if (!reservation || reservation->size_bytes == 0) {
+    if (properties_.reserved_bytes == 0) {
         properties_.reservation_warning.clear();
-        const auto [recommended, explanation] = estimate_reservation();
-        set_state(ManagerState::unavailable, explain_missing_reservation(recommended));
-        return;
     }
+    // Built even when nothing is reserved: the crashkernel= to ask for
+    // depends on the initrd that will be loaded (issue 23: an estimate
+    // without it, 96M, lost the first crash of a fresh machine), and after
+    // the reboot the capture is armed without a second build.
     const std::string release = running_kernel_release();
     properties_.capture_kernel = manifest_inputs().front();
     properties_.capture_initrd = config_->initrd_override.empty()
                                      ? paths_.state + "/initrd-" + release + ".img"
                                      : paths_.resolve(config_->initrd_override);
     if (!config_->initrd_override.empty()) {
-        load();
+        load_if_reserved();
         return;
     }
     auto manifest = compute_manifest(manifest_inputs());
@@ -310,8 +311,10 @@ void Manager::request_reload(bool force) {
     if (!force && old && initrd_exists) {
         const auto changed = changed_inputs(*old, *manifest);
         if (changed.empty()) {
-            if (properties_.state != ManagerState::loaded ||
-                !kexec_.crash_kernel_loaded().value_or(false)) {
+            if (properties_.reserved_bytes == 0) {
+                load_if_reserved();
+            } else if (properties_.state != ManagerState::loaded ||
+                       !kexec_.crash_kernel_loaded().value_or(false)) {
                 load();
             } else {
                 // Nothing to load; the fit is checked again all the same.
@@ -432,7 +435,7 @@ void Manager::build_finished(int status) {
                 (void)write_manifest(directory->get(), name, *pending_manifest_);
             }
         }
-        load();
+        load_if_reserved();
     }
     pending_manifest_.reset();
     if (reload_again_) {
@@ -441,6 +444,16 @@ void Manager::build_finished(int status) {
         force_next_ = false;
         request_reload(force);
     }
+}
+
+void Manager::load_if_reserved() {
+    if (properties_.reserved_bytes != 0) {
+        load();
+        return;
+    }
+    // The estimate now includes the capture initrd, measured.
+    const auto [recommended, explanation] = estimate_reservation();
+    set_state(ManagerState::unavailable, explain_missing_reservation(recommended));
 }
 
 void Manager::load() {
@@ -690,7 +703,7 @@ std::pair<CaptureMemoryNeed, nlohmann::json> Manager::capture_need() const {
     std::string initrd_note;
     struct stat initrd {};
     if (initrd_path.empty() || ::stat(initrd_path.c_str(), &initrd) < 0) {
-        initrd_note = "the capture initrd is not built yet: the estimate leaves it out";
+        initrd_note = "no capture initrd is built yet";
     } else {
         initrd_bytes = static_cast<uint64_t>(initrd.st_size);
         const int64_t mtime_nsec =
@@ -715,18 +728,11 @@ std::pair<CaptureMemoryNeed, nlohmann::json> Manager::capture_need() const {
     const uint64_t memory = read_memory_total(paths_).value_or(0);
     const CaptureMemoryNeed need =
         capture_memory_need(kernel_bytes, initrd_bytes, unpacked_bytes, memory);
-    nlohmann::json explanation{
-        {"kernel", kernel_path},
-        {"kernel_bytes", kernel_bytes},
-        {"kernel_bytes_from", load_size ? "init_size" : "file size"},
-        {"initrd", initrd_path},
-        {"initrd_bytes", initrd_bytes},
-        {"initrd_unpacked_bytes", unpacked_bytes},
-        {"margin_bytes", need.margin_bytes},
-        {"memory_bytes", memory},
-        {"needed_bytes", need.needed_bytes},
-        {"recommended_bytes", need.recommended_bytes},
-    };
+    nlohmann::json explanation =
+        explain_capture_need(need, {.kernel = kernel_path,
+                                    .kernel_bytes_from_init_size = load_size.has_value(),
+                                    .initrd = initrd_path,
+                                    .memory_bytes = memory});
     if (initrd_size_cache_ && initrd_size_cache_->measured && !initrd_path.empty()) {
         const auto& measured = *initrd_size_cache_->measured;
         explanation["initrd_segments"] = measured.segments;

@@ -143,6 +143,9 @@ class Manager {
     // Where the builder's standard error goes (the runtime directory).
     std::string builder_log_path() const;
     void load();
+    // load() when memory is reserved; otherwise State=unavailable with the
+    // crashkernel= the built initrd needs.
+    void load_if_reserved();
     std::string running_kernel_release() const;
     std::vector<std::string> manifest_inputs() const;
     // What the capture needs (kernel load size, initrd and its unpacked

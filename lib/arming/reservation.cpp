@@ -11,6 +11,7 @@
 #include "dump-writer.hpp"
 #include "file-util.hpp"
 #include "page-filter.hpp"
+#include "text.hpp"
 #include "unique-fd.hpp"
 
 namespace crashcapture {
@@ -30,30 +31,12 @@ uint64_t round_up(uint64_t value, uint64_t unit) {
     return remainder == 0 ? value : saturating_add(value, unit - remainder);
 }
 
-std::string_view trim(std::string_view text) {
-    constexpr std::string_view kWhitespace = " \t\r\n";
-    const size_t first = text.find_first_not_of(kWhitespace);
-    if (first == std::string_view::npos) {
-        return {};
-    }
-    return text.substr(first, text.find_last_not_of(kWhitespace) - first + 1);
-}
-
-std::optional<uint64_t> parse_number(std::string_view text, int base = 10) {
-    uint64_t value = 0;
-    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value, base);
-    if (text.empty() || error != std::errc() || end != text.data() + text.size()) {
-        return std::nullopt;
-    }
-    return value;
-}
-
 Result<uint64_t> read_number_file(const std::string& path) {
     auto text = read_kernel_file(path);
     if (!text) {
         return tl::unexpected(text.error());
     }
-    const auto value = parse_number(trim(*text));
+    const auto value = parse_integer<uint64_t>(trim(*text));
     if (!value) {
         return make_error(EINVAL, "{}: '{}' is not a number", path, trim(*text));
     }
@@ -105,8 +88,8 @@ Result<IomemSummary> parse_iomem(std::string_view text) {
             return make_error(EINVAL, "/proc/iomem line {}: '{}' is not 'start-end : name'",
                               line_number, line);
         }
-        const auto start = parse_number(line.substr(0, dash), 16);
-        const auto end = parse_number(line.substr(dash + 1, separator - dash - 1), 16);
+        const auto start = parse_integer<uint64_t>(line.substr(0, dash), 16);
+        const auto end = parse_integer<uint64_t>(line.substr(dash + 1, separator - dash - 1), 16);
         if (!start || !end || *start > *end) {
             return make_error(EINVAL, "/proc/iomem line {}: '{}' is not a range", line_number,
                               line);
@@ -142,7 +125,7 @@ Result<uint64_t> parse_meminfo_total(std::string_view text) {
         if (!value.ends_with(" kB")) {
             return make_error(EINVAL, "/proc/meminfo: MemTotal '{}' is not in kB", value);
         }
-        const auto kib = parse_number(trim(value.substr(0, value.size() - 3)));
+        const auto kib = parse_integer<uint64_t>(trim(value.substr(0, value.size() - 3)));
         if (!kib || *kib > std::numeric_limits<uint64_t>::max() / 1024) {
             return make_error(EINVAL, "/proc/meminfo: MemTotal '{}' is not a size", value);
         }
@@ -359,9 +342,10 @@ std::string explain_missing_reservation(uint64_t recommended_bytes) {
         format_crashkernel_size(std::max(recommended_bytes, kMeasuredFloorBytes));
     return fmt::format(
         "No memory is reserved for the capture kernel, so a kernel crash cannot be saved: add "
-        "crashkernel={} to the kernel command line (with GRUB: to GRUB_CMDLINE_LINUX in "
-        "/etc/default/grub, then run update-grub or grub2-mkconfig; with systemd-boot: to "
-        "/etc/kernel/cmdline, then reinstall the kernel with kernel-install), then reboot.",
+        "crashkernel={} to the kernel command line (crashcapturectl setup --apply does it: "
+        "with GRUB, to GRUB_CMDLINE_LINUX in /etc/default/grub.d/crashcapture.cfg, then "
+        "update-grub, or with grubby; with systemd-boot: to /etc/kernel/cmdline, then reinstall "
+        "the kernel with kernel-install), then reboot.",
         size);
 }
 
@@ -379,6 +363,64 @@ std::string check_reservation_fit(uint64_t reserved_bytes, const CaptureMemoryNe
         return {};
     }
     return explain_insufficient_reservation(reserved_bytes, need.recommended_bytes);
+}
+
+namespace {
+
+std::string mebibytes(uint64_t bytes) {
+    return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / static_cast<double>(kMiB));
+}
+
+}  // namespace
+
+nlohmann::json explain_capture_need(const CaptureMemoryNeed& need,
+                                    const CaptureNeedSources& sources) {
+    return nlohmann::json{
+        {"kernel", sources.kernel},
+        {"kernel_bytes", need.kernel_bytes},
+        {"kernel_bytes_from", sources.kernel_bytes_from_init_size ? "init_size" : "file size"},
+        {"initrd", sources.initrd},
+        {"initrd_bytes", need.initrd_bytes},
+        {"initrd_unpacked_bytes", need.initrd_unpacked_bytes},
+        {"margin_bytes", need.margin_bytes},
+        {"memory_bytes", sources.memory_bytes},
+        {"needed_bytes", need.needed_bytes},
+        {"recommended_bytes", need.recommended_bytes},
+    };
+}
+
+Result<ReservationOffer> reservation_offer(uint64_t recommended_bytes,
+                                           const nlohmann::json& explanation) {
+    const auto number = [&](const char* key) -> uint64_t {
+        const auto it = explanation.find(key);
+        return it != explanation.end() && it->is_number_unsigned() ? it->get<uint64_t>() : 0;
+    };
+    const auto text = [&](const char* key) -> std::string {
+        const auto it = explanation.find(key);
+        return it != explanation.end() && it->is_string() ? it->get<std::string>() : std::string();
+    };
+    const uint64_t initrd_bytes = number("initrd_bytes");
+    const uint64_t unpacked_bytes = number("initrd_unpacked_bytes");
+    if (initrd_bytes == 0 || unpacked_bytes == 0) {
+        const std::string why = text("note");
+        return make_error(ENOENT,
+                          "the estimate leaves the capture initrd out ({}), so it would be too "
+                          "small: crashcaptured builds the initrd first, then it can be measured",
+                          why.empty() ? "no initrd measured" : why);
+    }
+    const uint64_t kernel_bytes = number("kernel_bytes");
+    if (kernel_bytes == 0) {
+        return make_error(ENOENT, "the estimate has no capture kernel size ({})",
+                          text("kernel").empty() ? "no kernel" : text("kernel"));
+    }
+    ReservationOffer offer;
+    offer.bytes = recommended_bytes;
+    offer.based_on = fmt::format(
+        "kernel {} ({} {}) + capture initrd {} ({}, {} unpacked) + working margin {}{}",
+        text("kernel"), text("kernel_bytes_from"), mebibytes(kernel_bytes), text("initrd"),
+        mebibytes(initrd_bytes), mebibytes(unpacked_bytes), mebibytes(number("margin_bytes")),
+        recommended_bytes > number("needed_bytes") ? ", rounded up" : "");
+    return offer;
 }
 
 }  // namespace crashcapture

@@ -16,6 +16,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "result.hpp"
 #include "system-paths.hpp"
 
@@ -126,5 +128,28 @@ std::string explain_insufficient_reservation(uint64_t reserved_bytes, uint64_t r
 // is below need.needed_bytes; empty when it fits, or when nothing is
 // reserved (explain_missing_reservation() says that).
 std::string check_reservation_fit(uint64_t reserved_bytes, const CaptureMemoryNeed& need);
+
+// The estimate's figures as EstimateReservation's JSON explanation: the
+// daemon writes it, crashcapturectl reads it (reservation_offer()).
+struct CaptureNeedSources {
+    std::string kernel;                // the capture kernel's path
+    bool kernel_bytes_from_init_size;  // false: the file's size (unreadable header)
+    std::string initrd;                // the capture initrd's path; empty: none yet
+    uint64_t memory_bytes = 0;         // MemTotal
+};
+nlohmann::json explain_capture_need(const CaptureMemoryNeed& need,
+                                    const CaptureNeedSources& sources);
+
+// What crashcapturectl setup may write: the daemon's estimate
+// (EstimateReservation's bytes and its JSON explanation) and the sentence
+// that says what it rests on. An estimate that left the capture initrd out
+// (none built yet, or unreadable) is refused: a fresh machine given such a
+// number (96M) lost its first crash (issue 23).
+struct ReservationOffer {
+    uint64_t bytes = 0;
+    std::string based_on;  // "kernel 6.1.0-57-amd64 (init_size 58.9 MiB), capture initrd ..."
+};
+Result<ReservationOffer> reservation_offer(uint64_t recommended_bytes,
+                                           const nlohmann::json& explanation);
 
 }  // namespace crashcapture

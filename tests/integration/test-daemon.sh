@@ -608,5 +608,39 @@ rm -f "$root/sys/kernel/kexec_crash_size"; echo 0 > "$root/sys/kernel/kexec_cras
 "$CTL" reload > /dev/null 2>&1
 wait_state unavailable 10 && pass "no reservation: unavailable: $(prop LastError | cut -c1-100)" ||
     fail "no reservation: $(prop State)"
+prop LastError | has 'crashcapturectl setup --apply' && prop LastError | has 'GRUB_CMDLINE_LINUX ' &&
+    pass "no reservation: LastError names setup --apply and GRUB_CMDLINE_LINUX" ||
+    fail "no reservation: LastError $(prop LastError)"
+
+# ---- a fresh machine: nothing reserved, no initrd yet (issue 23) ----
+# The daemon builds the capture initrd all the same, and setup offers a size
+# only once it is measured (it waits for the build), never the initrd-less
+# estimate; the drop-in sets GRUB_CMDLINE_LINUX, as LastError tells.
+kill -TERM "$daemon_pid"; wait "$daemon_pid" 2>/dev/null; daemon_pid=
+rm -f "$root"/var/lib/crashcapture/initrd-*
+builds_before=$(wc -l < "$work/builds.log")
+start_daemon FAKE_BUILDER_SLEEP=4
+sleep 1
+[ "$(prop State)" = building ] && pass "fresh machine: nothing reserved, the capture initrd is built all the same" ||
+    fail "fresh machine: State $(prop State), not building"
+CRASHCAPTURE_ROOT=$root PATH=$work/fakebin:$PATH "$CTL" setup > "$work/setup.out" 2> "$work/setup.err"; rc=$?
+builds_after=$(wc -l < "$work/builds.log")
+[ "$rc" = 0 ] && [ "$(prop State)" = unavailable ] && [ "$builds_after" -gt "$builds_before" ] &&
+    grep -q '^Based on:    kernel .* + capture initrd .*/var/lib/crashcapture/initrd-' "$work/setup.out" &&
+    pass "fresh machine: setup waited for the build and says what the size rests on: $(grep -h '^Recommended\|^Based' "$work/setup.out" | tr '\n' ' ' | cut -c1-160)" ||
+    fail "fresh machine: setup exit $rc, State $(prop State), builds $builds_before -> $builds_after: $(cat "$work/setup.out" "$work/setup.err")"
+rm -f "$root/etc/default/grub.d/crashcapture.cfg"
+CRASHCAPTURE_ROOT=$root PATH=$work/fakebin:$PATH "$CTL" setup --apply > "$work/setup.out" 2>&1
+grep -q '^GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX crashkernel=[0-9]*M"$' "$root/etc/default/grub.d/crashcapture.cfg" 2>/dev/null &&
+    pass "fresh machine: setup --apply writes GRUB_CMDLINE_LINUX (recovery entries too)" ||
+    fail "fresh machine: setup --apply: $(cat "$work/setup.out" "$root/etc/default/grub.d/crashcapture.cfg" 2>&1)"
+kill -TERM "$daemon_pid"; wait "$daemon_pid" 2>/dev/null; daemon_pid=
+rm -f "$root"/var/lib/crashcapture/initrd-*
+start_daemon FAKE_BUILDER_FAIL=1
+wait_state failed 10
+CRASHCAPTURE_ROOT=$root "$CTL" setup > "$work/setup.out" 2>&1; rc=$?
+[ "$rc" = 1 ] && has 'leaves the capture initrd out' < "$work/setup.out" && ! grep -q '^Recommended' "$work/setup.out" &&
+    pass "fresh machine, failing build: setup offers no size and says why: $(head -c 160 "$work/setup.out")" ||
+    fail "fresh machine, failing build: setup exit $rc: $(cat "$work/setup.out")"
 
 checks_exit

@@ -421,3 +421,41 @@ TEST(Explain, InsufficientReservation) {
                                 "initrd (needs about 144M): set crashkernel=144M"));
     EXPECT_THAT(text, HasSubstr("reboot"));
 }
+
+// crashcapturectl setup writes only an estimate that measured the initrd to
+// be loaded (issue 23: 96M without it lost the first crash).
+TEST(ReservationOffer, RefusesAnEstimateWithoutTheInitrd) {
+    const auto need = capture_memory_need(59 * kMiB, 0, 0, kGiB);
+    const auto explanation = explain_capture_need(need, {.kernel = "/boot/vmlinuz-6.1.0-57-amd64",
+                                                         .kernel_bytes_from_init_size = true,
+                                                         .initrd = "",
+                                                         .memory_bytes = kGiB});
+    const auto offer = reservation_offer(need.recommended_bytes, explanation);
+    ASSERT_FALSE(offer);
+    EXPECT_THAT(offer.error().message, HasSubstr("leaves the capture initrd out"));
+}
+
+TEST(ReservationOffer, RestsOnTheMeasuredInitrd) {
+    // The Debian-installer guest of issue 23: a 14.6 MiB gzip dracut initrd.
+    const uint64_t initrd = 14 * kMiB + 600 * 1024;
+    const auto need = capture_memory_need(59 * kMiB, initrd, 40 * kMiB, kGiB);
+    auto explanation =
+        explain_capture_need(need, {.kernel = "/boot/vmlinuz-6.1.0-57-amd64",
+                                    .kernel_bytes_from_init_size = true,
+                                    .initrd = "/var/lib/crashcapture/initrd-6.1.0-57-amd64.img",
+                                    .memory_bytes = kGiB});
+    const auto offer = reservation_offer(need.recommended_bytes, explanation);
+    ASSERT_TRUE(offer) << offer.error().message;
+    EXPECT_EQ(offer->bytes, need.recommended_bytes);
+    // More than the initrd-less estimate, and more than 128M, which ran
+    // out of memory with this initrd.
+    EXPECT_GT(offer->bytes, capture_memory_need(59 * kMiB, 0, 0, kGiB).recommended_bytes);
+    EXPECT_GT(offer->bytes, 128 * kMiB);
+    EXPECT_THAT(offer->based_on, HasSubstr("/var/lib/crashcapture/initrd-6.1.0-57-amd64.img"));
+    EXPECT_THAT(offer->based_on, HasSubstr("14.6 MiB"));
+    EXPECT_THAT(offer->based_on, HasSubstr("40.0 MiB unpacked"));
+    EXPECT_THAT(offer->based_on, HasSubstr("init_size 59.0 MiB"));
+
+    explanation["initrd_unpacked_bytes"] = 0;  // unreadable, not measured
+    EXPECT_FALSE(reservation_offer(need.recommended_bytes, explanation));
+}
