@@ -5,7 +5,6 @@
 //   crashcapture-build-initrd --kernel-version KVER --kernel IMAGE --output FILE
 // and an admin may run it by hand (--dry-run shows the plan).
 #include <fcntl.h>
-#include <grp.h>
 #include <netdb.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -22,6 +21,7 @@
 
 #include "config.hpp"
 #include "file-util.hpp"
+#include "group.hpp"
 #include "initrd-plan.hpp"
 #include "process.hpp"
 #include "remote-target.hpp"
@@ -263,16 +263,11 @@ int main(int argc, char** argv) {
     // Group= as a number: the capture initrd has no /etc/group.
     std::optional<unsigned> group_id;
     if (!config->group.empty()) {
-        unsigned number = 0;
-        const auto [end, error] = std::from_chars(
-            config->group.data(), config->group.data() + config->group.size(), number);
-        if (error == std::errc() && end == config->group.data() + config->group.size()) {
-            group_id = number;
-        } else if (const struct group* entry = ::getgrnam(config->group.c_str())) {
-            group_id = entry->gr_gid;
-        } else {
-            fail(fmt::format("Group={}: no such group on this system", config->group));
+        const auto gid = resolve_group(config->group);
+        if (!gid) {
+            fail(fmt::format("Group={} on this system", gid.error().message));
         }
+        group_id = *gid;
     }
     // Where the capture says why it could not mount the target: crashcaptured
     // reads it after the reboot (lib/armed-boot-ledger.hpp). Only useful when

@@ -2,7 +2,6 @@
 // capture kernel, or any ELF vmcore file) as a dump directory. All logic is
 // in libcrashcapture (save-dump.hpp); this is argument parsing and output.
 #include <fmt/format.h>
-#include <grp.h>
 #include <unistd.h>
 #include <CLI/CLI.hpp>
 
@@ -12,39 +11,10 @@
 #include <optional>
 #include <vector>
 
+#include "group.hpp"
 #include "save-dump.hpp"
 
 using namespace crashcapture;
-
-namespace {
-
-// --group: a number is a gid as it is (a capture initrd may have no
-// /etc/group); a name is looked up. nullopt, with why, when it cannot be.
-std::optional<gid_t> resolve_group(const std::string& text, std::string& problem) {
-    if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) {
-        try {
-            const unsigned long gid = std::stoul(text);
-            if (gid < static_cast<unsigned long>(static_cast<gid_t>(-1))) {
-                return static_cast<gid_t>(gid);
-            }
-        } catch (const std::exception&) {
-        }
-        problem = fmt::format("--group {}: not a group id", text);
-        return std::nullopt;
-    }
-    struct group entry {};
-    struct group* found = nullptr;
-    std::vector<char> buffer(16384);
-    const int rc = ::getgrnam_r(text.c_str(), &entry, buffer.data(), buffer.size(), &found);
-    if (rc != 0 || found == nullptr) {
-        problem = fmt::format("--group {}: no such group{}", text,
-                              rc != 0 ? fmt::format(" ({})", std::strerror(rc)) : "");
-        return std::nullopt;
-    }
-    return found->gr_gid;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
     SaveOptions options;
@@ -126,10 +96,11 @@ int main(int argc, char** argv) {
     if (!group.empty()) {
         // An unknown group must not cost the capture: the dump is written
         // private, and the record says why.
-        std::string problem;
-        options.group = resolve_group(group, problem);
-        if (!options.group) {
-            options.warnings.push_back(problem + "; the dump is readable by root only");
+        if (const auto gid = resolve_group(group)) {
+            options.group = *gid;
+        } else {
+            options.warnings.push_back("--group " + gid.error().message +
+                                       "; the dump is readable by root only");
         }
     }
 

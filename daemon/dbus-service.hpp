@@ -55,9 +55,4 @@ class DbusService final : public sdbus::AdaptorInterfaces<org::crashcapture1::Ma
     bool emitted_once_ = false;
 };
 
-// Journal MESSAGE_IDs (as systemd's catalog uses them), fixed forever:
-// journalctl MESSAGE_ID=... finds every capture report.
-inline constexpr const char* kMessageIdDumpCaptured = "c2a1f0e4b6d94f3a8e5b7c9d1f203a41";
-inline constexpr const char* kMessageIdStateChanged = "5e8d3b0a9c7f4e21b4d6a8c0e2f41357";
-
 }  // namespace crashcapture

@@ -12,6 +12,7 @@
 #include "file-util.hpp"
 #include "manager-internal.hpp"
 #include "manager.hpp"
+#include "message-ids.hpp"
 #include "raw-recovery.hpp"
 #include "remote-target.hpp"
 #include "retention.hpp"
@@ -19,7 +20,6 @@
 namespace crashcapture {
 
 using manager_internal::entry_to_json;
-using manager_internal::kMessageIdCapture;
 using manager_internal::now_sec;
 
 void Manager::resolve_earlier_boots() {

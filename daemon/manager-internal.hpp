@@ -22,10 +22,6 @@ inline nlohmann::json entry_to_json(const DumpEntry& entry) {
     };
 }
 
-// Journal MESSAGE_IDs fixed forever (crashcaptured(8), JOURNAL).
-inline constexpr const char* kMessageIdCapture = "c2a1f0e4b6d94f3a8e5b7c9d1f203a41";
-inline constexpr const char* kMessageIdReservation = "8b1e4c27d9a34f6e9c0d5a7b3e2f1d68";
-
 inline int64_t now_sec() {
     return std::chrono::duration_cast<std::chrono::seconds>(
                std::chrono::system_clock::now().time_since_epoch())

@@ -1,7 +1,6 @@
 #include "manager.hpp"
 
 #include <fcntl.h>
-#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -18,7 +17,9 @@
 #include "capture-cmdline.hpp"
 #include "dump-catalog.hpp"
 #include "file-util.hpp"
+#include "group.hpp"
 #include "manager-internal.hpp"
+#include "message-ids.hpp"
 #include "raw-recovery.hpp"
 #include "remote-target.hpp"
 #include "reservation.hpp"
@@ -52,8 +53,6 @@ uint64_t now_usec() {
 }  // namespace
 
 using manager_internal::entry_to_json;
-using manager_internal::kMessageIdCapture;
-using manager_internal::kMessageIdReservation;
 using manager_internal::now_sec;
 
 std::string_view to_string(ManagerState state) {
@@ -106,7 +105,7 @@ void Manager::set_state(ManagerState state, std::string error) {
                           ? LOG_ERR
                           : LOG_INFO,
                       message,
-                      {{"MESSAGE_ID", "5e8d3b0a9c7f4e21b4d6a8c0e2f41357"},
+                      {{"MESSAGE_ID", kMessageIdStateChanged},
                        {"CRASHCAPTURE_STATE", std::string(to_string(state))}});
     }
     update_boot_record();
@@ -136,39 +135,28 @@ void Manager::share_target_with_group() {
     if (config_->group.empty() || config_->target.kind != TargetKind::directory) {
         return;
     }
-    gid_t gid = 0;
-    const std::string& group = config_->group;
-    if (group.find_first_not_of("0123456789") == std::string::npos) {
-        gid = static_cast<gid_t>(std::stoul(group));  // checked by the parser
-    } else {
-        struct group entry {};
-        struct group* found = nullptr;
-        std::vector<char> buffer(16384);
-        if (::getgrnam_r(group.c_str(), &entry, buffer.data(), buffer.size(), &found) != 0 ||
-            !found) {
-            observer_.log(LOG_WARNING, "Group=" + group +
-                                           ": no such group; the dumps stay readable by root "
-                                           "only, ignoring");
-            return;
-        }
-        gid = found->gr_gid;
+    const auto gid = resolve_group(config_->group);
+    if (!gid) {
+        observer_.log(LOG_WARNING, "Group=" + gid.error().message +
+                                       "; the dumps stay readable by root only, ignoring");
+        return;
     }
     const std::string directory = paths_.resolve(config_->target.path);
     struct stat st {};
     if (::stat(directory.c_str(), &st) < 0 || !S_ISDIR(st.st_mode)) {
         return;  // made by the capture, or by tmpfiles.d at the next boot
     }
-    if (st.st_gid == gid && (st.st_mode & 07777) == 0750) {
+    if (st.st_gid == *gid && (st.st_mode & 07777) == 0750) {
         return;
     }
-    if (::chown(directory.c_str(), static_cast<uid_t>(-1), gid) < 0 ||
+    if (::chown(directory.c_str(), static_cast<uid_t>(-1), *gid) < 0 ||
         ::chmod(directory.c_str(), 0750) < 0) {
         observer_.log(LOG_WARNING, fmt::format("Group={}: cannot give the group {}: {}, ignoring",
-                                               group, directory, std::strerror(errno)));
+                                               config_->group, directory, std::strerror(errno)));
         return;
     }
-    observer_.log(LOG_INFO,
-                  fmt::format("Gave group {} the dump directory {} (0750)", group, directory));
+    observer_.log(LOG_INFO, fmt::format("Gave group {} the dump directory {} (0750)",
+                                        config_->group, directory));
 }
 
 std::vector<std::string> Manager::dump_locations() const {
