@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "capture-cmdline.hpp"
+#include "capture-manager.hpp"
 #include "dump-catalog.hpp"
 #include "file-util.hpp"
 #include "group.hpp"
@@ -257,11 +258,8 @@ void Manager::hotplug_event(const Uevent& event) {
 }
 
 void Manager::request_reload(bool force) {
-    if (builder_pid_ > 0) {
-        // A build is running: one more pass when it ends picks the change up.
-        reload_again_ = true;
-        force_next_ = force_next_ || force;
-        return;
+    if (!build_queue_.request(force)) {
+        return;  // a build is running: one more pass when it ends picks the change up
     }
     if (auto s = reload_config(); !s) {
         // The old capture kernel, if any, stays loaded (it was fine).
@@ -282,8 +280,13 @@ void Manager::request_reload(bool force) {
     properties_.capture_initrd = config_->initrd_override.empty()
                                      ? paths_.state + "/initrd-" + release + ".img"
                                      : paths_.resolve(config_->initrd_override);
-    if (!config_->initrd_override.empty()) {
-        load_if_reserved();
+    ArmingFacts facts{.force = force,
+                      .initrd_override = !config_->initrd_override.empty(),
+                      .reserved = properties_.reserved_bytes != 0,
+                      .loaded = properties_.state == ManagerState::loaded &&
+                                kexec_.crash_kernel_loaded().value_or(false)};
+    if (facts.initrd_override) {
+        act_on(decide_arming(facts));
         return;
     }
     auto manifest = compute_manifest(manifest_inputs());
@@ -295,25 +298,17 @@ void Manager::request_reload(bool force) {
     const std::string manifest_path = paths_.state + "/initrd-" + release + ".manifest.json";
     auto old = read_manifest(manifest_path);
     struct stat st {};
-    const bool initrd_exists = ::stat(properties_.capture_initrd.c_str(), &st) == 0;
-    if (!force && old && initrd_exists) {
-        const auto changed = changed_inputs(*old, *manifest);
-        if (changed.empty()) {
-            if (properties_.reserved_bytes == 0) {
-                load_if_reserved();
-            } else if (properties_.state != ManagerState::loaded ||
-                       !kexec_.crash_kernel_loaded().value_or(false)) {
-                load();
-            } else {
-                // Nothing to load; the fit is checked again all the same.
-                check_reservation();
-                set_state(ManagerState::loaded);
-            }
-            return;
-        }
+    facts.initrd_exists = ::stat(properties_.capture_initrd.c_str(), &st) == 0;
+    facts.have_previous_manifest = old.has_value();
+    if (old) {
+        facts.changed_inputs = changed_inputs(*old, *manifest);
+    }
+    const ArmingAction action = decide_arming(facts);
+    if (action == ArmingAction::build && !force && old && facts.initrd_exists) {
         // A kernel package touches thousands of modules; the journal gets the
         // first few and a count, not a 500 kB message.
         constexpr std::size_t kInputsNamed = 5;
+        const auto& changed = facts.changed_inputs;
         std::string list;
         for (std::size_t i = 0; i < changed.size() && i < kInputsNamed; ++i) {
             list += (list.empty() ? "" : ", ") + changed[i];
@@ -323,8 +318,32 @@ void Manager::request_reload(bool force) {
         }
         observer_.log(LOG_INFO, "Capture initrd inputs changed (" + list + "), rebuilding");
     }
-    pending_manifest_ = std::move(*manifest);
-    begin_build();
+    if (action == ArmingAction::build) {
+        pending_manifest_ = std::move(*manifest);
+    }
+    act_on(action);
+}
+
+void Manager::act_on(ArmingAction action) {
+    switch (action) {
+        case ArmingAction::build:
+            begin_build();
+            return;
+        case ArmingAction::load:
+            load();
+            return;
+        case ArmingAction::keep:
+            // Nothing to load; the fit is checked again all the same.
+            check_reservation();
+            set_state(ManagerState::loaded);
+            return;
+        case ArmingAction::wait_for_reservation: {
+            // The estimate now includes the capture initrd, measured.
+            const auto [recommended, explanation] = estimate_reservation();
+            set_state(ManagerState::unavailable, explain_missing_reservation(recommended));
+            return;
+        }
+    }
 }
 
 void Manager::begin_build() {
@@ -357,6 +376,7 @@ void Manager::begin_build() {
     }
     ++builds_started_;
     builder_pid_ = pid;
+    build_queue_.started();
     builder_pidfd_.reset(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
     set_state(ManagerState::building);
     if (!builder_pidfd_) {
@@ -423,25 +443,13 @@ void Manager::build_finished(int status) {
                 (void)write_manifest(directory->get(), name, *pending_manifest_);
             }
         }
-        load_if_reserved();
+        act_on(properties_.reserved_bytes != 0 ? ArmingAction::load
+                                               : ArmingAction::wait_for_reservation);
     }
     pending_manifest_.reset();
-    if (reload_again_) {
-        reload_again_ = false;
-        const bool force = force_next_;
-        force_next_ = false;
-        request_reload(force);
+    if (const auto again = build_queue_.finished()) {
+        request_reload(*again);
     }
-}
-
-void Manager::load_if_reserved() {
-    if (properties_.reserved_bytes != 0) {
-        load();
-        return;
-    }
-    // The estimate now includes the capture initrd, measured.
-    const auto [recommended, explanation] = estimate_reservation();
-    set_state(ManagerState::unavailable, explain_missing_reservation(recommended));
 }
 
 void Manager::load() {
@@ -458,25 +466,16 @@ void Manager::load() {
     // Loaded anyway when it does not fit (it may work, and nothing loaded
     // certainly does not), but the admin is told.
     check_reservation();
-    if (auto s = kexec_.load_crash_kernel(properties_.capture_kernel, properties_.capture_initrd,
-                                          properties_.command_line);
+    if (auto s = loader_.load(
+            {properties_.capture_kernel, properties_.capture_initrd, properties_.command_line});
         !s) {
-        // The kernel drops the loaded image before it tries the new one
-        // (kernel/kexec_file.c): put the last good one back, so a bad new
-        // kernel or initrd never leaves the machine unprotected.
         std::string message = s.error().message;
-        if (last_good_ && kexec_.load_crash_kernel(last_good_->kernel, last_good_->initrd,
-                                                   last_good_->command_line)) {
-            message += "; the previous capture kernel was loaded again";
-        }
         if (!properties_.reservation_warning.empty()) {
             message += "; " + properties_.reservation_warning;
         }
         set_state(ManagerState::failed, message);
         return;
     }
-    last_good_ = LoadedImage{properties_.capture_kernel, properties_.capture_initrd,
-                             properties_.command_line};
     auto loaded = kexec_.crash_kernel_loaded();
     if (!loaded || !*loaded) {
         set_state(ManagerState::failed,

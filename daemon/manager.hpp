@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "armed-boot-ledger.hpp"
+#include "capture-manager.hpp"
 #include "config.hpp"
 #include "event-loop.hpp"
 #include "hotplug.hpp"
@@ -143,9 +144,8 @@ class Manager {
     // Where the builder's standard error goes (the runtime directory).
     std::string builder_log_path() const;
     void load();
-    // load() when memory is reserved; otherwise State=unavailable with the
-    // crashkernel= the built initrd needs.
-    void load_if_reserved();
+    // Carries out decide_arming()'s answer.
+    void act_on(ArmingAction action);
     std::string running_kernel_release() const;
     std::vector<std::string> manifest_inputs() const;
     // What the capture needs (kernel load size, initrd and its unpacked
@@ -168,14 +168,10 @@ class Manager {
     std::optional<Config> config_;
     ManagerProperties properties_;
     std::optional<Manifest> pending_manifest_;
-    struct LoadedImage {
-        std::string kernel, initrd, command_line;
-    };
-    std::optional<LoadedImage> last_good_;
+    CaptureLoader loader_{kexec_};
+    BuildQueue build_queue_;
     pid_t builder_pid_ = -1;
     UniqueFd builder_pidfd_;
-    bool reload_again_ = false;
-    bool force_next_ = false;
     uint64_t builds_started_ = 0;
     uint64_t hotplug_reloads_ = 0;
     std::string boot_id_;  // empty when unknown: no ledger
