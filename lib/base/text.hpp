@@ -17,6 +17,22 @@ inline bool is_whitespace(char c) {
     return kWhitespace.find(c) != std::string_view::npos;
 }
 
+inline bool is_ascii_digit(char c) {
+    return c >= '0' && c <= '9';
+}
+
+// A C0 control character or DEL: never part of a path, name or word that
+// reaches a command line or a file.
+inline bool has_control_character(std::string_view text) {
+    for (const char c : text) {
+        const auto byte = static_cast<unsigned char>(c);
+        if (byte < 0x20 || byte == 0x7f) {
+            return true;
+        }
+    }
+    return false;
+}
+
 // text without leading and trailing kWhitespace; a view into text.
 std::string_view trim(std::string_view text);
 

@@ -28,33 +28,12 @@
 #include "page-compressor.hpp"
 #include "result.hpp"
 #include "system-paths.hpp"
+#include "target.hpp"
+#include "units.hpp"
 
 namespace crashcapture {
 
 // ---------------------------------------------------------------------------
-// Target=: where the capture writes the dump.
-//   /var/crash                   a directory on a local filesystem (default)
-//   raw:/dev/disk/by-id/…        a block device, written as a flattened stream
-//   ssh://[user@]host[:port]/dir a directory on an ssh server
-//   nfs:server:/export/dir       a directory on an NFS export
-// host and server are a DNS name, an IPv4 address or an [IPv6] address.
-enum class TargetKind { directory, raw, ssh, nfs };
-std::string_view to_string(TargetKind kind);
-
-struct Target {
-    TargetKind kind = TargetKind::directory;
-    std::string path;   // directory, device, or the remote directory (absolute)
-    std::string user;   // ssh; empty = whoever ssh runs as (root in the capture)
-    std::string host;   // ssh and nfs; IPv6 without brackets
-    uint16_t port = 0;  // ssh; 0 = ssh's default
-
-    bool operator==(const Target&) const = default;
-};
-
-Result<Target> parse_target(std::string_view text);
-// The canonical spelling, which parse_target() reads back unchanged.
-std::string to_string(const Target& target);
-
 // Group=: a numeric group id, or a name as useradd(8) accepts it (letters,
 // digits, '_', '.', '-', not starting with '-', at most 32 bytes, an optional
 // trailing '$'). Only its spelling is checked: the capture initrd and the
@@ -69,40 +48,6 @@ std::optional<FailureAction> parse_failure_action(std::string_view text);
 enum class FinalAction { reboot, poweroff, halt };
 std::string_view to_string(FinalAction action);
 std::optional<FinalAction> parse_final_action(std::string_view text);
-
-// ---------------------------------------------------------------------------
-// A size in bytes ("4G", base 1024) or a share of the filesystem ("10%").
-struct SizeLimit {
-    bool is_percent = false;
-    uint64_t bytes = 0;    // when !is_percent
-    uint32_t percent = 0;  // 0..100, when is_percent
-
-    // Bytes for a filesystem of filesystem_bytes (rounded down).
-    uint64_t resolve(uint64_t filesystem_bytes) const;
-    bool operator==(const SizeLimit&) const = default;
-};
-
-// A number with an optional fraction and an optional suffix K, M, G, T, P or
-// E (base 1024, either case, optionally followed by "B" or "iB"), or a bare
-// "B": "512", "1.5G", "300MiB". Overflow is an error.
-Result<uint64_t> parse_size_bytes(std::string_view text);
-// A size, or an integer percentage from 0% to 100%.
-Result<SizeLimit> parse_size_limit(std::string_view text);
-// The largest suffix that divides exactly: 4294967296 -> "4G", 1536 -> "1536".
-std::string format_size(uint64_t bytes);
-std::string to_string(const SizeLimit& limit);
-
-// ---------------------------------------------------------------------------
-// A time span the way systemd.time(7) writes it: "90s", "30min", "1h 30min",
-// "2.5h", a bare number is seconds. Units: us usec µs, ms msec, s sec second
-// seconds, m min minute minutes, h hr hour hours, d day days, w week weeks,
-// M month months (30.44 d), y year years (365.25 d). "infinity" is
-// kInfiniteTimeSpan.
-inline constexpr uint64_t kInfiniteTimeSpan = std::numeric_limits<uint64_t>::max();
-Result<uint64_t> parse_timespan_usec(std::string_view text);
-// "30min", "1h 30min", "1min 500ms", "infinity"; parse_timespan_usec() reads
-// it back exactly.
-std::string format_timespan(uint64_t usec);
 
 // ---------------------------------------------------------------------------
 // [Retention]: how the daemon trims old dumps after a reboot. Nothing is set
