@@ -47,29 +47,6 @@ constexpr const char* kDefaultBuilder = "/usr/libexec/crashcapture/crashcapture-
 constexpr auto kQuietPeriod = std::chrono::milliseconds(2000);
 constexpr auto kMaxDelay = std::chrono::milliseconds(30000);
 
-// The fake kexec, refusing some kernels like the real syscall refuses a bad
-// image — how the tests check that a failed load puts the last good one back.
-class RejectingFakeKexec final : public KexecInterface {
-  public:
-    RejectingFakeKexec(const std::string& sys_root, std::string reject)
-        : fake_(sys_root), reject_(std::move(reject)) {}
-    Status load_crash_kernel(const std::string& kernel, const std::string& initrd,
-                             const std::string& cmdline) override {
-        if (!reject_.empty() && kernel.find(reject_) != std::string::npos) {
-            (void)fake_.unload_crash_kernel();  // as the kernel does before it fails
-            return make_error(ENOEXEC, "kexec_file_load {}: not a bzImage (Exec format error)",
-                              kernel);
-        }
-        return fake_.load_crash_kernel(kernel, initrd, cmdline);
-    }
-    Status unload_crash_kernel() override { return fake_.unload_crash_kernel(); }
-    Result<bool> crash_kernel_loaded() override { return fake_.crash_kernel_loaded(); }
-
-  private:
-    FakeKexec fake_;
-    std::string reject_;
-};
-
 std::string env_or(const char* name, const std::string& fallback) {
     const char* value = std::getenv(name);
     return value && *value ? value : fallback;
@@ -112,8 +89,9 @@ int run() {
     const bool session_bus = env_or("CRASHCAPTURE_BUS", "system") == "session";
     std::unique_ptr<KexecInterface> kexec;
     if (env_or("CRASHCAPTURE_KEXEC", "real") == "fake") {
-        kexec = std::make_unique<RejectingFakeKexec>(paths.sys,
-                                                     env_or("CRASHCAPTURE_KEXEC_REJECT", ""));
+        auto fake = std::make_unique<FakeKexec>(paths.sys);
+        fake->reject_kernels_containing(env_or("CRASHCAPTURE_KEXEC_REJECT", ""));
+        kexec = std::move(fake);
     } else {
         kexec = std::make_unique<SystemKexec>(paths.sys, paths.proc);
     }

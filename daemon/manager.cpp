@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -21,12 +20,12 @@
 #include "group.hpp"
 #include "manager-internal.hpp"
 #include "message-ids.hpp"
+#include "process.hpp"
 #include "raw-recovery.hpp"
 #include "remote-target.hpp"
 #include "reservation.hpp"
 #include "retention.hpp"
 
-extern char** environ;
 
 namespace crashcapture {
 namespace {
@@ -352,28 +351,18 @@ void Manager::begin_build() {
     std::vector<std::string> args{builder_,   "--kernel-version",         release,
                                   "--kernel", properties_.capture_kernel, "--output",
                                   output};
-    std::vector<char*> argv;
-    for (auto& arg : args) {
-        argv.push_back(arg.data());
-    }
-    argv.push_back(nullptr);
     ::mkdir(paths_.state.c_str(), 0700);
     // The builder's messages go to a file, so that a failure's reason
     // ("run crashcapturectl propagate", "no route to ...") reaches LastError
     // and not only the journal (build_finished()).
     ::mkdir(paths_.run.c_str(), 0700);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, builder_log_path().c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    pid_t pid = -1;
-    const int rc = posix_spawn(&pid, builder_.c_str(), &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) {
+    const auto started = start_program(args, builder_log_path());
+    if (!started) {
         set_state(ManagerState::failed,
-                  fmt::format("cannot run the initrd builder {}: {}", builder_, std::strerror(rc)));
+                  "cannot run the initrd builder: " + started.error().message);
         return;
     }
+    const pid_t pid = *started;
     ++builds_started_;
     builder_pid_ = pid;
     build_queue_.started();

@@ -323,6 +323,11 @@ Result<bool> SystemKexec::crash_kernel_loaded() {
 
 FakeKexec::FakeKexec(std::string sys_root) : sys_root_(std::move(sys_root)) {}
 
+void FakeKexec::reject_kernels_containing(std::string pattern) {
+    std::lock_guard lock(mutex_);
+    rejected_kernel_pattern_ = std::move(pattern);
+}
+
 std::optional<Error> FakeKexec::take_failure(KexecOperation operation) {
     for (auto it = next_failures_.begin(); it != next_failures_.end(); ++it) {
         if (it->first == operation) {
@@ -371,6 +376,11 @@ Status FakeKexec::load_crash_kernel(const std::string& kernel, const std::string
     }
     // From here on the kernel has already dropped the old crash image.
     loaded_.reset();
+    if (!rejected_kernel_pattern_.empty() &&
+        kernel.find(rejected_kernel_pattern_) != std::string::npos) {
+        (void)mirror_state();
+        return make_error(ENOEXEC, "kexec_file_load {}: not a bzImage (Exec format error)", kernel);
+    }
     if (auto failure = take_failure(KexecOperation::load)) {
         (void)mirror_state();
         return tl::unexpected(*failure);

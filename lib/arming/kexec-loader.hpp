@@ -94,6 +94,11 @@ class FakeKexec final : public KexecInterface {
     Status unload_crash_kernel() override;
     Result<bool> crash_kernel_loaded() override;
 
+    // Every load of a kernel whose path contains pattern fails as the real
+    // syscall fails on an image that is not a bzImage (ENOEXEC), after the
+    // old image is dropped: crashcaptured's CRASHCAPTURE_KEXEC_REJECT, so the
+    // integration tests can check that the last good image is put back.
+    void reject_kernels_containing(std::string pattern);
     // The next call of `operation` fails with error (queued, first in first out).
     void fail_next(KexecOperation operation, Error error);
     // Every call of `operation` fails with error until clear_failures().
@@ -107,6 +112,7 @@ class FakeKexec final : public KexecInterface {
 
   private:
     std::optional<Error> take_failure(KexecOperation operation);
+    std::string rejected_kernel_pattern_;
     Status mirror_state();
 
     mutable std::mutex mutex_;

@@ -68,6 +68,17 @@ Result<int> run_program(const std::vector<std::string>& arguments,
     return wait_for(*pid);
 }
 
+Result<pid_t> start_program(const std::vector<std::string>& arguments,
+                            const std::string& stderr_path) {
+    posix_spawn_file_actions_t actions;
+    ::posix_spawn_file_actions_init(&actions);
+    ::posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, stderr_path.c_str(),
+                                       O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    auto pid = spawn(arguments, {}, &actions);
+    ::posix_spawn_file_actions_destroy(&actions);
+    return pid;
+}
+
 Result<std::string> program_output(const std::vector<std::string>& arguments,
                                    bool with_standard_error) {
     std::array<int, 2> pipe_ends{};

@@ -2,6 +2,8 @@
 // dracut and ip, crashcapturectl runs update-grub, ssh-keygen and ssh.
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 #include <vector>
 
@@ -16,7 +18,13 @@ namespace crashcapture {
 Result<int> run_program(const std::vector<std::string>& arguments,
                         const std::vector<std::string>& extra_environment = {});
 
-// The same with standard output (and standard error, when
+// Starts arguments[0] with standard error going to stderr_path (created
+// 0600, truncated) and returns at once: the caller reaps the child (the
+// daemon watches a pidfd and keeps serving D-Bus while dracut runs).
+Result<pid_t> start_program(const std::vector<std::string>& arguments,
+                            const std::string& stderr_path);
+
+// The same as run_program() with standard output (and standard error, when
 // with_standard_error) captured; the exit status must be 0, else the error
 // carries the output.
 Result<std::string> program_output(const std::vector<std::string>& arguments,

@@ -437,3 +437,17 @@ TEST(KexecFlags, MatchTheKernelUapi) {
 }
 
 }  // namespace
+
+TEST(FakeKexecRejecting, RefusesMatchingKernelsAfterDroppingTheOldImage) {
+    TempDir dir;
+    std::ofstream(dir.file("vmlinuz-good")) << "good";
+    std::ofstream(dir.file("vmlinuz-broken")) << "broken";
+    FakeKexec kexec;
+    kexec.reject_kernels_containing("vmlinuz-broken");
+    ASSERT_TRUE(kexec.load_crash_kernel(dir.file("vmlinuz-good"), "", ""));
+    const auto refused = kexec.load_crash_kernel(dir.file("vmlinuz-broken"), "", "");
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().errno_value, ENOEXEC);
+    // As the kernel does: the old image is gone before the new one fails.
+    EXPECT_FALSE(kexec.loaded());
+}
