@@ -34,7 +34,7 @@ TEST(StartProgram, ANewLogIsPrivate) {
     ASSERT_EQ(::waitpid(*pid, nullptr, 0), *pid);
     struct stat st {};
     ASSERT_EQ(::stat(log.c_str(), &st), 0);
-    EXPECT_EQ(st.st_mode & 0777, 0600u);  // root.s, like the rest of /run/crashcapture
+    EXPECT_EQ(st.st_mode & 0777, 0600u);  // root's, like the rest of /run/crashcapture
 }
 
 TEST(StartProgram, AMissingProgramIsAnError) {
