@@ -26,7 +26,6 @@
 #include "reservation.hpp"
 #include "retention.hpp"
 
-
 namespace crashcapture {
 namespace {
 
