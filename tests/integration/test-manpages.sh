@@ -10,8 +10,8 @@
 #   * crashcaptured: it has no --help (it takes no options), so its page must
 #     list none; if it ever gets one, it is compared like the others;
 #   * crashcapture.conf(5) and the packaged packaging/crashcapture.conf list
-#     every key of Config::describe() (lib/config.cpp) in its section with its
-#     default, and no other key (a probe is compiled against libcrashcapture).
+#     every key of Config::describe() (lib/config/config.cpp) in its section with its
+#     default, and no other key (a probe built with the tests prints them).
 # Exit status = number of failures (tests/checks.sh).
 #   tests/integration/test-manpages.sh
 set -uo pipefail
@@ -65,16 +65,10 @@ env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin CRASHCAPTURE_ROOT="$work/root" CRASHCA
     CRASHCAPTURE_INITRD_BUILDER=/bin/false timeout 10 "$DAEMON" --help > "$work/daemon.help" 2>&1
 
 # The configuration's keys and defaults, as the parser has them.
-cat > "$work/describe.cpp" <<'CPP'
-#include <iostream>
-#include "config.hpp"
-int main() { std::cout << crashcapture::Config{}.describe(); }
-CPP
-# shellcheck disable=SC2046 # pkg-config's flags are words of their own
-if ! g++ -std=c++20 -I"$TOP/lib" "$work/describe.cpp" "$BUILD/lib/libcrashcapture.a" \
-    $(pkg-config --libs libelf libzstd zlib) -lfmt -lxxhash -o "$work/describe" > "$work/describe.log" 2>&1; then
-    fail "cannot build the Config::describe() probe: $(head -c 2000 "$work/describe.log")"
-elif ! "$work/describe" > "$work/describe.txt"; then
+# (tests/integration/probes/config-describe.cpp, built with the tests)
+if [ ! -x "$BUILD/tests/config-describe-probe" ]; then
+    fail "no $BUILD/tests/config-describe-probe: build with -DBUILD_TESTING=ON"
+elif ! "$BUILD/tests/config-describe-probe" > "$work/describe.txt"; then
     fail "the Config::describe() probe failed"
 fi
 cp "$CONFFILE" "$work/crashcapture.conf"

@@ -98,8 +98,9 @@ else
     fail "apt-get install failed"
     checks_exit
 fi
-grep -q 'crashkernel=' "$work/apt.log" && grep -q 'crashcapturectl estimate' "$work/apt.log" &&
-    pass "postinst explains crashkernel= and points at crashcapturectl estimate" ||
+grep -q 'crashkernel=' "$work/apt.log" && grep -q 'crashcapturectl setup --apply' "$work/apt.log" &&
+    grep -q 'GRUB_CMDLINE_LINUX in' "$work/apt.log" &&
+    pass "postinst explains crashkernel= and points at crashcapturectl setup --apply (GRUB_CMDLINE_LINUX)" ||
     fail "postinst said nothing about crashkernel= (no reservation in a chroot)"
 sed -n '/^crashcaptured: no memory/,/^See crashcaptured/p' "$work/apt.log" | sed 's/^/  | /'
 
