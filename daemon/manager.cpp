@@ -299,14 +299,18 @@ void Manager::request_reload(bool force) {
         load_if_reserved();
         return;
     }
-    auto manifest = compute_manifest(manifest_inputs());
+    const std::string manifest_path = paths_.state + "/initrd-" + release + ".manifest.json";
+    auto old = read_manifest(manifest_path);
+    // The saved manifest's stat cache spares rereading files whose inode,
+    // size and times are unchanged (initrd-manifest.hpp): a Reload from the
+    // package trigger after an unrelated upgrade then reads no module.
+    auto manifest =
+        old ? compute_manifest(manifest_inputs(), *old) : compute_manifest(manifest_inputs());
     if (!manifest) {
         set_state(ManagerState::failed,
                   "cannot hash the capture initrd's inputs: " + manifest.error().message);
         return;
     }
-    const std::string manifest_path = paths_.state + "/initrd-" + release + ".manifest.json";
-    auto old = read_manifest(manifest_path);
     struct stat st {};
     const bool initrd_exists = ::stat(properties_.capture_initrd.c_str(), &st) == 0;
     if (!force && old && initrd_exists) {
