@@ -22,6 +22,7 @@
 #include "config.hpp"
 #include "file-util.hpp"
 #include "group.hpp"
+#include "initrd-inputs.hpp"
 #include "initrd-plan.hpp"
 #include "process.hpp"
 #include "remote-target.hpp"
@@ -38,8 +39,9 @@ constexpr int kBuildUsage = 2;
 // Installed by the package (CMakeLists.txt): our dracut.conf, which replaces
 // /etc/dracut.conf, and the admin's additions, which replace
 // /etc/dracut.conf.d.
-constexpr const char* kDracutConf = CRASHCAPTURE_LIBDIR "/dracut.conf";
-constexpr const char* kAdminDracutConfDir = "/etc/crashcapture/dracut.conf.d";
+// Both are inputs of the capture initrd, which lib/arming/initrd-inputs.hpp
+// owns (kAdminDracutConfDir comes from there too).
+const std::string kDracutConf = crashcapture_dracut_conf();
 // crashcaptured's StateDirectory= (units/crashcaptured.service).
 constexpr const char* kStateDirectory = "/var/lib/crashcapture";
 
@@ -191,6 +193,7 @@ int main(int argc, char** argv) {
     std::string kernel_image;
     std::string output;
     std::string dracut = "dracut";
+    std::string record_inputs;
     bool dry_run = false;
     bool verbose = false;
 
@@ -207,6 +210,9 @@ int main(int argc, char** argv) {
     app.add_option("--output", output, "Where to write the initrd (replaced atomically)")
         ->required();
     app.add_option("--dracut", dracut, "The dracut to run")->default_val("dracut");
+    app.add_option("--record-inputs", record_inputs,
+                   "Write the host files that went into the initrd to FILE (JSON; crashcaptured "
+                   "hashes them to know when to rebuild)");
     app.add_flag("--dry-run", dry_run,
                  "Print the files for the initrd and the dracut command, build nothing");
     app.add_flag("-v,--verbose", verbose, "Let dracut say what it includes");
@@ -367,6 +373,14 @@ int main(int argc, char** argv) {
             fmt::format("dracut failed (exit status {}); run crashcapture-build-initrd "
                         "--verbose --kernel-version {} --output FILE to see why",
                         status, kernel_version));
+    }
+    if (!record_inputs.empty()) {
+        if (auto recorded =
+                record_initrd_inputs(paths, temporary_output, kernel_version, record_inputs);
+            !recorded) {
+            ::unlink(temporary_output.c_str());
+            fail(recorded.error().message);
+        }
     }
     if (::rename(temporary_output.c_str(), output.c_str()) != 0) {
         fail(fmt::format("cannot rename {} to {}: {}", temporary_output, output,

@@ -181,23 +181,24 @@ std::vector<std::string> Manager::watched_trees() const {
     return {paths_.modules + "/" + release, paths_.etc_config};
 }
 
-std::vector<std::string> Manager::manifest_inputs() const {
+std::vector<std::string> Manager::fixed_inputs() const {
     const std::string release = running_kernel_release();
-    std::vector<std::string> inputs{
-        config_ && !config_->kernel_override.empty() ? paths_.resolve(config_->kernel_override)
-                                                     : paths_.boot + "/vmlinuz-" + release,
-        paths_.modules + "/" + release,
-        paths_.etc_config + "/crashcapture.conf",
-        paths_.etc_config + "/crashcapture.conf.d",
-        paths_.root + "/etc/fstab",
-        builder_,
-    };
-    if (config_ && config_->target.kind == TargetKind::ssh) {
-        // The key and known_hosts go into the initrd; the network it sets
-        // up is read at build time only (crashcapture-build-initrd).
-        inputs.push_back(paths_.etc_config + "/ssh");
+    const Config config = config_.value_or(Config{});
+    const std::string kernel = !config.kernel_override.empty()
+                                   ? paths_.resolve(config.kernel_override)
+                                   : paths_.boot + "/vmlinuz-" + release;
+    return fixed_initrd_inputs(paths_, config, kernel, release, builder_);
+}
+
+std::vector<std::string> Manager::manifest_inputs() const {
+    const std::string list = recorded_inputs_path(paths_, running_kernel_release());
+    auto recorded = read_recorded_inputs(list);
+    if (!recorded) {
+        // The files of the last build are then unknown: their entries in the
+        // saved manifest show as removed, which rebuilds and records anew.
+        observer_.log(LOG_WARNING, recorded.error().message + ", ignoring");
     }
-    return inputs;
+    return all_initrd_inputs(paths_, fixed_inputs(), recorded.value_or(std::vector<std::string>{}));
 }
 
 void Manager::start() {
@@ -274,7 +275,7 @@ void Manager::request_reload(bool force) {
     // without it, 96M, lost the first crash of a fresh machine), and after
     // the reboot the capture is armed without a second build.
     const std::string release = running_kernel_release();
-    properties_.capture_kernel = manifest_inputs().front();
+    properties_.capture_kernel = fixed_inputs().front();
     properties_.capture_initrd = config_->initrd_override.empty()
                                      ? paths_.state + "/initrd-" + release + ".img"
                                      : paths_.resolve(config_->initrd_override);
@@ -287,14 +288,18 @@ void Manager::request_reload(bool force) {
         act_on(decide_arming(facts));
         return;
     }
-    auto manifest = compute_manifest(manifest_inputs());
+    const std::string manifest_path = paths_.state + "/initrd-" + release + ".manifest.json";
+    auto old = read_manifest(manifest_path);
+    // The saved manifest's stat cache spares rereading files whose inode,
+    // size and times are unchanged (initrd-manifest.hpp): a Reload from the
+    // package trigger after an unrelated upgrade then reads no module.
+    auto manifest =
+        old ? compute_manifest(manifest_inputs(), *old) : compute_manifest(manifest_inputs());
     if (!manifest) {
         set_state(ManagerState::failed,
                   "cannot hash the capture initrd's inputs: " + manifest.error().message);
         return;
     }
-    const std::string manifest_path = paths_.state + "/initrd-" + release + ".manifest.json";
-    auto old = read_manifest(manifest_path);
     struct stat st {};
     facts.initrd_exists = ::stat(properties_.capture_initrd.c_str(), &st) == 0;
     facts.have_previous_manifest = old.has_value();
@@ -347,9 +352,14 @@ void Manager::act_on(ArmingAction action) {
 void Manager::begin_build() {
     const std::string release = running_kernel_release();
     const std::string output = properties_.capture_initrd + ".new";
+    // The builder records the host files that went into the initrd
+    // (initrd-inputs.hpp); the list is kept with the initrd when it is
+    // installed.
+    const std::string inputs_list = recorded_inputs_path(paths_, release) + ".new";
+    ::unlink(inputs_list.c_str());
     std::vector<std::string> args{builder_,   "--kernel-version",         release,
                                   "--kernel", properties_.capture_kernel, "--output",
-                                  output};
+                                  output,     "--record-inputs",          inputs_list};
     ::mkdir(paths_.state.c_str(), 0700);
     // The builder's messages go to a file, so that a failure's reason
     // ("run crashcapturectl propagate", "no route to ...") reaches LastError
@@ -424,19 +434,47 @@ void Manager::build_finished(int status) {
             ManagerState::failed,
             fmt::format("cannot install {}: {}", properties_.capture_initrd, std::strerror(errno)));
     } else {
-        if (pending_manifest_) {
-            auto directory = open_directory(paths_.state);
-            const std::string name = "initrd-" + running_kernel_release() + ".manifest.json";
-            if (directory) {
-                (void)write_manifest(directory->get(), name, *pending_manifest_);
-            }
-        }
+        save_build_manifest();
         act_on(properties_.reserved_bytes != 0 ? ArmingAction::load
                                                : ArmingAction::wait_for_reservation);
     }
     pending_manifest_.reset();
     if (const auto again = build_queue_.finished()) {
         request_reload(*again);
+    }
+}
+
+void Manager::save_build_manifest() {
+    const std::string release = running_kernel_release();
+    const std::string list = recorded_inputs_path(paths_, release);
+    // A builder that records nothing (an older or a test builder) leaves
+    // the fixed inputs alone, never the list of an earlier initrd.
+    std::vector<std::string> recorded;
+    if (::rename((list + ".new").c_str(), list.c_str()) == 0) {
+        auto read = read_recorded_inputs(list);
+        if (read) {
+            recorded = std::move(*read);
+        } else {
+            observer_.log(LOG_WARNING, read.error().message + ", ignoring");
+        }
+    } else {
+        ::unlink(list.c_str());
+    }
+    if (!pending_manifest_) {
+        return;
+    }
+    auto manifest = manifest_after_build(*pending_manifest_,
+                                         all_initrd_inputs(paths_, fixed_inputs(), recorded));
+    if (!manifest) {
+        // Without a manifest the next check rebuilds: safe, if slow.
+        observer_.log(LOG_WARNING,
+                      "cannot hash the new capture initrd's inputs: " + manifest.error().message);
+        return;
+    }
+    auto directory = open_directory(paths_.state);
+    const std::string name = "initrd-" + release + ".manifest.json";
+    if (directory) {
+        (void)write_manifest(directory->get(), name, *manifest);
     }
 }
 

@@ -33,6 +33,7 @@
 #include "config.hpp"
 #include "event-loop.hpp"
 #include "hotplug.hpp"
+#include "initrd-inputs.hpp"
 #include "initrd-manifest.hpp"
 #include "initrd-size.hpp"
 #include "kexec-loader.hpp"
@@ -141,12 +142,19 @@ class Manager {
     void share_target_with_group();
     void begin_build();
     void build_finished(int exit_status);
+    // After a build: keeps the builder's list of recorded inputs with the
+    // initrd, and the manifest of what went into it.
+    void save_build_manifest();
     // Where the builder's standard error goes (the runtime directory).
     std::string builder_log_path() const;
     void load();
     // Carries out decide_arming()'s answer.
     void act_on(ArmingAction action);
     std::string running_kernel_release() const;
+    // The capture initrd's inputs (lib/arming/initrd-inputs.hpp): the fixed
+    // ones, first the capture kernel, then the files the last build
+    // recorded (what dracut copied in).
+    std::vector<std::string> fixed_inputs() const;
     std::vector<std::string> manifest_inputs() const;
     // What the capture needs (kernel load size, initrd and its unpacked
     // size, margin), and the figures as JSON for EstimateReservation.

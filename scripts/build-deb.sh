@@ -10,6 +10,9 @@
 #   scripts/build-deb.sh [OUTDIR]       default: build-deb/ (gitignored)
 # Needs the Build-Depends of packaging/debian/control (scripts/install-deps.sh
 # installs them). Works as root and with no standard input.
+# CRASHCAPTURE_DEB_VERSION=V builds version V instead of the changelog's
+# (a stanza added to the copy's debian/changelog, never to the repository's):
+# the newer package of the guest's upgrade test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -17,7 +20,7 @@ out=${1:-$top/build-deb}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
-version=$(dpkg-parsechangelog -l packaging/debian/changelog -S Version)
+version=${CRASHCAPTURE_DEB_VERSION:-$(dpkg-parsechangelog -l packaging/debian/changelog -S Version)}
 work=$(mktemp -d "${TMPDIR:-/tmp}/crashcaptured-deb.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 src=$work/crashcaptured-$version
@@ -26,6 +29,16 @@ mkdir -p "$src"
 scripts/copy-source-tree.sh "$src"
 rm -rf "$src/debian"
 cp -a packaging/debian "$src/debian"
+if [ -n "${CRASHCAPTURE_DEB_VERSION:-}" ]; then
+    {
+        printf 'crashcaptured (%s) %s; urgency=medium\n\n' "$version" \
+            "$(dpkg-parsechangelog -l packaging/debian/changelog -S Distribution)"
+        printf '  * Built as %s by scripts/build-deb.sh (CRASHCAPTURE_DEB_VERSION).\n\n' "$version"
+        printf ' -- %s  %s\n\n' "$(dpkg-parsechangelog -l packaging/debian/changelog -S Maintainer)" \
+            "$(date -R)"
+        cat packaging/debian/changelog
+    } > "$src/debian/changelog"
+fi
 
 echo "build-deb.sh: building crashcaptured $version in $src"
 (

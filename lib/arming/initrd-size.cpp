@@ -69,8 +69,8 @@ uint64_t padding_to_4(uint64_t bytes) {
 // Fed in pieces of any size; zero bytes between archives are skipped.
 class CpioWalker {
   public:
-    CpioWalker(InitrdSize& size, bool stop_after_trailer)
-        : size_(size), stop_after_trailer_(stop_after_trailer) {}
+    CpioWalker(InitrdSize& size, bool stop_after_trailer, bool list_files)
+        : size_(size), stop_after_trailer_(stop_after_trailer), list_files_(list_files) {}
 
     // Returns the bytes consumed: all of them, or (when stopping after the
     // trailer) those up to the end of the first archive.
@@ -96,7 +96,9 @@ class CpioWalker {
                 }
                 case State::name: {
                     const size_t n = static_cast<size_t>(std::min<uint64_t>(left_, length - i));
-                    const size_t keep = std::min(n, kNameKept - std::min(kNameKept, name_.size()));
+                    const size_t keep =
+                        list_files_ ? n
+                                    : std::min(n, kNameKept - std::min(kNameKept, name_.size()));
                     name_.append(reinterpret_cast<const char*>(data + i), keep);
                     i += n;
                     left_ -= n;
@@ -164,6 +166,10 @@ class CpioWalker {
             if ((mode_ & kModeTypeMask) == kModeRegular) {
                 ++size_.files;
                 size_.unpacked_bytes += round_up_page(file_size_);
+                if (list_files_) {
+                    // The name ends with its NUL (namesize counts it).
+                    size_.file_names.emplace_back(name_.c_str());
+                }
             }
         }
         left_ = padding_to_4(kCpioHeaderBytes + name_size_) + file_size_ + padding_to_4(file_size_);
@@ -181,6 +187,7 @@ class CpioWalker {
 
     InitrdSize& size_;
     bool stop_after_trailer_;
+    bool list_files_;
     State state_ = State::header;
     std::array<char, kCpioHeaderBytes> header_{};
     size_t filled_ = 0;
@@ -222,7 +229,7 @@ bool feed_walker(CpioWalker& walker, InitrdSize& size, uint64_t& total, const un
     return true;
 }
 
-StreamOutcome walk_gzip(std::string_view input, InitrdSize& size) {
+StreamOutcome walk_gzip(std::string_view input, InitrdSize& size, bool list_files) {
     StreamOutcome outcome;
     z_stream stream{};
     // 16 + MAX_WBITS: a gzip wrapper (zlib.h, inflateInit2).
@@ -232,7 +239,7 @@ StreamOutcome walk_gzip(std::string_view input, InitrdSize& size) {
         return outcome;
     }
     std::unique_ptr<z_stream, int (*)(z_stream*)> guard(&stream, inflateEnd);
-    CpioWalker walker(size, false);
+    CpioWalker walker(size, false, list_files);
     std::array<unsigned char, kChunkBytes> buffer;
     uint64_t total = 0;
     size_t offset = 0;
@@ -269,7 +276,7 @@ StreamOutcome walk_gzip(std::string_view input, InitrdSize& size) {
     return outcome;
 }
 
-StreamOutcome walk_zstd(std::string_view input, InitrdSize& size) {
+StreamOutcome walk_zstd(std::string_view input, InitrdSize& size, bool list_files) {
     StreamOutcome outcome;
     std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> context(ZSTD_createDCtx(), ZSTD_freeDCtx);
     if (!context) {
@@ -277,7 +284,7 @@ StreamOutcome walk_zstd(std::string_view input, InitrdSize& size) {
         outcome.stopped = true;
         return outcome;
     }
-    CpioWalker walker(size, false);
+    CpioWalker walker(size, false, list_files);
     std::array<unsigned char, kChunkBytes> buffer;
     uint64_t total = 0;
     ZSTD_inBuffer in{input.data(), input.size(), 0};
@@ -339,7 +346,7 @@ std::string_view compression_name(std::string_view data) {
 
 }  // namespace
 
-Result<InitrdSize> measure_initrd_data(std::string_view data) {
+Result<InitrdSize> measure_initrd_data(std::string_view data, bool list_files) {
     InitrdSize size;
     size.archive_bytes = data.size();
     size_t pos = 0;
@@ -350,7 +357,7 @@ Result<InitrdSize> measure_initrd_data(std::string_view data) {
         }
         const std::string_view rest = data.substr(pos);
         if (rest.starts_with("0707")) {
-            CpioWalker walker(size, true);
+            CpioWalker walker(size, true, list_files);
             auto consumed =
                 walker.feed(reinterpret_cast<const unsigned char*>(rest.data()), rest.size());
             if (!consumed) {
@@ -377,8 +384,8 @@ Result<InitrdSize> measure_initrd_data(std::string_view data) {
         }
         const std::string_view compression = compression_name(rest);
         if (compression == "gzip" || compression == "zstd") {
-            const auto outcome =
-                compression == "gzip" ? walk_gzip(rest, size) : walk_zstd(rest, size);
+            const auto outcome = compression == "gzip" ? walk_gzip(rest, size, list_files)
+                                                       : walk_zstd(rest, size, list_files);
             size.segments.emplace_back(compression);
             if (outcome.stopped || outcome.consumed == 0) {
                 break;
@@ -408,7 +415,7 @@ Result<InitrdSize> measure_initrd_data(std::string_view data) {
     return size;
 }
 
-Result<InitrdSize> measure_initrd(const std::string& path) {
+Result<InitrdSize> measure_initrd(const std::string& path, bool list_files) {
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
     if (!fd) {
         return make_errno_error(errno, "cannot open {}", path);
@@ -428,7 +435,8 @@ Result<InitrdSize> measure_initrd(const std::string& path) {
     if (mapped == MAP_FAILED) {
         return make_errno_error(errno, "cannot map {}", path);
     }
-    auto result = measure_initrd_data(std::string_view(static_cast<const char*>(mapped), length));
+    auto result =
+        measure_initrd_data(std::string_view(static_cast<const char*>(mapped), length), list_files);
     ::munmap(mapped, length);
     if (!result) {
         return propagate(result.error(), path);

@@ -45,15 +45,20 @@ struct InitrdSize {
     // segment's size rather than counted; note says which part and why.
     bool estimated = false;
     std::string note;
+    // The names of the regular files, as the archive spells them ("usr/bin/ssh"),
+    // in archive order; filled only when asked for (list_files).
+    std::vector<std::string> file_names;
 };
 
 // Walks the initrd in memory. An error only for input that cannot be an
 // initrd at all (no segment can be recognised); a known segment that is
 // truncated or corrupt counts what was read and says so in note, as the
 // kernel unpacks what it can.
-Result<InitrdSize> measure_initrd_data(std::string_view data);
+// list_files: also fill file_names (lib/arming/initrd-inputs.hpp maps them
+// back to the host files they were copied from).
+Result<InitrdSize> measure_initrd_data(std::string_view data, bool list_files = false);
 
 // The same for a file (mapped, not read into memory).
-Result<InitrdSize> measure_initrd(const std::string& path);
+Result<InitrdSize> measure_initrd(const std::string& path, bool list_files = false);
 
 }  // namespace crashcapture

@@ -55,6 +55,14 @@
 #   ssh-fallback  ssh-down with FailureAction=dump-to-rootfs: the fallback
 #              unit saves the dump to /var/crash on the root filesystem
 #              instead; the same checks as capture on it
+#   upgrade    a newer package (VERSION+upgrade1, its capture script changed
+#              by one comment line, as an upgrade that fixes the capture
+#              side: the package repacked, or with UPGRADE_FROM_SOURCE=1
+#              built by scripts/build-deb.sh with CRASHCAPTURE_DEB_VERSION)
+#              installed with dpkg -i while armed: the
+#              restarted daemon must rebuild the capture initrd (the journal
+#              names the changed file) and load it again without a reboot;
+#              no crash
 #   nfs        Target=nfs:10.0.2.2:/dumps, an NFSv4 export of the test's own
 #              (NFS-Ganesha on the host's loopback, e2e_start_nfs_server),
 #              the same guest network; the capture kernel mounts it and
@@ -64,7 +72,7 @@
 #
 #   test-systemd-guest.sh [--scenario capture|too-small|reset|reboot|
 #                                     target-missing|target-full|raw|ssh|
-#                                     ssh-down|ssh-fallback|nfs]
+#                                     ssh-down|ssh-fallback|nfs|upgrade]
 #                         [--kver K] [--mem MIB] [--crash SIZE] [--deb FILE]
 #                         [--timeout S] [--out DIR] [--no-driver-update]
 #                         [--base-only]
@@ -118,7 +126,8 @@ case $SCENARIO in
     target-missing) end=wipe-target; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
     target-full) end=fill-target; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
     raw | ssh | ssh-down | ssh-fallback | nfs) end=crash; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
-    *) e2e_die "unknown scenario $SCENARIO (capture, too-small, reset, reboot, target-missing, target-full, raw, ssh, ssh-down, ssh-fallback, nfs)" ;;
+    upgrade) end=upgrade; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
+    *) e2e_die "unknown scenario $SCENARIO (capture, too-small, reset, reboot, target-missing, target-full, raw, ssh, ssh-down, ssh-fallback, nfs, upgrade)" ;;
 esac
 CRASH=${CRASH:-256M}
 REPLACE_KERNEL=${REPLACE_KERNEL:-1}
@@ -148,6 +157,38 @@ if [ -z "$DEB" ]; then
     DEB=$(ls "$work"/deb/crashcaptured_*_amd64.deb)
 fi
 [ -s "$DEB" ] || e2e_die "no package: $DEB"
+if [ "$SCENARIO" = upgrade ]; then
+    # The newer package: version VERSION+upgrade1, its capture script
+    # changed by a comment line (an upgrade that fixes the capture side).
+    # By default the package is unpacked, changed and packed again (seconds);
+    # UPGRADE_FROM_SOURCE=1 builds it from a changed copy of the source tree
+    # with scripts/build-deb.sh (CRASHCAPTURE_DEB_VERSION); UPGRADE_DEB= is
+    # one made already.
+    upgrade_version=$(dpkg-deb -f "$DEB" Version)+upgrade1
+    capture_script=usr/lib/dracut/modules.d/99crashcapture/crashcapture-capture
+    if [ -n "${UPGRADE_DEB:-}" ]; then
+        :
+    elif [ "${UPGRADE_FROM_SOURCE:-0}" = 1 ]; then
+        e2e_log "building the newer package $upgrade_version from source"
+        "$REPO_DIR/scripts/copy-source-tree.sh" "$work/upgrade-src"
+        echo "# $upgrade_version" >> "$work/upgrade-src/dracut/modules.d/99crashcapture/crashcapture-capture"
+        CRASHCAPTURE_DEB_VERSION=$upgrade_version "$work/upgrade-src/scripts/build-deb.sh" \
+            "$work/upgrade-deb" > "$OUT/build-upgrade-deb.log" 2>&1 ||
+            { tail -30 "$OUT/build-upgrade-deb.log"; e2e_die "building the newer package failed"; }
+        UPGRADE_DEB=$(ls "$work"/upgrade-deb/crashcaptured_*_amd64.deb)
+    else
+        e2e_log "repacking $(basename "$DEB") as $upgrade_version"
+        dpkg-deb -R "$DEB" "$work/upgrade-pkg"
+        echo "# $upgrade_version" >> "$work/upgrade-pkg/$capture_script"
+        sed -i "s/^Version: .*/Version: $upgrade_version/" "$work/upgrade-pkg/DEBIAN/control"
+        (cd "$work/upgrade-pkg" && sed -i "s|^[0-9a-f]*  $capture_script\$|$(md5sum "$capture_script" | sed 's/ .*//')  $capture_script|" DEBIAN/md5sums)
+        UPGRADE_DEB=$work/crashcaptured_${upgrade_version}_amd64.deb
+        dpkg-deb --root-owner-group -b "$work/upgrade-pkg" "$UPGRADE_DEB" > /dev/null ||
+            e2e_die "cannot pack the newer package"
+    fi
+    [ -s "$UPGRADE_DEB" ] || e2e_die "no newer package: $UPGRADE_DEB"
+    upgrade_version=$(dpkg-deb -f "$UPGRADE_DEB" Version)
+fi
 
 # ---- the base image, cached ----
 # The package's dependencies without versions, so that the per-run install
@@ -229,6 +270,10 @@ MARKER='$marker'
 END=$end
 EOF
 echo 1 > "$rootfs/var/lib/crashcapture-e2e/phase"
+if [ "$SCENARIO" = upgrade ]; then
+    cp "$UPGRADE_DEB" "$rootfs/var/lib/crashcapture-e2e/upgrade.deb"
+    echo "UPGRADE_DEB=/var/lib/crashcapture-e2e/upgrade.deb" >> "$rootfs/etc/crashcapture-e2e.conf"
+fi
 
 target_drive=()
 network=(-net none)
@@ -535,9 +580,39 @@ else:
     sys.exit("no lost entry")
 PY
 }
-[ "$(grep -c 'E2E: PHASE' "$OUT/serial.log")" -ge 2 ] &&
-    pass "the guest came back by itself ($(grep -c 'E2E: PHASE' "$OUT/serial.log") boots)" ||
-    fail "no second boot"
+if [ "$SCENARIO" != upgrade ]; then  # upgrade: one boot, no crash
+    [ "$(grep -c 'E2E: PHASE' "$OUT/serial.log")" -ge 2 ] &&
+        pass "the guest came back by itself ($(grep -c 'E2E: PHASE' "$OUT/serial.log") boots)" ||
+        fail "no second boot"
+fi
+if [ "$SCENARIO" = upgrade ]; then
+    upgraded=$(grep -o 'E2E: UPGRADED.*' "$OUT/serial.log" | head -1)
+    case $upgraded in
+        *"status=0 "*"version=$upgrade_version") pass "dpkg -i of the newer package while armed: $upgraded" ;;
+        *) fail "the upgrade: ${upgraded:-no UPGRADED line}; $(tail -5 "$results/dpkg-upgrade.txt" 2> /dev/null)" ;;
+    esac
+    reloaded=$(grep -o 'E2E: UPGRADE_RELOADED.*' "$OUT/serial.log" | head -1)
+    before=$(sed -nE 's/.*initrd_built_before=([0-9]+).*/\1/p' <<< "$reloaded")
+    after=$(sed -nE 's/.*initrd_built_after=([0-9]+).*/\1/p' <<< "$reloaded")
+    [ -n "$before" ] && [ -n "$after" ] && [ "$after" -gt "$before" ] &&
+        pass "the capture initrd was rebuilt and loaded again without a reboot: $reloaded" ||
+        fail "no rebuild after the upgrade: ${reloaded:-no UPGRADE_RELOADED line}"
+    grep -q 'inputs changed (.*modified: /usr/lib/dracut/modules.d/99crashcapture/crashcapture-capture (content)' \
+        "$results/daemon-phase1.log" 2> /dev/null &&
+        pass "the journal names the changed input: $(grep -o 'Capture initrd inputs changed.*' "$results/daemon-phase1.log" | tail -1 | cut -c1-200)" ||
+        fail "the journal does not name crashcapture-capture as changed: $(grep -o 'Capture initrd inputs changed.*' "$results/daemon-phase1.log" 2> /dev/null | tail -2 | cut -c1-300)"
+    if "$PYTHON" - "$results/status-phase1.json" "$results/status-after-upgrade.json" > "$OUT/upgrade-status.txt" 2>&1 << 'PY'; then
+import json, sys
+before, after = (json.load(open(p)) for p in sys.argv[1:3])
+assert after["State"] == "loaded", after
+assert after["LoadedTimestamp"] > before["LoadedTimestamp"], (before, after)
+print("LoadedTimestamp %d -> %d" % (before["LoadedTimestamp"], after["LoadedTimestamp"]))
+PY
+        pass "crashcapturectl status --json: a newer load, $(cat "$OUT/upgrade-status.txt")"
+    else
+        fail "crashcapturectl status --json after the upgrade: $(cat "$OUT/upgrade-status.txt")"
+    fi
+fi
 case $SCENARIO in
     too-small)
         warning=$(cat "$results/reservation-warning.txt" 2> /dev/null)

@@ -62,6 +62,7 @@ PY
 echo "module" > "$root/usr/lib/modules/$kver/kernel/virtio_blk.ko"
 printf '[Dump]\nDumpLevel=31\n' > "$root/etc/crashcapture/crashcapture.conf"
 echo "UUID=1b2c / ext4 defaults 0 1" > "$root/etc/fstab"
+echo "nameserver 192.0.2.1" > "$root/etc/resolv.conf"
 make_dump() { # make_dump ID RESULT CRASH_TIME [BOOT_ID]
     local dir=$root/var/crash/$1
     mkdir -p "$dir"
@@ -299,6 +300,54 @@ touch "$root/usr/lib/modules/$kver/kernel/virtio_blk.ko"
 sleep 3
 [ "$(wc -l < "$work/builds.log")" = "$builds_after" ] && pass "touch without a content change: no rebuild" ||
     fail "a touch caused a rebuild"
+
+# ---- what went into the initrd is an input (issue 13) ----
+# The builder records the host files dracut copied in (here: the fake
+# builder lists usr/lib/fake-initrd-files); the daemon keeps the list with
+# the initrd and hashes those files with the fixed inputs. A reload is what
+# the package trigger (packaging/debian/crashcaptured.triggers) asks for.
+mkdir -p "$root/usr/lib/fake-initrd-files" "$root/usr/sbin"
+lib=$root/usr/lib/fake-initrd-files/libc.so.6
+echo "libc 2.36-9" > "$lib"
+echo "crashcapture-save 0.1.0" > "$root/usr/sbin/crashcapture-save"
+"$CTL" rebuild > /dev/null 2>&1
+inputs_list=$root/var/lib/crashcapture/initrd-$kver.inputs.json
+manifest=$root/var/lib/crashcapture/initrd-$kver.manifest.json
+has -F '"/usr/lib/fake-initrd-files/libc.so.6"' "$inputs_list" && has -F "\"$lib\"" "$manifest" &&
+    has -F "\"$root/usr/sbin/crashcapture-save\"" "$manifest" &&
+    pass "the builder's list of what went into the initrd is kept, and its files are in the manifest" ||
+    fail "recorded inputs: $(cat "$inputs_list" 2>&1); manifest has the file: $(grep -c fake-initrd-files "$manifest")"
+builds_before=$(wc -l < "$work/builds.log")
+touch "$lib"
+"$CTL" reload > /dev/null 2>&1
+[ "$(wc -l < "$work/builds.log")" = "$builds_before" ] && pass "a recorded input touched, not changed: no rebuild" ||
+    fail "a touch of a recorded input rebuilt"
+echo "libc 2.36-9+deb12u1" > "$lib"
+"$CTL" reload > /dev/null 2>&1
+wait_state loaded 10
+[ "$(wc -l < "$work/builds.log")" = $((builds_before + 1)) ] &&
+    has -F "modified: $lib (content)" "$work/daemon.log" &&
+    pass "a recorded input's new content: rebuilt at the reload, the log names it" ||
+    fail "recorded input changed: builds $builds_before -> $(wc -l < "$work/builds.log"); $(grep 'inputs changed' "$work/daemon.log" | tail -1)"
+# A package upgrade: new files, then dh_installsystemd restarts the daemon,
+# which rebuilds at start because crashcapture-save's content changed.
+kill -TERM "$daemon_pid"; wait "$daemon_pid" 2>/dev/null; daemon_pid=
+echo "crashcapture-save 0.1.1" > "$root/usr/sbin/crashcapture-save"
+builds_before=$(wc -l < "$work/builds.log")
+start_daemon
+wait_state loaded 10
+sleep 0.5
+[ "$(wc -l < "$work/builds.log")" = $((builds_before + 1)) ] &&
+    has -F "modified: $root/usr/sbin/crashcapture-save (content)" "$work/daemon.log" &&
+    pass "upgrade: a new crashcapture-save makes the restarted daemon rebuild" ||
+    fail "upgrade: builds $builds_before -> $(wc -l < "$work/builds.log"); $(grep 'inputs changed' "$work/daemon.log" | tail -1)"
+builds_before=$(wc -l < "$work/builds.log")
+kill -TERM "$daemon_pid"; wait "$daemon_pid" 2>/dev/null; daemon_pid=
+start_daemon
+wait_state loaded 10
+sleep 0.5
+[ "$(wc -l < "$work/builds.log")" = "$builds_before" ] && pass "a restart with nothing changed: no rebuild" ||
+    fail "a restart with nothing changed rebuilt: $(grep 'inputs changed' "$work/daemon.log" | tail -1)"
 
 # ---- 100,000 events: memory stays flat ----
 rss_before=$(rss_kib)
@@ -589,6 +638,15 @@ builds_known=$(wc -l < "$work/builds.log")
 [ "$builds_key" -gt "$builds_before" ] && [ "$builds_known" -gt "$builds_key" ] &&
     pass "ssh target: the key and then known_hosts, written in a new /etc/crashcapture/ssh, each make it rebuild" ||
     fail "ssh target: builds $builds_before, after the key $builds_key, after known_hosts $builds_known"
+# The capture initrd of a network target has this system's resolver
+# configuration: a change to it is a rebuild.
+echo "nameserver 192.0.2.53" > "$root/etc/resolv.conf"
+sleep 3.5
+wait_state loaded 10
+[ "$(wc -l < "$work/builds.log")" -gt "$builds_known" ] &&
+    has -F "$root/etc/resolv.conf" <<< "$(grep 'inputs changed' "$work/daemon.log" | tail -1)" &&
+    pass "ssh target: a new /etc/resolv.conf makes it rebuild" ||
+    fail "ssh target: /etc/resolv.conf changed, builds $builds_known -> $(wc -l < "$work/builds.log")"
 rm -rf "$root/etc/crashcapture/ssh"
 
 # ---- a builder that fails says why in LastError ----

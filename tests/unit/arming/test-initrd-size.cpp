@@ -142,6 +142,27 @@ TEST(InitrdSize, ZstdSegmentWithLargeFilesAcrossChunks) {
     EXPECT_EQ(size->files, 2u);
 }
 
+TEST(InitrdSize, ListsRegularFilesOfEverySegmentWhenAsked) {
+    // A name longer than the 16 bytes kept for the trailer check, a
+    // directory and a symlink (not listed), in an early cpio and a zstd one.
+    const std::string early = cpio_archive(
+        {{"kernel", kDirectory, ""}, {"kernel/x86/microcode/GenuineIntel.bin", kRegular, "ucode"}});
+    const std::string main =
+        zstd(cpio_archive({{"usr", kDirectory, ""},
+                           {"usr/lib/x86_64-linux-gnu/libc.so.6", kRegular, noise(5000)},
+                           {"bin", kSymlink, "usr/bin"},
+                           {"usr/bin/ssh", kRegular, "ssh"}}));
+    const auto listed = measure_initrd_data(early + main, /*list_files=*/true);
+    ASSERT_TRUE(listed) << listed.error().message;
+    EXPECT_THAT(listed->file_names,
+                ElementsAre("kernel/x86/microcode/GenuineIntel.bin",
+                            "usr/lib/x86_64-linux-gnu/libc.so.6", "usr/bin/ssh"));
+    const auto counted = measure_initrd_data(early + main);
+    ASSERT_TRUE(counted);
+    EXPECT_TRUE(counted->file_names.empty());
+    EXPECT_EQ(counted->unpacked_bytes, listed->unpacked_bytes);
+}
+
 TEST(InitrdSize, SeveralArchivesInOneStreamAndSeveralStreams) {
     const std::string two = cpio_archive(kFiles) + cpio_archive({{"c", kRegular, "c"}});
     const std::string data = gzip(two) + std::string(7, '\0') + zstd(cpio_archive(kFiles));
