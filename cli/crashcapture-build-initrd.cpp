@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -19,11 +20,14 @@
 #include <filesystem>
 #include <iostream>
 
+#include "block-stack.hpp"
 #include "config.hpp"
+#include "dracut-command.hpp"
 #include "file-util.hpp"
 #include "group.hpp"
 #include "initrd-inputs.hpp"
 #include "initrd-plan.hpp"
+#include "initrd-size.hpp"
 #include "process.hpp"
 #include "remote-target.hpp"
 #include "system-paths.hpp"
@@ -44,15 +48,6 @@ constexpr int kBuildUsage = 2;
 const std::string kDracutConf = crashcapture_dracut_conf();
 // crashcaptured's StateDirectory= (units/crashcaptured.service).
 constexpr const char* kStateDirectory = "/var/lib/crashcapture";
-
-// The dracut modules of a capture initrd, and no others (dracut(8), -m):
-// systemd and its udev and journal (the capture unit, device discovery, the
-// capture kernel's own log), kernel-modules (block and filesystem drivers;
-// hostonly keeps just this machine's), base and fs-lib (mount, the shell),
-// and ours. The host's default module list (plymouth, i18n, network, ...)
-// costs megabytes of reservation for nothing.
-constexpr const char* kDracutModules =
-    "systemd systemd-udevd systemd-journald kernel-modules udev-rules base fs-lib crashcapture";
 
 [[noreturn]] void fail(const std::string& message) {
     std::cerr << "crashcapture-build-initrd: " << message << '\n';
@@ -186,6 +181,82 @@ CaptureNetwork plan_capture_network(const SystemPaths& paths, const Config& conf
     return *network;
 }
 
+// The block devices under the root filesystem and the target, and what the
+// capture needs to bring them up; refuses a layer it cannot (dm-crypt).
+BlockStack plan_block_stack(const SystemPaths& paths, const std::string& mountinfo,
+                            const Config& config, const TargetFilesystem& target) {
+    auto stack = block_stack_for_directory(paths, mountinfo, "/");
+    if (!stack) {
+        fail(fmt::format("the root filesystem's devices: {}", stack.error().message));
+    }
+    std::string where = "the root filesystem";
+    if (config.target.kind == TargetKind::directory) {
+        auto under_target = block_stack_for_directory(paths, mountinfo, config.target.path);
+        if (!under_target) {
+            fail(fmt::format("Target={}: {}", config.target_description(),
+                             under_target.error().message));
+        }
+        if (!under_target->unsupported.empty()) {
+            where = fmt::format("Target={}", config.target_description());
+        }
+        merge_block_stack(*stack, *under_target);
+    } else if (config.target.kind == TargetKind::raw) {
+        struct stat device {};
+        if (::stat(paths.resolve(target.device).c_str(), &device) == 0 && S_ISBLK(device.st_mode)) {
+            auto under_target = block_stack(paths, major(device.st_rdev), minor(device.st_rdev));
+            if (!under_target) {
+                fail(fmt::format("Target={}: {}", config.target_description(),
+                                 under_target.error().message));
+            }
+            if (!under_target->unsupported.empty()) {
+                where = fmt::format("Target={}", config.target_description());
+            }
+            merge_block_stack(*stack, *under_target);
+        }
+    }
+    if (!stack->unsupported.empty()) {
+        fail(
+            fmt::format("{} rests on a block device the capture cannot bring up, so a capture "
+                        "could not reach it; not arming: {}",
+                        where, stack->unsupported.front()));
+    }
+    return std::move(*stack);
+}
+
+// What the image must hold for the block stack, checked in the image itself:
+// a capture initrd without them waits for its device and reboots, and the
+// crash is lost.
+void check_image(const SystemPaths& paths, const std::string& image,
+                 const std::string& kernel_version, const BlockStack& stack) {
+    const auto listing = measure_initrd(image, /*with_names=*/true);
+    if (!listing) {
+        ::unlink(image.c_str());
+        fail(fmt::format("cannot list the built initrd: {}", listing.error().message));
+    }
+    std::vector<std::string> builtin;
+    if (auto text =
+            read_kernel_file(fmt::format("{}/{}/modules.builtin", paths.modules, kernel_version))) {
+        std::string_view rest = *text;
+        while (!rest.empty()) {
+            const size_t end = std::min(rest.find('\n'), rest.size());
+            builtin.emplace_back(rest.substr(0, end));
+            rest.remove_prefix(std::min(end + 1, rest.size()));
+        }
+    }
+    const auto missing = missing_from_image(stack, listing->file_names, builtin);
+    if (!missing.empty()) {
+        std::string list;
+        for (const auto& item : missing) {
+            list += (list.empty() ? "" : ", ") + item;
+        }
+        ::unlink(image.c_str());
+        fail(
+            fmt::format("the built initrd lacks what the block devices under the root and the "
+                        "target need ({}); not arming a capture that cannot reach them",
+                        list));
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -290,52 +361,32 @@ int main(int argc, char** argv) {
     const std::string fallback_dropin = fallback_unit_dropin(*config);
 
     const std::string temporary_output = output + ".building";
+    const BlockStack stack = plan_block_stack(paths, *mountinfo, *config, *target);
+    DracutInvocation invocation;
+    invocation.dracut = dracut;
+    invocation.conf = kDracutConf;
+    // --confdir must exist (dracut refuses a missing one); without the
+    // admin's directory, point it at ours, which has no drop-ins.
+    invocation.confdir = ::access(paths.resolve(kAdminDracutConfDir).c_str(), F_OK) == 0
+                             ? paths.resolve(kAdminDracutConfDir)
+                             : std::string(CRASHCAPTURE_LIBDIR "/dracut.conf.d");
+    invocation.kernel_version = kernel_version;
+    invocation.output = temporary_output;
+    invocation.root_device = root->device;
+    invocation.target_device = target->device;
     // NFSv4's filesystem type is nfs4, its module nfsv4 (fs/nfs/Makefile).
     const std::string target_driver = target->fstype == "nfs4" ? "nfsv4" : target->fstype;
-    std::string drivers = target_driver.empty() || target_driver == root->fstype
-                              ? root->fstype
-                              : target_driver + " " + root->fstype;
+    if (!target_driver.empty() && target_driver != root->fstype) {
+        invocation.drivers.push_back(target_driver);
+    }
+    invocation.drivers.push_back(root->fstype);
     if (network) {
-        for (const auto& driver : network->drivers) {
-            drivers += " " + driver;
-        }
+        invocation.drivers.insert(invocation.drivers.end(), network->drivers.begin(),
+                                  network->drivers.end());
     }
-    std::vector<std::string> dracut_command = {
-        dracut,
-        "--force",
-        "--conf",
-        kDracutConf,
-        // --confdir must exist (dracut refuses a missing one); without the
-        // admin's directory, point it at ours, which has no drop-ins.
-        "--confdir",
-        ::access(paths.resolve(kAdminDracutConfDir).c_str(), F_OK) == 0
-            ? paths.resolve(kAdminDracutConfDir)
-            : std::string(CRASHCAPTURE_LIBDIR "/dracut.conf.d"),
-        "--modules",
-        kDracutModules,
-        // The root filesystem's device and what lies under it (LVM, LUKS,
-        // RAID): dracut's hostonly logic brings the whole stack up. The
-        // fallback dump, the failure note and a raw or ssh capture's record
-        // go there.
-        "--add-device",
-        root->device,
-        // Its filesystem driver and the target's, and an ssh target's
-        // network drivers.
-        "--add-drivers",
-        drivers,
-        "--kver",
-        kernel_version,
-        // The daemon runs with ProtectSystem=strict and PrivateTmp=yes:
-        // /tmp is the one place it may write scratch files.
-        "--tmpdir",
-        "/tmp",
-    };
-    // The target's device, the same way.
-    if (!target->device.empty() && target->device != root->device) {
-        dracut_command.insert(dracut_command.end(), {"--add-device", target->device});
-    }
-    dracut_command.push_back(verbose ? "--verbose" : "--quiet");
-    dracut_command.insert(dracut_command.end(), {temporary_output, kernel_version});
+    invocation.stack = stack;
+    invocation.verbose = verbose;
+    const std::vector<std::string> dracut_command = crashcapture::dracut_command(invocation);
 
     if (dry_run) {
         std::cout << "# /etc/crashcapture/capture.env\n"
@@ -343,7 +394,12 @@ int main(int argc, char** argv) {
                   << "\n# /etc/systemd/system/crashcapture-capture.service.d/50-actions.conf\n"
                   << capture_dropin
                   << "\n# /etc/systemd/system/crashcapture-fallback.service.d/50-actions.conf\n"
-                  << fallback_dropin << "\n# dracut command\n";
+                  << fallback_dropin << "\n# block devices under the root and the target\n";
+        for (const auto& layer : stack.layers) {
+            std::cout << "# " << layer.name << ": " << layer.kind
+                      << (layer.detail.empty() ? "" : " " + layer.detail) << '\n';
+        }
+        std::cout << "\n# dracut command\n";
         for (const auto& word : dracut_command) {
             std::cout << shell_quote(word) << ' ';
         }
@@ -374,6 +430,7 @@ int main(int argc, char** argv) {
                         "--verbose --kernel-version {} --output FILE to see why",
                         status, kernel_version));
     }
+    check_image(paths, temporary_output, kernel_version, stack);
     if (!record_inputs.empty()) {
         if (auto recorded =
                 record_initrd_inputs(paths, temporary_output, kernel_version, record_inputs);

@@ -1,0 +1,73 @@
+#include "dracut-command.hpp"
+
+#include <algorithm>
+
+namespace crashcapture {
+
+namespace {
+
+std::string joined(const std::vector<std::string>& words) {
+    std::string text;
+    for (const auto& word : words) {
+        text += (text.empty() ? "" : " ") + word;
+    }
+    return text;
+}
+
+}  // namespace
+
+std::vector<std::string> dracut_command(const DracutInvocation& invocation) {
+    std::vector<std::string> modules = {kCaptureDracutModules};
+    modules.insert(modules.end(), invocation.stack.dracut_modules.begin(),
+                   invocation.stack.dracut_modules.end());
+    std::vector<std::string> drivers = invocation.drivers;
+    for (const auto& module : invocation.stack.kernel_modules) {
+        if (std::find(drivers.begin(), drivers.end(), module) == drivers.end()) {
+            drivers.push_back(module);
+        }
+    }
+    std::vector<std::string> command = {
+        invocation.dracut,
+        "--force",
+        "--conf",
+        invocation.conf,
+        "--confdir",
+        invocation.confdir,
+        // dracut's exclusive list: a module not named here is not in the
+        // image, whatever --add-device asks for (issue 23).
+        "--modules",
+        joined(modules),
+        // The root filesystem's device: the fallback dump, the failure note
+        // and a raw or ssh capture's record go there. Hostonly, dracut
+        // installs its disk's drivers; the layers above (LVM, RAID) come
+        // from the block stack's modules.
+        "--add-device",
+        invocation.root_device,
+        // The filesystems' drivers, an ssh target's network drivers, and
+        // the block stack's (dm-mod, raid1, the disk's driver).
+        "--add-drivers",
+        joined(drivers),
+        "--kver",
+        invocation.kernel_version,
+        // The daemon runs with ProtectSystem=strict and PrivateTmp=yes:
+        // /tmp is the one place it may write scratch files.
+        "--tmpdir",
+        "/tmp",
+    };
+    // The target's device, the same way.
+    if (!invocation.target_device.empty() && invocation.target_device != invocation.root_device) {
+        command.insert(command.end(), {"--add-device", invocation.target_device});
+    }
+    // rd.lvm.lv=, rd.md.uuid=: written into the image's /etc/cmdline.d, so
+    // the capture activates just these volumes and arrays (our dracut.conf
+    // has hostonly_cmdline="no").
+    if (!invocation.stack.kernel_arguments.empty()) {
+        command.insert(command.end(),
+                       {"--kernel-cmdline", joined(invocation.stack.kernel_arguments)});
+    }
+    command.push_back(invocation.verbose ? "--verbose" : "--quiet");
+    command.insert(command.end(), {invocation.output, invocation.kernel_version});
+    return command;
+}
+
+}  // namespace crashcapture

@@ -1,0 +1,39 @@
+// The dracut command line crashcapture-build-initrd runs, built from what it
+// found, so the unit tests can check it (the block stack's modules, drivers
+// and rd.* arguments must reach dracut: issue 23, part 2).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "block-stack.hpp"
+
+namespace crashcapture {
+
+// The dracut modules of every capture initrd, and no others (dracut(8), -m):
+// systemd and its udev and journal (the capture unit, device discovery, the
+// capture kernel's own log), kernel-modules (block and filesystem drivers;
+// hostonly keeps just this machine's), base and fs-lib (mount, the shell),
+// and ours. The host's default module list (plymouth, i18n, network, ...)
+// costs megabytes of reservation for nothing. The block stack under the
+// root and the target adds its own (BlockStack::dracut_modules).
+inline constexpr const char* kCaptureDracutModules =
+    "systemd systemd-udevd systemd-journald kernel-modules udev-rules base fs-lib crashcapture";
+
+struct DracutInvocation {
+    std::string dracut = "dracut";
+    std::string conf;     // --conf
+    std::string confdir;  // --confdir
+    std::string kernel_version;
+    std::string output;         // where dracut writes the image
+    std::string root_device;    // the root filesystem's device
+    std::string target_device;  // the target's, or empty
+    // Filesystem and network drivers; the stack's kernel modules are added.
+    std::vector<std::string> drivers;
+    BlockStack stack;  // under the root and the target, merged
+    bool verbose = false;
+};
+
+std::vector<std::string> dracut_command(const DracutInvocation& invocation);
+
+}  // namespace crashcapture

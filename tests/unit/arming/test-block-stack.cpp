@@ -1,0 +1,292 @@
+#include "block-stack.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "dracut-command.hpp"
+
+using namespace crashcapture;
+using ::testing::Contains;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::UnorderedElementsAre;
+
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string kVgUuid(32, 'V');
+const std::string kLvUuid(32, 'L');
+const std::string kLvmUuid = "LVM-" + kVgUuid + kLvUuid;
+
+// A sysfs the way the kernel lays it out: devices under /sys/devices (a
+// partition inside its disk's directory), /sys/class/block/NAME and
+// /sys/dev/block/MAJ:MIN links to them, slaves/ links between layers.
+class FakeSysfs : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        char name[] = "/tmp/block-stack-test.XXXXXX";
+        ASSERT_NE(::mkdtemp(name), nullptr);
+        root_ = name;
+        paths_ = SystemPaths::under(root_);
+    }
+    void TearDown() override { fs::remove_all(root_); }
+
+    fs::path add(const std::string& name, const std::string& numbers,
+                 const std::string& parent = "") {
+        const fs::path relative = parent.empty() ? "devices/virtual/block/" + name
+                                                 : "devices/virtual/block/" + parent + "/" + name;
+        const fs::path dir = fs::path(root_) / "sys" / relative;
+        fs::create_directories(dir);
+        std::ofstream(dir / "uevent") << "MAJOR=x\nDEVNAME=" << name << "\n";
+        fs::create_directories(root_ + "/sys/class/block");
+        fs::create_directories(root_ + "/sys/dev/block");
+        fs::create_symlink("../../" / relative, root_ + "/sys/class/block/" + name);
+        fs::create_symlink("../../" / relative, root_ + "/sys/dev/block/" + numbers);
+        return dir;
+    }
+    void disk(const std::string& name, const std::string& numbers, const std::string& module) {
+        const fs::path dir = add(name, numbers);
+        fs::create_directories(dir / "device/driver");
+        fs::create_symlink("../../../../../module/" + module, dir / "device/driver/module");
+    }
+    void partition(const std::string& disk, const std::string& name, const std::string& numbers) {
+        std::ofstream(add(name, numbers, disk) / "partition") << "1\n";
+    }
+    void slaves(const fs::path& dir, const std::vector<std::string>& names) {
+        fs::create_directories(dir / "slaves");
+        for (const auto& slave : names) {
+            fs::create_symlink("../../" + slave, dir / "slaves" / slave);
+        }
+    }
+    void dm(const std::string& name, const std::string& numbers, const std::string& dm_name,
+            const std::string& uuid, const std::vector<std::string>& under) {
+        const fs::path dir = add(name, numbers);
+        fs::create_directories(dir / "dm");
+        std::ofstream(dir / "dm/name") << dm_name << "\n";
+        std::ofstream(dir / "dm/uuid") << uuid << "\n";
+        slaves(dir, under);
+    }
+    void md(const std::string& name, const std::string& numbers, const std::string& level,
+            const std::vector<std::string>& under) {
+        const fs::path dir = add(name, numbers);
+        fs::create_directories(dir / "md");
+        std::ofstream(dir / "md/level") << level << "\n";
+        std::ofstream(dir / "md/uuid") << "3f1a2b4c-5d6e-7f80-9a1b-2c3d4e5f6071\n";
+        slaves(dir, under);
+    }
+
+    std::string root_;
+    SystemPaths paths_;
+};
+
+}  // namespace
+
+TEST(SplitLvmDmName, SplitsAtTheSingleDashAndUndoublesTheOthers) {
+    EXPECT_EQ(split_lvm_dm_name("vg0-root"),
+              std::make_pair(std::string("vg0"), std::string("root")));
+    EXPECT_EQ(split_lvm_dm_name("my--vg-my--lv"),
+              std::make_pair(std::string("my-vg"), std::string("my-lv")));
+    EXPECT_EQ(split_lvm_dm_name("nodash"), std::make_pair(std::string(), std::string()));
+}
+
+TEST_F(FakeSysfs, RootOnLvmLinearNeedsDmLvmAndActivatesJustThatVolume) {
+    disk("vda", "254:0", "virtio_blk");
+    partition("vda", "vda3", "254:3");
+    dm("dm-0", "253:0", "vg0-root", kLvmUuid, {"vda3"});
+    const auto stack = block_stack(paths_, 253, 0);
+    ASSERT_TRUE(stack) << stack.error().message;
+    EXPECT_THAT(stack->layers, ElementsAre(BlockLayer{"dm-0", "lvm", "vg0/root"},
+                                           BlockLayer{"vda3", "partition", ""},
+                                           BlockLayer{"vda", "disk", "virtio_blk"}));
+    EXPECT_THAT(stack->dracut_modules, UnorderedElementsAre("dm", "lvm", "dracut-systemd"));
+    EXPECT_THAT(stack->kernel_modules, UnorderedElementsAre("dm-mod", "virtio_blk"));
+    EXPECT_THAT(stack->programs, UnorderedElementsAre("lvm", "dmsetup"));
+    EXPECT_THAT(stack->kernel_arguments, ElementsAre("rd.lvm.lv=vg0/root"));
+    EXPECT_THAT(stack->unsupported, IsEmpty());
+    EXPECT_EQ(stack->udev_rules.size(), 4u);
+}
+
+TEST_F(FakeSysfs, LvmOnMdRaid1NeedsBothAndNamesTheArray) {
+    disk("vda", "254:0", "virtio_blk");
+    disk("vdb", "254:16", "virtio_blk");
+    partition("vda", "vda2", "254:2");
+    partition("vdb", "vdb2", "254:18");
+    md("md0", "9:0", "raid1", {"vda2", "vdb2"});
+    dm("dm-0", "253:0", "vg0-root", kLvmUuid, {"md0"});
+    const auto stack = block_stack(paths_, 253, 0);
+    ASSERT_TRUE(stack) << stack.error().message;
+    EXPECT_THAT(
+        stack->layers,
+        ElementsAre(BlockLayer{"dm-0", "lvm", "vg0/root"}, BlockLayer{"md0", "md", "raid1"},
+                    BlockLayer{"vda2", "partition", ""}, BlockLayer{"vda", "disk", "virtio_blk"},
+                    BlockLayer{"vdb2", "partition", ""}, BlockLayer{"vdb", "disk", "virtio_blk"}));
+    EXPECT_THAT(stack->dracut_modules,
+                UnorderedElementsAre("dm", "lvm", "dracut-systemd", "mdraid"));
+    EXPECT_THAT(stack->kernel_modules,
+                UnorderedElementsAre("dm-mod", "md-mod", "raid1", "virtio_blk"));
+    EXPECT_THAT(stack->programs, UnorderedElementsAre("lvm", "dmsetup", "mdadm"));
+    EXPECT_THAT(stack->kernel_arguments,
+                UnorderedElementsAre("rd.lvm.lv=vg0/root",
+                                     "rd.md.uuid=3f1a2b4c-5d6e-7f80-9a1b-2c3d4e5f6071"));
+    EXPECT_THAT(stack->unsupported, IsEmpty());
+}
+
+TEST_F(FakeSysfs, PlainPartitionNeedsOnlyItsDiskDriver) {
+    disk("vda", "254:0", "virtio_blk");
+    partition("vda", "vda1", "254:1");
+    const auto stack = block_stack(paths_, 254, 1);
+    ASSERT_TRUE(stack) << stack.error().message;
+    EXPECT_THAT(stack->layers, ElementsAre(BlockLayer{"vda1", "partition", ""},
+                                           BlockLayer{"vda", "disk", "virtio_blk"}));
+    EXPECT_THAT(stack->dracut_modules, IsEmpty());
+    EXPECT_THAT(stack->kernel_modules, ElementsAre("virtio_blk"));
+    EXPECT_THAT(stack->programs, IsEmpty());
+    EXPECT_THAT(stack->udev_rules, IsEmpty());
+    EXPECT_THAT(stack->kernel_arguments, IsEmpty());
+}
+
+TEST_F(FakeSysfs, ThinVolumeNeedsThePoolDriverAndActivatesOnlyTheVolume) {
+    disk("vda", "254:0", "virtio_blk");
+    dm("dm-0", "253:0", "vg0-pool_tdata", kLvmUuid + "-tdata", {"vda"});
+    dm("dm-1", "253:1", "vg0-pool-tpool", kLvmUuid + "-tpool", {"dm-0"});
+    dm("dm-2", "253:2", "vg0-thin", "LVM-" + kVgUuid + std::string(32, 'T'), {"dm-1"});
+    const auto stack = block_stack(paths_, 253, 2);
+    ASSERT_TRUE(stack) << stack.error().message;
+    EXPECT_THAT(stack->kernel_modules, Contains("dm-thin-pool"));
+    EXPECT_THAT(stack->programs, Contains("thin_check"));
+    EXPECT_THAT(stack->kernel_arguments, ElementsAre("rd.lvm.lv=vg0/thin"));
+    EXPECT_THAT(stack->unsupported, IsEmpty());
+}
+
+TEST_F(FakeSysfs, DmCryptIsRefusedByName) {
+    disk("vda", "254:0", "virtio_blk");
+    partition("vda", "vda3", "254:3");
+    dm("dm-0", "253:0", "luks-1234", "CRYPT-LUKS2-1234abcd-luks-1234", {"vda3"});
+    dm("dm-1", "253:1", "vg0-root", kLvmUuid, {"dm-0"});
+    const auto stack = block_stack(paths_, 253, 1);
+    ASSERT_TRUE(stack) << stack.error().message;
+    ASSERT_EQ(stack->unsupported.size(), 1u);
+    EXPECT_THAT(stack->unsupported[0], HasSubstr("dm-0 (luks-1234): dm-crypt"));
+}
+
+TEST_F(FakeSysfs, AMissingDeviceIsAnError) {
+    EXPECT_FALSE(block_stack(paths_, 8, 0));
+}
+
+TEST_F(FakeSysfs, FromMountinfoRootOnLvmAndTmpfsHasNoStack) {
+    disk("vda", "254:0", "virtio_blk");
+    partition("vda", "vda3", "254:3");
+    dm("dm-0", "253:0", "vg0-root", kLvmUuid, {"vda3"});
+    constexpr std::string_view kMountinfo =
+        "22 1 253:0 / / rw,relatime shared:1 - ext4 /dev/mapper/vg0-root rw\n"
+        "24 22 0:25 / /tmp rw,nosuid,nodev shared:13 - tmpfs tmpfs rw\n";
+    const auto root = block_stack_for_directory(paths_, kMountinfo, "/var/crash");
+    ASSERT_TRUE(root) << root.error().message;
+    EXPECT_THAT(root->kernel_arguments, ElementsAre("rd.lvm.lv=vg0/root"));
+    const auto tmp = block_stack_for_directory(paths_, kMountinfo, "/tmp/x");
+    ASSERT_TRUE(tmp) << tmp.error().message;
+    EXPECT_THAT(tmp->layers, IsEmpty());
+}
+
+TEST_F(FakeSysfs, MergeKeepsEachRequirementOnce) {
+    disk("vda", "254:0", "virtio_blk");
+    partition("vda", "vda1", "254:1");
+    partition("vda", "vda3", "254:3");
+    dm("dm-0", "253:0", "vg0-root", kLvmUuid, {"vda3"});
+    auto root = block_stack(paths_, 253, 0);
+    const auto target = block_stack(paths_, 254, 1);
+    ASSERT_TRUE(root && target);
+    merge_block_stack(*root, *target);
+    EXPECT_THAT(root->kernel_modules, UnorderedElementsAre("dm-mod", "virtio_blk"));
+    EXPECT_EQ(root->layers.size(), 4u);  // dm-0 vda3 vda vda1
+}
+
+namespace {
+
+BlockStack lvm_stack() {
+    BlockStack stack;
+    stack.kernel_modules = {"dm-mod", "virtio_blk"};
+    stack.programs = {"lvm", "dmsetup"};
+    stack.udev_rules = {{"udev rule 55-dm.rules", {"55-dm.rules", "10-dm.rules"}},
+                        {"udev rule 64-lvm.rules", {"64-lvm.rules"}}};
+    stack.dracut_modules = {"dm", "lvm", "dracut-systemd"};
+    stack.kernel_arguments = {"rd.lvm.lv=vg0/root"};
+    return stack;
+}
+
+}  // namespace
+
+TEST(MissingFromImage, AWholeImageLacksNothing) {
+    const std::vector<std::string> image = {
+        "usr/lib/modules/6.1.0-28-amd64/kernel/drivers/md/dm-mod.ko.xz",
+        "usr/lib/modules/6.1.0-28-amd64/kernel/drivers/block/virtio_blk.ko",
+        "usr/sbin/lvm",
+        "usr/sbin/dmsetup",
+        "usr/lib/udev/rules.d/55-dm.rules",
+        "usr/lib/udev/rules.d/64-lvm.rules",
+    };
+    EXPECT_THAT(missing_from_image(lvm_stack(), image), IsEmpty());
+}
+
+TEST(MissingFromImage, NamesEveryMissingItem) {
+    // What the capture initrd held before issue 23 was fixed: no dm, no lvm.
+    const std::vector<std::string> image = {
+        "usr/lib/modules/6.1.0-28-amd64/kernel/drivers/block/virtio_blk.ko.xz",
+        "usr/sbin/dmsetup",
+        "usr/lib/udev/rules.d/10-dm.rules",
+        "etc/lvm/lvm.conf",  // not the program
+        "usr/lib/udev/rules.d.bak/64-lvm.rules",
+    };
+    EXPECT_THAT(missing_from_image(lvm_stack(), image),
+                ElementsAre("kernel module dm-mod", "program lvm", "udev rule 64-lvm.rules"));
+}
+
+TEST(MissingFromImage, ABuiltinModuleNeedsNoFile) {
+    const std::vector<std::string> image = {"usr/sbin/lvm", "usr/sbin/dmsetup",
+                                            "usr/lib/udev/rules.d/55-dm.rules",
+                                            "usr/lib/udev/rules.d/64-lvm.rules"};
+    EXPECT_THAT(
+        missing_from_image(lvm_stack(), image,
+                           {"kernel/drivers/md/dm-mod.ko", "kernel/drivers/block/virtio_blk.ko"}),
+        IsEmpty());
+}
+
+TEST(DracutCommand, RootOnLvmAddsTheStackModulesDriversAndActivation) {
+    DracutInvocation invocation;
+    invocation.conf = "/usr/lib/crashcapture/dracut.conf";
+    invocation.confdir = "/usr/lib/crashcapture/dracut.conf.d";
+    invocation.kernel_version = "6.1.0-28-amd64";
+    invocation.output = "/var/lib/crashcapture/initrd.building";
+    invocation.root_device = "/dev/mapper/vg0-root";
+    invocation.drivers = {"ext4"};
+    invocation.stack = lvm_stack();
+    EXPECT_THAT(
+        dracut_command(invocation),
+        ElementsAre("dracut", "--force", "--conf", "/usr/lib/crashcapture/dracut.conf", "--confdir",
+                    "/usr/lib/crashcapture/dracut.conf.d", "--modules",
+                    std::string(kCaptureDracutModules) + " dm lvm dracut-systemd", "--add-device",
+                    "/dev/mapper/vg0-root", "--add-drivers", "ext4 dm-mod virtio_blk", "--kver",
+                    "6.1.0-28-amd64", "--tmpdir", "/tmp", "--kernel-cmdline", "rd.lvm.lv=vg0/root",
+                    "--quiet", "/var/lib/crashcapture/initrd.building", "6.1.0-28-amd64"));
+}
+
+TEST(DracutCommand, PlainPartitionKeepsTheFixedModulesAndNoCmdline) {
+    DracutInvocation invocation;
+    invocation.kernel_version = "6.1.0-28-amd64";
+    invocation.output = "out";
+    invocation.root_device = "/dev/vda1";
+    invocation.target_device = "/dev/vdb1";
+    invocation.drivers = {"xfs", "ext4"};
+    invocation.stack.kernel_modules = {"virtio_blk"};
+    const auto command = dracut_command(invocation);
+    EXPECT_THAT(command, Contains(std::string(kCaptureDracutModules)));
+    EXPECT_THAT(command, Contains("xfs ext4 virtio_blk"));
+    EXPECT_THAT(command, Contains("/dev/vdb1"));
+    EXPECT_THAT(command, ::testing::Not(Contains("--kernel-cmdline")));
+}
