@@ -72,7 +72,7 @@
 #
 #   test-systemd-guest.sh [--scenario capture|too-small|reset|reboot|
 #                                     target-missing|target-full|raw|ssh|
-#                                     ssh-down|ssh-fallback|nfs|upgrade]
+#                                     ssh-down|ssh-fallback|nfs|upgrade|lvm]
 #                         [--kver K] [--mem MIB] [--crash SIZE] [--deb FILE]
 #                         [--timeout S] [--out DIR] [--no-driver-update]
 #                         [--base-only]
@@ -125,14 +125,15 @@ case $SCENARIO in
     reboot) end=reboot; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
     target-missing) end=wipe-target; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
     target-full) end=fill-target; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
-    raw | ssh | ssh-down | ssh-fallback | nfs) end=crash; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
+    raw | ssh | ssh-down | ssh-fallback | nfs | lvm) end=crash; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
     upgrade) end=upgrade; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
-    *) e2e_die "unknown scenario $SCENARIO (capture, too-small, reset, reboot, target-missing, target-full, raw, ssh, ssh-down, ssh-fallback, nfs, upgrade)" ;;
+    *) e2e_die "unknown scenario $SCENARIO (capture, too-small, reset, reboot, target-missing, target-full, raw, ssh, ssh-down, ssh-fallback, nfs, upgrade, lvm)" ;;
 esac
 CRASH=${CRASH:-256M}
 REPLACE_KERNEL=${REPLACE_KERNEL:-1}
 [ "$(id -u)" = 0 ] || skip_script "test-systemd-guest.sh needs root (debootstrap, chroot)"
 e2e_need qemu-system-x86_64 debootstrap mkfs.ext4 debugfs dpkg-deb
+[ "$SCENARIO" = lvm ] && e2e_need losetup pvcreate vgcreate lvcreate apt-get
 KVER=$(e2e_kver "$KVER")
 OUT=${OUT:-$CACHE/guest-runs/$SCENARIO-$KVER-m$MEM-c$CRASH}
 
@@ -142,7 +143,10 @@ work=$(mktemp -d /var/tmp/crashcapture-guest.XXXXXX)
 rootfs=$work/rootfs
 ssh_user=ccguest$$
 cleanup() {
-    mountpoint -q "$rootfs/proc" 2> /dev/null && umount "$rootfs/proc"
+    for m in dev sys proc; do
+        mountpoint -q "$rootfs/$m" 2> /dev/null && umount "$rootfs/$m"
+    done
+    [ -n "${lvm_loop:-}" ] && losetup -d "$lvm_loop" 2> /dev/null
     case $SCENARIO in ssh*) e2e_stop_sshd "$work/sshd" "$ssh_user" ;; esac
     [ "$SCENARIO" = nfs ] && e2e_stop_nfs_server
     rm -rf "$work"
@@ -256,6 +260,52 @@ fi
 # ---- guest configuration ----
 echo crashcapture-e2e > "$rootfs/etc/hostname"
 echo '/dev/vda / ext4 rw,relatime 0 1' > "$rootfs/etc/fstab"
+boot_initrd=/boot/initrd.img-$KVER
+root_arguments="root=/dev/vda rw"
+if [ "$SCENARIO" = lvm ]; then
+    # A Debian-installer layout: the root (and /var/crash on it) on the
+    # logical volume vg0/root. The guest gets lvm2 (its .debs, fetched once
+    # into the cache: cheaper than a second base tarball) and a boot initrd
+    # made by dracut in the guest that activates vg0/root, as the host's
+    # initramfs-tools initrd cannot.
+    echo '/dev/mapper/vg0-root / ext4 rw,relatime 0 1' > "$rootfs/etc/fstab"
+    lvm_debs=$CACHE/guest/lvm2-debs
+    if [ ! -s "$lvm_debs/done" ]; then
+        mkdir -p "$lvm_debs"
+        (cd "$lvm_debs" && apt-get download lvm2 dmeventd dmsetup libdevmapper1.02.1 \
+            libdevmapper-event1.02.1 libaio1 libedit2 libbsd0 libmd0 lsb-base > download.log 2>&1) ||
+            e2e_die "apt-get download of lvm2 failed: $(tail -3 "$lvm_debs/download.log")"
+        echo downloaded > "$lvm_debs/done"
+    fi
+    mkdir -p "$rootfs/tmp/lvm2-debs"
+    cp "$lvm_debs"/*.deb "$rootfs/tmp/lvm2-debs/"
+    mount -t proc proc "$rootfs/proc"
+    mount --bind /sys "$rootfs/sys"
+    mount --bind /dev "$rootfs/dev"
+    t_lvm=$(e2e_us)
+    if chroot "$rootfs" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
+        dpkg -i --skip-same-version /tmp/lvm2-debs/*.deb > "$OUT/dpkg-lvm2.log" 2>&1; then
+        pass "lvm2 installed in the guest image"
+    else
+        tail -20 "$OUT/dpkg-lvm2.log"
+        fail "dpkg -i lvm2 failed"
+    fi
+    rm -rf "$rootfs/tmp/lvm2-debs"
+    # The guest's boot initrd: dracut's LVM activation for root=.
+    if chroot "$rootfs" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin dracut --force --no-hostonly \
+        --modules "bash systemd systemd-initrd systemd-udevd systemd-journald udev-rules dracut-systemd kernel-modules base fs-lib rootfs-block dm lvm" \
+        --add-drivers "virtio_blk virtio_pci ext4 dm-mod" --compress zstd \
+        /boot/e2e-boot-initrd.img "$KVER" > "$OUT/dracut-boot.log" 2>&1; then
+        pass "dracut made the guest's boot initrd with LVM in $(e2e_secs $(($(e2e_us) - t_lvm)))s ($(stat -c %s "$rootfs/boot/e2e-boot-initrd.img") bytes)"
+    else
+        tail -20 "$OUT/dracut-boot.log"
+        fail "dracut could not make the guest's boot initrd"
+    fi
+    umount "$rootfs/dev" "$rootfs/sys" "$rootfs/proc"
+    boot_initrd=$work/boot-initrd.img
+    mv "$rootfs/boot/e2e-boot-initrd.img" "$boot_initrd"
+    root_arguments="root=/dev/mapper/vg0-root rd.lvm.lv=vg0/root rw"
+fi
 chroot "$rootfs" passwd -d root > /dev/null
 mkdir -p "$rootfs/var/log/journal" "$rootfs/var/lib/crashcapture-e2e"
 install -m 0755 "$E2E_DIR/guest/e2e-driver" "$rootfs/usr/local/sbin/e2e-driver"
@@ -331,13 +381,40 @@ if [ -n "${ssh_directory:-}" ] || [ "$SCENARIO" = nfs ]; then
     network=(-nic "user,model=virtio-net-pci")
 fi
 disk=$OUT/disk.img
-mkfs.ext4 -q -F -L rootfs -d "$rootfs" "$disk" 4G > /dev/null
+fsimg=$disk
+if [ "$SCENARIO" = lvm ]; then
+    # The whole disk a physical volume of vg0 with one linear LV, root.
+    # This host's kernel may have no device-mapper, and its own VGs must not
+    # be touched: LVM writes the metadata only (activation=0) and sees only
+    # this loop device (--devices); the filesystem goes in at the LV's first
+    # extent, which a linear LV on one PV has contiguous.
+    rm -f "$disk"
+    truncate -s 4G "$disk"
+    lvm_loop=$(losetup -f --show "$disk")
+    lvm_opts=(--config 'global{activation=0} devices{obtain_device_list_from_udev=0}' --devices "$lvm_loop")
+    {
+        pvcreate -q "${lvm_opts[@]}" "$lvm_loop" &&
+            vgcreate -q "${lvm_opts[@]}" vg0 "$lvm_loop" &&
+            lvcreate -q "${lvm_opts[@]}" -an -Zn -n root -l 100%FREE vg0
+    } > "$OUT/lvm-create.log" 2>&1 || { cat "$OUT/lvm-create.log"; e2e_die "cannot make the LVM disk"; }
+    lv_offset=$(pvs --noheadings --units b --nosuffix -o pe_start "${lvm_opts[@]}" "$lvm_loop" 2> /dev/null | tr -d ' ')
+    lv_bytes=$(lvs --noheadings --units b --nosuffix -o lv_size "${lvm_opts[@]}" vg0/root 2> /dev/null | tr -d ' ')
+    losetup -d "$lvm_loop"
+    lvm_loop=
+    fsimg=$OUT/root-lv.img
+    mkfs.ext4 -q -F -L rootfs -d "$rootfs" "$fsimg" "$((lv_bytes / 1024))k" > /dev/null
+    dd if="$fsimg" of="$disk" bs=1M seek="$((lv_offset / 1048576))" conv=notrunc,sparse status=none
+    rm -f "$fsimg"
+    e2e_log "vg0/root: $lv_bytes bytes at byte $lv_offset of the disk"
+else
+    mkfs.ext4 -q -F -L rootfs -d "$rootfs" "$disk" 4G > /dev/null
+fi
 
 # ---- boot, crash, capture, reboot, report ----
 e2e_log "booting $KVER, ${MEM} MiB, crashkernel=$CRASH (QEMU TCG; up to ${TIMEOUT}s)"
 qemu=(qemu-system-x86_64 -accel tcg -m "$MEM" -smp 1 -cpu qemu64
-    -kernel "/boot/vmlinuz-$KVER" -initrd "/boot/initrd.img-$KVER"
-    -append "root=/dev/vda rw console=ttyS0 crashkernel=$CRASH"
+    -kernel "/boot/vmlinuz-$KVER" -initrd "$boot_initrd"
+    -append "$root_arguments console=ttyS0 crashkernel=$CRASH"
     -drive "file=$disk,format=raw,if=virtio,cache=unsafe" "${target_drive[@]}"
     -display none -monitor none -serial stdio "${network[@]}"
     -qmp "unix:$work/qmp.sock,server=on,wait=off")
@@ -387,8 +464,12 @@ fi
 grep 'E2E: ' "$OUT/serial.log" | sed 's/^/  /'
 
 # ---- results out of the disk image ----
-debugfs -R "rdump /var/lib/crashcapture-e2e/results $OUT" "$disk" > /dev/null 2>&1
-debugfs -R "rdump /var/crash $OUT" "$disk" > /dev/null 2>&1
+if [ "$SCENARIO" = lvm ]; then
+    dd if="$disk" of="$fsimg" bs=1M skip="$((lv_offset / 1048576))" count="$((lv_bytes / 1048576))" \
+        conv=sparse status=none
+fi
+debugfs -R "rdump /var/lib/crashcapture-e2e/results $OUT" "$fsimg" > /dev/null 2>&1
+debugfs -R "rdump /var/crash $OUT" "$fsimg" > /dev/null 2>&1
 results=$OUT/results
 dump_id=$(sed -nE 's/.*E2E: DONE .* dump=(.*)$/\1/p' "$OUT/serial.log" | tail -1)
 dump_dir=$OUT/crash/$dump_id
@@ -429,8 +510,22 @@ PY
         fail "the record kept in the guest: $(cat "$OUT/nfs-record.txt")"
     fi
 fi
+if [ "$SCENARIO" = lvm ]; then
+    # Issue 23, part 2: the capture initrd must bring up vg0/root itself.
+    if lsinitrd "$results/capture-initrd.img" > "$OUT/capture-initrd-list.txt" 2> /dev/null &&
+        grep -q '/dm-mod\.ko' "$OUT/capture-initrd-list.txt" &&
+        grep -qE 'sbin/lvm$' "$OUT/capture-initrd-list.txt" &&
+        lsinitrd -f etc/cmdline.d/01-default.conf "$results/capture-initrd.img" 2> /dev/null |
+        grep -q 'rd.lvm.lv=vg0/root'; then
+        pass "the capture initrd holds dm-mod, lvm and rd.lvm.lv=vg0/root"
+    else
+        fail "the capture initrd lacks dm-mod, lvm or rd.lvm.lv=vg0/root (see $OUT/capture-initrd-list.txt)"
+    fi
+    grep -q 'did not appear' "$OUT/serial.log" &&
+        fail "the capture waited in vain for the root's device: $(grep -m1 -o 'crashcapture: .*did not appear.*' "$OUT/serial.log")"
+fi
 if [ "$SCENARIO" = capture ] || [ "$SCENARIO" = raw ] || [ "$SCENARIO" = ssh ] ||
-    [ "$SCENARIO" = ssh-fallback ] || [ "$SCENARIO" = nfs ]; then
+    [ "$SCENARIO" = ssh-fallback ] || [ "$SCENARIO" = nfs ] || [ "$SCENARIO" = lvm ]; then
 if [ "$SCENARIO" = ssh-fallback ]; then
     grep -q 'crashcapture: cannot reach .* with ssh' "$OUT/serial.log" &&
         grep -q 'crashcapture: FailureAction=dump-to-rootfs: saving to /var/crash on the root filesystem instead of ssh://' "$OUT/serial.log" &&
