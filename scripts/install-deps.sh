@@ -35,6 +35,7 @@ test_packages=(
     man-db groff-base bsdextrautils     # man -l --warnings and col: the man page test
     debhelper dpkg-dev lintian          # the Debian package (scripts/build-deb.sh) and its check
     debootstrap                         # a clean bookworm chroot to install the package into
+    lvm2                                # the lvm guest: pvcreate/vgcreate/lvcreate write its disk's LVM metadata (no device-mapper needed)
     dracut-core                         # lsinitrd: what the systemd guest's capture initrd holds
     rpm                                 # rpmbuild for packaging/rpm (scripts/build-rpm.sh)
     systemd                             # systemd-analyze verify, systemd-tmpfiles on the chroot
