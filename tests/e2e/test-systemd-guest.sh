@@ -131,6 +131,9 @@ case $SCENARIO in
 esac
 CRASH=${CRASH:-256M}
 REPLACE_KERNEL=${REPLACE_KERNEL:-1}
+# lvm: a first boot with no crashkernel= where `crashcapturectl setup`
+# chooses it, then the capture boot with that value (SETUP_FLOW=0: --crash).
+SETUP_FLOW=${SETUP_FLOW:-$([ "$SCENARIO" = lvm ] && echo 1 || echo 0)}
 [ "$(id -u)" = 0 ] || skip_script "test-systemd-guest.sh needs root (debootstrap, chroot)"
 e2e_need qemu-system-x86_64 debootstrap mkfs.ext4 debugfs dpkg-deb
 [ "$SCENARIO" = lvm ] && e2e_need losetup pvcreate vgcreate lvcreate apt-get
@@ -318,6 +321,7 @@ LOAD_TIMEOUT=$((TIMEOUT / 3))
 REPLACE_KERNEL=$REPLACE_KERNEL
 MARKER='$marker'
 END=$end
+SETUP=$SETUP_FLOW
 EOF
 echo 1 > "$rootfs/var/lib/crashcapture-e2e/phase"
 if [ "$SCENARIO" = upgrade ]; then
@@ -411,6 +415,27 @@ else
 fi
 
 # ---- boot, crash, capture, reboot, report ----
+if [ "$SETUP_FLOW" = 1 ]; then
+    e2e_log "first boot with no crashkernel=: crashcapturectl setup chooses it (up to ${TIMEOUT}s)"
+    setup_qemu=(qemu-system-x86_64 -accel tcg -m "$MEM" -smp 1 -cpu qemu64
+        -kernel "/boot/vmlinuz-$KVER" -initrd "$boot_initrd"
+        -append "$root_arguments console=ttyS0"
+        -drive "file=$disk,format=raw,if=virtio,cache=unsafe" "${target_drive[@]}"
+        -display none -monitor none -serial stdio "${network[@]}")
+    t_setup=$(e2e_us)
+    set +e
+    timeout "$TIMEOUT" "${setup_qemu[@]}" < /dev/null 2>&1 | e2e_timestamp "$t_setup" > "$OUT/serial-setup.log"
+    set -e
+    grep 'E2E: ' "$OUT/serial-setup.log" | sed 's/^/  /'
+    chosen=$(sed -nE 's/.*E2E: SETUP status=0 .*recommended=crashkernel=([0-9]+[MG]).*/\1/p' "$OUT/serial-setup.log" | tail -1)
+    if [ -n "$chosen" ]; then
+        pass "crashcapturectl setup, with nothing reserved, chose crashkernel=$chosen after the daemon's build ($(e2e_secs $(($(e2e_us) - t_setup)))s for the boot)"
+        CRASH=$chosen
+    else
+        tail -30 "$OUT/serial-setup.log"
+        fail "crashcapturectl setup chose no crashkernel= in the first boot; going on with $CRASH"
+    fi
+fi
 e2e_log "booting $KVER, ${MEM} MiB, crashkernel=$CRASH (QEMU TCG; up to ${TIMEOUT}s)"
 qemu=(qemu-system-x86_64 -accel tcg -m "$MEM" -smp 1 -cpu qemu64
     -kernel "/boot/vmlinuz-$KVER" -initrd "$boot_initrd"
