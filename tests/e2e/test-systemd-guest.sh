@@ -146,9 +146,15 @@ work=$(mktemp -d /var/tmp/crashcapture-guest.XXXXXX)
 rootfs=$work/rootfs
 ssh_user=ccguest$$
 cleanup() {
+    # A bind mount of /dev or /sys left behind would have rm -rf below
+    # delete the host's: detach lazily if busy, and keep $work if even that fails.
     for m in dev sys proc; do
-        mountpoint -q "$rootfs/$m" 2> /dev/null && umount "$rootfs/$m"
+        mountpoint -q "$rootfs/$m" 2> /dev/null && { umount "$rootfs/$m" || umount -l "$rootfs/$m"; }
     done
+    if grep -q " $rootfs/" /proc/mounts; then
+        echo "test-systemd-guest.sh: $rootfs still has mounts; not removing $work" >&2
+        return
+    fi
     [ -n "${lvm_loop:-}" ] && losetup -d "$lvm_loop" 2> /dev/null
     case $SCENARIO in ssh*) e2e_stop_sshd "$work/sshd" "$ssh_user" ;; esac
     [ "$SCENARIO" = nfs ] && e2e_stop_nfs_server
@@ -276,7 +282,7 @@ if [ "$SCENARIO" = lvm ]; then
     if [ ! -s "$lvm_debs/done" ]; then
         mkdir -p "$lvm_debs"
         (cd "$lvm_debs" && apt-get download lvm2 dmeventd dmsetup libdevmapper1.02.1 \
-            libdevmapper-event1.02.1 libaio1 libedit2 libbsd0 libmd0 lsb-base > download.log 2>&1) ||
+            libdevmapper-event1.02.1 liblvm2cmd2.03 libaio1 libedit2 libbsd0 libmd0 lsb-base > download.log 2>&1) ||
             e2e_die "apt-get download of lvm2 failed: $(tail -3 "$lvm_debs/download.log")"
         echo downloaded > "$lvm_debs/done"
     fi
@@ -287,7 +293,7 @@ if [ "$SCENARIO" = lvm ]; then
     mount --bind /dev "$rootfs/dev"
     t_lvm=$(e2e_us)
     if chroot "$rootfs" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
-        dpkg -i --skip-same-version /tmp/lvm2-debs/*.deb > "$OUT/dpkg-lvm2.log" 2>&1; then
+        sh -c 'dpkg -i --skip-same-version /tmp/lvm2-debs/*.deb' > "$OUT/dpkg-lvm2.log" 2>&1; then
         pass "lvm2 installed in the guest image"
     else
         tail -20 "$OUT/dpkg-lvm2.log"
