@@ -846,6 +846,6 @@ fi
     fi
 } > "$OUT/timings.txt"
 sed 's/^/  /' "$OUT/timings.txt"
-[ "$failures" = 0 ] && rm -f "$disk"
+[ "$failures" = 0 ] && rm -f "$disk" "$fsimg"
 echo "test-systemd-guest.sh: results in $OUT"
 checks_exit "test-systemd-guest.sh --scenario $SCENARIO ($KVER)"
