@@ -190,29 +190,25 @@ BlockStack plan_block_stack(const SystemPaths& paths, const std::string& mountin
         fail(fmt::format("the root filesystem's devices: {}", stack.error().message));
     }
     std::string where = "the root filesystem";
+    // The target's own stack: a directory's filesystem, or a raw device.
+    std::optional<Result<BlockStack>> under_target;
     if (config.target.kind == TargetKind::directory) {
-        auto under_target = block_stack_for_directory(paths, mountinfo, config.target.path);
-        if (!under_target) {
-            fail(fmt::format("Target={}: {}", config.target_description(),
-                             under_target.error().message));
-        }
-        if (!under_target->unsupported.empty()) {
-            where = fmt::format("Target={}", config.target_description());
-        }
-        merge_block_stack(*stack, *under_target);
+        under_target = block_stack_for_directory(paths, mountinfo, config.target.path);
     } else if (config.target.kind == TargetKind::raw) {
         struct stat device {};
         if (::stat(paths.resolve(target.device).c_str(), &device) == 0 && S_ISBLK(device.st_mode)) {
-            auto under_target = block_stack(paths, major(device.st_rdev), minor(device.st_rdev));
-            if (!under_target) {
-                fail(fmt::format("Target={}: {}", config.target_description(),
-                                 under_target.error().message));
-            }
-            if (!under_target->unsupported.empty()) {
-                where = fmt::format("Target={}", config.target_description());
-            }
-            merge_block_stack(*stack, *under_target);
+            under_target = block_stack(paths, major(device.st_rdev), minor(device.st_rdev));
         }
+    }
+    if (under_target) {
+        if (!*under_target) {
+            fail(fmt::format("Target={}: {}", config.target_description(),
+                             under_target->error().message));
+        }
+        if (!(*under_target)->unsupported.empty()) {
+            where = fmt::format("Target={}", config.target_description());
+        }
+        merge_block_stack(*stack, **under_target);
     }
     if (!stack->unsupported.empty()) {
         fail(
