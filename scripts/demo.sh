@@ -157,8 +157,9 @@ print(f"   dump:    {entry.get('path', '?')}/{r['dump_file']} ({r['format']}, du
 print(f"   written: {r['bytes_out'] / 2**20:.1f} MiB of {r['bytes_in'] / 2**20:.0f} MiB in {r['duration_sec']:.1f} s")
 PY
     echo
-    echo "== crashcapturectl dmesg <id>: the crashed kernel's last lines"
-    tail -8 "$results/dmesg-via-dbus.txt" 2> /dev/null | sed 's/^/   /' || echo "   (none: see $log)"
+    echo "== crashcapturectl dmesg <id>: the crashed kernel's log, where it died"
+    grep -E 'sysrq|Kernel panic|BUG:|Oops|RIP:|Call Trace' "$results/dmesg-via-dbus.txt" 2> /dev/null |
+        head -8 | sed 's/^/   /' || echo "   (none: see $log)"
     echo
     echo "== the checks the test made on it"
     grep -E '^(PASS|FAIL|SKIP):' "$log" | sed 's/^/   /'
