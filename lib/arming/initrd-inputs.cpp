@@ -206,7 +206,11 @@ std::vector<std::string> host_files_of_image(const SystemPaths& paths,
             is_generated(name)) {
             continue;
         }
-        auto host = resolve_in_root(paths.root, "/" + std::string(name));
+        // Built by append: "/" + std::string(name) trips GCC 12's -Wrestrict
+        // false positive at -O3 (GCC bug 105651).
+        std::string absolute = "/";
+        absolute.append(name);
+        auto host = resolve_in_root(paths.root, absolute);
         if (!host) {
             continue;
         }
