@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <charconv>
@@ -351,13 +352,33 @@ int main(int argc, char** argv) {
     } else if (verbose) {
         fmt::print(stderr, "no capture failure notes: {}\n", state.error().message);
     }
-    const std::string environment =
-        capture_environment(*config, *target, *root, group_id, state_filesystem, network);
+    // A separate /boot for the note when the root filesystem is unreachable
+    // too; only if the capture can bring up what lies under it, and never a
+    // reason to refuse: it is a last resort.
+    auto spare_note = spare_note_filesystem(paths, *mountinfo, *target, *root);
+    std::optional<BlockStack> spare_stack;
+    if (spare_note) {
+        if (auto stack = block_stack_for_directory(paths, *mountinfo, "/boot");
+            stack && stack->unsupported.empty()) {
+            spare_stack = std::move(*stack);
+        } else {
+            if (verbose) {
+                fmt::print(stderr, "no capture failure note on /boot: {}\n",
+                           stack ? stack->unsupported.front() : stack.error().message);
+            }
+            spare_note.reset();
+        }
+    }
+    const std::string environment = capture_environment(*config, *target, *root, group_id,
+                                                        state_filesystem, network, spare_note);
     const std::string capture_dropin = capture_unit_dropin(*config);
     const std::string fallback_dropin = fallback_unit_dropin(*config);
 
     const std::string temporary_output = output + ".building";
-    const BlockStack stack = plan_block_stack(paths, *mountinfo, *config, *target);
+    BlockStack stack = plan_block_stack(paths, *mountinfo, *config, *target);
+    if (spare_stack) {
+        merge_block_stack(stack, *spare_stack);
+    }
     DracutInvocation invocation;
     invocation.dracut = dracut;
     invocation.conf = kDracutConf;
@@ -370,12 +391,28 @@ int main(int argc, char** argv) {
     invocation.output = temporary_output;
     invocation.root_device = root->device;
     invocation.target_device = target->device;
+    // Each filesystem's module by its fs- alias (ext2 and ext3 are ext4's);
     // NFSv4's filesystem type is nfs4, its module nfsv4 (fs/nfs/Makefile).
-    const std::string target_driver = target->fstype == "nfs4" ? "nfsv4" : target->fstype;
-    if (!target_driver.empty() && target_driver != root->fstype) {
-        invocation.drivers.push_back(target_driver);
+    const std::string modules_alias =
+        read_kernel_file(fmt::format("{}/{}/modules.alias", paths.modules, kernel_version))
+            .value_or("");
+    const auto add_driver = [&](const std::string& fstype) {
+        if (fstype.empty()) {
+            return;
+        }
+        const std::string module =
+            fstype == "nfs4" ? "nfsv4" : filesystem_module(modules_alias, fstype);
+        if (std::find(invocation.drivers.begin(), invocation.drivers.end(), module) ==
+            invocation.drivers.end()) {
+            invocation.drivers.push_back(module);
+        }
+    };
+    add_driver(target->fstype);
+    add_driver(root->fstype);
+    if (spare_note) {
+        invocation.extra_devices.push_back(spare_note->device);
+        add_driver(spare_note->fstype);
     }
-    invocation.drivers.push_back(root->fstype);
     if (network) {
         invocation.drivers.insert(invocation.drivers.end(), network->drivers.begin(),
                                   network->drivers.end());

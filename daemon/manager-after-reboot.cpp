@@ -68,6 +68,13 @@ void Manager::resolve_earlier_boots() {
     }
     if (!lost.empty()) {
         attribute_pstore_records(lost, find_pstore_records(paths_));
+        // Notes on a separate /boot (the root was unreachable too) join the
+        // others first, so every lost capture's log is in one place.
+        for (const auto& problem :
+             adopt_capture_failure_notes(spare_capture_failure_notes_directory(paths_),
+                                         capture_failure_notes_directory(paths_))) {
+            observer_.log(LOG_WARNING, "Capture failure note on /boot: " + problem);
+        }
         attach_capture_failure_notes(lost, capture_failure_notes_directory(paths_));
     }
     for (ArmedBoot* boot : lost) {

@@ -89,6 +89,7 @@ step "the unit tests root cannot run, as nobody"
 as_nobody_tests=(
     DumpCatalog.UnreadableDumpDirectoryIsListedNotFatal
     InitrdManifestErrors.UnreadableFileFailsTheManifest
+    ArmedBootLedger.ASpareNoteThatCannotBeMovedIsAProblemNamed
 )
 nobody_dir=$(mktemp -d)
 trap 'rm -rf "$nobody_dir"' EXIT

@@ -1,6 +1,10 @@
 #include "dracut-command.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
+
+#include "text.hpp"
 
 namespace crashcapture {
 
@@ -58,6 +62,11 @@ std::vector<std::string> dracut_command(const DracutInvocation& invocation) {
     if (!invocation.target_device.empty() && invocation.target_device != invocation.root_device) {
         command.insert(command.end(), {"--add-device", invocation.target_device});
     }
+    for (const auto& device : invocation.extra_devices) {
+        if (device != invocation.root_device && device != invocation.target_device) {
+            command.insert(command.end(), {"--add-device", device});
+        }
+    }
     // rd.lvm.lv=, rd.md.uuid=: written into the image's /etc/cmdline.d, so
     // the capture activates just these volumes and arrays (our dracut.conf
     // has hostonly_cmdline="no").
@@ -68,6 +77,24 @@ std::vector<std::string> dracut_command(const DracutInvocation& invocation) {
     command.push_back(invocation.verbose ? "--verbose" : "--quiet");
     command.insert(command.end(), {invocation.output, invocation.kernel_version});
     return command;
+}
+
+std::string filesystem_module(std::string_view modules_alias_text, std::string_view fstype) {
+    const std::string wanted = fmt::format("alias fs-{} ", fstype);
+    std::string_view rest = modules_alias_text;
+    while (!rest.empty()) {
+        const size_t end = std::min(rest.find('\n'), rest.size());
+        std::string_view line = rest.substr(0, end);
+        rest.remove_prefix(std::min(end + 1, rest.size()));
+        if (line.starts_with(wanted)) {
+            line.remove_prefix(wanted.size());
+            line = trim(line);
+            if (!line.empty() && line.find_first_of(kWhitespace) == std::string_view::npos) {
+                return std::string(line);
+            }
+        }
+    }
+    return std::string(fstype);
 }
 
 }  // namespace crashcapture

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "block-stack.hpp"
@@ -28,6 +29,9 @@ struct DracutInvocation {
     std::string output;         // where dracut writes the image
     std::string root_device;    // the root filesystem's device
     std::string target_device;  // the target's, or empty
+    // Other filesystems' devices the capture may mount: a separate /boot for
+    // its failure note (spare_note_filesystem(), initrd-plan.hpp).
+    std::vector<std::string> extra_devices;
     // Filesystem and network drivers; the stack's kernel modules are added.
     std::vector<std::string> drivers;
     BlockStack stack;  // under the root and the target, merged
@@ -35,5 +39,12 @@ struct DracutInvocation {
 };
 
 std::vector<std::string> dracut_command(const DracutInvocation& invocation);
+
+// The kernel module that provides filesystem type fstype, from the kernel's
+// modules.alias text ("alias fs-ext2 ext4": every filesystem module declares
+// MODULE_ALIAS_FS(), include/linux/fs.h; Debian's kernels mount ext2 and ext3
+// with ext4, CONFIG_EXT4_USE_FOR_EXT2). fstype itself when no alias names it
+// (a built-in filesystem, or no modules.alias).
+std::string filesystem_module(std::string_view modules_alias_text, std::string_view fstype);
 
 }  // namespace crashcapture

@@ -346,6 +346,18 @@ Result<TargetFilesystem> resolve_raw_target(const SystemPaths& paths,
     return target;
 }
 
+std::optional<TargetFilesystem> spare_note_filesystem(const SystemPaths& paths,
+                                                      std::string_view mountinfo_text,
+                                                      const TargetFilesystem& target,
+                                                      const TargetFilesystem& root) {
+    auto boot = resolve_directory_target(paths, mountinfo_text, "/boot");
+    if (!boot || boot->mount_point != "/boot" || boot->source == root.source ||
+        boot->source == target.source) {
+        return std::nullopt;
+    }
+    return *boot;
+}
+
 std::vector<std::string> save_arguments(const Config& config, std::optional<unsigned> group_id,
                                         std::optional<DumpFormat> format) {
     std::vector<std::string> words = {
@@ -375,7 +387,8 @@ std::string shell_quote(std::string_view word) {
 std::string capture_environment(const Config& config, const TargetFilesystem& target,
                                 const TargetFilesystem& root, std::optional<unsigned> group_id,
                                 const std::optional<TargetFilesystem>& state,
-                                const std::optional<CaptureNetwork>& network) {
+                                const std::optional<CaptureNetwork>& network,
+                                const std::optional<TargetFilesystem>& spare_note) {
     const auto join_words = [](const std::vector<std::string>& words) {
         std::string joined;
         for (const auto& word : words) {
@@ -420,6 +433,16 @@ std::string capture_environment(const Config& config, const TargetFilesystem& ta
         {"CRASHCAPTURE_FAILURE_NOTE_DIRECTORY",
          state_on_root ? join_paths(state->directory_in_filesystem, kCaptureFailuresSubdirectory)
                        : std::string()},
+        // A separate /boot, for the note when the root filesystem is
+        // unreachable too (its directory is kSpareCaptureFailuresDirectory
+        // on the running system).
+        {"CRASHCAPTURE_SPARE_NOTE_SOURCE", spare_note ? spare_note->source : std::string()},
+        {"CRASHCAPTURE_SPARE_NOTE_DEVICE", spare_note ? spare_note->device : std::string()},
+        {"CRASHCAPTURE_SPARE_NOTE_FSTYPE", spare_note ? spare_note->fstype : std::string()},
+        {"CRASHCAPTURE_SPARE_NOTE_DIRECTORY",
+         spare_note ? join_paths(spare_note->directory_in_filesystem,
+                                 path_below(std::string(kSpareCaptureFailuresDirectory), "/boot"))
+                    : std::string()},
         // Where a raw, ssh or nfs capture copies its record and logs, for
         // crashcaptured to report after the reboot.
         {"CRASHCAPTURE_KEPT_RECORD_DIRECTORY",

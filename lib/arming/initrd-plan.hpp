@@ -86,6 +86,17 @@ Result<TargetFilesystem> resolve_raw_target(const SystemPaths& paths,
                                             std::string_view mountinfo_text,
                                             std::string_view swaps_text, const std::string& device);
 
+// A separate /boot on a local block device, as the Debian installer's and
+// Anaconda's LVM layouts make it (a plain partition next to the volume
+// group): where the capture leaves its note when it can mount neither the
+// target nor the root filesystem (kSpareCaptureFailuresDirectory,
+// lib/records/armed-boot-ledger.hpp). None when /boot is on the root
+// filesystem or the target's, or is not a local disk filesystem.
+std::optional<TargetFilesystem> spare_note_filesystem(const SystemPaths& paths,
+                                                      std::string_view mountinfo_text,
+                                                      const TargetFilesystem& target,
+                                                      const TargetFilesystem& root);
+
 // crashcapture-save's options for this configuration (format, compression and
 // its level, dump level, and --group with the numeric id of Group=, resolved
 // on the host: the capture initrd has no /etc/group), as separate words.
@@ -109,11 +120,14 @@ std::string shell_quote(std::string_view word);
 // (raw_capture_records_directory(), lib/raw-recovery.hpp;
 // ssh_capture_records_directory(), lib/remote-target.hpp). network is an ssh
 // target's: the interface, address and gateway the capture sets up.
+// spare_note is spare_note_filesystem()'s: where the note goes when the root
+// filesystem cannot be mounted either.
 std::string capture_environment(const Config& config, const TargetFilesystem& target,
                                 const TargetFilesystem& root,
                                 std::optional<unsigned> group_id = std::nullopt,
                                 const std::optional<TargetFilesystem>& state = {},
-                                const std::optional<CaptureNetwork>& network = {});
+                                const std::optional<CaptureNetwork>& network = {},
+                                const std::optional<TargetFilesystem>& spare_note = {});
 
 // The drop-in for crashcapture-capture.service: SuccessAction= from
 // FinalAction=, FailureAction=/OnFailure= from FailureAction=,

@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <ctime>
 #include <set>
 #include <tuple>
@@ -30,6 +32,9 @@ constexpr int kPstoreArchiveDepth = 2;
 constexpr std::string_view kNoteSuffix = ".log";
 constexpr std::string_view kNoteReasonPrefix = "reason: ";
 constexpr size_t kNoteHeadBytes = 4096;
+// A note's whole size when it is copied from a spare filesystem: ten times
+// the largest seen, and still small next to any /boot.
+constexpr size_t kMaxNoteBytes = 8 << 20;
 constexpr size_t kMaxReasonChars = 500;
 
 Result<std::string> read_bounded(const std::string& path, size_t limit) {
@@ -442,6 +447,72 @@ std::string capture_failure_notes_directory(const SystemPaths& paths) {
     return paths.state + std::string(kCaptureFailuresSubdirectory);
 }
 
+std::string spare_capture_failure_notes_directory(const SystemPaths& paths) {
+    return paths.resolve(std::string(kSpareCaptureFailuresDirectory));
+}
+
+std::vector<std::string> adopt_capture_failure_notes(const std::string& from,
+                                                     const std::string& into) {
+    std::vector<std::string> problems;
+    auto from_fd = open_directory(from);
+    if (!from_fd) {
+        if (from_fd.error().errno_value != ENOENT) {
+            problems.push_back(from_fd.error().message);
+        }
+        return problems;
+    }
+    auto names = list_directory(from_fd->get(), from);
+    if (!names) {
+        problems.push_back(names.error().message);
+        return problems;
+    }
+    bool made = false;
+    for (const auto& name : *names) {
+        if (!name.ends_with(kNoteSuffix) || normalize_boot_id(std::string_view(name).substr(
+                                                0, name.size() - kNoteSuffix.size())) == "") {
+            continue;  // not one of ours
+        }
+        if (!made) {
+            if (auto s = make_directory(into, 0700); !s) {
+                problems.push_back(s.error().message);
+                return problems;
+            }
+            made = true;
+        }
+        const std::string source = from + "/" + name;
+        const std::string destination = into + "/" + name;
+        struct stat existing {};
+        if (::lstat(destination.c_str(), &existing) != 0) {
+            if (::rename(source.c_str(), destination.c_str()) == 0) {
+                continue;
+            }
+            if (errno != EXDEV) {
+                problems.push_back(fmt::format("cannot move {} to {}: {}", source, destination,
+                                               std::strerror(errno)));
+                continue;
+            }
+            auto text = read_bounded(source, kMaxNoteBytes);
+            if (!text) {
+                problems.push_back(text.error().message);
+                continue;
+            }
+            auto into_fd = open_directory(into);
+            if (!into_fd) {
+                problems.push_back(into_fd.error().message);
+                continue;
+            }
+            if (auto s = write_file_atomically(into_fd->get(), name, *text, 0600); !s) {
+                problems.push_back(s.error().message);
+                continue;
+            }
+        }
+        if (::unlink(source.c_str()) != 0) {
+            problems.push_back(fmt::format("cannot remove {}: {}", source, std::strerror(errno)));
+        }
+    }
+    return problems;
+}
+
 void attach_capture_failure_notes(std::vector<ArmedBoot*>& lost_boots,
                                   const std::string& directory) {
     auto directory_fd = open_directory(directory);
@@ -453,6 +524,9 @@ void attach_capture_failure_notes(std::vector<ArmedBoot*>& lost_boots,
         return;
     }
     for (ArmedBoot* boot : lost_boots) {
+        if (!boot->capture_log.empty()) {
+            continue;
+        }
         const std::string id = normalize_boot_id(boot->boot_id);
         for (const auto& name : *names) {
             if (!name.ends_with(kNoteSuffix) || normalize_boot_id(std::string_view(name).substr(

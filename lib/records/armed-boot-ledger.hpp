@@ -133,8 +133,26 @@ nlohmann::json lost_capture_json(const ArmedBoot& boot);
 inline constexpr std::string_view kCaptureFailuresSubdirectory = "/capture-failures";
 std::string capture_failure_notes_directory(const SystemPaths& paths);
 
+// Where the capture leaves its note when neither the target nor the root
+// filesystem can be mounted (a root on LVM or RAID that did not come up): a
+// separate /boot, as the Debian installer's and Anaconda's LVM layouts make it
+// (spare_note_filesystem(), lib/arming/initrd-plan.hpp). crashcaptured moves
+// such notes into capture_failure_notes_directory() after the reboot, so
+// /boot does not fill up with them (crashcaptured.service's ReadWritePaths=).
+inline constexpr std::string_view kSpareCaptureFailuresDirectory = "/boot/crashcapture-failures";
+std::string spare_capture_failure_notes_directory(const SystemPaths& paths);
+
+// Moves every note ("<boot id>.log") from `from` into `into` (created 0700
+// when missing): renamed when both are on one filesystem, else copied (0600)
+// and then removed. A note already in `into` is kept and the spare one
+// removed. Returns one problem string per note left behind; a missing `from`
+// is no problem.
+std::vector<std::string> adopt_capture_failure_notes(const std::string& from,
+                                                     const std::string& into);
+
 // Gives each lost boot the note its capture kernel left in directory, if any
-// (the file name's boot id compared in either spelling).
+// (the file name's boot id compared in either spelling). A boot that has a
+// note already keeps it.
 void attach_capture_failure_notes(std::vector<ArmedBoot*>& lost_boots,
                                   const std::string& directory);
 

@@ -69,10 +69,20 @@
 #              writes the dump directory there, keeping the record on the
 #              root filesystem; the dump on the host's export opens in
 #              libkdumpfile and drgn
+#   lvm        the Debian installer's LVM layout: /boot an ext2 partition,
+#              the root (and /var/crash) on vg0/root in a second one; a first
+#              boot with no crashkernel= where crashcapturectl setup chooses
+#              it, then the capture through LVM; the same checks as capture
+#   lvm-lost   the same layout, but the capture kernel cannot load dm-mod
+#              (KernelCommandLineAppend=module_blacklist=dm_mod, as a capture
+#              initrd without device-mapper): the root never appears, the
+#              capture leaves its note on /boot and reboots; listed as "lost"
+#              with the reason, the note moved off /boot
 #
 #   test-systemd-guest.sh [--scenario capture|too-small|reset|reboot|
 #                                     target-missing|target-full|raw|ssh|
-#                                     ssh-down|ssh-fallback|nfs|upgrade|lvm]
+#                                     ssh-down|ssh-fallback|nfs|upgrade|lvm|
+#                                     lvm-lost]
 #                         [--kver K] [--mem MIB] [--crash SIZE] [--deb FILE]
 #                         [--timeout S] [--out DIR] [--no-driver-update]
 #                         [--base-only]
@@ -125,18 +135,21 @@ case $SCENARIO in
     reboot) end=reboot; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
     target-missing) end=wipe-target; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
     target-full) end=fill-target; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
-    raw | ssh | ssh-down | ssh-fallback | nfs | lvm) end=crash; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
+    raw | ssh | ssh-down | ssh-fallback | nfs | lvm | lvm-lost) end=crash; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
     upgrade) end=upgrade; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
-    *) e2e_die "unknown scenario $SCENARIO (capture, too-small, reset, reboot, target-missing, target-full, raw, ssh, ssh-down, ssh-fallback, nfs, upgrade, lvm)" ;;
+    *) e2e_die "unknown scenario $SCENARIO (capture, too-small, reset, reboot, target-missing, target-full, raw, ssh, ssh-down, ssh-fallback, nfs, upgrade, lvm, lvm-lost)" ;;
 esac
 CRASH=${CRASH:-256M}
 REPLACE_KERNEL=${REPLACE_KERNEL:-1}
+# The Debian installer's LVM layout (lvm, lvm-lost).
+LVM_LAYOUT=0
+case $SCENARIO in lvm | lvm-lost) LVM_LAYOUT=1 ;; esac
 # lvm: a first boot with no crashkernel= where `crashcapturectl setup`
 # chooses it, then the capture boot with that value (SETUP_FLOW=0: --crash).
 SETUP_FLOW=${SETUP_FLOW:-$([ "$SCENARIO" = lvm ] && echo 1 || echo 0)}
 [ "$(id -u)" = 0 ] || skip_script "test-systemd-guest.sh needs root (debootstrap, chroot)"
 e2e_need qemu-system-x86_64 debootstrap mkfs.ext4 debugfs dpkg-deb
-[ "$SCENARIO" = lvm ] && e2e_need losetup pvcreate vgcreate lvcreate apt-get
+[ "$LVM_LAYOUT" = 1 ] && e2e_need losetup pvcreate vgcreate lvcreate apt-get sfdisk mkfs.ext2
 KVER=$(e2e_kver "$KVER")
 OUT=${OUT:-$CACHE/guest-runs/$SCENARIO-$KVER-m$MEM-c$CRASH}
 
@@ -271,13 +284,15 @@ echo crashcapture-e2e > "$rootfs/etc/hostname"
 echo '/dev/vda / ext4 rw,relatime 0 1' > "$rootfs/etc/fstab"
 boot_initrd=/boot/initrd.img-$KVER
 root_arguments="root=/dev/vda rw"
-if [ "$SCENARIO" = lvm ]; then
-    # A Debian-installer layout: the root (and /var/crash on it) on the
-    # logical volume vg0/root. The guest gets lvm2 (its .debs, fetched once
+if [ "$LVM_LAYOUT" = 1 ]; then
+    # A Debian-installer layout: /boot a plain ext2 partition, the root (and
+    # /var/crash on it) on the logical volume vg0/root. The guest gets lvm2 (its .debs, fetched once
     # into the cache: cheaper than a second base tarball) and a boot initrd
     # made by dracut in the guest that activates vg0/root, as the host's
     # initramfs-tools initrd cannot.
-    echo '/dev/mapper/vg0-root / ext4 rw,relatime 0 1' > "$rootfs/etc/fstab"
+    boot_uuid=$(cat /proc/sys/kernel/random/uuid)
+    printf '/dev/mapper/vg0-root / ext4 rw,relatime 0 1\nUUID=%s /boot ext2 defaults 0 2\n' \
+        "$boot_uuid" > "$rootfs/etc/fstab"
     lvm_debs=$CACHE/guest/lvm2-debs
     if [ ! -s "$lvm_debs/done" ]; then
         mkdir -p "$lvm_debs"
@@ -338,6 +353,13 @@ fi
 target_drive=()
 network=(-net none)
 case $SCENARIO in
+    lvm-lost)
+        # A capture kernel that cannot load device-mapper, as a capture
+        # initrd built without it (issue 23): the root LV never appears.
+        mkdir -p "$rootfs/etc/crashcapture/crashcapture.conf.d"
+        printf '[Capture]\nKernelCommandLineAppend=module_blacklist=dm_mod\n' \
+            > "$rootfs/etc/crashcapture/crashcapture.conf.d/50-e2e-no-dm.conf"
+        ;;
     target-*)
         # Target= on a filesystem of its own, as administrators give dumps
         # their own disk; nofail: the guest still boots when it is gone.
@@ -392,22 +414,34 @@ if [ -n "${ssh_directory:-}" ] || [ "$SCENARIO" = nfs ]; then
 fi
 disk=$OUT/disk.img
 fsimg=$disk
-if [ "$SCENARIO" = lvm ]; then
-    # The whole disk a physical volume of vg0 with one linear LV, root.
-    # This host's kernel may have no device-mapper, and its own VGs must not
-    # be touched: LVM writes the metadata only (activation=0) and sees only
-    # this loop device (--devices); the filesystem goes in at the LV's first
-    # extent, which a linear LV on one PV has contiguous.
+if [ "$LVM_LAYOUT" = 1 ]; then
+    # Two partitions, as the Debian installer's guided LVM makes them:
+    # vda1 /boot (ext2, 256 MiB), vda2 the physical volume of vg0 with one
+    # linear LV, root. This host's kernel may have no device-mapper, and its
+    # own VGs must not be touched: LVM writes the metadata only
+    # (activation=0) and sees only a loop device over vda2 (--devices); the
+    # filesystem goes in at the LV's first extent, which a linear LV on one
+    # PV has contiguous.
     rm -f "$disk"
     truncate -s 4G "$disk"
-    lvm_loop=$(losetup -f --show "$disk")
+    boot_start=2048 boot_sectors=524288
+    pv_start=$((boot_start + boot_sectors))
+    printf 'label: dos\nstart=%s, size=%s, type=83\nstart=%s, type=8e\n' \
+        "$boot_start" "$boot_sectors" "$pv_start" | sfdisk -q "$disk" > "$OUT/sfdisk.log" 2>&1 ||
+        { cat "$OUT/sfdisk.log"; e2e_die "cannot partition the LVM disk"; }
+    bootimg=$OUT/boot-partition.img
+    mkfs.ext2 -q -F -U "$boot_uuid" -L boot -d "$rootfs/boot" "$bootimg" "$((boot_sectors / 2))k" > /dev/null
+    dd if="$bootimg" of="$disk" bs=512 seek="$boot_start" conv=notrunc,sparse status=none
+    rm -f "$bootimg"
+    find "$rootfs/boot" -mindepth 1 -delete
+    lvm_loop=$(losetup -f --show -o "$((pv_start * 512))" "$disk")
     lvm_opts=(--config 'global{activation=0} devices{obtain_device_list_from_udev=0}' --devices "$lvm_loop")
     {
         pvcreate -q "${lvm_opts[@]}" "$lvm_loop" &&
             vgcreate -q "${lvm_opts[@]}" vg0 "$lvm_loop" &&
             lvcreate -q "${lvm_opts[@]}" -an -Zn -n root -l 100%FREE vg0
     } > "$OUT/lvm-create.log" 2>&1 || { cat "$OUT/lvm-create.log"; e2e_die "cannot make the LVM disk"; }
-    lv_offset=$(pvs --noheadings --units b --nosuffix -o pe_start "${lvm_opts[@]}" "$lvm_loop" 2> /dev/null | tr -d ' ')
+    lv_offset=$(($(pvs --noheadings --units b --nosuffix -o pe_start "${lvm_opts[@]}" "$lvm_loop" 2> /dev/null | tr -d ' ') + pv_start * 512))
     lv_bytes=$(lvs --noheadings --units b --nosuffix -o lv_size "${lvm_opts[@]}" vg0/root 2> /dev/null | tr -d ' ')
     losetup -d "$lvm_loop"
     lvm_loop=
@@ -415,7 +449,7 @@ if [ "$SCENARIO" = lvm ]; then
     mkfs.ext4 -q -F -L rootfs -d "$rootfs" "$fsimg" "$((lv_bytes / 1024))k" > /dev/null
     dd if="$fsimg" of="$disk" bs=1M seek="$((lv_offset / 1048576))" conv=notrunc,sparse status=none
     rm -f "$fsimg"
-    e2e_log "vg0/root: $lv_bytes bytes at byte $lv_offset of the disk"
+    e2e_log "vg0/root: $lv_bytes bytes at byte $lv_offset of the disk; /boot: vda1"
 else
     mkfs.ext4 -q -F -L rootfs -d "$rootfs" "$disk" 4G > /dev/null
 fi
@@ -495,7 +529,7 @@ fi
 grep 'E2E: ' "$OUT/serial.log" | sed 's/^/  /'
 
 # ---- results out of the disk image ----
-if [ "$SCENARIO" = lvm ]; then
+if [ "$LVM_LAYOUT" = 1 ]; then
     dd if="$disk" of="$fsimg" bs=1M skip="$((lv_offset / 1048576))" count="$((lv_bytes / 1048576))" \
         conv=sparse status=none
 fi
@@ -541,7 +575,7 @@ PY
         fail "the record kept in the guest: $(cat "$OUT/nfs-record.txt")"
     fi
 fi
-if [ "$SCENARIO" = lvm ]; then
+if [ "$LVM_LAYOUT" = 1 ]; then
     # Issue 23, part 2: the capture initrd must bring up vg0/root itself.
     if lsinitrd "$results/capture-initrd.img" > "$OUT/capture-initrd-list.txt" 2> /dev/null &&
         grep -q '/dm-mod\.ko' "$OUT/capture-initrd-list.txt" &&
@@ -552,8 +586,12 @@ if [ "$SCENARIO" = lvm ]; then
     else
         fail "the capture initrd lacks dm-mod, lvm or rd.lvm.lv=vg0/root (see $OUT/capture-initrd-list.txt)"
     fi
-    grep -q 'did not appear' "$OUT/serial.log" &&
+    [ "$SCENARIO" = lvm ] && grep -q 'did not appear' "$OUT/serial.log" &&
         fail "the capture waited in vain for the root's device: $(grep -m1 -o 'crashcapture: .*did not appear.*' "$OUT/serial.log")"
+    lsinitrd -f etc/crashcapture/capture.env "$results/capture-initrd.img" > "$OUT/capture.env" 2> /dev/null
+    grep -q "^CRASHCAPTURE_SPARE_NOTE_SOURCE='UUID=$boot_uuid'" "$OUT/capture.env" &&
+        pass "the capture initrd's capture.env names /boot (UUID=$boot_uuid) for a failure note" ||
+        fail "capture.env names no spare note place: $(grep SPARE "$OUT/capture.env" | tr '\n' ' ')"
 fi
 if [ "$SCENARIO" = capture ] || [ "$SCENARIO" = raw ] || [ "$SCENARIO" = ssh ] ||
     [ "$SCENARIO" = ssh-fallback ] || [ "$SCENARIO" = nfs ] || [ "$SCENARIO" = lvm ]; then
@@ -789,6 +827,29 @@ case $SCENARIO in
         grep -q '"CRASHCAPTURE_RESULT":"lost"' "$results/journal-dump.json" 2> /dev/null &&
             grep -q 'CRASHCAPTURE_CAPTURE_LOG":"/var/lib/crashcapture/capture-failures/' "$results/journal-dump.json" &&
             pass "the journal entry names the capture kernel's log" || fail "no journal entry with the capture log"
+        ;;
+    lvm-lost)
+        grep -q 'crashcapture: the device UUID=.* did not appear within 90s' "$OUT/serial.log" &&
+            pass "without device-mapper the capture waited for the root LV and said so: $(grep -m1 -o 'crashcapture: the device UUID=.*' "$OUT/serial.log" | cut -c1-160)" ||
+            fail "no 'did not appear' on the console"
+        grep -q 'crashcapture: left a note of this failure for crashcaptured on /boot' "$OUT/serial.log" &&
+            pass "the capture left its note on /boot" ||
+            fail "no note on /boot: $(grep -o 'crashcapture: .*note.*' "$OUT/serial.log" | head -3 | tr '\n' ' ')"
+        lost=$(lost_entries)
+        if [ -n "$lost" ] && lost_reason_has "Target=/var/crash" "vg0-root" "did not appear within 90s" \
+            "record:the capture kernel ran but could not save the dump"; then
+            pass "listed as lost, saying why: $(cat "$OUT/lost-reason.txt")"
+        else
+            fail "the lost entry does not say why: $(cat "$OUT/lost-reason.txt") $(head -c 600 "$results/list.json" 2> /dev/null)"
+        fi
+        grep -q 'CRASHCAPTURE_CAPTURE_LOG":"/var/lib/crashcapture/capture-failures/' "$results/journal-dump.json" 2> /dev/null &&
+            pass "the journal entry names the capture kernel's log, moved into the state directory" ||
+            fail "no journal entry with the capture log under /var/lib/crashcapture/capture-failures"
+        # The note does not stay on /boot.
+        dd if="$disk" of="$OUT/boot-after.img" bs=512 skip="$boot_start" count="$boot_sectors" status=none
+        left=$(debugfs -R "ls /crashcapture-failures" "$OUT/boot-after.img" 2> /dev/null | grep -o '[0-9a-f-]*\.log' || true)
+        rm -f "$OUT/boot-after.img"
+        [ -z "$left" ] && pass "no note left behind on /boot" || fail "notes left on /boot: $left"
         ;;
     target-full)
         grep -q 'E2E: TARGET_FILLED' "$OUT/serial.log" && pass "the target was filled while armed: $(grep -o 'E2E: TARGET_FILLED.*' "$OUT/serial.log")" ||

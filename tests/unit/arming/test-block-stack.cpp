@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -289,4 +290,33 @@ TEST(DracutCommand, PlainPartitionKeepsTheFixedModulesAndNoCmdline) {
     EXPECT_THAT(command, Contains("xfs ext4 virtio_blk"));
     EXPECT_THAT(command, Contains("/dev/vdb1"));
     EXPECT_THAT(command, ::testing::Not(Contains("--kernel-cmdline")));
+}
+
+TEST(DracutCommand, ASeparateBootIsAddedOnceBesideRootAndTarget) {
+    DracutInvocation invocation;
+    invocation.kernel_version = "6.1.0-28-amd64";
+    invocation.output = "out";
+    invocation.root_device = "/dev/mapper/vg0-root";
+    invocation.extra_devices = {"/dev/vda1", "/dev/mapper/vg0-root"};
+    const auto command = dracut_command(invocation);
+    EXPECT_EQ(std::count(command.begin(), command.end(), "--add-device"), 2);
+    EXPECT_THAT(command, Contains("/dev/vda1"));
+}
+
+TEST(FilesystemModule, FoundByItsFsAliasElseItsOwnName) {
+    // As Debian 12's 6.1 modules.alias has them.
+    constexpr std::string_view kAliases =
+        "alias fs-ext4 ext4\n"
+        "alias fs-ext3 ext4\n"
+        "alias fs-ext2 ext4\n"
+        "alias fs-xfs xfs\n"
+        "alias fs-vfat vfat\n";
+    EXPECT_EQ(filesystem_module(kAliases, "ext2"), "ext4");
+    EXPECT_EQ(filesystem_module(kAliases, "ext3"), "ext4");
+    EXPECT_EQ(filesystem_module(kAliases, "xfs"), "xfs");
+    // "fs-ext" must not match "fs-ext4".
+    EXPECT_EQ(filesystem_module(kAliases, "ext"), "ext");
+    EXPECT_EQ(filesystem_module(kAliases, "btrfs"), "btrfs");
+    EXPECT_EQ(filesystem_module("", "ext2"), "ext2");
+    EXPECT_EQ(filesystem_module("alias fs-ext2 \n", "ext2"), "ext2");
 }

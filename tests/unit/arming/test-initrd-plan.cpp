@@ -274,6 +274,51 @@ TEST(CaptureEnvironment, FailureNotesGoToTheRootFilesystemOnlyWhenTheTargetIsEls
     EXPECT_EQ(note_directory(on_root, state), "''");
 }
 
+TEST_F(FakeSystem, ASeparateBootIsTheSpareNotePlaceOnlyWhenItIsItsOwnFilesystem) {
+    // The Debian installer's LVM layout: / on vg0-root, /boot on vda1 (ext2).
+    device("253:0", "dm-0", "aa-root");
+    std::filesystem::create_directories(root_ + "/sys/dev/block/253:0/dm");
+    std::ofstream(root_ + "/sys/dev/block/253:0/dm/name") << "vg0-root\n";
+    device("254:1", "vda1", "bb-boot");
+    constexpr std::string_view kInstallerLayout =
+        "22 1 253:0 / / rw,relatime shared:1 - ext4 /dev/mapper/vg0-root rw\n"
+        "25 22 254:1 / /boot rw,relatime shared:2 - ext2 /dev/vda1 rw\n";
+    const auto paths = SystemPaths::under(root_);
+    const auto root = resolve_directory_target(paths, kInstallerLayout, "/");
+    ASSERT_TRUE(root) << root.error().message;
+    auto target = *root;
+    target.directory_in_filesystem = "/var/crash";
+    const auto spare = spare_note_filesystem(paths, kInstallerLayout, target, *root);
+    ASSERT_TRUE(spare);
+    EXPECT_EQ(spare->device, "/dev/vda1");
+    EXPECT_EQ(spare->source, "UUID=bb-boot");
+    EXPECT_EQ(spare->fstype, "ext2");
+    const std::string environment = capture_environment(Config{}, target, *root, std::nullopt,
+                                                        std::nullopt, std::nullopt, spare);
+    EXPECT_THAT(environment,
+                ::testing::HasSubstr("CRASHCAPTURE_SPARE_NOTE_SOURCE='UUID=bb-boot'\n"));
+    EXPECT_THAT(environment, ::testing::HasSubstr("CRASHCAPTURE_SPARE_NOTE_FSTYPE='ext2'\n"));
+    EXPECT_THAT(environment, ::testing::HasSubstr(
+                                 "CRASHCAPTURE_SPARE_NOTE_DIRECTORY='/crashcapture-failures'\n"));
+
+    // /boot in the root filesystem: nowhere else to go.
+    EXPECT_FALSE(spare_note_filesystem(paths, kMountinfo,
+                                       *resolve_directory_target(paths, kMountinfo, "/"),
+                                       *resolve_directory_target(paths, kMountinfo, "/")));
+    // /boot is the target's filesystem: it is what failed.
+    auto on_boot = *spare;
+    on_boot.directory_in_filesystem = "/crash";
+    EXPECT_FALSE(spare_note_filesystem(paths, kInstallerLayout, on_boot, *root));
+    // A /boot that is no local disk filesystem.
+    EXPECT_FALSE(spare_note_filesystem(paths,
+                                       "22 1 253:0 / / rw - ext4 /dev/mapper/vg0-root rw\n25 22 "
+                                       "0:40 / /boot rw - tmpfs tmpfs rw\n",
+                                       target, *root));
+    // None given: the assignments are there, empty.
+    EXPECT_THAT(capture_environment(Config{}, target, *root),
+                ::testing::HasSubstr("CRASHCAPTURE_SPARE_NOTE_DIRECTORY=''\n"));
+}
+
 TEST(CaptureUnitDropin, ActionsAndTimeLimit) {
     Config config;
     EXPECT_EQ(capture_unit_dropin(config),

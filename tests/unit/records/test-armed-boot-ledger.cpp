@@ -261,3 +261,52 @@ TEST(ArmedBootLedger, CaptureFailureNoteTellsWhyTheCaptureWasLost) {
     attach_capture_failure_notes(others, dir.path() + "/missing");
     EXPECT_TRUE(other.capture_failure.empty());
 }
+
+TEST(ArmedBootLedger, NotesOnASpareBootAreMovedBesideTheOthersAndAttached) {
+    TempDir dir;
+    const std::string spare = dir.path() + "/boot/crashcapture-failures";
+    const std::string notes = dir.path() + "/state/capture-failures";
+    std::filesystem::create_directories(dir.path() + "/state");
+    write_file(spare + "/" + kBootA + ".log",
+               "reason: Target=/var/crash: the device UUID=aa-root (/dev/mapper/vg0-root when the "
+               "capture initrd was built) did not appear within 90s\n\njournal\n");
+    write_file(spare + "/" + kBootB + ".log", "reason: a newer copy loses\n");
+    write_file(notes + "/" + kBootB + ".log", "reason: the one already adopted\n");
+    write_file(spare + "/lost+found.log", "not a boot's note\n");
+
+    EXPECT_THAT(adopt_capture_failure_notes(spare, notes), ::testing::IsEmpty());
+    EXPECT_TRUE(std::filesystem::exists(notes + "/" + kBootA + ".log"));
+    EXPECT_FALSE(std::filesystem::exists(spare + "/" + kBootA + ".log"));
+    EXPECT_FALSE(std::filesystem::exists(spare + "/" + kBootB + ".log"));
+    EXPECT_TRUE(std::filesystem::exists(spare + "/lost+found.log"));
+
+    auto a = boot(kBootA, 1000);
+    auto b = boot(kBootB, 2000);
+    std::vector<ArmedBoot*> lost{&a, &b};
+    attach_capture_failure_notes(lost, notes);
+    EXPECT_THAT(a.capture_failure, HasSubstr("vg0-root when the capture initrd was built"));
+    EXPECT_EQ(a.capture_log, notes + "/" + kBootA + ".log");
+    EXPECT_EQ(b.capture_failure, "the one already adopted");
+
+    // Attached once: a later directory does not replace the note.
+    write_file(dir.path() + "/other/" + kBootA + ".log", "reason: other\n");
+    attach_capture_failure_notes(lost, dir.path() + "/other");
+    EXPECT_EQ(a.capture_log, notes + "/" + kBootA + ".log");
+
+    // No spare directory at all: nothing to do, nothing to say.
+    EXPECT_THAT(adopt_capture_failure_notes(dir.path() + "/none", notes), ::testing::IsEmpty());
+}
+
+TEST(ArmedBootLedger, ASpareNoteThatCannotBeMovedIsAProblemNamed) {
+    if (::geteuid() == 0) {
+        GTEST_SKIP() << "root writes into a read-only directory";
+    }
+    TempDir dir;
+    const std::string spare = dir.path() + "/spare";
+    write_file(spare + "/" + std::string(kBootA) + ".log", "reason: x\n");
+    ASSERT_EQ(::chmod(spare.c_str(), 0500), 0);
+    const auto problems = adopt_capture_failure_notes(spare, dir.path() + "/notes");
+    ::chmod(spare.c_str(), 0700);
+    ASSERT_EQ(problems.size(), 1U);
+    EXPECT_THAT(problems[0], HasSubstr(spare));
+}
