@@ -24,6 +24,7 @@
 #include "raw-recovery.hpp"
 #include "remote-target.hpp"
 #include "reservation.hpp"
+#include "retention-settings.hpp"
 #include "retention.hpp"
 
 namespace crashcapture {
@@ -128,9 +129,6 @@ Status Manager::reload_config() {
 }
 
 void Manager::share_target_with_group() {
-    // Group=: its members must be able to enter the Target= directory to
-    // reach the dumps (each 0750, crashcapture-save --group); tmpfiles.d
-    // makes /var/crash 0700 root, so the group is given it here.
     if (config_->group.empty() || config_->target.kind != TargetKind::directory) {
         return;
     }
@@ -141,21 +139,14 @@ void Manager::share_target_with_group() {
         return;
     }
     const std::string directory = paths_.resolve(config_->target.path);
-    struct stat st {};
-    if (::stat(directory.c_str(), &st) < 0 || !S_ISDIR(st.st_mode)) {
-        return;  // made by the capture, or by tmpfiles.d at the next boot
+    auto shared = share_directory_with_group(directory, *gid);
+    if (!shared) {
+        observer_.log(LOG_WARNING, fmt::format("Group={}: {}, ignoring", config_->group,
+                                               shared.error().message));
+    } else if (*shared) {
+        observer_.log(LOG_INFO, fmt::format("Gave group {} the dump directory {} (0750)",
+                                            config_->group, directory));
     }
-    if (st.st_gid == *gid && (st.st_mode & 07777) == 0750) {
-        return;
-    }
-    if (::chown(directory.c_str(), static_cast<uid_t>(-1), *gid) < 0 ||
-        ::chmod(directory.c_str(), 0750) < 0) {
-        observer_.log(LOG_WARNING, fmt::format("Group={}: cannot give the group {}: {}, ignoring",
-                                               config_->group, directory, std::strerror(errno)));
-        return;
-    }
-    observer_.log(LOG_INFO, fmt::format("Gave group {} the dump directory {} (0750)",
-                                        config_->group, directory));
 }
 
 std::vector<std::string> Manager::dump_locations() const {
@@ -670,16 +661,7 @@ Result<std::vector<std::string>> Manager::apply_retention() {
     if (!space) {
         return tl::unexpected(space.error());
     }
-    // [Retention] settings as the policy wants them (percentages of this
-    // filesystem resolved now).
-    RetentionPolicy policy;
-    if (const auto& max_use = config_->retention.max_use) {
-        policy.max_use_bytes = max_use->resolve(space->size_bytes);
-    }
-    if (const auto& keep_free = config_->retention.keep_free) {
-        policy.keep_free_bytes = keep_free->resolve(space->size_bytes);
-    }
-    policy.max_dumps = static_cast<unsigned>(config_->retention.keep_dumps);
+    const RetentionPolicy policy = retention_policy_for(config_->retention, space->size_bytes);
     auto plan =
         plan_retention(dump_directories(*dumps), policy, space->free_bytes, space->size_bytes);
     if (!plan) {
@@ -714,28 +696,22 @@ std::pair<CaptureMemoryNeed, nlohmann::json> Manager::capture_need() const {
     uint64_t initrd_bytes = 0;
     uint64_t unpacked_bytes = 0;
     std::string initrd_note;
-    struct stat initrd {};
-    if (initrd_path.empty() || ::stat(initrd_path.c_str(), &initrd) < 0) {
+    const InitrdSize* measured = nullptr;
+    auto initrd = initrd_path.empty() ? Result<InitrdSizeCache::Measured>(make_error(ENOENT, ""))
+                                      : initrd_sizes_.measure(initrd_path);
+    if (!initrd) {
         initrd_note = "no capture initrd is built yet";
     } else {
-        initrd_bytes = static_cast<uint64_t>(initrd.st_size);
-        const int64_t mtime_nsec =
-            static_cast<int64_t>(initrd.st_mtim.tv_sec) * 1000000000 + initrd.st_mtim.tv_nsec;
-        auto& cache = initrd_size_cache_;
-        if (!cache || cache->path != initrd_path || cache->device != initrd.st_dev ||
-            cache->inode != initrd.st_ino || cache->size != initrd.st_size ||
-            cache->mtime_nsec != mtime_nsec) {
-            cache = InitrdSizeCache{initrd_path,    initrd.st_dev, initrd.st_ino,
-                                    initrd.st_size, mtime_nsec,    measure_initrd(initrd_path)};
-        }
-        if (cache->measured) {
-            unpacked_bytes = cache->measured->unpacked_bytes;
-            initrd_note = cache->measured->note;
+        initrd_bytes = initrd->file_bytes;
+        if (initrd->size) {
+            measured = &*initrd->size;
+            unpacked_bytes = measured->unpacked_bytes;
+            initrd_note = measured->note;
         } else {
             // Not an initrd we can read: the kernel may still unpack it.
             unpacked_bytes = initrd_bytes * kUnknownCompressionFactor;
             initrd_note = fmt::format("{}: its unpacked size is taken as {} times its size",
-                                      cache->measured.error().message, kUnknownCompressionFactor);
+                                      initrd->size.error().message, kUnknownCompressionFactor);
         }
     }
     const uint64_t memory = read_memory_total(paths_).value_or(0);
@@ -746,11 +722,10 @@ std::pair<CaptureMemoryNeed, nlohmann::json> Manager::capture_need() const {
                                     .kernel_bytes_from_init_size = load_size.has_value(),
                                     .initrd = initrd_path,
                                     .memory_bytes = memory});
-    if (initrd_size_cache_ && initrd_size_cache_->measured && !initrd_path.empty()) {
-        const auto& measured = *initrd_size_cache_->measured;
-        explanation["initrd_segments"] = measured.segments;
-        explanation["initrd_files"] = measured.files;
-        explanation["initrd_unpacked_estimated"] = measured.estimated;
+    if (measured != nullptr) {
+        explanation["initrd_segments"] = measured->segments;
+        explanation["initrd_files"] = measured->files;
+        explanation["initrd_unpacked_estimated"] = measured->estimated;
     }
     if (!initrd_note.empty()) {
         explanation["note"] = initrd_note;

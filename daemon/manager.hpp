@@ -186,15 +186,7 @@ class Manager {
     std::optional<ArmedBoot> this_boot_;
     bool ledger_write_failed_ = false;
     // measure_initrd() of the capture initrd, kept while the file is the same.
-    struct InitrdSizeCache {
-        std::string path;
-        dev_t device = 0;
-        ino_t inode = 0;
-        off_t size = 0;
-        int64_t mtime_nsec = 0;
-        Result<InitrdSize> measured = tl::unexpected(Error{});
-    };
-    mutable std::optional<InitrdSizeCache> initrd_size_cache_;
+    mutable InitrdSizeCache initrd_sizes_;
 };
 
 }  // namespace crashcapture

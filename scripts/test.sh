@@ -90,6 +90,7 @@ as_nobody_tests=(
     DumpCatalog.UnreadableDumpDirectoryIsListedNotFatal
     InitrdManifestErrors.UnreadableFileFailsTheManifest
     ArmedBootLedger.ASpareNoteThatCannotBeMovedIsAProblemNamed
+    ShareDirectoryWithGroup.AGroupThatCannotBeGivenIsAnErrorNamingTheDirectory
 )
 nobody_dir=$(mktemp -d)
 trap 'rm -rf "$nobody_dir"' EXIT

@@ -444,4 +444,24 @@ Result<InitrdSize> measure_initrd(const std::string& path, bool list_files) {
     return result;
 }
 
+Result<InitrdSizeCache::Measured> InitrdSizeCache::measure(const std::string& path) {
+    struct stat file {};
+    if (::stat(path.c_str(), &file) < 0) {
+        return make_errno_error(errno, "cannot stat {}", path);
+    }
+    const int64_t mtime_nsec =
+        static_cast<int64_t>(file.st_mtim.tv_sec) * 1000000000 + file.st_mtim.tv_nsec;
+    if (!measured_ || path_ != path || device_ != file.st_dev || inode_ != file.st_ino ||
+        size_ != file.st_size || mtime_nsec_ != mtime_nsec) {
+        path_ = path;
+        device_ = file.st_dev;
+        inode_ = file.st_ino;
+        size_ = file.st_size;
+        mtime_nsec_ = mtime_nsec;
+        measured_ = Measured{static_cast<uint64_t>(file.st_size), measure_initrd(path)};
+        ++walks_;
+    }
+    return *measured_;
+}
+
 }  // namespace crashcapture

@@ -16,7 +16,10 @@
 // (header + name padded to 4 bytes), the data (padded to 4 bytes).
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -60,5 +63,30 @@ Result<InitrdSize> measure_initrd_data(std::string_view data, bool list_files = 
 
 // The same for a file (mapped, not read into memory).
 Result<InitrdSize> measure_initrd(const std::string& path, bool list_files = false);
+
+// measure_initrd() of the last file asked for, kept while it is the same
+// file (path, device, inode, size and mtime unchanged): status queries and
+// reservation checks do not unpack the initrd again, and a rebuilt one is
+// measured anew.
+class InitrdSizeCache {
+  public:
+    struct Measured {
+        uint64_t file_bytes = 0;
+        Result<InitrdSize> size = tl::unexpected(Error{});  // measure_initrd()'s
+    };
+    // An error (with errno) when the file cannot be stat'ed: there is none.
+    Result<Measured> measure(const std::string& path);
+    // How many times a file was walked: the cache's own test.
+    uint64_t walks() const { return walks_; }
+
+  private:
+    std::string path_;
+    dev_t device_ = 0;
+    ino_t inode_ = 0;
+    off_t size_ = 0;
+    int64_t mtime_nsec_ = 0;
+    std::optional<Measured> measured_;
+    uint64_t walks_ = 0;
+};
 
 }  // namespace crashcapture

@@ -1,6 +1,8 @@
 #include "group.hpp"
 
 #include <grp.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <string>
@@ -37,6 +39,23 @@ Result<gid_t> resolve_group(std::string_view name_or_id) {
         return found->gr_gid;
     }
     return make_error(ERANGE, "{}: the group's entry is too large", name);
+}
+
+Result<bool> share_directory_with_group(const std::string& directory, gid_t gid) {
+    struct stat st {};
+    if (::stat(directory.c_str(), &st) < 0 || !S_ISDIR(st.st_mode)) {
+        return false;
+    }
+    if (st.st_gid == gid && (st.st_mode & 07777) == 0750) {
+        return false;
+    }
+    if (::chown(directory.c_str(), static_cast<uid_t>(-1), gid) < 0) {
+        return make_errno_error(errno, "cannot give {} to group {}", directory, gid);
+    }
+    if (::chmod(directory.c_str(), 0750) < 0) {
+        return make_errno_error(errno, "cannot make {} 0750", directory);
+    }
+    return true;
 }
 
 }  // namespace crashcapture

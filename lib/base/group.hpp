@@ -3,6 +3,7 @@
 
 #include <sys/types.h>
 
+#include <string>
 #include <string_view>
 
 #include "result.hpp"
@@ -15,5 +16,13 @@ namespace crashcapture {
 // them: chown(2) reads it as "no change"), ENOENT "no such group", or the
 // lookup's own errno.
 Result<gid_t> resolve_group(std::string_view name_or_id);
+
+// Group=: its members must be able to enter a dump directory (each dump 0750,
+// crashcapture-save --group), which tmpfiles.d makes 0700 root. Gives the
+// directory to gid with mode 0750. Returns true when it changed something,
+// false when it was so already or is not there (or not a directory: the
+// capture, or tmpfiles.d at the next boot, makes it); an error names the
+// directory when chown(2) or chmod(2) fails.
+Result<bool> share_directory_with_group(const std::string& directory, gid_t gid);
 
 }  // namespace crashcapture

@@ -5,6 +5,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include <cstdio>
 #include <fstream>
 
 #include "synthetic-vmcore.hpp"
@@ -224,4 +225,35 @@ TEST(InitrdSize, FromAFile) {
     EXPECT_EQ(measure_initrd(dir.file("missing")).error().errno_value, ENOENT);
     std::ofstream(dir.file("empty"));
     EXPECT_THAT(measure_initrd(dir.file("empty")).error().message, HasSubstr("is empty"));
+}
+
+TEST(InitrdSizeCache, WalksAFileOnceUntilItChanges) {
+    TempDir dir;
+    const std::string path = dir.file("initrd.img");
+    std::ofstream(path, std::ios::binary) << zstd(cpio_archive(kFiles));
+    InitrdSizeCache cache;
+    EXPECT_EQ(cache.measure(dir.file("missing")).error().errno_value, ENOENT);
+    EXPECT_EQ(cache.walks(), 0U);
+    for (int query = 0; query < 3; ++query) {
+        const auto measured = cache.measure(path);
+        ASSERT_TRUE(measured) << measured.error().message;
+        ASSERT_TRUE(measured->size);
+        EXPECT_EQ(measured->size->unpacked_bytes, kFilesUnpacked);
+    }
+    EXPECT_EQ(cache.walks(), 1U);
+    // Rebuilt (a new file renamed over it, as the daemon does): walked again.
+    const std::string rebuilt = dir.file("initrd.img.building");
+    std::ofstream(rebuilt, std::ios::binary)
+        << zstd(cpio_archive({{"bin/one", 0100755, std::string(5000, 'x')}}));
+    ASSERT_EQ(std::rename(rebuilt.c_str(), path.c_str()), 0);
+    const auto after = cache.measure(path);
+    ASSERT_TRUE(after && after->size);
+    EXPECT_EQ(after->size->unpacked_bytes, 8192U);  // 5000 bytes in two 4 KiB pages
+    EXPECT_EQ(cache.walks(), 2U);
+    // Not an initrd: the file's size, and the walker's error.
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << "not an initrd at all";
+    const auto garbage = cache.measure(path);
+    ASSERT_TRUE(garbage);
+    EXPECT_EQ(garbage->file_bytes, 20U);
+    EXPECT_FALSE(garbage->size);
 }
