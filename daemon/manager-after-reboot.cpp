@@ -50,32 +50,23 @@ void Manager::resolve_earlier_boots() {
                                        "; earlier boots are looked at on the next start");
         return;
     }
+    // Notes on a separate /boot (the root was unreachable too) join the
+    // others first, so every lost capture's log is in one place.
+    for (const auto& problem :
+         adopt_capture_failure_notes(spare_capture_failure_notes_directory(paths_),
+                                     capture_failure_notes_directory(paths_))) {
+        observer_.log(LOG_WARNING, "Capture failure note on /boot: " + problem);
+    }
     std::vector<ArmedBoot*> lost;
-    for (auto& boot : list->boots) {
-        if (boot.boot_id == boot_id_ || boot.outcome != BootOutcome::pending) {
-            continue;
-        }
-        const auto resolution = resolve_earlier_boot(boot, dumps);
-        boot.outcome = resolution.outcome;
-        boot.dump_id = resolution.dump_id;
-        boot.resolved_at = now_sec();
-        if (boot.outcome == BootOutcome::lost) {
-            lost.push_back(&boot);
-        } else if (auto s = write_armed_boot(directory, boot); !s) {
+    for (ArmedBoot* boot :
+         resolve_pending_boots(list->boots, boot_id_, dumps, find_pstore_records(paths_),
+                               capture_failure_notes_directory(paths_), now_sec())) {
+        if (boot->outcome == BootOutcome::lost) {
+            lost.push_back(boot);
+        } else if (auto s = write_armed_boot(directory, *boot); !s) {
             observer_.log(LOG_WARNING, "Failed to update the armed-boot ledger: " +
                                            s.error().message + ", ignoring");
         }
-    }
-    if (!lost.empty()) {
-        attribute_pstore_records(lost, find_pstore_records(paths_));
-        // Notes on a separate /boot (the root was unreachable too) join the
-        // others first, so every lost capture's log is in one place.
-        for (const auto& problem :
-             adopt_capture_failure_notes(spare_capture_failure_notes_directory(paths_),
-                                         capture_failure_notes_directory(paths_))) {
-            observer_.log(LOG_WARNING, "Capture failure note on /boot: " + problem);
-        }
-        attach_capture_failure_notes(lost, capture_failure_notes_directory(paths_));
     }
     for (ArmedBoot* boot : lost) {
         // Recorded before it is reported: a report too many is better than

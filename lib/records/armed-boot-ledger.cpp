@@ -550,6 +550,33 @@ void attach_capture_failure_notes(std::vector<ArmedBoot*>& lost_boots,
     }
 }
 
+std::vector<ArmedBoot*> resolve_pending_boots(std::vector<ArmedBoot>& boots,
+                                              std::string_view current_boot_id,
+                                              const std::vector<DumpEntry>& dumps,
+                                              const std::vector<PstoreRecord>& pstore,
+                                              const std::string& notes_directory, int64_t now) {
+    std::vector<ArmedBoot*> decided;
+    std::vector<ArmedBoot*> lost;
+    for (auto& boot : boots) {
+        if (boot.boot_id == current_boot_id || boot.outcome != BootOutcome::pending) {
+            continue;
+        }
+        const auto resolution = resolve_earlier_boot(boot, dumps);
+        boot.outcome = resolution.outcome;
+        boot.dump_id = resolution.dump_id;
+        boot.resolved_at = now;
+        decided.push_back(&boot);
+        if (boot.outcome == BootOutcome::lost) {
+            lost.push_back(&boot);
+        }
+    }
+    if (!lost.empty()) {
+        attribute_pstore_records(lost, pstore);
+        attach_capture_failure_notes(lost, notes_directory);
+    }
+    return decided;
+}
+
 std::string describe_lost_capture(const ArmedBoot& boot) {
     std::string text = fmt::format(
         "Kernel crash or reset not captured: boot {} (kernel {}) ended without an orderly "

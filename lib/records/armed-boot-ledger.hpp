@@ -156,6 +156,18 @@ std::vector<std::string> adopt_capture_failure_notes(const std::string& from,
 void attach_capture_failure_notes(std::vector<ArmedBoot*>& lost_boots,
                                   const std::string& directory);
 
+// Decides each pending boot but the current one (resolve_earlier_boot()
+// against dumps, resolved_at = now), and gives the lost ones the pstore
+// records that can be their crash's (attribute_pstore_records()) and the
+// note their capture kernel left in notes_directory
+// (attach_capture_failure_notes()). Returns the boots decided now, pointers
+// into boots, oldest first; the caller writes them back and reports the lost.
+std::vector<ArmedBoot*> resolve_pending_boots(std::vector<ArmedBoot>& boots,
+                                              std::string_view current_boot_id,
+                                              const std::vector<DumpEntry>& dumps,
+                                              const std::vector<PstoreRecord>& pstore,
+                                              const std::string& notes_directory, int64_t now);
+
 // One sentence for the journal and the record's error field.
 std::string describe_lost_capture(const ArmedBoot& boot);
 

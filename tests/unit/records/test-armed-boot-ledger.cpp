@@ -310,3 +310,46 @@ TEST(ArmedBootLedger, ASpareNoteThatCannotBeMovedIsAProblemNamed) {
     ASSERT_EQ(problems.size(), 1U);
     EXPECT_THAT(problems[0], HasSubstr(spare));
 }
+
+TEST(ArmedBootLedger, PendingBootsAreDecidedOnceAndTheLostGetTheirEvidence) {
+    TempDir dir;
+    const std::string notes = dir.path() + "/capture-failures";
+    constexpr const char* kBootD = "dddddddd-0000-4000-8000-000000000001";
+    constexpr const char* kCurrent = "cccccccc-0000-4000-8000-000000000002";
+    write_file(notes + "/" + kBootD + ".log", "reason: cannot reach the server\n");
+    std::vector<ArmedBoot> boots = {
+        boot(kBootA, 1000),              // captured: a dump names it
+        boot(kBootB, 2000, true, true),  // shut down in order
+        boot(kBootD, 3000),              // lost, with a note and a pstore record
+        boot(kCurrent, 4000),            // this boot: never decided now
+    };
+    ArmedBoot decided_before = boot(kBootC, 500);  // decided at an earlier start
+    decided_before.outcome = BootOutcome::lost;
+    boots.insert(boots.begin(), decided_before);
+    const std::vector<DumpEntry> dumps = {dump("2026-11-20-1000-x", kBootA)};
+    PstoreRecord record;
+    record.path = "/sys/fs/pstore/dmesg-efi-1";
+    record.panic_line = "Kernel panic - not syncing: sysrq triggered crash";
+    record.time = 3500;
+    const auto decided = resolve_pending_boots(boots, kCurrent, dumps, {record}, notes, 9999);
+
+    ASSERT_EQ(decided.size(), 3U);
+    EXPECT_EQ(decided[0]->boot_id, kBootA);
+    EXPECT_EQ(decided[0]->outcome, BootOutcome::captured);
+    EXPECT_EQ(decided[0]->dump_id, "2026-11-20-1000-x");
+    EXPECT_EQ(decided[1]->outcome, BootOutcome::orderly);
+    EXPECT_EQ(decided[2]->boot_id, kBootD);
+    EXPECT_EQ(decided[2]->outcome, BootOutcome::lost);
+    EXPECT_EQ(decided[2]->capture_failure, "cannot reach the server");
+    ASSERT_EQ(decided[2]->pstore.size(), 1U);
+    EXPECT_EQ(decided[2]->pstore[0].path, record.path);
+    for (const ArmedBoot* boot : decided) {
+        EXPECT_EQ(boot->resolved_at, 9999);
+    }
+    // The earlier decision and the current boot are left as they were.
+    EXPECT_EQ(boots[0].resolved_at, 0);
+    EXPECT_TRUE(boots[0].pstore.empty());
+    EXPECT_EQ(boots[4].outcome, BootOutcome::pending);
+    // A second pass decides nothing.
+    EXPECT_TRUE(resolve_pending_boots(boots, kCurrent, dumps, {record}, notes, 10000).empty());
+}
