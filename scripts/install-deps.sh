@@ -36,6 +36,7 @@ test_packages=(
     debhelper dpkg-dev lintian          # the Debian package (scripts/build-deb.sh) and its check
     debootstrap                         # a clean bookworm chroot to install the package into
     lvm2                                # the lvm guest: pvcreate/vgcreate/lvcreate write its disk's LVM metadata (no device-mapper needed)
+    fdisk                               # the lvm guests: sfdisk writes the installer-like partition table (/boot, the PV)
     dracut-core                         # lsinitrd: what the systemd guest's capture initrd holds
     rpm                                 # rpmbuild for packaging/rpm (scripts/build-rpm.sh)
     systemd                             # systemd-analyze verify, systemd-tmpfiles on the chroot

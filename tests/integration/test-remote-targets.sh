@@ -169,7 +169,7 @@ if [ -n "$gateway" ]; then
     fi
     cp "$work/ssh.conf" "$root/etc/crashcapture/crashcapture.conf"
 else
-    skip "this machine has no default route: the builder's network plan is checked in the guest (test-systemd-guest.sh --scenario ssh)"
+    skip "this machine has no default route: the builder's network plan with the real ip is checked in the guest (test-systemd-guest.sh --scenario ssh); with a fake network by the unit tests (InstallerLayout.*)"
 fi
 sed -i "s|^Target=.*|Target=ssh://$user@127.0.0.1:$port/srv/dumps|" "$root/etc/crashcapture/crashcapture.conf"
 if CRASHCAPTURE_ROOT=$root "$BUILDER" --kernel-version "$(uname -r)" --output "$work/initrd" --dry-run > "$work/lo.txt" 2>&1; then

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "dracut-command.hpp"
+#include "fake-sysfs.hpp"
 
 using namespace crashcapture;
 using ::testing::Contains;
@@ -25,66 +26,7 @@ const std::string kVgUuid(32, 'V');
 const std::string kLvUuid(32, 'L');
 const std::string kLvmUuid = "LVM-" + kVgUuid + kLvUuid;
 
-// A sysfs the way the kernel lays it out: devices under /sys/devices (a
-// partition inside its disk's directory), /sys/class/block/NAME and
-// /sys/dev/block/MAJ:MIN links to them, slaves/ links between layers.
-class FakeSysfs : public ::testing::Test {
-  protected:
-    void SetUp() override {
-        char name[] = "/tmp/block-stack-test.XXXXXX";
-        ASSERT_NE(::mkdtemp(name), nullptr);
-        root_ = name;
-        paths_ = SystemPaths::under(root_);
-    }
-    void TearDown() override { fs::remove_all(root_); }
-
-    fs::path add(const std::string& name, const std::string& numbers,
-                 const std::string& parent = "") {
-        const fs::path relative = parent.empty() ? "devices/virtual/block/" + name
-                                                 : "devices/virtual/block/" + parent + "/" + name;
-        const fs::path dir = fs::path(root_) / "sys" / relative;
-        fs::create_directories(dir);
-        std::ofstream(dir / "uevent") << "MAJOR=x\nDEVNAME=" << name << "\n";
-        fs::create_directories(root_ + "/sys/class/block");
-        fs::create_directories(root_ + "/sys/dev/block");
-        fs::create_symlink("../../" / relative, root_ + "/sys/class/block/" + name);
-        fs::create_symlink("../../" / relative, root_ + "/sys/dev/block/" + numbers);
-        return dir;
-    }
-    void disk(const std::string& name, const std::string& numbers, const std::string& module) {
-        const fs::path dir = add(name, numbers);
-        fs::create_directories(dir / "device/driver");
-        fs::create_symlink("../../../../../module/" + module, dir / "device/driver/module");
-    }
-    void partition(const std::string& disk, const std::string& name, const std::string& numbers) {
-        std::ofstream(add(name, numbers, disk) / "partition") << "1\n";
-    }
-    void slaves(const fs::path& dir, const std::vector<std::string>& names) {
-        fs::create_directories(dir / "slaves");
-        for (const auto& slave : names) {
-            fs::create_symlink("../../" + slave, dir / "slaves" / slave);
-        }
-    }
-    void dm(const std::string& name, const std::string& numbers, const std::string& dm_name,
-            const std::string& uuid, const std::vector<std::string>& under) {
-        const fs::path dir = add(name, numbers);
-        fs::create_directories(dir / "dm");
-        std::ofstream(dir / "dm/name") << dm_name << "\n";
-        std::ofstream(dir / "dm/uuid") << uuid << "\n";
-        slaves(dir, under);
-    }
-    void md(const std::string& name, const std::string& numbers, const std::string& level,
-            const std::vector<std::string>& under) {
-        const fs::path dir = add(name, numbers);
-        fs::create_directories(dir / "md");
-        std::ofstream(dir / "md/level") << level << "\n";
-        std::ofstream(dir / "md/uuid") << "3f1a2b4c-5d6e-7f80-9a1b-2c3d4e5f6071\n";
-        slaves(dir, under);
-    }
-
-    std::string root_;
-    SystemPaths paths_;
-};
+using FakeSysfs = crashcapture::test::FakeSysfs;
 
 }  // namespace
 

@@ -1,0 +1,338 @@
+#include "initrd-build-plan.hpp"
+
+#include <netdb.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+
+#include "dracut-command.hpp"
+#include "file-util.hpp"
+#include "group.hpp"
+#include "initrd-inputs.hpp"
+#include "process.hpp"
+
+namespace crashcapture {
+namespace {
+
+// crashcaptured's StateDirectory= (units/crashcaptured.service).
+constexpr const char* kStateDirectory = "/var/lib/crashcapture";
+
+// A target on another machine, as capture_environment() takes it: no device;
+// for nfs the mount source and type, and dumps go to the export's top.
+TargetFilesystem remote_target(const Config& config) {
+    TargetFilesystem target;
+    target.host_directory = config.target.path;
+    if (config.target.kind == TargetKind::nfs) {
+        target.source = nfs_mount_source(config.target);
+        target.fstype = "nfs4";
+        target.directory_in_filesystem = "/";
+    }
+    return target;
+}
+
+// An ssh target: the key and the pinned host key must be there (crashcapturectl
+// propagate).
+Status check_ssh_keys(const SystemPaths& paths, const Config& config) {
+    for (const auto path : {kSshKeyPath, kSshKnownHostsPath}) {
+        if (::access(paths.resolve(path).c_str(), R_OK) != 0) {
+            return make_errno_error(
+                errno,
+                "Target={}: cannot read {} ({}); run `crashcapturectl propagate` to make the "
+                "capture's key, install it on the server and record the server's host key",
+                config.target_description(), path, std::strerror(errno));
+        }
+    }
+    return {};
+}
+
+// The block devices under the root filesystem and the target, and what the
+// capture needs to bring them up; refuses a layer it cannot (dm-crypt).
+Result<BlockStack> plan_block_stack(const SystemPaths& paths, const std::string& mountinfo,
+                                    const Config& config, const TargetFilesystem& target) {
+    auto stack = block_stack_for_directory(paths, mountinfo, "/");
+    if (!stack) {
+        return propagate(stack.error(), "the root filesystem's devices");
+    }
+    std::string where = "the root filesystem";
+    // The target's own stack: a directory's filesystem, or a raw device.
+    std::optional<Result<BlockStack>> under_target;
+    if (config.target.kind == TargetKind::directory) {
+        under_target = block_stack_for_directory(paths, mountinfo, config.target.path);
+    } else if (config.target.kind == TargetKind::raw) {
+        struct stat device {};
+        if (::stat(paths.resolve(target.device).c_str(), &device) == 0 && S_ISBLK(device.st_mode)) {
+            under_target = block_stack(paths, major(device.st_rdev), minor(device.st_rdev));
+        }
+    }
+    if (under_target) {
+        if (!*under_target) {
+            return propagate(under_target->error(), "Target=" + config.target_description());
+        }
+        if (!(*under_target)->unsupported.empty()) {
+            where = fmt::format("Target={}", config.target_description());
+        }
+        merge_block_stack(*stack, **under_target);
+    }
+    if (!stack->unsupported.empty()) {
+        return make_error(EINVAL,
+                          "{} rests on a block device the capture cannot bring up, so a capture "
+                          "could not reach it; not arming: {}",
+                          where, stack->unsupported.front());
+    }
+    return stack;
+}
+
+std::string describe_destination(const Config& config, const InitrdBuildPlan& plan) {
+    const auto& target = plan.target;
+    switch (config.target.kind) {
+        case TargetKind::raw:
+            return fmt::format("the raw device {} ({}), as a flattened stream", target.source,
+                               target.device);
+        case TargetKind::ssh:
+            return fmt::format("{} through {} ({}), as a flattened stream",
+                               config.target_description(), plan.network->interface,
+                               plan.network->address);
+        case TargetKind::nfs:
+            return fmt::format("{} (NFSv4) through {} ({})", target.source, plan.network->interface,
+                               plan.network->address);
+        case TargetKind::directory:
+            break;
+    }
+    return fmt::format("{} on {} ({})", target.directory_in_filesystem, target.source,
+                       target.fstype);
+}
+
+}  // namespace
+
+std::optional<std::string> SystemNetworkProbe::resolve_host(const std::string& host) {
+    // The daemon's sandbox has no IP sockets: /etc/hosts and literal
+    // addresses only.
+    addrinfo hints{};
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* found = nullptr;
+    if (::getaddrinfo(host.c_str(), nullptr, &hints, &found) != 0 || found == nullptr) {
+        return std::nullopt;
+    }
+    std::array<char, NI_MAXHOST> text{};
+    const int rc = ::getnameinfo(found->ai_addr, found->ai_addrlen, text.data(), text.size(),
+                                 nullptr, 0, NI_NUMERICHOST);
+    ::freeaddrinfo(found);
+    return rc == 0 ? std::optional<std::string>(text.data()) : std::nullopt;
+}
+
+Result<std::string> SystemNetworkProbe::ip_json(const std::vector<std::string>& arguments) {
+    std::vector<std::string> command = {"ip", "-j"};
+    command.insert(command.end(), arguments.begin(), arguments.end());
+    auto output = program_output(command, /*with_standard_error=*/true);
+    if (!output && output.error().errno_value == ENOENT) {
+        return make_error(ENOENT,
+                          "cannot run ip: an ssh or nfs target needs it (the iproute2 "
+                          "package)");
+    }
+    return output;
+}
+
+void SystemNetworkProbe::wait_one_second() {
+    ::sleep(1);
+}
+
+Result<CaptureNetwork> plan_capture_network(const SystemPaths& paths, const Config& config,
+                                            NetworkProbe& probe, int wait_seconds,
+                                            const std::function<void(const std::string&)>& note) {
+    Result<CaptureNetwork> network = make_error(0, "not tried");
+    std::optional<std::string> address;
+    for (int waited = 0;; ++waited) {
+        address = probe.resolve_host(config.target.host);
+        const auto route_json = address ? probe.ip_json({"route", "get", *address})
+                                        : probe.ip_json({"route", "show", "default"});
+        if (!route_json && route_json.error().errno_value == ENOENT) {
+            return tl::unexpected(route_json.error());  // no ip at all: waiting will not help
+        }
+        const auto route = route_json ? parse_ip_route(*route_json)
+                                      : Result<Route>(tl::unexpected(route_json.error()));
+        if (!route) {
+            network = make_error(0, "no route to {}: {}",
+                                 address.value_or(config.target.host + " (by the default route)"),
+                                 route.error().message);
+        } else if (auto link = probe.ip_json({"address", "show", "dev", route->device}); !link) {
+            network = tl::unexpected(link.error());
+        } else {
+            network = capture_network_from(*route, *link);
+            // The server on this machine is no passing state.
+            if (network || route->device == "lo") {
+                break;
+            }
+        }
+        if (waited >= wait_seconds) {
+            break;
+        }
+        if (waited == 0 && note) {
+            note(fmt::format("Target={}: {}; waiting up to {}s for the network",
+                             config.target_description(), network.error().message, wait_seconds));
+        }
+        probe.wait_one_second();
+    }
+    if (!network) {
+        return propagate(network.error(), "Target=" + config.target_description());
+    }
+    auto drivers = network_device_drivers(paths, network->interface);
+    if (!drivers) {
+        return propagate(drivers.error(), "Target=" + config.target_description());
+    }
+    network->drivers = std::move(*drivers);
+    network->server_address = address.value_or("");
+    return *network;
+}
+
+Result<InitrdBuildPlan> plan_initrd_build(const SystemPaths& paths, const Config& config,
+                                          const InitrdBuildRequest& request, NetworkProbe& probe) {
+    InitrdBuildPlan plan;
+    const TargetKind kind = config.target.kind;
+    if (kind == TargetKind::ssh) {
+        if (auto keys = check_ssh_keys(paths, config); !keys) {
+            return tl::unexpected(keys.error());
+        }
+    }
+    if (kind == TargetKind::ssh || kind == TargetKind::nfs) {
+        auto network = plan_capture_network(paths, config, probe, kNetworkWaitSeconds,
+                                            [&](const std::string& why) {
+                                                plan.notes.push_back(why);
+                                                if (request.progress) {
+                                                    request.progress(why);
+                                                }
+                                            });
+        if (!network) {
+            return tl::unexpected(network.error());
+        }
+        plan.network = std::move(*network);
+    }
+    const auto mountinfo = read_kernel_file(paths.resolve("/proc/self/mountinfo"));
+    if (!mountinfo) {
+        return tl::unexpected(mountinfo.error());
+    }
+    // A missing /proc/swaps (no swap support) lists nothing.
+    const auto swaps = kind == TargetKind::raw ? read_kernel_file(paths.resolve("/proc/swaps"))
+                                               : Result<std::string>(std::string());
+    auto target =
+        kind == TargetKind::raw
+            ? resolve_raw_target(paths, *mountinfo, swaps.value_or(""), config.target.path)
+        : kind == TargetKind::ssh || kind == TargetKind::nfs
+            ? Result<TargetFilesystem>(remote_target(config))
+            : resolve_directory_target(paths, *mountinfo, config.target.path);
+    if (!target) {
+        return tl::unexpected(target.error());
+    }
+    plan.target = std::move(*target);
+    auto root = resolve_directory_target(paths, *mountinfo, "/");
+    if (!root) {
+        return propagate(root.error(), "the root filesystem (for FailureAction=dump-to-rootfs)");
+    }
+    plan.root = std::move(*root);
+
+    // Group= as a number: the capture initrd has no /etc/group.
+    std::optional<unsigned> group_id;
+    if (!config.group.empty()) {
+        const auto gid = resolve_group(config.group);
+        if (!gid) {
+            return propagate(gid.error(), "Group= on this system");
+        }
+        group_id = *gid;
+    }
+    // Where the capture says why it could not mount the target: crashcaptured
+    // reads it after the reboot (lib/records/armed-boot-ledger.hpp). Only
+    // useful when it is on the root filesystem, which capture_environment()
+    // checks.
+    std::optional<TargetFilesystem> state_filesystem;
+    if (auto state = resolve_directory_target(paths, *mountinfo, kStateDirectory)) {
+        state_filesystem = *state;
+    } else {
+        plan.notes.push_back("no capture failure notes on the root filesystem: " +
+                             state.error().message);
+    }
+    auto stack = plan_block_stack(paths, *mountinfo, config, plan.target);
+    if (!stack) {
+        return tl::unexpected(stack.error());
+    }
+    plan.stack = std::move(*stack);
+    // A separate /boot for the note when the root filesystem is unreachable
+    // too; only if the capture can bring up what lies under it, and never a
+    // reason to refuse: it is a last resort.
+    plan.spare_note = spare_note_filesystem(paths, *mountinfo, plan.target, plan.root);
+    if (plan.spare_note) {
+        if (auto boot_stack = block_stack_for_directory(paths, *mountinfo, "/boot");
+            boot_stack && boot_stack->unsupported.empty()) {
+            merge_block_stack(plan.stack, *boot_stack);
+        } else {
+            plan.notes.push_back(
+                "no capture failure note on /boot: " +
+                (boot_stack ? boot_stack->unsupported.front() : boot_stack.error().message));
+            plan.spare_note.reset();
+        }
+    }
+    plan.staged_files = {
+        {"capture.env", capture_environment(config, plan.target, plan.root, group_id,
+                                            state_filesystem, plan.network, plan.spare_note)},
+        {"capture-actions.conf", capture_unit_dropin(config)},
+        {"fallback-actions.conf", fallback_unit_dropin(config)},
+    };
+
+    plan.temporary_output = request.output + ".building";
+    DracutInvocation invocation;
+    invocation.dracut = request.dracut;
+    invocation.conf = crashcapture_dracut_conf();
+    // --confdir must exist (dracut refuses a missing one); without the
+    // admin's directory, point it at ours, which has no drop-ins.
+    const std::string admin_confdir = paths.resolve(std::string(kAdminDracutConfDir));
+    invocation.confdir =
+        ::access(admin_confdir.c_str(), F_OK) == 0 ? admin_confdir : crashcapture_dracut_conf_dir();
+    invocation.kernel_version = request.kernel_version;
+    invocation.output = plan.temporary_output;
+    invocation.root_device = plan.root.device;
+    invocation.target_device = plan.target.device;
+    // Each filesystem's module by its fs- alias (ext2 and ext3 are ext4's);
+    // NFSv4's filesystem type is nfs4, its module nfsv4 (fs/nfs/Makefile).
+    // /usr/lib/modules, or /lib/modules where /usr is not merged.
+    std::string modules_alias;
+    for (const auto& modules : {paths.modules, paths.legacy_modules}) {
+        if (auto text = read_kernel_file(
+                fmt::format("{}/{}/modules.alias", modules, request.kernel_version))) {
+            modules_alias = std::move(*text);
+            break;
+        }
+    }
+    const auto add_driver = [&](const std::string& fstype) {
+        if (fstype.empty()) {
+            return;
+        }
+        const std::string module =
+            fstype == "nfs4" ? "nfsv4" : filesystem_module(modules_alias, fstype);
+        if (std::find(invocation.drivers.begin(), invocation.drivers.end(), module) ==
+            invocation.drivers.end()) {
+            invocation.drivers.push_back(module);
+        }
+    };
+    add_driver(plan.target.fstype);
+    add_driver(plan.root.fstype);
+    if (plan.spare_note) {
+        invocation.extra_devices.push_back(plan.spare_note->device);
+        add_driver(plan.spare_note->fstype);
+    }
+    if (plan.network) {
+        invocation.drivers.insert(invocation.drivers.end(), plan.network->drivers.begin(),
+                                  plan.network->drivers.end());
+    }
+    invocation.stack = plan.stack;
+    invocation.verbose = request.verbose;
+    plan.dracut_command = dracut_command(invocation);
+    plan.destination = describe_destination(config, plan);
+    return plan;
+}
+
+}  // namespace crashcapture

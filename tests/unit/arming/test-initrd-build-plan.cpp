@@ -1,0 +1,202 @@
+#include "initrd-build-plan.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <string>
+
+#include "fake-sysfs.hpp"
+
+using namespace crashcapture;
+using ::testing::Contains;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kKernel = "6.1.0-28-amd64";
+// As Debian 12's kernels have it: ext2 and ext3 are mounted by ext4.
+constexpr const char* kModulesAlias =
+    "alias fs-ext4 ext4\nalias fs-ext3 ext4\nalias fs-ext2 ext4\nalias fs-xfs xfs\n";
+
+// A network as the fake probe answers it; every `ip -j` call is recorded.
+class FakeNetwork : public NetworkProbe {
+  public:
+    std::map<std::string, std::string> hosts;   // name -> address
+    std::map<std::string, std::string> output;  // "route get 10.0.2.2" -> JSON
+    std::vector<std::string> calls;
+    int waits = 0;
+
+    std::optional<std::string> resolve_host(const std::string& host) override {
+        const auto found = hosts.find(host);
+        return found == hosts.end() ? std::nullopt : std::optional(found->second);
+    }
+    Result<std::string> ip_json(const std::vector<std::string>& arguments) override {
+        std::string key;
+        for (const auto& word : arguments) {
+            key += (key.empty() ? "" : " ") + word;
+        }
+        calls.push_back(key);
+        const auto found = output.find(key);
+        if (found == output.end()) {
+            return std::string("[]");  // what ip prints when nothing matches
+        }
+        return found->second;
+    }
+    void wait_one_second() override { ++waits; }
+};
+
+// The Debian installer's LVM layout: vda1 /boot (ext2), vda2 the PV of vg0,
+// / on vg0-root (ext4); a virtio NIC eth0 on 10.0.2.15/24.
+class InstallerLayout : public crashcapture::test::FakeSysfs {
+  protected:
+    void SetUp() override {
+        FakeSysfs::SetUp();
+        disk("vda", "254:0", "virtio_blk");
+        partition("vda", "vda1", "254:1");
+        partition("vda", "vda2", "254:2");
+        dm("dm-0", "253:0", "vg0-root", "LVM-" + std::string(32, 'V') + std::string(32, 'L'),
+           {"vda2"});
+        uuid("dm-0", "aaaa-root");
+        uuid("vda1", "bbbb-boot");
+        write("/proc/self/mountinfo",
+              "22 1 253:0 / / rw,relatime shared:1 - ext4 /dev/mapper/vg0-root rw\n"
+              "25 22 254:1 / /boot rw,relatime shared:2 - ext2 /dev/vda1 rw\n"
+              "26 22 0:25 / /tmp rw,nosuid,nodev shared:13 - tmpfs tmpfs rw\n");
+        write("/lib/modules/" + std::string(kKernel) + "/modules.alias", kModulesAlias);
+        // eth0: /sys/devices/pci0000:00/0000:00:03.0/virtio0/net/eth0.
+        const fs::path pci = fs::path(root_) / "sys/devices/pci0000:00/0000:00:03.0";
+        fs::create_directories(pci / "virtio0/net/eth0");
+        fs::create_directories(root_ + "/sys/module/virtio_net");
+        fs::create_directories(pci / "virtio0/driver");
+        fs::create_symlink(root_ + "/sys/module/virtio_net", pci / "virtio0/driver/module");
+        fs::create_directories(root_ + "/sys/class/net");
+        fs::create_symlink(pci / "virtio0/net/eth0", root_ + "/sys/class/net/eth0");
+        fs::create_symlink(pci / "virtio0", pci / "virtio0/net/eth0/device");
+        network_.hosts["dumphost"] = "10.0.2.2";
+        network_.output["route get 10.0.2.2"] =
+            R"([{"dst":"10.0.2.2","dev":"eth0","prefsrc":"10.0.2.15","flags":[]}])";
+        network_.output["address show dev eth0"] =
+            R"([{"ifname":"eth0","address":"52:54:00:12:34:56","addr_info":)"
+            R"([{"family":"inet","local":"10.0.2.15","prefixlen":24,"scope":"global"}]}])";
+    }
+
+    Result<InitrdBuildPlan> plan(const std::string& target) {
+        Config config;
+        auto parsed = parse_target(target);
+        EXPECT_TRUE(parsed) << parsed.error().message;
+        config.target = *parsed;
+        InitrdBuildRequest request;
+        request.kernel_version = kKernel;
+        request.output = "/var/lib/crashcapture/initrd";
+        request.progress = [this](const std::string& what) { progress_.push_back(what); };
+        return plan_initrd_build(paths_, config, request, network_);
+    }
+
+    static std::string file(const InitrdBuildPlan& plan, const std::string& name) {
+        for (const auto& [staged, text] : plan.staged_files) {
+            if (staged == name) {
+                return text;
+            }
+        }
+        return "(no " + name + ")";
+    }
+    // The word after `option` in the dracut command, each time it appears.
+    static std::vector<std::string> after(const InitrdBuildPlan& plan, const std::string& option) {
+        std::vector<std::string> values;
+        const auto& words = plan.dracut_command;
+        for (size_t i = 0; i + 1 < words.size(); ++i) {
+            if (words[i] == option) {
+                values.push_back(words[i + 1]);
+            }
+        }
+        return values;
+    }
+
+    FakeNetwork network_;
+    std::vector<std::string> progress_;
+};
+
+}  // namespace
+
+TEST_F(InstallerLayout, RootOnLvmWithASeparateBoot) {
+    const auto planned = plan("/var/crash");
+    ASSERT_TRUE(planned) << planned.error().message;
+    EXPECT_EQ(planned->target.device, "/dev/mapper/vg0-root");
+    EXPECT_EQ(planned->target.directory_in_filesystem, "/var/crash");
+    ASSERT_TRUE(planned->spare_note);
+    EXPECT_EQ(planned->spare_note->source, "UUID=bbbb-boot");
+    EXPECT_THAT(after(*planned, "--add-device"),
+                ::testing::ElementsAre("/dev/mapper/vg0-root", "/dev/vda1"));
+    // ext4 once, for the root and for /boot's ext2; then the stack's.
+    EXPECT_THAT(after(*planned, "--add-drivers"), ::testing::ElementsAre("ext4 dm-mod virtio_blk"));
+    EXPECT_THAT(after(*planned, "--kernel-cmdline"), ::testing::ElementsAre("rd.lvm.lv=vg0/root"));
+    EXPECT_EQ(planned->temporary_output, "/var/lib/crashcapture/initrd.building");
+    EXPECT_EQ(planned->dracut_command.end()[-2], planned->temporary_output);
+    const std::string environment = file(*planned, "capture.env");
+    EXPECT_THAT(environment, HasSubstr("CRASHCAPTURE_TARGET_SOURCE='UUID=aaaa-root'\n"));
+    EXPECT_THAT(environment, HasSubstr("CRASHCAPTURE_SPARE_NOTE_SOURCE='UUID=bbbb-boot'\n"));
+    // The target is the root filesystem: no note there, /boot instead.
+    EXPECT_THAT(environment, HasSubstr("CRASHCAPTURE_FAILURE_NOTE_DIRECTORY=''\n"));
+    EXPECT_THAT(file(*planned, "capture-actions.conf"), HasSubstr("FailureAction="));
+    EXPECT_THAT(planned->destination, HasSubstr("/var/crash on UUID=aaaa-root (ext4)"));
+    EXPECT_TRUE(network_.calls.empty());  // a local target needs no network
+}
+
+TEST_F(InstallerLayout, ADirectoryOnTmpfsIsRefusedBeforeAnythingRuns) {
+    const auto planned = plan("/tmp/crash");
+    ASSERT_FALSE(planned);
+    EXPECT_THAT(planned.error().message, HasSubstr("tmpfs"));
+}
+
+TEST_F(InstallerLayout, NfsTargetGoesOutThroughTheRoutesInterface) {
+    const auto planned = plan("nfs:dumphost:/exports/crash");
+    ASSERT_TRUE(planned) << planned.error().message;
+    ASSERT_TRUE(planned->network);
+    EXPECT_EQ(planned->network->interface, "eth0");
+    EXPECT_EQ(planned->network->server_address, "10.0.2.2");
+    const std::string environment = file(*planned, "capture.env");
+    EXPECT_THAT(environment, HasSubstr("CRASHCAPTURE_NFS_SOURCE='dumphost:/exports/crash'\n"));
+    EXPECT_THAT(environment, HasSubstr("CRASHCAPTURE_NET_MAC='52:54:00:12:34:56'\n"));
+    EXPECT_THAT(environment, HasSubstr("CRASHCAPTURE_NET_ADDRESS='10.0.2.15/24'\n"));
+    // The NFSv4 client, the root's ext4, then the NIC's driver; the root's
+    // stack still comes up (FailureAction=dump-to-rootfs and the notes).
+    EXPECT_THAT(after(*planned, "--add-drivers"),
+                ::testing::ElementsAre("nfsv4 ext4 virtio_net dm-mod virtio_blk"));
+    EXPECT_THAT(planned->destination, HasSubstr("through eth0 (10.0.2.15/24)"));
+    EXPECT_EQ(network_.waits, 0);
+    EXPECT_TRUE(progress_.empty());
+}
+
+TEST_F(InstallerLayout, NoRouteWaitsForTheNetworkThenSaysWhy) {
+    network_.output.erase("route get 10.0.2.2");
+    const auto planned = plan("nfs:dumphost:/exports/crash");
+    ASSERT_FALSE(planned);
+    EXPECT_THAT(planned.error().message, HasSubstr("no route to 10.0.2.2"));
+    EXPECT_EQ(network_.waits, kNetworkWaitSeconds);
+    ASSERT_EQ(progress_.size(), 1U);
+    EXPECT_THAT(progress_[0], HasSubstr("waiting up to 90s for the network"));
+}
+
+TEST_F(InstallerLayout, AServerOnThisMachineIsRefusedAtOnce) {
+    network_.output["route get 10.0.2.2"] =
+        R"([{"dst":"10.0.2.2","dev":"lo","prefsrc":"127.0.0.1","flags":[]}])";
+    network_.output["address show dev lo"] =
+        R"([{"ifname":"lo","address":"00:00:00:00:00:00","addr_info":)"
+        R"([{"family":"inet","local":"127.0.0.1","prefixlen":8,"scope":"host"}]}])";
+    const auto planned = plan("nfs:dumphost:/exports/crash");
+    ASSERT_FALSE(planned);
+    EXPECT_THAT(planned.error().message, HasSubstr("this machine"));
+    EXPECT_EQ(network_.waits, 0);
+}
+
+TEST_F(InstallerLayout, SshTargetWithoutTheCapturesKeySaysToPropagate) {
+    const auto planned = plan("ssh://dump@dumphost/srv/crash");
+    ASSERT_FALSE(planned);
+    EXPECT_THAT(planned.error().message, HasSubstr("crashcapturectl propagate"));
+    EXPECT_THAT(network_.calls, Not(Contains("route get 10.0.2.2")));
+}
