@@ -298,7 +298,9 @@ void Manager::request_reload(bool force) {
         facts.changed_inputs = changed_inputs(*old, *manifest);
     }
     const ArmingAction action = decide_arming(facts);
-    if (action == ArmingAction::build && !force && old && facts.initrd_exists) {
+    const bool builds =
+        action == ArmingAction::build || action == ArmingAction::load_previous_then_build;
+    if (builds && !force && old && facts.initrd_exists) {
         // A kernel package touches thousands of modules; the journal gets the
         // first few and a count, not a 500 kB message.
         constexpr std::size_t kInputsNamed = 5;
@@ -312,7 +314,7 @@ void Manager::request_reload(bool force) {
         }
         observer_.log(LOG_INFO, "Capture initrd inputs changed (" + list + "), rebuilding");
     }
-    if (action == ArmingAction::build) {
+    if (builds) {
         pending_manifest_ = std::move(*manifest);
     }
     act_on(action);
@@ -321,6 +323,15 @@ void Manager::request_reload(bool force) {
 void Manager::act_on(ArmingAction action) {
     switch (action) {
         case ArmingAction::build:
+            begin_build();
+            return;
+        case ArmingAction::load_previous_then_build:
+            load();
+            if (properties_.state == ManagerState::loaded) {
+                observer_.log(LOG_INFO,
+                              "Loaded the previous capture initrd " + properties_.capture_initrd +
+                                  " so that a crash is captured while the new one builds");
+            }
             begin_build();
             return;
         case ArmingAction::load:

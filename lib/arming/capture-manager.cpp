@@ -7,7 +7,9 @@ ArmingAction decide_arming(const ArmingFacts& facts) {
         facts.initrd_override || (!facts.force && facts.have_previous_manifest &&
                                   facts.initrd_exists && facts.changed_inputs.empty());
     if (!current) {
-        return ArmingAction::build;
+        return facts.initrd_exists && facts.reserved && !facts.loaded
+                   ? ArmingAction::load_previous_then_build
+                   : ArmingAction::build;
     }
     if (!facts.reserved) {
         return ArmingAction::wait_for_reservation;

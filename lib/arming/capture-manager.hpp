@@ -26,7 +26,11 @@ struct ArmingFacts {
 };
 
 enum class ArmingAction {
-    build,                 // run the builder, then load (or wait for a reservation)
+    build,  // run the builder, then load (or wait for a reservation)
+    // The initrd is stale but there, and nothing is loaded (the daemon was
+    // restarted, by a package upgrade say): load it now, then build, so the
+    // machine is not unprotected for the minutes dracut takes.
+    load_previous_then_build,
     load,                  // the initrd is current: load it
     keep,                  // current and loaded already: check the fit, nothing else
     wait_for_reservation,  // current, but nothing reserved: State=unavailable with the size
@@ -35,8 +39,9 @@ enum class ArmingAction {
 // An initrd is built when there is no record of what went into it, when it
 // is gone, when any input changed, or when asked; it is built even when
 // nothing is reserved, so that the crashkernel= offered measures it (issue
-// 23). A current initrd is loaded when memory is reserved and it is not
-// loaded yet.
+// 23). A stale one that is there is loaded first when memory is reserved and
+// nothing is loaded. A current initrd is loaded when memory is reserved and
+// it is not loaded yet.
 ArmingAction decide_arming(const ArmingFacts& facts);
 
 // Reloads that arrive while the builder runs: one more pass when it ends

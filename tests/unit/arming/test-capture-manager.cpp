@@ -46,6 +46,7 @@ TEST(DecideArming, AnyChangedInputRebuilds) {
 TEST(DecideArming, NoRecordOrNoImageOrForceRebuilds) {
     auto no_manifest = current_initrd();
     no_manifest.have_previous_manifest = false;
+    no_manifest.loaded = true;
     EXPECT_EQ(decide_arming(no_manifest), ArmingAction::build);
     auto no_image = current_initrd();
     no_image.initrd_exists = false;
@@ -54,6 +55,30 @@ TEST(DecideArming, NoRecordOrNoImageOrForceRebuilds) {
     forced.loaded = true;
     forced.force = true;
     EXPECT_EQ(decide_arming(forced), ArmingAction::build);
+}
+
+TEST(DecideArming, AStaleInitrdIsLoadedWhileTheNewOneBuildsWhenNothingIsLoaded) {
+    // A package upgrade restarts the daemon (the stop unloaded the capture
+    // kernel) and changes an input: the old image protects the machine for
+    // the minutes dracut takes.
+    auto restarted = current_initrd();
+    restarted.changed_inputs = {"/usr/lib/dracut/modules.d/99crashcapture/crashcapture-capture"};
+    EXPECT_EQ(decide_arming(restarted), ArmingAction::load_previous_then_build);
+    auto forced = current_initrd();
+    forced.force = true;
+    EXPECT_EQ(decide_arming(forced), ArmingAction::load_previous_then_build);
+    auto unknown_inputs = current_initrd();
+    unknown_inputs.have_previous_manifest = false;
+    EXPECT_EQ(decide_arming(unknown_inputs), ArmingAction::load_previous_then_build);
+    // Loaded already, nothing there, or nowhere to load it: just build.
+    restarted.loaded = true;
+    EXPECT_EQ(decide_arming(restarted), ArmingAction::build);
+    restarted.loaded = false;
+    restarted.initrd_exists = false;
+    EXPECT_EQ(decide_arming(restarted), ArmingAction::build);
+    restarted.initrd_exists = true;
+    restarted.reserved = false;
+    EXPECT_EQ(decide_arming(restarted), ArmingAction::build);
 }
 
 TEST(DecideArming, NothingReservedStillBuildsThenWaits) {
