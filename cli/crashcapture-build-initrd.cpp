@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -72,6 +73,22 @@ void check_image(const SystemPaths& paths, const std::string& image,
     if (!listing) {
         ::unlink(image.c_str());
         fail(fmt::format("cannot list the built initrd: {}", listing.error().message));
+    }
+    // dracut.conf asks for zstd; without the zstd program dracut falls back
+    // to gzip -9 quietly, which is bigger and slower to unpack in the
+    // capture kernel (issue 17). Still a working initrd: a warning, not a
+    // refusal.
+    if (std::find(listing->segments.begin(), listing->segments.end(), "zstd") ==
+        listing->segments.end()) {
+        std::string segments;
+        for (const auto& segment : listing->segments) {
+            segments += (segments.empty() ? "" : ", ") + segment;
+        }
+        std::cerr << fmt::format(
+            "crashcapture-build-initrd: warning: the initrd is not zstd-compressed ({}): is "
+            "the zstd program installed? dracut falls back to another compression, which "
+            "needs more of the crashkernel= reservation\n",
+            segments);
     }
     std::vector<std::string> builtin;
     if (auto text =

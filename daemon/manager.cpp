@@ -216,8 +216,13 @@ void Manager::start() {
     recover_raw_captures();
     report_new_dumps();
     resolve_earlier_boots();
+    // Armed from the loop, after the daemon has told systemd it is ready:
+    // hashing the initrd's inputs and loading take seconds (tens under
+    // emulation), and a service that arms in the background must not hold
+    // up multi-user.target for them (issue 17). State says "loading" or
+    // "building" meanwhile.
     if (properties_.state != ManagerState::failed) {
-        request_reload(false);
+        loop_.arm_timer("arm", std::chrono::milliseconds(0), [this] { request_reload(false); });
     }
     loop_.arm_timer("heartbeat", kHeartbeatPeriod, [this] { heartbeat(); });
 }

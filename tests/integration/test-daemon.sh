@@ -365,18 +365,24 @@ rss_after=$(rss_kib)
     fail "RSS grew from ${rss_before} KiB to ${rss_after} KiB"
 
 # ---- CPU/memory hotplug: reload unless the kernel handles it ----
-send_uevent() { # a kernel-style uevent to the kernel multicast group (root may send there)
-    /usr/bin/python3 - "$1" <<'PY'
+# send_uevent ACTION:SUBSYSTEM [COUNT]: kernel-style uevents to the kernel
+# multicast group (root may send there), COUNT of them back to back from one
+# process, as a burst of hotplug events arrives (one python per event would
+# space them by its start-up time, over the daemon's 1 s of quiet on a
+# loaded machine).
+send_uevent() {
+    /usr/bin/python3 - "$1" "${2:-1}" <<'PY'
 import socket, sys
 action, subsystem = sys.argv[1].split(":")
 s = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, 15)  # NETLINK_KOBJECT_UEVENT
-msg = f"{action}@/devices/system/{subsystem}/{subsystem}9\0ACTION={action}\0SUBSYSTEM={subsystem}\0SEQNUM=1\0"
-s.sendto(msg.encode(), (0, 1))
+for seqnum in range(1, int(sys.argv[2]) + 1):
+    msg = f"{action}@/devices/system/{subsystem}/{subsystem}9\0ACTION={action}\0SUBSYSTEM={subsystem}\0SEQNUM={seqnum}\0"
+    s.sendto(msg.encode(), (0, 1))
 PY
 }
 reloads() { grep -c 'CPUs or memory changed' "$work/daemon.log"; }
 before=$(reloads)
-for _ in 1 2 3; do send_uevent online:memory; done
+send_uevent online:memory 3
 sleep 2
 [ $(( $(reloads) - before )) = 1 ] && pass "three memory online events: one capture kernel reload" ||
     fail "memory hotplug: $(( $(reloads) - before )) reloads"
