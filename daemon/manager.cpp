@@ -82,9 +82,14 @@ Manager::Manager(EventLoop& loop, SystemPaths paths, KexecInterface& kexec, std:
       observer_(observer) {}
 
 Manager::~Manager() {
+    // A stop during a build (a package upgrade's restart): the builder and
+    // its dracut go with the daemon, and leave no half-built image behind.
     if (builder_pid_ > 0) {
-        ::kill(builder_pid_, SIGTERM);
+        ::kill(-builder_pid_, SIGTERM);
         ::waitpid(builder_pid_, nullptr, 0);
+        const std::string output = properties_.capture_initrd + ".new";
+        ::unlink(output.c_str());
+        ::unlink((output + ".building").c_str());
     }
 }
 

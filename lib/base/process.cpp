@@ -1,6 +1,7 @@
 #include "process.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -36,9 +37,16 @@ Result<int> wait_for(pid_t pid) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+// Children start with no signal blocked and the usual dispositions: the
+// daemon blocks SIGTERM and friends to read them from a signalfd, and a
+// spawned child inherits the mask (posix_spawn(3)), so without this a
+// builder would never die of the SIGTERM that stops it (an upgrade's
+// restart waited 30 s for systemd's SIGKILL). own_process_group: the child
+// leads a new process group, so that it and everything it starts (dracut)
+// can be stopped together.
 Result<pid_t> spawn(const std::vector<std::string>& arguments,
                     const std::vector<std::string>& extra_environment,
-                    const posix_spawn_file_actions_t* actions) {
+                    const posix_spawn_file_actions_t* actions, bool own_process_group = false) {
     if (arguments.empty()) {
         return make_error(EINVAL, "no program to run");
     }
@@ -49,9 +57,27 @@ Result<pid_t> spawn(const std::vector<std::string>& arguments,
     environment.insert(environment.end(), extra_environment.begin(), extra_environment.end());
     auto argv = pointers_to(arguments);
     auto envp = pointers_to(environment);
+    posix_spawnattr_t attributes;
+    ::posix_spawnattr_init(&attributes);
+    sigset_t none;
+    sigemptyset(&none);
+    ::posix_spawnattr_setsigmask(&attributes, &none);
+    sigset_t defaults;
+    sigemptyset(&defaults);
+    for (const int signal : {SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGCHLD}) {
+        sigaddset(&defaults, signal);
+    }
+    ::posix_spawnattr_setsigdefault(&attributes, &defaults);
+    short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+    if (own_process_group) {
+        flags |= POSIX_SPAWN_SETPGROUP;
+        ::posix_spawnattr_setpgroup(&attributes, 0);
+    }
+    ::posix_spawnattr_setflags(&attributes, flags);
     pid_t pid = -1;
-    if (const int rc = ::posix_spawnp(&pid, argv[0], actions, nullptr, argv.data(), envp.data());
-        rc != 0) {
+    const int rc = ::posix_spawnp(&pid, argv[0], actions, &attributes, argv.data(), envp.data());
+    ::posix_spawnattr_destroy(&attributes);
+    if (rc != 0) {
         return make_errno_error(rc, "cannot run {}", arguments[0]);
     }
     return pid;
@@ -74,7 +100,7 @@ Result<pid_t> start_program(const std::vector<std::string>& arguments,
     ::posix_spawn_file_actions_init(&actions);
     ::posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, stderr_path.c_str(),
                                        O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    auto pid = spawn(arguments, {}, &actions);
+    auto pid = spawn(arguments, {}, &actions, /*own_process_group=*/true);
     ::posix_spawn_file_actions_destroy(&actions);
     return pid;
 }

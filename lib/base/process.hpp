@@ -20,7 +20,9 @@ Result<int> run_program(const std::vector<std::string>& arguments,
 
 // Starts arguments[0] with standard error going to stderr_path (created
 // 0600, truncated) and returns at once: the caller reaps the child (the
-// daemon watches a pidfd and keeps serving D-Bus while dracut runs).
+// daemon watches a pidfd and keeps serving D-Bus while dracut runs). The
+// child leads a process group of its own (its pid): kill(-pid, SIGTERM)
+// stops it and what it started. Every child starts with no signal blocked.
 Result<pid_t> start_program(const std::vector<std::string>& arguments,
                             const std::string& stderr_path);
 

@@ -765,6 +765,16 @@ if [ "$SCENARIO" = upgrade ]; then
         "$results/daemon-phase1.log" 2> /dev/null &&
         pass "the journal names the changed input: $(grep -o 'Capture initrd inputs changed.*' "$results/daemon-phase1.log" | tail -1 | cut -c1-200)" ||
         fail "the journal does not name crashcapture-capture as changed: $(grep -o 'Capture initrd inputs changed.*' "$results/daemon-phase1.log" 2> /dev/null | tail -2 | cut -c1-300)"
+    # The restart stops a daemon that may be building (the package's own
+    # files changed under it): the builder must go with it at once, not hold
+    # the stop until systemd's SIGKILL; and the new daemon loads the
+    # previous initrd while it builds, so the machine stays protected.
+    grep -q "crashcaptured.service: State 'stop-sigterm' timed out" "$results/daemon-phase1.log" 2> /dev/null &&
+        fail "the upgrade's stop of crashcaptured timed out: $(grep -m1 -o 'Killing process.*' "$results/daemon-phase1.log")" ||
+        pass "the upgrade's stop of crashcaptured did not time out"
+    grep -q 'Loaded the previous capture initrd .* while the new one builds' "$results/daemon-phase1.log" 2> /dev/null &&
+        pass "the restarted daemon loaded the previous initrd before its rebuild" ||
+        fail "no load of the previous initrd before the rebuild"
     if "$PYTHON" - "$results/status-phase1.json" "$results/status-after-upgrade.json" > "$OUT/upgrade-status.txt" 2>&1 << 'PY'; then
 import json, sys
 before, after = (json.load(open(p)) for p in sys.argv[1:3])

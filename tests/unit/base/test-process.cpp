@@ -2,9 +2,12 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <fstream>
 
 #include "synthetic-vmcore.hpp"
@@ -42,4 +45,32 @@ TEST(StartProgram, AMissingProgramIsAnError) {
     auto pid = start_program({"crashcapture-no-such-program"}, dir.file("log"));
     ASSERT_FALSE(pid);
     EXPECT_EQ(pid.error().errno_value, ENOENT);
+}
+
+TEST(StartProgram, AChildOfABlockingParentStillDiesOfSigtermWithItsGroup) {
+    // As the daemon does: SIGTERM blocked, read from a signalfd.
+    sigset_t term;
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    sigset_t before;
+    ASSERT_EQ(::pthread_sigmask(SIG_BLOCK, &term, &before), 0);
+    TempDir dir;
+    // A builder that starts a grandchild (dracut) and waits for it.
+    auto pid = start_program({"sh", "-c", "sleep 60 & wait"}, dir.file("log"));
+    ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
+    ASSERT_TRUE(pid) << pid.error().message;
+    EXPECT_EQ(::getpgid(*pid), *pid);  // its own process group
+    ::usleep(200 * 1000);              // sh has started sleep
+    ASSERT_EQ(::kill(-*pid, SIGTERM), 0);
+    int status = 0;
+    ASSERT_EQ(::waitpid(*pid, &status, 0), *pid);
+    ASSERT_TRUE(WIFSIGNALED(status));
+    EXPECT_EQ(WTERMSIG(status), SIGTERM);
+    // Nothing of the group is left, once init has reaped the grandchild.
+    bool gone = false;
+    for (int tries = 0; tries < 100 && !gone; ++tries) {
+        gone = ::kill(-*pid, 0) == -1 && errno == ESRCH;
+        ::usleep(50 * 1000);
+    }
+    EXPECT_TRUE(gone) << "a process of group " << *pid << " is still there after 5 s";
 }
