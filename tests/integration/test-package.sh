@@ -172,11 +172,15 @@ if [ -f "$tmpfiles" ]; then
         fail "systemd-tmpfiles --create: $(cat "$work/tmpfiles.err")"
     fi
     # Every ReadWritePaths= must exist when the service starts, or the
-    # namespace setup fails: made by tmpfiles.d, or by State/RuntimeDirectory=.
+    # namespace setup fails: made by tmpfiles.d, or by State/RuntimeDirectory=;
+    # or marked "-", which systemd skips when missing (systemd.exec(5)).
     state=$(sed -n 's/^StateDirectory=//p' "$root/$unit")
     runtime=$(sed -n 's/^RuntimeDirectory=//p' "$root/$unit")
     for path in $(sed -n 's/^ReadWritePaths=//p' "$root/$unit"); do
-        path=${path#-}
+        if [ "${path#-}" != "$path" ]; then
+            pass "ReadWritePaths=$path: optional (\"-\"), skipped while missing"
+            continue
+        fi
         if [ "$path" = "/var/lib/$state" ] || [ "$path" = "/run/$runtime" ]; then
             pass "ReadWritePaths=$path: made by systemd (State/RuntimeDirectory=)"
         elif [ -d "$root$path" ] && [ "$(stat -c %a "$root$path")" = 700 ]; then
