@@ -101,6 +101,14 @@
         document.getElementById("alerts").append(node);
     }
 
+    // PatternFly 4's spinner: the clipper and the two balls draw it.
+    function spinner(size, extra_class) {
+        return el("span", { class: `pf-c-spinner pf-m-${size} ${extra_class || ""}`, role: "progressbar", "aria-valuetext": _("Loading…") },
+                  el("span", { class: "pf-c-spinner__clipper" }),
+                  el("span", { class: "pf-c-spinner__lead-ball" }),
+                  el("span", { class: "pf-c-spinner__tail-ball" }));
+    }
+
     function label(text, color) {
         return el("span", { class: `pf-c-label pf-m-${color}` },
                   el("span", { class: "pf-c-label__content" }, text));
@@ -154,14 +162,14 @@
             return;
         }
         if (!manager || !manager.valid) {
-            replace("state-body", el("div", { class: "pf-c-spinner pf-m-md", role: "progressbar" }));
+            replace("state-body", spinner("lg"));
             return;
         }
         const state = manager.State;
         const [text, color] = STATES[state] || [state, "grey"];
         const progress = state === "building" || state === "loading";
         const state_node = el("span", { id: "state", "data-state": state }, label(text, color),
-                              progress ? el("span", { class: "pf-c-spinner pf-m-sm crashcapture-inline-spinner", role: "progressbar" }) : null);
+                              progress ? spinner("md", "crashcapture-inline-spinner") : null);
         const notes = [];
         if (manager.ReservationWarning)
             notes.push(alert("warning", _("The reservation is too small"), manager.ReservationWarning));
@@ -230,7 +238,7 @@
             return;
         }
         if (!estimate) {
-            replace("reservation-body", el("div", { class: "pf-c-spinner pf-m-md", role: "progressbar" }));
+            replace("reservation-body", spinner("lg"));
             return;
         }
         if (estimate.error) {

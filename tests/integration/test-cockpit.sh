@@ -163,7 +163,7 @@ browser wait 10 "$(dom '"#state-body .pf-c-alert"') && $(dom '"#state-body"').te
     pass "crashcaptured stopped: the page says it is not running" || fail "daemon stopped: $answer"
 shot 04-stopped
 make_dump 2026-11-22-1000-cccc failed 1795200000
-start_daemon
+start_daemon FAKE_BUILDER_SLEEP=2 # a build takes 2 s: Rebuild's progress can be seen
 browser wait 20 "$(dom '"tr[data-id=\"2026-11-22-1000-cccc\"].crashcapture-new [data-result=failed]"')" &&
     pass "a new dump appears live on DumpCaptured, result failed, marked new" || fail "the new dump: $answer"
 grep -q 'Kernel crash captured: 2026-11-22-1000-cccc (failed)' "$work/daemon.log" ||
@@ -192,14 +192,23 @@ warning=$(prop ReservationWarning)
 [ -n "$warning" ] && browser eval "$(dom '"#state-notes"').textContent.includes($(printf '%s' "$warning" | /usr/bin/python3 -c 'import json, sys; print(json.dumps(sys.stdin.read()))'))" &&
     [ "$answer" = "ok true" ] && pass "the warning is the daemon's text" || fail "warning: $answer; daemon: $warning"
 shot 07-reload-warning
+# (7) Rebuild: its progress (building, with a spinner), then loaded again
+builds_before=$(wc -l < "$work/builds.log")
+browser eval "$(dom '"#rebuild"').click()" || fail "click: $answer"
+browser wait 10 "$(dom '"#state[data-state=building] .pf-c-spinner"')" && shot 08-rebuilding &&
+    browser wait 20 "$(dom '"#state[data-state=loaded]"') && !$(dom '"#rebuild"').disabled" &&
+    [ "$(wc -l < "$work/builds.log")" = $((builds_before + 1)) ] &&
+    pass "Rebuild: the page shows building with a spinner, then loaded; the daemon built once" ||
+    fail "rebuild: $answer; builds $builds_before -> $(wc -l < "$work/builds.log")"
+
 # The page in Cockpit's shell with its dumps, at a height that shows them (docs/cockpit-crashcapture.png)
 browser size 1440 1240 && browser open "http://127.0.0.1:$port/crashcapture" &&
     browser wait 20 '(f => f && f.contentDocument.querySelector("#dumps tbody tr") && f.contentDocument.querySelector("#state-notes"))(document.querySelector("iframe[name*=\"crashcapture\"]"))' ||
     fail "the shell with the dumps: $answer"
-shot 08-shell-dumps
+shot 09-shell-dumps
 browser size 1280 900 || fail "size: $answer"
 
-# (7) the unprivileged session (the bridge as nobody): it reads, it may not remove
+# (8) the unprivileged session (the bridge as nobody): it reads, it may not remove
 if wait_port "$port_nobody"; then
     browser open "http://127.0.0.1:$port_nobody/cockpit/@localhost/crashcapture/index.html" || fail "open as nobody: $answer"
     browser wait 20 "$(dom '"#dumps tbody tr"') && $(dom '"[data-action=remove]:disabled"')" &&
@@ -210,7 +219,7 @@ if wait_port "$port_nobody"; then
             pass "nobody's session says why, in the daemon's words: $answer" ;;
         *) fail "nobody's session, the reason: $answer" ;;
     esac
-    shot 09-nobody
+    shot 10-nobody
     browser eval "$(dom '"[data-action=details]"').click()" || fail "click: $answer"
     browser wait 10 "$(dom '".pf-c-modal-box .pf-c-alert"') && $(dom '".pf-c-modal-box"').textContent.includes(\"needs root\")" &&
         pass "nobody's session: the kernel log is refused with the reason" || fail "nobody's details: $answer"
