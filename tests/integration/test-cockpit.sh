@@ -56,6 +56,16 @@ mkdir -p "$SHOTS"
 make_fake_root
 make_dump 2026-11-20-1000-aaaa complete 1795000000
 make_dump 2026-11-21-1000-bbbb incomplete 1795100000
+# A lost capture: an earlier armed boot that ended without an orderly
+# shutdown and left no dump (the armed-boot ledger), with pstore's panic.
+boot_lost=11111111-2222-4333-8444-555555555555
+mkdir -p "$root/var/lib/crashcapture/boots" "$root/sys/fs/pstore"
+cat > "$root/var/lib/crashcapture/boots/$boot_lost.json" <<JSON
+{"schema_version": 1, "boot_id": "$boot_lost", "kernel_release": "6.1.0-earlier-amd64", "armed_at": $(($(date +%s) - 10000)),
+ "last_seen": $(($(date +%s) - 9400)), "armed": true, "orderly_shutdown": false, "shutdown_at": 0,
+ "outcome": "pending", "resolved_at": 0, "dump_id": "", "pstore": []}
+JSON
+printf 'Panic#1 Part1\n<0>[   42.000000] Kernel panic - not syncing: test lost crash\n' > "$root/sys/fs/pstore/dmesg-ramoops-0"
 start_private_bus
 prop() { busctl --user get-property org.crashcapture1 /org/crashcapture1 org.crashcapture1.Manager "$1" | cut -d' ' -f2- | tr -d '"'; }
 wait_state() { # wait_state STATE [SECONDS]
@@ -136,6 +146,9 @@ want_rows=$("$CTL" list --json | /usr/bin/python3 -c 'import json, sys; print(",
 browser eval "$rows"
 [ "$answer" = "ok \"$want_rows\"" ] && pass "the dump table has what crashcapturectl list has: $want_rows" ||
     fail "dump table $answer, crashcapturectl list: $want_rows"
+browser eval "(r => r && [r.querySelector(\"[data-result]\").textContent, r.cells[1].textContent, r.cells[3].textContent, r.cells[5].textContent].join(\" | \"))($(dom "\"tr[data-id=\\\"lost-$boot_lost\\\"]\""))"
+[ "$answer" = 'ok "lost | 6.1.0-earlier-amd64 | Kernel panic - not syncing: test lost crash | not captured"' ] &&
+    pass "the lost capture: result lost, its kernel, pstore's panic line, not captured" || fail "the lost capture's row: $answer"
 browser eval "[$(dom '"#state"').dataset.state, $(dom '"#target"').textContent, $(dom '"[data-field=kernel] code"').textContent].join(\" \")"
 want_state="$(prop State) $(prop Target) $(prop CaptureKernel)"
 [ "$answer" = "ok \"$want_state\"" ] && pass "state, target and capture kernel as the daemon's properties: $want_state" ||
