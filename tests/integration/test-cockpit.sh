@@ -233,6 +233,11 @@ if wait_port "$port_nobody"; then
         *) fail "nobody's session, the reason: $answer" ;;
     esac
     shot 10-nobody
+    # Not only the button: the same call from this session's bridge is refused by the daemon.
+    browser eval 'cockpit.dbus("org.crashcapture1", {bus: "system"}).call("/org/crashcapture1", "org.crashcapture1.Manager", "RemoveDump", ["2026-11-21-1000-bbbb"]).then(() => "removed", e => e.name)'
+    [ "$answer" = 'ok "org.freedesktop.DBus.Error.AccessDenied"' ] && [ -d "$root/var/crash/2026-11-21-1000-bbbb" ] &&
+        pass "nobody's session: RemoveDump called through its bridge anyway is AccessDenied, the dump stays" ||
+        fail "nobody's RemoveDump through the bridge: $answer"
     browser eval "$(dom '"[data-action=details]"').click()" || fail "click: $answer"
     browser wait 10 "$(dom '".pf-c-modal-box .pf-c-alert"') && $(dom '".pf-c-modal-box"').textContent.includes(\"needs root\")" &&
         pass "nobody's session: the kernel log is refused with the reason" || fail "nobody's details: $answer"
