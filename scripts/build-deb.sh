@@ -1,10 +1,11 @@
 #!/bin/bash
-# Build the Debian package (crashcaptured_VERSION_amd64.deb) from
-# packaging/debian. Debian's tools want debian/ at the top of the source
-# tree, and it lives in packaging/ here: this copies the source tree
-# (scripts/copy-source-tree.sh: what git tracks plus untracked files it does
-# not ignore, uncommitted changes included) to a temporary directory, copies
-# packaging/debian to debian/ there, and runs dpkg-buildpackage -us -uc -b.
+# Build the Debian packages (crashcaptured_VERSION_amd64.deb and the Cockpit
+# page, cockpit-crashcapture_VERSION_all.deb) from packaging/debian. Debian's
+# tools want debian/ at the top of the source tree, and it lives in
+# packaging/ here: this copies the source tree (scripts/copy-source-tree.sh:
+# what git tracks plus untracked files it does not ignore, uncommitted
+# changes included) to a temporary directory, copies packaging/debian to
+# debian/ there, and runs dpkg-buildpackage -us -uc -b.
 # The .deb, its .buildinfo and .changes (and the -dbgsym .ddeb) land in
 # OUTDIR.
 #   scripts/build-deb.sh [OUTDIR]       default: build-deb/ (gitignored)
@@ -55,3 +56,4 @@ for f in "${results[@]}"; do
     mv "$f" "$out/"
 done
 echo "build-deb.sh: $(ls "$out"/crashcaptured_"${version}"_*.deb)"
+echo "build-deb.sh: $(ls "$out"/cockpit-crashcapture_"${version}"_all.deb)"

@@ -42,6 +42,8 @@ test_packages=(
     systemd                             # systemd-analyze verify, systemd-tmpfiles on the chroot
     openssh-client openssh-server       # Target=ssh: a private sshd on loopback for the tests
     nfs-ganesha nfs-ganesha-vfs         # Target=nfs: a userspace NFSv4 server for the nfs guest
+    cockpit-ws cockpit-bridge cockpit-system # the Cockpit page's test: a real cockpit-ws and bridge (cockpit-system: the page's PatternFly stylesheet)
+    chromium python3-websocket          # the Cockpit page's test: headless Chromium driven over the DevTools protocol
 )
 
 if [ "$(id -u)" != 0 ]; then

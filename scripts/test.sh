@@ -133,6 +133,9 @@ PY
 step "the daemon on a private bus (crashcaptured, crashcapturectl, busctl)"
 run_test test-daemon.sh tests/integration/test-daemon.sh
 
+step "the Cockpit page in a real cockpit-ws and headless Chromium, over the daemon's D-Bus API"
+run_test test-cockpit.sh tests/integration/test-cockpit.sh
+
 step "man pages against --help, the configuration parser and man --warnings"
 run_test test-manpages.sh tests/integration/test-manpages.sh
 

@@ -55,6 +55,23 @@ else
     fail "lintian reports errors (exit $status)"
 fi
 
+# The Cockpit page's package, built beside it from the same source.
+cockpit_deb=$(ls "$(dirname "$deb")"/cockpit-crashcapture_*_all.deb 2> /dev/null | head -1)
+if [ -n "$cockpit_deb" ]; then
+    lintian --fail-on error,warning --display-info --tag-display-limit 0 "$cockpit_deb" > "$work/lintian-cockpit.txt" 2>&1
+    status=$?
+    sed 's/^/  /' "$work/lintian-cockpit.txt"
+    [ "$status" = 0 ] && ! grep -q '^[EW]: ' "$work/lintian-cockpit.txt" &&
+        pass "lintian $(basename "$cockpit_deb"): no errors, no warnings" || fail "lintian $(basename "$cockpit_deb") (exit $status)"
+    files=$(dpkg-deb -c "$cockpit_deb" | awk '{ print $NF }' | grep '^\./usr/share/cockpit/crashcapture/[^/]' | sort | tr '\n' ' ')
+    [ "$files" = "./usr/share/cockpit/crashcapture/crashcapture.css ./usr/share/cockpit/crashcapture/crashcapture.js ./usr/share/cockpit/crashcapture/index.html ./usr/share/cockpit/crashcapture/manifest.json " ] &&
+        dpkg-deb -f "$cockpit_deb" Depends | grep -q 'cockpit-bridge' &&
+        pass "$(basename "$cockpit_deb"): the page in /usr/share/cockpit/crashcapture, depends on cockpit-bridge" ||
+        fail "$(basename "$cockpit_deb"): files $files; Depends $(dpkg-deb -f "$cockpit_deb" Depends)"
+else
+    fail "no cockpit-crashcapture_*_all.deb beside $deb"
+fi
+
 # ---- the chroot ----
 step "a clean $SUITE chroot"
 tarball=$CACHE/chroot/$SUITE-minbase-systemd-man-db.tar
