@@ -38,6 +38,7 @@ test_packages=(
     lvm2                                # the lvm guest: pvcreate/vgcreate/lvcreate write its disk's LVM metadata (no device-mapper needed)
     dracut-core                         # lsinitrd: what the systemd guest's capture initrd holds
     rpm                                 # rpmbuild for packaging/rpm (scripts/build-rpm.sh)
+    clang libclang-rt-14-dev            # tests/fuzz: libFuzzer (libclang_rt.fuzzer) and the sanitizers for clang 14
     systemd                             # systemd-analyze verify, systemd-tmpfiles on the chroot
     openssh-client openssh-server       # Target=ssh: a private sshd on loopback for the tests
     nfs-ganesha nfs-ganesha-vfs         # Target=nfs: a userspace NFSv4 server for the nfs guest
