@@ -46,8 +46,10 @@ constexpr uint64_t kMaxPhysicalAddress = 1ULL << 52;
 // PCI windows and gaps between NUMA nodes. More of it than this, and more
 // than the memory the file does describe, is a corrupt header that would
 // make the dump grow without bound.
-constexpr uint64_t kMaxMemoryWithoutData = 64ULL << 30;
-constexpr uint64_t kMaxHoleBytes = 1ULL << 40;
+// 16 GiB without data is 4 Mi frames to read as zeros (seconds); 256 GiB of
+// holes is 8 MiB of each bitmap.
+constexpr uint64_t kMaxMemoryWithoutData = 16ULL << 30;
+constexpr uint64_t kMaxHoleBytes = 256ULL << 30;
 
 // Checks what the PT_LOADs promise against the file that holds them and the
 // machine they describe: every end computed without overflow, below
@@ -367,6 +369,12 @@ Status VmcoreFile::read_frames(uint64_t phys_addr, std::span<std::byte> out) con
             // A hole: zeros up to the next range (or the end of the request).
             const uint64_t hole_end = next == ranges_.end() ? UINT64_MAX : next->phys_start;
             const size_t chunk = std::min<uint64_t>(out.size() - done, hole_end - addr);
+            if (chunk == 0) {
+                // Only ranges that wrap past 2^64 could lead here (open()
+                // refuses them); without this the loop would never end.
+                return make_error(ERANGE, "physical address {:#x} of {} is in no consistent range",
+                                  addr, path_);
+            }
             std::fill_n(out.begin() + static_cast<ptrdiff_t>(done), chunk, std::byte{0});
             done += chunk;
             continue;
