@@ -2,7 +2,12 @@
 // overlapping PT_LOADs, VMCOREINFO, and then what save_dump() reads through
 // it (address translation, the printk ring, the page filter's mem_section
 // and struct pages, a window of frames), without writing a dump.
+#include <elf.h>
+
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 
 #include "fuzz-support.hpp"
 #include "page-filter.hpp"
@@ -18,6 +23,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto vmcore = VmcoreFile::open(file.path());
     if (!vmcore) {
         return 0;
+    }
+    // The reader's contract, beyond not crashing: a table whose entries are
+    // not Elf64_Phdr (ELF gABI e_phentsize) is refused, never read as one.
+    Elf64_Ehdr ehdr;
+    std::memcpy(&ehdr, data, sizeof(ehdr));  // open() succeeded: the header is there
+    if (ehdr.e_phentsize != sizeof(Elf64_Phdr)) {
+        std::fprintf(stderr, "accepted e_phentsize %u\n", ehdr.e_phentsize);
+        std::abort();
     }
     // Every chosen range's first and last frame, as the dump writers read them.
     std::vector<std::byte> frame(4096);
