@@ -81,6 +81,17 @@ class SaveDumpTest : public ::testing::Test {
         return r ? *r : DumpRecord{};
     }
 
+    // The synthetic vmcore with this VMCOREINFO note instead of the kernel's
+    // (a later key of the same name overrides an earlier one).
+    void write_with_vmcoreinfo(const std::string& text) const {
+        VmcoreBuilder builder(kernel_.memory());
+        for (const auto& load : kernel_.default_loads()) {
+            builder.add_load(load);
+        }
+        builder.add_cpu_notes(2).set_vmcoreinfo(text);
+        builder.write(dir_.file("vmcore.elf"));
+    }
+
     TempDir dir_;
     SyntheticKernel kernel_;
     std::optional<VmcoreBuilder> builder_;
@@ -283,8 +294,7 @@ TEST_F(SaveDumpTest, NoVmcoreinfoFails) {
 TEST_F(SaveDumpTest, GarbageKernelStringsStillGiveARecord) {
     // OSRELEASE bytes that are not UTF-8 reach status.json: the record is
     // written with U+FFFD in their place, not lost.
-    builder_->set_vmcoreinfo(kernel_.vmcoreinfo() + "OSRELEASE=6.1\xff\xfe-amd64\n");
-    builder_->write(dir_.file("vmcore.elf"));
+    write_with_vmcoreinfo(kernel_.vmcoreinfo() + "OSRELEASE=6.1\xff\xfe-amd64\n");
     auto result = save_dump(options());
     ASSERT_EQ(result.exit_code, kExitComplete) << result.record.error;
     EXPECT_TRUE(result.record_written);
@@ -307,8 +317,7 @@ TEST_F(SaveDumpTest, CorruptProgramHeadersFailWithARecord) {
 }
 
 TEST_F(SaveDumpTest, ImplausiblePageSizeFailsWithARecord) {
-    builder_->set_vmcoreinfo(kernel_.vmcoreinfo() + "PAGESIZE=1099511627776\n");
-    builder_->write(dir_.file("vmcore.elf"));
+    write_with_vmcoreinfo(kernel_.vmcoreinfo() + "PAGESIZE=1099511627776\n");
     auto result = save_dump(options());
     EXPECT_EQ(result.exit_code, kExitFailed);
     EXPECT_THAT(record().error, HasSubstr("PAGESIZE=1099511627776"));
