@@ -16,7 +16,9 @@
 
 using namespace crashcapture;
 
-int main(int argc, char** argv) {
+namespace {
+
+int run(int argc, char** argv) {
     SaveOptions options;
     options.tool_version = CRASHCAPTURE_VERSION;
     std::string format = "kdump";
@@ -108,6 +110,9 @@ int main(int argc, char** argv) {
     // with EPIPE and a record that says so, not kill it before status.json is
     // completed.
     ::signal(SIGPIPE, SIG_IGN);
+    // A file size limit (RLIMIT_FSIZE) reached must fail the write with
+    // EFBIG and a record that says so, not kill the process with SIGXFSZ.
+    ::signal(SIGXFSZ, SIG_IGN);
     const SaveResult result = save_dump(options);
     const auto& record = result.record;
     for (const auto& warning : record.warnings) {
@@ -124,7 +129,22 @@ int main(int argc, char** argv) {
             static_cast<double>(record.bytes_out) / (1024.0 * 1024.0), record.duration_sec);
     }
     if (json) {
-        std::cout << to_json(record).dump(2) << '\n';
+        std::cout << dump_record_text(record);
     }
     return result.exit_code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    // save_dump() completes the record whatever happens; this is the last
+    // resort for what is left (the options, printing the result).
+    try {
+        return run(argc, argv);
+    } catch (const std::exception& e) {
+        std::cerr << "crashcapture-save: failed: " << e.what() << '\n';
+    } catch (...) {
+        std::cerr << "crashcapture-save: failed: unknown exception\n";
+    }
+    return kExitFailed;
 }

@@ -39,6 +39,7 @@ test_packages=(
     fdisk                               # the lvm guests: sfdisk writes the installer-like partition table (/boot, the PV)
     dracut-core                         # lsinitrd: what the systemd guest's capture initrd holds
     rpm                                 # rpmbuild for packaging/rpm (scripts/build-rpm.sh)
+    clang libclang-rt-14-dev            # tests/fuzz: libFuzzer (libclang_rt.fuzzer) and the sanitizers for clang 14
     systemd                             # systemd-analyze verify, systemd-tmpfiles on the chroot
     openssh-client openssh-server       # Target=ssh: a private sshd on loopback for the tests
     nfs-ganesha nfs-ganesha-vfs         # Target=nfs: a userspace NFSv4 server for the nfs guest

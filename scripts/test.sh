@@ -7,7 +7,8 @@
 # Layers, in order: formatting, shellcheck, build with warnings as errors
 # (CRASHCAPTURE_WERROR=ON: CI and development only, users and packagers build
 # without it), unit tests (synthetic vmcores; those root cannot run, again as
-# nobody; the build is Release, -O3, which warns where -O2 does not), the daemon on a
+# nobody; the build is Release, -O3, which warns where -O2 does not), the
+# libFuzzer harnesses (clang, ASan+UBSan; tests/fuzz), the daemon on a
 # private bus, the man pages, the packages, a real vmcore per kernel (6.1,
 # 6.12) checked against
 # makedumpfile, libkdumpfile, drgn and crash, a real crash cycle per kernel
@@ -129,6 +130,11 @@ for case in ET.parse(sys.argv[1]).iter("testcase"):
     reason = next((out[i + 1].strip() for i, line in enumerate(out[:-1]) if line.endswith(": Skipped")), "")
     print(f"unit test {case.get('name')}: {reason or 'skipped'}")
 PY
+
+# Every parser of untrusted bytes under libFuzzer with ASan and UBSan, on
+# its seed corpus (tests/fuzz, README "Fuzzing"): 30 s each, 300 s with FULL=1.
+step "fuzzing (libFuzzer harnesses, clang, build-fuzz/)"
+run_test run-fuzzers.sh tests/fuzz/run-fuzzers.sh
 
 step "the daemon on a private bus (crashcaptured, crashcapturectl, busctl)"
 run_test test-daemon.sh tests/integration/test-daemon.sh

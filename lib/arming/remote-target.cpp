@@ -56,27 +56,26 @@ Result<Route> parse_ip_route(std::string_view json_text) {
     }
     const auto& route = routes[0];
     Route result;
-    result.device = route.value("dev", "");
-    result.gateway = route.value("gateway", "");
-    result.source = route.value("prefsrc", "");
+    // value() throws type_error 302 when a member has another type ("dev":
+    // []); ip never prints that, but the daemon must not die if it did.
+    try {
+        result.device = route.value("dev", "");
+        result.gateway = route.value("gateway", "");
+        result.source = route.value("prefsrc", "");
+    } catch (const nlohmann::json::exception& e) {
+        return make_error(EINVAL, "ip printed a route of an unexpected shape: {}", e.what());
+    }
     if (result.device.empty()) {
         return make_error(EINVAL, "the route names no interface");
     }
     return result;
 }
 
-Result<CaptureNetwork> capture_network_from(const Route& route, std::string_view address_json) {
-    if (route.device == "lo") {
-        return make_error(EINVAL,
-                          "the server is this machine (the route goes through lo): the capture "
-                          "kernel cannot reach it; for dumps on this machine use a directory "
-                          "target (Target=/var/crash)");
-    }
-    const auto links = nlohmann::json::parse(address_json, nullptr, /*allow_exceptions=*/false);
-    if (!links.is_array() || links.empty() || !links[0].is_object()) {
-        return make_error(EINVAL, "ip printed nothing about {}", route.device);
-    }
-    const auto& link = links[0];
+namespace {
+
+// capture_network_from() past the JSON parse; throws nlohmann::json
+// exceptions on members of the wrong type.
+Result<CaptureNetwork> capture_network_of_link(const Route& route, const nlohmann::json& link) {
     CaptureNetwork network;
     network.interface = route.device;
     network.gateway = route.gateway;
@@ -109,6 +108,28 @@ Result<CaptureNetwork> capture_network_from(const Route& route, std::string_view
                           ipv6 ? "IPv6" : "IPv4");
     }
     return network;
+}
+
+}  // namespace
+
+Result<CaptureNetwork> capture_network_from(const Route& route, std::string_view address_json) {
+    if (route.device == "lo") {
+        return make_error(EINVAL,
+                          "the server is this machine (the route goes through lo): the capture "
+                          "kernel cannot reach it; for dumps on this machine use a directory "
+                          "target (Target=/var/crash)");
+    }
+    const auto links = nlohmann::json::parse(address_json, nullptr, /*allow_exceptions=*/false);
+    if (!links.is_array() || links.empty() || !links[0].is_object()) {
+        return make_error(EINVAL, "ip printed nothing about {}", route.device);
+    }
+    try {
+        return capture_network_of_link(route, links[0]);
+    } catch (const nlohmann::json::exception& e) {
+        // A member of another type than iproute2 prints (value() throws).
+        return make_error(EINVAL, "ip printed {}'s addresses in an unexpected shape: {}",
+                          route.device, e.what());
+    }
 }
 
 Result<std::vector<std::string>> network_device_drivers(const SystemPaths& paths,

@@ -130,14 +130,22 @@ Result<DumpRecord> dump_record_from_json(const nlohmann::json& json) {
     }
 }
 
+std::string dump_record_text(const DumpRecord& record) {
+    // The record carries the crashed kernel's own strings (OSRELEASE, the
+    // panic line, VMCOREINFO warnings): garbage bytes that are not UTF-8 are
+    // written as U+FFFD rather than make dump() throw (type_error 316) and
+    // lose the record.
+    return to_json(record).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
 Status write_dump_record(int directory_fd, const DumpRecord& record, const std::string& file_name) {
     // The record holds no memory contents: readable by everyone (issue 8).
-    return write_file_atomically(directory_fd, file_name, to_json(record).dump(2) + "\n", 0644);
+    return write_file_atomically(directory_fd, file_name, dump_record_text(record), 0644);
 }
 
 Status write_dump_record_reserved(int directory_fd, const DumpRecord& record,
                                   const std::string& file_name) {
-    auto text = to_json(record).dump(2) + "\n";
+    auto text = dump_record_text(record);
     // JSON allows trailing whitespace: the padding keeps blocks allocated.
     if (text.size() < kRecordReserveBytes) {
         text.append(kRecordReserveBytes - text.size() - 1, ' ');
@@ -153,7 +161,7 @@ Status finalize_dump_record(int directory_fd, const DumpRecord& record,
         return atomic;
     }
     // The disk is full: overwrite the reserved record's blocks in place.
-    const auto text = to_json(record).dump(2) + "\n";
+    const auto text = dump_record_text(record);
     UniqueFd fd(::openat(directory_fd, file_name.c_str(), O_WRONLY | O_CLOEXEC));
     if (!fd) {
         return make_errno_error(errno, "cannot open {} to overwrite it", file_name);

@@ -56,6 +56,9 @@ struct DumpRecord {
 };
 
 nlohmann::json to_json(const DumpRecord& record);
+// The record as status.json holds it (indented, newline-terminated); bytes
+// that are not UTF-8 come out as U+FFFD, it never throws on them.
+std::string dump_record_text(const DumpRecord& record);
 Result<DumpRecord> dump_record_from_json(const nlohmann::json& json);
 
 // Writes DIR/status.json through a temporary file, fsync and rename, then

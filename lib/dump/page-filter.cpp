@@ -21,6 +21,23 @@ constexpr uint64_t kPageShift = 12;
 // built with larger orders has its larger free blocks kept, never a page
 // wrongly dropped; and 1 << order stays defined.
 constexpr uint64_t kFallbackBuddyOrders = 11;
+// A buddy order is a shift of a page count: 63 is the most that is defined.
+constexpr uint64_t kMaxBuddyOrders = 63;
+// struct mem_section is 16 bytes (include/linux/mmzone.h: section_mem_map
+// and usage); the extreme layout puts a page of them under each root
+// (SECTIONS_PER_ROOT = PAGE_SIZE / sizeof(struct mem_section)), so it cannot
+// be larger than a page.
+constexpr uint64_t kMaxMemSectionBytes = 4096;
+// Sections of a real machine: 64 TiB (x86_64 MAX_PHYSMEM_BITS 46) in 128 MiB
+// sections (SECTION_SIZE_BITS 27) is 2^19. The filter keeps one address per
+// section; more than this is a corrupt SECTION_SIZE_BITS.
+constexpr uint64_t kMaxSections = 1ULL << 22;
+
+// True if a field of field_size bytes at offset lies inside a structure of
+// struct_size bytes (offsets from VMCOREINFO index buffers of that size).
+bool field_fits(uint64_t offset, uint64_t field_size, uint64_t struct_size) {
+    return offset <= struct_size && struct_size - offset >= field_size;
+}
 
 std::optional<int> flag_number(const Vmcoreinfo& info, const char* name) {
     auto value = info.number(name);
@@ -109,6 +126,34 @@ Result<PageFilter> PageFilter::create(const KernelAddressSpace& memory, const Vm
     if (l.struct_size > 4096) {
         return make_error(0, "SIZE(page)={} is implausible", l.struct_size);
     }
+    // Every offset indexes a struct page read into a buffer of SIZE(page)
+    // bytes (the compound fields index the first tail page).
+    struct Field {
+        std::optional<uint64_t> offset;
+        uint64_t size;
+        const char* name;
+    };
+    for (const Field& field : {
+             Field{l.flags_offset, sizeof(uint64_t), "OFFSET(page.flags)"},
+             Field{l.mapping_offset, sizeof(uint64_t), "OFFSET(page.mapping)"},
+             Field{l.mapcount_offset, sizeof(int32_t), "OFFSET(page._mapcount)"},
+             Field{l.private_offset, sizeof(uint64_t), "OFFSET(page.private)"},
+             Field{l.compound_head_offset, sizeof(uint64_t), "OFFSET(page.compound_head)"},
+             Field{l.compound_order == PageLayout::CompoundOrder::tail_field
+                       ? std::optional(l.compound_order_offset)
+                       : std::nullopt,
+                   sizeof(uint8_t), "the compound order offset"},
+             Field{l.compound_dtor_offset, sizeof(uint8_t), "the compound destructor offset"},
+         }) {
+        if (field.offset && !field_fits(*field.offset, field.size, l.struct_size)) {
+            return make_error(0, "VMCOREINFO {} ({}) lies outside SIZE(page)={}", field.name,
+                              *field.offset, l.struct_size);
+        }
+    }
+    if (l.max_buddy_order > kMaxBuddyOrders) {
+        return make_error(0, "VMCOREINFO LENGTH(zone.free_area)={} is implausible",
+                          l.max_buddy_order);
+    }
 
     // Drop the bits this kernel's layout cannot support; say why.
     int level = dump_level;
@@ -148,16 +193,31 @@ Result<PageFilter> PageFilter::create(const KernelAddressSpace& memory, const Vm
     const auto section_mem_map_offset = info.offset("mem_section.section_mem_map");
     if (!section_size_bits || !max_physmem_bits || !mem_section || !mem_section_size ||
         !section_mem_map_offset || *section_size_bits <= static_cast<int64_t>(kPageShift) ||
-        *max_physmem_bits <= *section_size_bits || *mem_section_size == 0) {
+        *max_physmem_bits <= *section_size_bits || *max_physmem_bits > 64 ||
+        *mem_section_size == 0) {
         return make_error(0,
                           "VMCOREINFO does not describe SPARSEMEM sections (only SPARSEMEM "
                           "kernels are supported)");
+    }
+    if (*mem_section_size > kMaxMemSectionBytes ||
+        !field_fits(*section_mem_map_offset, sizeof(uint64_t), *mem_section_size)) {
+        return make_error(
+            0,
+            "VMCOREINFO SIZE(mem_section)={} / OFFSET(mem_section.section_mem_map)={} "
+            "is implausible",
+            *mem_section_size, *section_mem_map_offset);
     }
     filter.pages_per_section_ = 1ULL << (*section_size_bits - kPageShift);
     const uint64_t nr_mem_sections = 1ULL << (*max_physmem_bits - *section_size_bits);
     const uint64_t sections_per_root_extreme = 4096 / *mem_section_size;
     const uint64_t sections =
-        (max_mapnr + filter.pages_per_section_ - 1) / filter.pages_per_section_;
+        max_mapnr / filter.pages_per_section_ + (max_mapnr % filter.pages_per_section_ != 0);
+    if (sections > std::min(nr_mem_sections, kMaxSections)) {
+        return make_error(0,
+                          "{} memory sections of 2^{} bytes (VMCOREINFO SECTION_SIZE_BITS) would "
+                          "cover the vmcore: more than the kernel has ({}) or than is plausible",
+                          sections, *section_size_bits, nr_mem_sections);
+    }
     const auto length = info.length("mem_section");
     const bool extreme = !length || *length == (nr_mem_sections + sections_per_root_extreme - 1) /
                                                    sections_per_root_extreme;

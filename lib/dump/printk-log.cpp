@@ -18,6 +18,13 @@ constexpr uint64_t kDescFinalized = 2;  // desc_finalized
 // making us allocate gigabytes (CONFIG_LOG_BUF_SHIFT max is 25, and
 // log_buf_len= is capped far below 2^31).
 constexpr uint32_t kMaxRingBits = 31;
+// The ring's structures are tens of bytes (struct printk_ringbuffer 88,
+// prb_desc 24, printk_info 88 on 6.1); a SIZE() beyond a page is corrupt and
+// would multiply into gigabytes below.
+constexpr uint64_t kMaxStructBytes = 4096;
+// What the descriptor and info arrays may take together: 2^kMaxRingBits
+// entries would not fit a capture kernel, and real rings have 2^12-2^20.
+constexpr uint64_t kMaxArrayBytes = 256ULL << 20;
 
 struct Layout {
     uint64_t prb_symbol, prb_size;
@@ -66,6 +73,29 @@ Result<Layout> read_layout(const Vmcoreinfo& info) {
         need(info.offset("prb_data_ring.size_bits"), "OFFSET(prb_data_ring.size_bits)");
     layout.data = need(info.offset("prb_data_ring.data"), "OFFSET(prb_data_ring.data)");
     layout.counter = need(info.offset("atomic_long_t.counter"), "OFFSET(atomic_long_t.counter)");
+    if (missing.empty()) {
+        // Each field must lie inside its structure: the offsets index buffers
+        // of those sizes (a huge OFFSET() must not reach past them).
+        struct Field {
+            uint64_t offset, size, within;
+            const char* name;
+        };
+        const std::array<Field, 5> sizes{{
+            {0, layout.prb_size, kMaxStructBytes, "SIZE(printk_ringbuffer)"},
+            {0, layout.desc_size, kMaxStructBytes, "SIZE(prb_desc)"},
+            {0, layout.info_size, kMaxStructBytes, "SIZE(printk_info)"},
+            {layout.ts_nsec, sizeof(uint64_t), layout.info_size, "OFFSET(printk_info.ts_nsec)"},
+            {layout.text_len, sizeof(uint16_t), layout.info_size, "OFFSET(printk_info.text_len)"},
+        }};
+        for (const auto& field : sizes) {
+            if (field.size == 0 || field.offset > field.within ||
+                field.size > field.within - field.offset) {
+                return make_error(0, "VMCOREINFO {}={} is implausible (beyond {} bytes)",
+                                  field.name, field.offset ? field.offset : field.size,
+                                  field.within);
+            }
+        }
+    }
     if (!missing.empty()) {
         std::string list;
         for (const auto& name : missing) {
@@ -82,10 +112,12 @@ Result<Layout> read_layout(const Vmcoreinfo& info) {
     return layout;
 }
 
+// Offsets come from VMCOREINFO and may be sums of two: out of range (or
+// wrapping past 2^64) reads as zero, never outside the buffer.
 template <typename T>
 T load(const std::vector<std::byte>& buffer, uint64_t offset) {
     T value{};
-    if (offset + sizeof(T) <= buffer.size()) {
+    if (offset <= buffer.size() && buffer.size() - offset >= sizeof(T)) {
         std::memcpy(&value, buffer.data() + offset, sizeof(T));
     }
     return value;
@@ -93,6 +125,10 @@ T load(const std::vector<std::byte>& buffer, uint64_t offset) {
 
 Result<std::vector<std::byte>> read_block(const KernelAddressSpace& memory, uint64_t address,
                                           uint64_t size, const char* what) {
+    if (size > kMaxArrayBytes) {
+        return make_error(0, "the printk {} would take {} bytes: its layout is corrupt", what,
+                          size);
+    }
     std::vector<std::byte> buffer(size);
     if (auto read = memory.read(address, buffer); !read) {
         return propagate(read.error(), fmt::format("reading the printk {}", what));

@@ -60,6 +60,9 @@ class Saver {
           progress_(options.progress_fd, options.progress, "crashcapture-save") {}
 
     SaveResult run();
+    // run(), and if anything throws (std::bad_alloc from a size the crashed
+    // kernel's memory made up, a bug), the record still says why.
+    SaveResult run_guarded();
 
   private:
     SaveResult finish(DumpResult result, const std::string& error, int exit_code);
@@ -190,6 +193,29 @@ Result<std::unique_ptr<DumpSink>> Saver::open_sink(std::string& file_name) {
     return make_file_sink(std::move(fd), name);
 }
 
+SaveResult Saver::run_guarded() {
+    std::string error;
+    try {
+        return run();
+    } catch (const std::bad_alloc&) {
+        error =
+            "out of memory while saving the dump (a size in the vmcore is corrupt, or the "
+            "capture kernel has too little memory)";
+    } catch (const std::exception& e) {
+        error = std::string("internal error while saving the dump: ") + e.what();
+    }
+    try {
+        return finish(DumpResult::failed, error, kExitFailed);
+    } catch (const std::exception&) {
+        // Even the record could not be written; the caller still gets the cause.
+        SaveResult out;
+        out.exit_code = kExitFailed;
+        out.record.result = DumpResult::failed;
+        out.record.error = error;
+        return out;
+    }
+}
+
 SaveResult Saver::run() {
     record_.tool_version = options_.tool_version;
     record_.input = options_.input;
@@ -279,11 +305,14 @@ SaveResult Saver::run() {
         record_.crash_time = info->crash_time().value_or(0);
         kernel.crash_time = record_.crash_time;
         const uint64_t page_size = info->page_size().value_or(4096);
-        if (page_size < 4096 || (page_size & (page_size - 1)) != 0) {
-            return finish(
-                DumpResult::failed,
-                fmt::format("VMCOREINFO PAGESIZE={} is not a power of two >= 4096", page_size),
-                kExitFailed);
+        // 64 KiB is the largest page any Linux architecture has (arm64 and
+        // powerpc CONFIG_PAGE_SIZE_64KB); page buffers are sized by it.
+        if (page_size < 4096 || page_size > 65536 || (page_size & (page_size - 1)) != 0) {
+            return finish(DumpResult::failed,
+                          fmt::format("VMCOREINFO PAGESIZE={} is not a power of two from 4096 "
+                                      "to 65536",
+                                      page_size),
+                          kExitFailed);
         }
         kernel.page_size = page_size;
         if (auto space = KernelAddressSpace::create(*vmcore, *info, vmcore->segments())) {
@@ -388,7 +417,8 @@ SaveResult Saver::run() {
 }  // namespace
 
 SaveResult save_dump(const SaveOptions& options) {
-    return Saver(options).run();
+    Saver saver(options);
+    return saver.run_guarded();
 }
 
 }  // namespace crashcapture

@@ -27,6 +27,87 @@ constexpr size_t align4(size_t value) {
 constexpr std::string_view kCoreNoteName = "CORE";
 constexpr std::string_view kVmcoreinfoNoteName = "VMCOREINFO";
 
+// The note segments of a real vmcore are a few hundred bytes per CPU
+// (kernel/crash_core.c, one NT_PRSTATUS each; NR_CPUS is at most 8192) plus
+// the one-page VMCOREINFO: far below this. A larger PT_NOTE is corrupt, and
+// reading it would cost the capture kernel's little memory.
+constexpr uint64_t kMaxNoteBytes = 64ULL << 20;
+
+// x86_64 addresses at most 2^52 bytes of physical memory
+// (arch/x86/include/asm/sparsemem.h MAX_PHYSMEM_BITS, 52 with 5-level
+// paging); a PT_LOAD past that describes no real machine.
+constexpr uint64_t kMaxPhysicalAddress = 1ULL << 52;
+
+// Memory the file holds no data for (p_memsz beyond p_filesz, p_filesz
+// beyond the end of the file, holes below the highest address) still costs
+// the dump bitmap bits, page descriptors and a read of zeros for every page
+// frame. /proc/vmcore has none of the first two (the kernel writes p_filesz
+// == p_memsz, kernel/crash_core.c crash_prepare_elf64_headers()); holes are
+// PCI windows and gaps between NUMA nodes. More of it than this, and more
+// than the memory the file does describe, is a corrupt header that would
+// make the dump grow without bound.
+// 16 GiB without data is 4 Mi frames to read as zeros (seconds); 256 GiB of
+// holes is 8 MiB of each bitmap.
+constexpr uint64_t kMaxMemoryWithoutData = 16ULL << 30;
+constexpr uint64_t kMaxHoleBytes = 256ULL << 30;
+
+// Checks what the PT_LOADs promise against the file that holds them and the
+// machine they describe: every end computed without overflow, below
+// kMaxPhysicalAddress, and memory without data bounded.
+Status check_segment_bounds(const std::string& path, const std::vector<LoadSegment>& segments,
+                            uint64_t file_size) {
+    uint64_t data_in_file = 0;
+    uint64_t without_data = 0;
+    for (size_t i = 0; i < segments.size(); ++i) {
+        const auto& s = segments[i];
+        if (s.file_offset > UINT64_MAX - s.file_size) {
+            return make_error(0, "{}: PT_LOAD {} has p_offset {:#x} + p_filesz {:#x} past 2^64",
+                              path, i, s.file_offset, s.file_size);
+        }
+        if (s.phys_start > kMaxPhysicalAddress || s.mem_size > kMaxPhysicalAddress - s.phys_start) {
+            return make_error(0,
+                              "{}: PT_LOAD {} (p_paddr {:#x}, p_memsz {:#x}) ends past the {:#x} "
+                              "bytes of physical memory x86_64 can address",
+                              path, i, s.phys_start, s.mem_size, kMaxPhysicalAddress);
+        }
+        uint64_t present = s.file_size;
+        if (file_size != 0) {
+            present =
+                s.file_offset >= file_size ? 0 : std::min(s.file_size, file_size - s.file_offset);
+        }
+        data_in_file += present;
+        without_data += s.mem_size - present;
+    }
+    if (without_data > std::max(kMaxMemoryWithoutData, data_in_file)) {
+        return make_error(0,
+                          "{}: its PT_LOADs describe {} bytes of memory the file holds no data "
+                          "for (p_memsz beyond p_filesz, or data past the end of the {}-byte "
+                          "file), more than the {} bytes it holds and than {}: a corrupt "
+                          "program header, refused rather than dumped as zeros",
+                          path, without_data, file_size, data_in_file, kMaxMemoryWithoutData);
+    }
+    return {};
+}
+
+// Holes between PT_LOADs cost the dump bitmap bits too (its bitmaps cover
+// every frame below the highest address).
+Status check_holes(const std::string& path, const std::vector<PhysicalRange>& ranges) {
+    uint64_t covered = 0;
+    uint64_t end = 0;
+    for (const auto& range : ranges) {
+        covered += range.phys_end - range.phys_start;
+        end = std::max(end, range.phys_end);
+    }
+    if (end - covered > std::max(kMaxHoleBytes, covered)) {
+        return make_error(0,
+                          "{}: its PT_LOADs cover {} bytes of physical memory spread up to "
+                          "address {:#x}: holes larger than {} bytes and than the memory itself "
+                          "are a corrupt program header",
+                          path, covered, end, kMaxHoleBytes);
+    }
+    return {};
+}
+
 }  // namespace
 
 ParsedNotes parse_elf_notes(std::span<const std::byte> blob) {
@@ -136,14 +217,26 @@ Result<VmcoreFile> VmcoreFile::open(const std::string& path) {
         return make_error(0, "{}: only 64-bit little-endian vmcores are supported", path);
     }
     vmcore.elf_machine_ = ehdr.e_machine;
+    // ELF gABI: e_phentsize is the size of one program header entry; for
+    // ELFCLASS64 that is sizeof(Elf64_Phdr), 56. Anything else means the
+    // table is not what it claims to be (libelf reads it as 56-byte entries
+    // regardless).
+    if (ehdr.e_phentsize != sizeof(Elf64_Phdr)) {
+        return make_error(0, "{}: program header entry size e_phentsize {} is not {} (Elf64_Phdr)",
+                          path, ehdr.e_phentsize, sizeof(Elf64_Phdr));
+    }
     size_t phdr_count = 0;
     if (elf_getphdrnum(elf.get(), &phdr_count) != 0) {
         return make_error(0, "{}: cannot read program headers: {}", path, elf_errmsg(-1));
     }
     // libelf reports a table cut off by the end of the file as "no headers";
     // say what really happened.
-    if (const uint64_t table_end =
-            ehdr.e_phoff + std::max<uint64_t>(phdr_count, ehdr.e_phnum) * sizeof(Elf64_Phdr);
+    const uint64_t table_bytes = std::max<uint64_t>(phdr_count, ehdr.e_phnum) * sizeof(Elf64_Phdr);
+    if (ehdr.e_phoff > UINT64_MAX - table_bytes) {
+        return make_error(0, "{}: program header table at e_phoff {:#x} ends past 2^64", path,
+                          ehdr.e_phoff);
+    }
+    if (const uint64_t table_end = ehdr.e_phoff + table_bytes;
         vmcore.file_size_ != 0 && table_end > vmcore.file_size_) {
         return make_error(
             ENODATA, "{} is truncated: its {} program headers end at byte {}, the file has {}",
@@ -170,6 +263,19 @@ Result<VmcoreFile> VmcoreFile::open(const std::string& path) {
                 }
             }
         } else if (phdr.p_type == PT_NOTE) {
+            if (phdr.p_filesz > kMaxNoteBytes - vmcore.note_blob_.size()) {
+                return make_error(0,
+                                  "{}: PT_NOTE {} has p_filesz {}, more notes than a vmcore "
+                                  "holds ({} bytes at most)",
+                                  path, i, phdr.p_filesz, kMaxNoteBytes);
+            }
+            if (vmcore.file_size_ != 0 && (phdr.p_offset > vmcore.file_size_ ||
+                                           phdr.p_filesz > vmcore.file_size_ - phdr.p_offset)) {
+                return make_error(ENODATA,
+                                  "{} is truncated or corrupt: PT_NOTE {} (p_offset {}, p_filesz "
+                                  "{}) runs past the end of the {}-byte file",
+                                  path, i, phdr.p_offset, phdr.p_filesz, vmcore.file_size_);
+            }
             const size_t old_size = vmcore.note_blob_.size();
             vmcore.note_blob_.resize(old_size + phdr.p_filesz);
             if (auto read =
@@ -187,7 +293,13 @@ Result<VmcoreFile> VmcoreFile::open(const std::string& path) {
     if (parsed.warning) {
         vmcore.warnings_.push_back(*parsed.warning);
     }
+    if (auto bounded = check_segment_bounds(path, vmcore.segments_, vmcore.file_size_); !bounded) {
+        return tl::unexpected(bounded.error());
+    }
     vmcore.ranges_ = resolve_physical_ranges(vmcore.segments_);
+    if (auto holes = check_holes(path, vmcore.ranges_); !holes) {
+        return tl::unexpected(holes.error());
+    }
     return vmcore;
 }
 
@@ -257,6 +369,12 @@ Status VmcoreFile::read_frames(uint64_t phys_addr, std::span<std::byte> out) con
             // A hole: zeros up to the next range (or the end of the request).
             const uint64_t hole_end = next == ranges_.end() ? UINT64_MAX : next->phys_start;
             const size_t chunk = std::min<uint64_t>(out.size() - done, hole_end - addr);
+            if (chunk == 0) {
+                // Only ranges that wrap past 2^64 could lead here (open()
+                // refuses them); without this the loop would never end.
+                return make_error(ERANGE, "physical address {:#x} of {} is in no consistent range",
+                                  addr, path_);
+            }
             std::fill_n(out.begin() + static_cast<ptrdiff_t>(done), chunk, std::byte{0});
             done += chunk;
             continue;

@@ -64,7 +64,11 @@ Result<Vmcoreinfo> Vmcoreinfo::parse(std::string_view text) {
         const auto key = line.substr(0, equals);
         const auto value = line.substr(equals + 1);
         info.raw_.emplace(std::string(key), std::string(value));
-        const auto [kind, name] = split_key(key);
+        // Not a structured binding: the lambda below captures name, which
+        // clang before 16 does not allow for bindings (P1091).
+        const auto split = split_key(key);
+        const std::string_view kind = split.first;
+        const std::string_view name = split.second;
         bool parsed = true;
         auto store_unsigned = [&](auto& table, int base) {
             if (auto number = parse_vmcoreinfo_integer<uint64_t>(value, base)) {

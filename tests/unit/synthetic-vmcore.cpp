@@ -79,6 +79,16 @@ std::string read_text_file(const std::string& path) {
     return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
+void patch_file(const std::string& path, uint64_t offset, std::span<const std::byte> bytes) {
+    std::fstream file(path, std::ios::binary | std::ios::in | std::ios::out);
+    file.seekp(static_cast<std::streamoff>(offset));
+    file.write(reinterpret_cast<const char*>(bytes.data()),
+               static_cast<std::streamsize>(bytes.size()));
+    if (!file) {
+        throw std::runtime_error("cannot patch " + path);
+    }
+}
+
 // ---------------------------------------------------------------------------
 
 PhysicalImage::PhysicalImage(uint64_t size_bytes) : bytes_(size_bytes) {}

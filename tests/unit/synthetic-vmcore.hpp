@@ -36,6 +36,12 @@ class TempDir {
 std::vector<std::byte> to_bytes(std::string_view text);
 std::vector<std::byte> read_whole_file(const std::string& path);
 std::string read_text_file(const std::string& path);
+// Overwrites bytes of an existing file in place (a corrupted header field).
+void patch_file(const std::string& path, uint64_t offset, std::span<const std::byte> bytes);
+template <typename Int>
+void patch_file_int(const std::string& path, uint64_t offset, Int value) {
+    patch_file(path, offset, std::as_bytes(std::span(&value, 1)));
+}
 
 // ---------------------------------------------------------------------------
 // Physical memory of the synthetic machine (all zero to start with). It is a

@@ -89,6 +89,26 @@ TEST(SshTarget, NetworkTakesTheRoutesSourceAddressAndTheMac) {
     EXPECT_FALSE(capture_network_from(Route{"eth0", "", ""}, "[]"));
 }
 
+TEST(SshTarget, MembersOfAnotherTypeAreErrorsNotExceptions) {
+    // Found by fuzz-ip-route: value("prefsrc", "") threw type_error 302 on
+    // "prefsrc":[], out of the daemon's arming code.
+    auto route = parse_ip_route(R"([{"dst":"10.0.2.2","dev":"eth0","prefsrc":[]}])");
+    ASSERT_FALSE(route);
+    EXPECT_THAT(route.error().message, HasSubstr("unexpected shape"));
+    EXPECT_FALSE(parse_ip_route(R"([{"dev":7}])"));
+
+    auto good = parse_ip_route(kRouteOnLink);
+    ASSERT_TRUE(good);
+    for (const char* addresses :
+         {R"([{"ifname":"eth0","address":["52:54:00:12:34:56"]}])",
+          R"([{"ifname":"eth0","address":"52:54:00:12:34:56","addr_info":[{"family":"inet",)"
+          R"("local":"10.0.2.15","prefixlen":"24","scope":"global"}]}])"}) {
+        auto network = capture_network_from(*good, addresses);
+        ASSERT_FALSE(network) << addresses;
+        EXPECT_THAT(network.error().message, HasSubstr("unexpected shape")) << addresses;
+    }
+}
+
 TEST(SshTarget, DriversOfTheInterfaceAndItsBus) {
     TempDir root;
     namespace fs = std::filesystem;

@@ -146,6 +146,22 @@ TEST(DumpRecord, ReservedRecordIsPaddedAndStillValidJson) {
     EXPECT_EQ(list_dir(dir.path()), std::vector<std::string>{"status.json"});
 }
 
+TEST(DumpRecord, BytesThatAreNotUtf8AreWrittenAsReplacementCharacters) {
+    // The crashed kernel's strings (OSRELEASE, the panic line) may be garbage.
+    TempDir dir;
+    UniqueFd fd(::open(dir.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    DumpRecord r = sample();
+    r.kernel_release = "6.1\xff\xc3";
+    r.panic_line = "Kernel panic \xed\xa0\x80";  // a UTF-16 surrogate: not UTF-8
+    ASSERT_TRUE(write_dump_record(fd.get(), r, "status.json"));
+    auto back = read_dump_record(dir.file("status.json"));
+    ASSERT_TRUE(back) << back.error().message;
+    const std::string replacement = "\xef\xbf\xbd";  // U+FFFD
+    EXPECT_EQ(back->kernel_release, "6.1" + replacement + replacement);
+    EXPECT_THAT(back->panic_line, HasSubstr("Kernel panic " + replacement));
+    EXPECT_EQ(back->error, r.error);
+}
+
 TEST(DumpRecord, MalformedJsonIsAnError) {
     TempDir dir;
     {

@@ -193,6 +193,8 @@ struct ScenarioOptions {
     std::optional<uint64_t> mem_section_symbol;
     // VMCOREINFO lines starting with one of these are left out.
     std::vector<std::string> drop_lines;
+    // VMCOREINFO lines appended last (a later value of a key wins).
+    std::string extra_vmcoreinfo;
     // Free block at 0x100 with this order instead of 0.
     uint64_t first_buddy_order = 0;
 };
@@ -345,6 +347,7 @@ class Scenario {
             }
             vmcoreinfo_ = kept;
         }
+        vmcoreinfo_ += options_.extra_vmcoreinfo;
 
         // SyntheticKernel::vmcore_builder() without its VMCOREINFO note.
         VmcoreBuilder builder(kernel_.memory());
@@ -791,6 +794,49 @@ TEST(PageFilter, MemSectionIntoNowhereFails) {
     auto filter = scenario.create_filter(31);
     ASSERT_FALSE(filter);
     EXPECT_THAT(filter.error().message, HasSubstr("mem_section"));
+}
+
+TEST(PageFilter, OffsetsOutsideStructPageAreRefused) {
+    // Each would index the struct page buffer past its SIZE(page) bytes.
+    for (const char* line :
+         {"OFFSET(page.flags)=18446744073709551608\n", "OFFSET(page.mapping)=4096\n",
+          "OFFSET(page._mapcount)=62\n", "OFFSET(page.compound_head)=57\n"}) {
+        ScenarioOptions options;
+        options.extra_vmcoreinfo = line;
+        Scenario scenario(options);
+        auto filter = scenario.create_filter(31);
+        ASSERT_FALSE(filter) << line;
+        EXPECT_THAT(filter.error().message, HasSubstr("lies outside SIZE(page)=64")) << line;
+    }
+}
+
+TEST(PageFilter, ImplausibleSectionLayoutIsRefused) {
+    for (const char* line :
+         {"SIZE(mem_section)=8192\n", "OFFSET(mem_section.section_mem_map)=4093\n",
+          "SIZE(mem_section)=18446744073709551615\n"}) {
+        ScenarioOptions options;
+        options.extra_vmcoreinfo = line;
+        Scenario scenario(options);
+        auto filter = scenario.create_filter(31);
+        ASSERT_FALSE(filter) << line;
+        EXPECT_THAT(filter.error().message, HasSubstr("implausible")) << line;
+    }
+    // 2-page sections would need more section addresses than the kernel has.
+    ScenarioOptions options;
+    options.extra_vmcoreinfo = "NUMBER(SECTION_SIZE_BITS)=13\nNUMBER(MAX_PHYSMEM_BITS)=14\n";
+    Scenario scenario(options);
+    auto filter = scenario.create_filter(31);
+    ASSERT_FALSE(filter);
+    EXPECT_THAT(filter.error().message, HasSubstr("memory sections"));
+}
+
+TEST(PageFilter, ImplausibleBuddyOrderCountIsRefused) {
+    ScenarioOptions options;
+    options.extra_vmcoreinfo = "LENGTH(zone.free_area)=1000\n";
+    Scenario scenario(options);
+    auto filter = scenario.create_filter(31);
+    ASSERT_FALSE(filter);
+    EXPECT_THAT(filter.error().message, HasSubstr("LENGTH(zone.free_area)=1000"));
 }
 
 TEST(PageFilter, NoSparsememDescriptionFails) {

@@ -126,6 +126,30 @@ TEST(PrintkLogDetails, ImplausibleRingSizeIsRejected) {
     EXPECT_THAT(log.error().message, HasSubstr("implausible"));
 }
 
+TEST(PrintkLogDetails, HugeOffsetsReadAsMissingFieldsNotOutOfBounds) {
+    // Offsets that wrap past 2^64 when added to the ring's own offsets:
+    // the fields read as zero (empty records), never outside the buffers.
+    SyntheticKernel kernel;
+    // desc_ring (0) + count_bits (2^64 - 4) wraps to 4: inside a naive
+    // "offset + 4 <= size" check, 2^64 - 4 bytes past the buffer.
+    const std::string text =
+        kernel.vmcoreinfo() + "OFFSET(prb_desc_ring.count_bits)=18446744073709551612\n";
+    auto log = extract(kernel.memory(), text);
+    ASSERT_TRUE(log) << log.error().message;
+    // count_bits read as 0: a ring of one descriptor, so one record at most.
+    EXPECT_LE(log->record_count, 1u);
+}
+
+TEST(PrintkLogDetails, ImplausibleStructSizesAreRefused) {
+    SyntheticKernel kernel;
+    for (const char* line : {"SIZE(printk_ringbuffer)=18446744073709551615\n", "SIZE(prb_desc)=0\n",
+                             "SIZE(printk_info)=1000000\n", "OFFSET(printk_info.text_len)=87\n"}) {
+        auto log = extract(kernel.memory(), kernel.vmcoreinfo() + line);
+        ASSERT_FALSE(log) << line;
+        EXPECT_THAT(log.error().message, HasSubstr("implausible")) << line;
+    }
+}
+
 TEST(PrintkLogDetails, CorruptTailDoesNotLoopForever) {
     SyntheticKernel kernel;
     // tail = head + 1: walking from tail to head would take 2^62 steps.

@@ -81,6 +81,17 @@ class SaveDumpTest : public ::testing::Test {
         return r ? *r : DumpRecord{};
     }
 
+    // The synthetic vmcore with this VMCOREINFO note instead of the kernel's
+    // (a later key of the same name overrides an earlier one).
+    void write_with_vmcoreinfo(const std::string& text) const {
+        VmcoreBuilder builder(kernel_.memory());
+        for (const auto& load : kernel_.default_loads()) {
+            builder.add_load(load);
+        }
+        builder.add_cpu_notes(2).set_vmcoreinfo(text);
+        builder.write(dir_.file("vmcore.elf"));
+    }
+
     TempDir dir_;
     SyntheticKernel kernel_;
     std::optional<VmcoreBuilder> builder_;
@@ -278,6 +289,38 @@ TEST_F(SaveDumpTest, NoVmcoreinfoFails) {
     EXPECT_EQ(r.result, DumpResult::failed);
     EXPECT_THAT(r.error, HasSubstr("no VMCOREINFO"));
     EXPECT_THAT(list_dir(dir_.file("dump")), UnorderedElementsAre("status.json"));
+}
+
+TEST_F(SaveDumpTest, GarbageKernelStringsStillGiveARecord) {
+    // OSRELEASE bytes that are not UTF-8 reach status.json: the record is
+    // written with U+FFFD in their place, not lost.
+    write_with_vmcoreinfo(kernel_.vmcoreinfo() + "OSRELEASE=6.1\xff\xfe-amd64\n");
+    auto result = save_dump(options());
+    ASSERT_EQ(result.exit_code, kExitComplete) << result.record.error;
+    EXPECT_TRUE(result.record_written);
+    EXPECT_EQ(record().kernel_release, "6.1\xef\xbf\xbd\xef\xbf\xbd-amd64");
+}
+
+TEST_F(SaveDumpTest, CorruptProgramHeadersFailWithARecord) {
+    // The PT_NOTE (program header 0, after the 64-byte ELF header) claims
+    // more bytes than any vmcore holds.
+    patch_file_int<uint64_t>(dir_.file("vmcore.elf"),
+                             sizeof(Elf64_Ehdr) + offsetof(Elf64_Phdr, p_filesz),
+                             0x7fffffffffffffffULL);
+    auto result = save_dump(options());
+    EXPECT_EQ(result.exit_code, kExitFailed);
+    EXPECT_TRUE(result.record_written);
+    const auto r = record();
+    EXPECT_EQ(r.result, DumpResult::failed);
+    EXPECT_THAT(r.error, HasSubstr("PT_NOTE 0 has p_filesz 9223372036854775807"));
+    EXPECT_THAT(list_dir(dir_.file("dump")), UnorderedElementsAre("status.json"));
+}
+
+TEST_F(SaveDumpTest, ImplausiblePageSizeFailsWithARecord) {
+    write_with_vmcoreinfo(kernel_.vmcoreinfo() + "PAGESIZE=1099511627776\n");
+    auto result = save_dump(options());
+    EXPECT_EQ(result.exit_code, kExitFailed);
+    EXPECT_THAT(record().error, HasSubstr("PAGESIZE=1099511627776"));
 }
 
 TEST_F(SaveDumpTest, OutputParentMissing) {

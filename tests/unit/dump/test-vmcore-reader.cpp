@@ -274,3 +274,96 @@ TEST_F(VmcoreReaderTest, MissingFileCarriesErrno) {
 }
 
 }  // namespace
+
+// Hostile headers (issue 19): each size and offset is checked against the
+// file and the machine before it is used, and refused with a reason.
+class HostileHeaderTest : public VmcoreReaderTest {
+  protected:
+    HostileHeaderTest() {
+        VmcoreBuilder builder(memory_);
+        builder.add_load({0, 0xffff888000000000ULL, 64 * kPageSize, std::nullopt})
+            .add_cpu_notes(2)
+            .set_vmcoreinfo("PAGESIZE=4096\n");
+        builder.write(path_);
+    }
+    // Program header i of the file (the builder writes the PT_NOTE first,
+    // right after the 64-byte Elf64_Ehdr).
+    static uint64_t phdr_field(int index, size_t field_offset) {
+        return sizeof(Elf64_Ehdr) + index * sizeof(Elf64_Phdr) + field_offset;
+    }
+    std::string open_error() const {
+        auto vmcore = VmcoreFile::open(path_);
+        return vmcore ? "" : vmcore.error().message;
+    }
+    const std::string path_ = dir_.file("vmcore");
+};
+
+TEST_F(HostileHeaderTest, TheUnchangedFileOpens) {
+    EXPECT_EQ(open_error(), "");
+}
+
+TEST_F(HostileHeaderTest, ProgramHeaderEntrySizeOtherThanElf64PhdrIsRefused) {
+    for (uint16_t size : {0, 32, 64}) {
+        patch_file_int<uint16_t>(path_, offsetof(Elf64_Ehdr, e_phentsize), size);
+        EXPECT_THAT(open_error(), HasSubstr(fmt::format("e_phentsize {} is not 56", size)));
+    }
+}
+
+TEST_F(HostileHeaderTest, NoteSegmentLargerThanTheFileIsRefused) {
+    patch_file_int<uint64_t>(path_, phdr_field(0, offsetof(Elf64_Phdr, p_filesz)), 1ULL << 20);
+    EXPECT_THAT(open_error(), HasSubstr("PT_NOTE 0"));
+    EXPECT_THAT(open_error(), HasSubstr("runs past the end of the"));
+}
+
+TEST_F(HostileHeaderTest, AbsurdNoteSizeIsRefusedBeforeAnyAllocation) {
+    patch_file_int<uint64_t>(path_, phdr_field(0, offsetof(Elf64_Phdr, p_filesz)),
+                             0xfffffffffffff000ULL);
+    EXPECT_THAT(open_error(), HasSubstr("more notes than a vmcore holds"));
+}
+
+TEST_F(HostileHeaderTest, NoteOffsetPastTheFileIsRefused) {
+    patch_file_int<uint64_t>(path_, phdr_field(0, offsetof(Elf64_Phdr, p_offset)),
+                             0xffffffffffffff00ULL);
+    EXPECT_THAT(open_error(), HasSubstr("runs past the end of the"));
+}
+
+TEST_F(HostileHeaderTest, MemorySizeFarBeyondTheDataIsRefused) {
+    // 1 TiB of memory described, 256 KiB of it in the file: the dump would
+    // be bitmaps and zeros for a machine that does not exist.
+    patch_file_int<uint64_t>(path_, phdr_field(1, offsetof(Elf64_Phdr, p_memsz)), 1ULL << 40);
+    EXPECT_THAT(open_error(), HasSubstr("holds no data for"));
+}
+
+TEST_F(HostileHeaderTest, FileSizeFarPastTheEndOfTheFileIsRefused) {
+    patch_file_int<uint64_t>(path_, phdr_field(1, offsetof(Elf64_Phdr, p_filesz)), 1ULL << 40);
+    patch_file_int<uint64_t>(path_, phdr_field(1, offsetof(Elf64_Phdr, p_memsz)), 1ULL << 40);
+    EXPECT_THAT(open_error(), HasSubstr("holds no data for"));
+}
+
+TEST_F(HostileHeaderTest, MemoryPastWhatX8664AddressesIsRefused) {
+    patch_file_int<uint64_t>(path_, phdr_field(1, offsetof(Elf64_Phdr, p_paddr)),
+                             0xfffffffffffff000ULL);
+    EXPECT_THAT(open_error(), HasSubstr("bytes of physical memory x86_64 can address"));
+}
+
+TEST_F(HostileHeaderTest, DataOffsetThatWrapsIsRefused) {
+    patch_file_int<uint64_t>(path_, phdr_field(1, offsetof(Elf64_Phdr, p_offset)),
+                             0xffffffffffffff00ULL);
+    EXPECT_THAT(open_error(), HasSubstr("past 2^64"));
+}
+
+TEST_F(HostileHeaderTest, AHugeHoleBelowTheMemoryIsRefused) {
+    // 256 KiB of memory at 4 PiB - 1 MiB: bitmaps for 2^40 frames.
+    patch_file_int<uint64_t>(path_, phdr_field(1, offsetof(Elf64_Phdr, p_paddr)),
+                             (1ULL << 52) - (1ULL << 20));
+    EXPECT_THAT(open_error(), HasSubstr("holes larger than"));
+}
+
+TEST_F(HostileHeaderTest, AModestZeroTailIsStillAccepted) {
+    // makedumpfile -E output leaves excluded pages at the end of a PT_LOAD
+    // without file data: a tail smaller than the bound reads as zeros.
+    patch_file_int<uint64_t>(path_, phdr_field(1, offsetof(Elf64_Phdr, p_memsz)), 1ULL << 30);
+    auto vmcore = VmcoreFile::open(path_);
+    ASSERT_TRUE(vmcore) << vmcore.error().message;
+    EXPECT_EQ(vmcore->max_physical_address(), 1ULL << 30);
+}

@@ -1,0 +1,46 @@
+// What the libFuzzer harnesses share: fuzz input as a file the readers can
+// open (they take paths, as /proc/vmcore is one), a scratch directory for
+// what they write, and splitting one input into two parts.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "unique-fd.hpp"
+
+namespace crashcapture::fuzz {
+
+// The bytes as an anonymous in-memory file (memfd_create(2)), opened by
+// path through /proc/self/fd: no disk, and fstat() gives its true size.
+class MemoryFile {
+  public:
+    MemoryFile(const uint8_t* data, size_t size);
+    const std::string& path() const { return path_; }
+
+  private:
+    UniqueFd fd_;
+    std::string path_;
+};
+
+// A directory made once per process under $TMPDIR (or /tmp); clear()
+// removes what a run left in it, so every run starts from nothing.
+class ScratchDirectory {
+  public:
+    ScratchDirectory();
+    ~ScratchDirectory();
+    const std::string& path() const { return path_; }
+    std::string file(const std::string& name) const { return path_ + "/" + name; }
+    void clear() const;
+
+  private:
+    std::string path_;
+};
+
+// "first\0second": two inputs in one (a NUL never occurs in the text
+// parsers' real input). Without a NUL, everything is the first part.
+std::pair<std::string_view, std::string_view> split_at_nul(const uint8_t* data, size_t size);
+
+}  // namespace crashcapture::fuzz

@@ -1,0 +1,252 @@
+// Writes the harnesses' seed corpora (tests/fuzz/corpus/<harness>/) from the
+// synthetic kernels the unit tests build (tests/unit/synthetic-vmcore.hpp)
+// and small well-formed samples of each text format:
+//     build-fuzz/tests/fuzz/make-corpus tests/fuzz/corpus
+// Seeds stay small (tens of KiB at most): libFuzzer mutates them, it does
+// not need the 8 MiB of a whole synthetic machine.
+#include <sys/stat.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <stdexcept>
+
+#include "armed-boot-ledger.hpp"
+#include "dump-record.hpp"
+#include "page-filter-fixture.hpp"
+#include "synthetic-vmcore.hpp"
+
+using namespace crashcapture;
+using namespace crashcapture::test;
+
+namespace {
+
+std::string g_root;
+
+void write_seed(const std::string& harness, const std::string& name, std::string_view bytes) {
+    const std::string directory = g_root + "/" + harness;
+    ::mkdir(directory.c_str(), 0755);
+    std::ofstream out(directory + "/" + name, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    if (!out) {
+        throw std::runtime_error("cannot write " + directory + "/" + name);
+    }
+}
+
+std::string as_string(std::span<const std::byte> bytes) {
+    return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+}
+
+// The pages of a synthetic kernel that its kernel log is read through:
+// the page tables, init_uts_ns, the printk ring with its descriptors and
+// infos, and the two pages the text ring straddles (offsets and addresses
+// from SyntheticKernel), and extra direct-map pages. The rest of its 8 MiB
+// is left out.
+std::string small_vmcore(const SyntheticKernel& kernel, const std::string& vmcoreinfo,
+                         const std::vector<std::pair<uint64_t, uint64_t>>& extra_pages,
+                         const TempDir& dir) {
+    constexpr uint64_t kImage = SyntheticKernel::kImagePhys;
+    VmcoreBuilder builder(kernel.memory());
+    auto image_load = [&](uint64_t offset, uint64_t size) {
+        builder.add_load({kImage + offset, kernel.image_virt(offset), size, std::nullopt});
+    };
+    image_load(SyntheticKernel::kTopTableOffset, 16 * kPageSize);
+    image_load(SyntheticKernel::kUtsNsOffset, kPageSize);
+    image_load(SyntheticKernel::kPrbPointerOffset, 3 * kPageSize);
+    const uint64_t text_page = SyntheticKernel::kTextPhys & ~(kPageSize - 1);
+    builder.add_load({text_page, kernel.direct_map(text_page), 2 * kPageSize, std::nullopt});
+    for (const auto& [phys, pages] : extra_pages) {
+        builder.add_load({phys, kernel.direct_map(phys), pages * kPageSize, std::nullopt});
+    }
+    builder.add_cpu_notes(2).set_vmcoreinfo(vmcoreinfo);
+    builder.write(dir.file("vmcore"));
+    return read_text_file(dir.file("vmcore"));
+}
+
+std::string tiny_vmcore(const TempDir& dir) {
+    PhysicalImage memory(4 * kPageSize);
+    for (uint64_t pfn = 0; pfn < memory.page_count(); ++pfn) {
+        memory.fill_pattern(pfn);
+    }
+    VmcoreBuilder builder(memory);
+    builder.add_load({0, 0xffff888000000000ULL, 2 * kPageSize, std::nullopt})
+        .add_load({kPageSize, 0xffff888000001000ULL, 3 * kPageSize, 2 * kPageSize})
+        .add_cpu_notes(1)
+        .set_vmcoreinfo("OSRELEASE=6.1.0-fuzz\nPAGESIZE=4096\nCRASHTIME=1795508256\n");
+    builder.write(dir.file("tiny"));
+    return read_text_file(dir.file("tiny"));
+}
+
+std::string newc_entry(const std::string& name, uint32_t mode, const std::string& data) {
+    // The cpio "newc" format (Documentation/driver-api/early-userspace/
+    // buffer-format.rst): "070701", 13 eight-digit hex fields, the name and
+    // its NUL padded to 4 bytes, the data padded to 4 bytes.
+    static uint32_t inode = 1;
+    char header[111];
+    std::snprintf(header, sizeof(header),
+                  "070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X", inode++, mode, 0u,
+                  0u, 1u, 0u, static_cast<uint32_t>(data.size()), 0u, 0u, 0u, 0u,
+                  static_cast<uint32_t>(name.size() + 1), 0u);
+    std::string out = header;
+    out += name;
+    out.push_back('\0');
+    out.append((4 - out.size() % 4) % 4, '\0');
+    out += data;
+    out.append((4 - data.size() % 4) % 4, '\0');
+    return out;
+}
+
+std::string sample_cpio() {
+    return newc_entry("usr", 040755, "") + newc_entry("usr/bin", 040755, "") +
+           newc_entry("usr/bin/crashcapture-save", 0100755, std::string(300, 'x')) +
+           newc_entry("init", 0120777, "usr/lib/systemd/systemd") + newc_entry("TRAILER!!!", 0, "");
+}
+
+std::string gzip(const std::string& data) {
+    z_stream stream{};
+    // windowBits 16 + 15: a gzip wrapper (zlib.h deflateInit2).
+    if (deflateInit2(&stream, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+        throw std::runtime_error("deflateInit2");
+    }
+    std::string out(deflateBound(&stream, data.size()), '\0');
+    stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+    stream.avail_in = static_cast<uInt>(data.size());
+    stream.next_out = reinterpret_cast<Bytef*>(out.data());
+    stream.avail_out = static_cast<uInt>(out.size());
+    deflate(&stream, Z_FINISH);
+    out.resize(stream.total_out);
+    deflateEnd(&stream);
+    return out;
+}
+
+std::string zstd(const std::string& data) {
+    std::string out(ZSTD_compressBound(data.size()), '\0');
+    out.resize(ZSTD_compress(out.data(), out.size(), data.data(), data.size(), 3));
+    return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc != 2) {
+        std::fprintf(stderr, "usage: make-corpus DIRECTORY\n");
+        return 2;
+    }
+    g_root = argv[1];
+    ::mkdir(g_root.c_str(), 0755);
+    TempDir dir;
+
+    const fuzz::PageFilterFixture fixture;
+    const SyntheticKernel& kernel4 = fixture.kernel();
+    SyntheticKernelOptions five_level;
+    five_level.paging_levels = 5;
+    const SyntheticKernel kernel5(five_level);
+    // With the page filter's VMCOREINFO, its mem_section page and the page
+    // of struct pages that describes the image's frames (0x210-0x242).
+    using Fixture = fuzz::PageFilterFixture;
+    const uint64_t image_struct_pages =
+        (Fixture::kMemMapPhys +
+         (SyntheticKernel::kImagePhys / kPageSize) * Fixture::kStructPageSize) &
+        ~(kPageSize - 1);
+    const std::vector<std::pair<uint64_t, uint64_t>> filter_pages{{Fixture::kSectionsPhys, 1},
+                                                                  {image_struct_pages, 2}};
+    for (const char* harness : {"vmcore", "save-dump"}) {
+        write_seed(harness, "synthetic-4level-filtered",
+                   small_vmcore(kernel4, fixture.vmcoreinfo(), filter_pages, dir));
+        write_seed(harness, "synthetic-5level",
+                   small_vmcore(kernel5, kernel5.vmcoreinfo(), {}, dir));
+        write_seed(harness, "tiny", tiny_vmcore(dir));
+    }
+
+    write_seed("vmcoreinfo", "synthetic-4level-filtered", fixture.vmcoreinfo());
+    write_seed("vmcoreinfo", "synthetic-5level", kernel5.vmcoreinfo());
+
+    // fuzz-printk-ring: struct printk_ringbuffer up to the end of the infos.
+    constexpr uint64_t kRing = SyntheticKernel::kImagePhys + SyntheticKernel::kRingOffset;
+    constexpr uint64_t kRingEnd =
+        SyntheticKernel::kImagePhys + SyntheticKernel::kInfosOffset + 4096;
+    write_seed("printk-ring", "synthetic",
+               as_string(kernel4.memory().bytes(kRing, kRingEnd - kRing)));
+
+    // fuzz-page-filter: the mem_section array, then the struct pages of
+    // frames 0-0x12f (the rest stays as the fixture has it).
+    write_seed("page-filter", "synthetic",
+               as_string(kernel4.memory().bytes(Fixture::kSectionsPhys, Fixture::kSectionsBytes)) +
+                   as_string(kernel4.memory().bytes(Fixture::kMemMapPhys,
+                                                    0x130 * Fixture::kStructPageSize)));
+
+    // fuzz-address-translation: an address, then the 16 page-table pages.
+    constexpr uint64_t kTables = SyntheticKernel::kImagePhys + SyntheticKernel::kTopTableOffset;
+    const std::string tables = as_string(kernel4.memory().bytes(kTables, 16 * kPageSize));
+    for (const auto& [name, address] :
+         {std::pair{"direct-map-text", kernel4.direct_map(SyntheticKernel::kTextPhys)},
+          std::pair{"image-prb", kernel4.image_virt(SyntheticKernel::kPrbPointerOffset)}}) {
+        write_seed("address-translation", name,
+                   std::string(reinterpret_cast<const char*>(&address), sizeof(address)) + tables);
+    }
+
+    write_seed("config", "every-key",
+               std::string("[Dump]\nTarget=/var/crash\nFormat=kdump\nDumpLevel=31\n"
+                           "Compression=zstd\nCompressionLevel=3\nGroup=adm\n"
+                           "[Capture]\nKernelCommandLineAppend=nr_cpus=1 irqpoll\n"
+                           "KernelCommandLineRemove=quiet splash* rd.*\nKernel=\nInitrd=\n"
+                           "FailureAction=reboot\nFinalAction=poweroff\nTimeoutSec=30min\n"
+                           "[Retention]\nMaxUse=10G\nKeepFree=15%\nKeepDumps=3\n") +
+                   '\0' + "[Dump]\nTarget=ssh://dump@backup:2222/srv/crash\nFormat=flattened\n");
+    write_seed("config", "raw-target",
+               std::string("[Dump]\nTarget=raw:/dev/disk/by-partlabel/crash\n") + '\0' +
+                   "[Retention]\nKeepDumps=0\n");
+
+    DumpRecord record;
+    record.result = DumpResult::incomplete;
+    record.error = "cannot write vmcore: No space left on device";
+    record.warnings = {"VMCOREINFO line 3: cannot parse value of SIZE(page): \"x\""};
+    record.kernel_release = "6.1.0-56-amd64";
+    record.panic_line = "Kernel panic - not syncing: sysrq triggered crash";
+    record.input = "/proc/vmcore";
+    record.format = "kdump";
+    record.dump_file = "vmcore.incomplete";
+    record.pages.total = 196317;
+    write_seed("records-json", "status", dump_record_text(record));
+    ArmedBoot boot;
+    boot.boot_id = "0f5c0d3e6a1b4e7c9d2f8a6b4c3e1d70";
+    boot.kernel_release = "6.1.0-56-amd64";
+    boot.armed_at = 1795508000;
+    boot.last_seen = 1795508256;
+    boot.armed = true;
+    boot.outcome = BootOutcome::lost;
+    boot.pstore = {PstoreRecord{"/sys/fs/pstore/dmesg-efi-179550825601",
+                                "Kernel panic - not syncing: Fatal exception", 1795508256, 4096}};
+    boot.capture_failure = "target /var/crash: no such filesystem";
+    write_seed("records-json", "armed-boot", to_json(boot).dump(2));
+
+    const std::string cpio = sample_cpio();
+    write_seed("initrd-size", "cpio", cpio);
+    write_seed("initrd-size", "cpio-gzip", cpio + gzip(cpio));
+    write_seed("initrd-size", "cpio-zstd", cpio + zstd(cpio));
+
+    // iproute2 6.1's `ip -j route get` and `ip -j address show dev`, trimmed.
+    write_seed(
+        "ip-route", "on-link",
+        std::string(R"([{"dst":"10.0.2.2","dev":"eth0","prefsrc":"10.0.2.15","flags":[]}])") +
+            '\0' +
+            R"([{"ifindex":2,"ifname":"eth0","address":"52:54:00:12:34:56","addr_info":)"
+            R"([{"family":"inet","local":"10.0.2.15","prefixlen":24,"scope":"global"}]}])");
+    write_seed(
+        "ip-route", "gateway",
+        std::string(R"([{"dst":"default","gateway":"192.168.1.1","dev":"enp3s0"}])") + '\0' +
+            R"([{"ifname":"enp3s0","address":"00:11:22:33:44:55","addr_info":)"
+            R"([{"family":"inet6","local":"fe80::1","prefixlen":64,"scope":"link"},)"
+            R"({"family":"inet","local":"192.168.1.20","prefixlen":24,"scope":"global"}]}])");
+
+    write_seed(
+        "mountinfo", "debian",
+        "22 28 0:21 / /sys rw,nosuid,nodev,noexec,relatime shared:7 - sysfs sysfs rw\n"
+        "28 1 254:1 / / rw,relatime shared:1 - ext4 /dev/mapper/vg0-root rw,errors=remount-ro\n"
+        "30 28 8:1 / /boot rw,relatime shared:9 - ext4 /dev/sda1 rw\n"
+        "41 28 0:38 / /var/crash rw,relatime shared:20 - nfs4 srv:/export/crash "
+        "rw,vers=4.2\n"
+        "52 28 8:17 /sub\\040dir /mnt/with\\040space rw shared:30 - xfs /dev/sdb1 rw\n");
+    return 0;
+}
