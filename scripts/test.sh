@@ -132,7 +132,7 @@ for case in ET.parse(sys.argv[1]).iter("testcase"):
 PY
 
 # Every parser of untrusted bytes under libFuzzer with ASan and UBSan, on
-# its seed corpus (tests/fuzz, README "Fuzzing"): 30 s each, 300 s with FULL=1.
+# its seed corpus (tests/fuzz, README "Fuzzing"): 15 s each, 300 s with FULL=1.
 step "fuzzing (libFuzzer harnesses, clang, build-fuzz/)"
 run_test run-fuzzers.sh tests/fuzz/run-fuzzers.sh
 

@@ -46,10 +46,18 @@ constexpr uint64_t kMaxPhysicalAddress = 1ULL << 52;
 // PCI windows and gaps between NUMA nodes. More of it than this, and more
 // than the memory the file does describe, is a corrupt header that would
 // make the dump grow without bound.
-// 16 GiB without data is 4 Mi frames to read as zeros (seconds); 256 GiB of
-// holes is 8 MiB of each bitmap.
-constexpr uint64_t kMaxMemoryWithoutData = 16ULL << 30;
-constexpr uint64_t kMaxHoleBytes = 256ULL << 30;
+// Legitimate files do have a lot of both, in proportion to what they hold:
+// makedumpfile -E leaves the excluded pages at the end of each PT_LOAD
+// without file data (a 4 TiB machine filtered down to 64 GiB has 63 times
+// its data without data), and arm64 servers put their memory at high
+// addresses (0x80_0000_0000 and up). So the bound is an absolute floor or
+// kMaxEmptyToDataRatio times what the file describes, whichever is larger:
+// 64 GiB without data is 16 Mi frames read as zeros; 1 TiB of holes is
+// 32 MiB of each bitmap. Past that, a capture kernel's memory would not
+// hold the bitmaps anyway.
+constexpr uint64_t kMaxMemoryWithoutData = 64ULL << 30;
+constexpr uint64_t kMaxHoleBytes = 1ULL << 40;
+constexpr uint64_t kMaxEmptyToDataRatio = 64;
 
 // Checks what the PT_LOADs promise against the file that holds them and the
 // machine they describe: every end computed without overflow, below
@@ -78,13 +86,16 @@ Status check_segment_bounds(const std::string& path, const std::vector<LoadSegme
         data_in_file += present;
         without_data += s.mem_size - present;
     }
-    if (without_data > std::max(kMaxMemoryWithoutData, data_in_file)) {
+    // Divided, not multiplied: nothing can overflow.
+    if (without_data > kMaxMemoryWithoutData &&
+        without_data / kMaxEmptyToDataRatio > data_in_file) {
         return make_error(0,
                           "{}: its PT_LOADs describe {} bytes of memory the file holds no data "
                           "for (p_memsz beyond p_filesz, or data past the end of the {}-byte "
-                          "file), more than the {} bytes it holds and than {}: a corrupt "
+                          "file), more than {} times the {} bytes it holds and than {}: a corrupt "
                           "program header, refused rather than dumped as zeros",
-                          path, without_data, file_size, data_in_file, kMaxMemoryWithoutData);
+                          path, without_data, file_size, kMaxEmptyToDataRatio, data_in_file,
+                          kMaxMemoryWithoutData);
     }
     return {};
 }
@@ -98,12 +109,13 @@ Status check_holes(const std::string& path, const std::vector<PhysicalRange>& ra
         covered += range.phys_end - range.phys_start;
         end = std::max(end, range.phys_end);
     }
-    if (end - covered > std::max(kMaxHoleBytes, covered)) {
+    const uint64_t holes = end - covered;
+    if (holes > kMaxHoleBytes && holes / kMaxEmptyToDataRatio > covered) {
         return make_error(0,
                           "{}: its PT_LOADs cover {} bytes of physical memory spread up to "
-                          "address {:#x}: holes larger than {} bytes and than the memory itself "
-                          "are a corrupt program header",
-                          path, covered, end, kMaxHoleBytes);
+                          "address {:#x}: holes larger than {} bytes and than {} times the "
+                          "memory itself are a corrupt program header",
+                          path, covered, end, kMaxHoleBytes, kMaxEmptyToDataRatio);
     }
     return {};
 }

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Builds the libFuzzer harnesses (tests/fuzz, clang, in build-fuzz/) and runs
-# each for FUZZ_SECONDS (default 30; FULL=1: 300) on a scratch copy of its
+# each for FUZZ_SECONDS (default 15; FULL=1: 300) on a scratch copy of its
 # seed corpus (tests/fuzz/corpus/<harness>/), so the repository's seeds only
 # change by hand. Any crash, sanitizer report, leak or timeout fails the
 # run; the input that did it is kept in build-fuzz/fuzz-artifacts/ (add it
@@ -13,7 +13,7 @@ cd "$(dirname "$0")/../.."
 if [ "${FULL:-0}" = 1 ]; then
     seconds=${FUZZ_SECONDS:-300}
 else
-    seconds=${FUZZ_SECONDS:-30}
+    seconds=${FUZZ_SECONDS:-15}
 fi
 clang=${CLANGXX:-/usr/bin/clang++}
 if ! command -v "$clang" > /dev/null; then

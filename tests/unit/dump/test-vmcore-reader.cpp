@@ -3,6 +3,7 @@
 #include <elf.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <fstream>
@@ -357,6 +358,24 @@ TEST_F(HostileHeaderTest, AHugeHoleBelowTheMemoryIsRefused) {
     patch_file_int<uint64_t>(path_, phdr_field(1, offsetof(Elf64_Phdr, p_paddr)),
                              (1ULL << 52) - (1ULL << 20));
     EXPECT_THAT(open_error(), HasSubstr("holes larger than"));
+}
+
+TEST_F(HostileHeaderTest, AFilteredDumpOfALargeMachineIsStillAccepted) {
+    // makedumpfile -E of a big, mostly free machine: 100 GiB of memory
+    // behind 2 GiB of data (a sparse file here) is 98 GiB without data,
+    // under 64 times the data: accepted. The same tail behind the 256 KiB
+    // the file holds otherwise is a corrupt header.
+    uint64_t offset = 0;
+    const auto file = read_whole_file(path_);
+    std::memcpy(&offset, file.data() + phdr_field(1, offsetof(Elf64_Phdr, p_offset)),
+                sizeof(offset));
+    patch_file_int<uint64_t>(path_, phdr_field(1, offsetof(Elf64_Phdr, p_memsz)), 100ULL << 30);
+    EXPECT_THAT(open_error(), HasSubstr("64 times the"));
+    patch_file_int<uint64_t>(path_, phdr_field(1, offsetof(Elf64_Phdr, p_filesz)), 2ULL << 30);
+    ASSERT_EQ(::truncate(path_.c_str(), static_cast<off_t>(offset + (2ULL << 30))), 0);
+    auto vmcore = VmcoreFile::open(path_);
+    ASSERT_TRUE(vmcore) << vmcore.error().message;
+    EXPECT_EQ(vmcore->max_physical_address(), 100ULL << 30);
 }
 
 TEST_F(HostileHeaderTest, AModestZeroTailIsStillAccepted) {
