@@ -58,9 +58,9 @@ void Manager::resolve_earlier_boots() {
         observer_.log(LOG_WARNING, "Capture failure note on /boot: " + problem);
     }
     std::vector<ArmedBoot*> lost;
-    for (ArmedBoot* boot :
-         resolve_pending_boots(list->boots, boot_id_, dumps, find_pstore_records(paths_),
-                               capture_failure_notes_directory(paths_), now_sec())) {
+    for (ArmedBoot* boot : resolve_pending_boots(
+             list->boots, boot_id_, dumps, [this] { return find_pstore_records(paths_); },
+             capture_failure_notes_directory(paths_), now_sec())) {
         if (boot->outcome == BootOutcome::lost) {
             lost.push_back(boot);
         } else if (auto s = write_armed_boot(directory, *boot); !s) {

@@ -550,11 +550,11 @@ void attach_capture_failure_notes(std::vector<ArmedBoot*>& lost_boots,
     }
 }
 
-std::vector<ArmedBoot*> resolve_pending_boots(std::vector<ArmedBoot>& boots,
-                                              std::string_view current_boot_id,
-                                              const std::vector<DumpEntry>& dumps,
-                                              const std::vector<PstoreRecord>& pstore,
-                                              const std::string& notes_directory, int64_t now) {
+std::vector<ArmedBoot*> resolve_pending_boots(
+    std::vector<ArmedBoot>& boots, std::string_view current_boot_id,
+    const std::vector<DumpEntry>& dumps,
+    const std::function<std::vector<PstoreRecord>()>& find_pstore,
+    const std::string& notes_directory, int64_t now) {
     std::vector<ArmedBoot*> decided;
     std::vector<ArmedBoot*> lost;
     for (auto& boot : boots) {
@@ -571,7 +571,7 @@ std::vector<ArmedBoot*> resolve_pending_boots(std::vector<ArmedBoot>& boots,
         }
     }
     if (!lost.empty()) {
-        attribute_pstore_records(lost, pstore);
+        attribute_pstore_records(lost, find_pstore());
         attach_capture_failure_notes(lost, notes_directory);
     }
     return decided;

@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -158,15 +159,17 @@ void attach_capture_failure_notes(std::vector<ArmedBoot*>& lost_boots,
 
 // Decides each pending boot but the current one (resolve_earlier_boot()
 // against dumps, resolved_at = now), and gives the lost ones the pstore
-// records that can be their crash's (attribute_pstore_records()) and the
-// note their capture kernel left in notes_directory
-// (attach_capture_failure_notes()). Returns the boots decided now, pointers
-// into boots, oldest first; the caller writes them back and reports the lost.
-std::vector<ArmedBoot*> resolve_pending_boots(std::vector<ArmedBoot>& boots,
-                                              std::string_view current_boot_id,
-                                              const std::vector<DumpEntry>& dumps,
-                                              const std::vector<PstoreRecord>& pstore,
-                                              const std::string& notes_directory, int64_t now);
+// records that can be their crash's (attribute_pstore_records(); find_pstore
+// is asked only when a boot was lost: it reads every record, which an
+// ordinary start need not do) and the note their capture kernel left in
+// notes_directory (attach_capture_failure_notes()). Returns the boots
+// decided now, pointers into boots, oldest first; the caller writes them
+// back and reports the lost.
+std::vector<ArmedBoot*> resolve_pending_boots(
+    std::vector<ArmedBoot>& boots, std::string_view current_boot_id,
+    const std::vector<DumpEntry>& dumps,
+    const std::function<std::vector<PstoreRecord>()>& find_pstore,
+    const std::string& notes_directory, int64_t now);
 
 // One sentence for the journal and the record's error field.
 std::string describe_lost_capture(const ArmedBoot& boot);

@@ -331,7 +331,12 @@ TEST(ArmedBootLedger, PendingBootsAreDecidedOnceAndTheLostGetTheirEvidence) {
     record.path = "/sys/fs/pstore/dmesg-efi-1";
     record.panic_line = "Kernel panic - not syncing: sysrq triggered crash";
     record.time = 3500;
-    const auto decided = resolve_pending_boots(boots, kCurrent, dumps, {record}, notes, 9999);
+    int pstore_reads = 0;
+    const auto find_pstore = [&] {
+        ++pstore_reads;
+        return std::vector<PstoreRecord>{record};
+    };
+    const auto decided = resolve_pending_boots(boots, kCurrent, dumps, find_pstore, notes, 9999);
 
     ASSERT_EQ(decided.size(), 3U);
     EXPECT_EQ(decided[0]->boot_id, kBootA);
@@ -350,6 +355,8 @@ TEST(ArmedBootLedger, PendingBootsAreDecidedOnceAndTheLostGetTheirEvidence) {
     EXPECT_EQ(boots[0].resolved_at, 0);
     EXPECT_TRUE(boots[0].pstore.empty());
     EXPECT_EQ(boots[4].outcome, BootOutcome::pending);
-    // A second pass decides nothing.
-    EXPECT_TRUE(resolve_pending_boots(boots, kCurrent, dumps, {record}, notes, 10000).empty());
+    EXPECT_EQ(pstore_reads, 1);
+    // A second pass decides nothing, and reads no pstore record: nothing was lost.
+    EXPECT_TRUE(resolve_pending_boots(boots, kCurrent, dumps, find_pstore, notes, 10000).empty());
+    EXPECT_EQ(pstore_reads, 1);
 }
