@@ -91,8 +91,7 @@ void check_image(const SystemPaths& paths, const std::string& image,
             segments);
     }
     std::vector<std::string> builtin;
-    if (auto text =
-            read_kernel_file(fmt::format("{}/{}/modules.builtin", paths.modules, kernel_version))) {
+    if (auto text = read_module_index(paths, kernel_version, "modules.builtin")) {
         std::string_view rest = *text;
         while (!rest.empty()) {
             const size_t end = std::min(rest.find('\n'), rest.size());

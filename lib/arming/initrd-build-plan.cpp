@@ -191,6 +191,18 @@ Result<CaptureNetwork> plan_capture_network(const SystemPaths& paths, const Conf
     return *network;
 }
 
+Result<std::string> read_module_index(const SystemPaths& paths, const std::string& kernel_version,
+                                      const std::string& name) {
+    auto text = read_kernel_file(fmt::format("{}/{}/{}", paths.modules, kernel_version, name));
+    if (!text) {
+        if (auto legacy = read_kernel_file(
+                fmt::format("{}/{}/{}", paths.legacy_modules, kernel_version, name))) {
+            return legacy;
+        }
+    }
+    return text;
+}
+
 Result<InitrdBuildPlan> plan_initrd_build(const SystemPaths& paths, const Config& config,
                                           const InitrdBuildRequest& request, NetworkProbe& probe) {
     InitrdBuildPlan plan;
@@ -298,15 +310,8 @@ Result<InitrdBuildPlan> plan_initrd_build(const SystemPaths& paths, const Config
     invocation.target_device = plan.target.device;
     // Each filesystem's module by its fs- alias (ext2 and ext3 are ext4's);
     // NFSv4's filesystem type is nfs4, its module nfsv4 (fs/nfs/Makefile).
-    // /usr/lib/modules, or /lib/modules where /usr is not merged.
-    std::string modules_alias;
-    for (const auto& modules : {paths.modules, paths.legacy_modules}) {
-        if (auto text = read_kernel_file(
-                fmt::format("{}/{}/modules.alias", modules, request.kernel_version))) {
-            modules_alias = std::move(*text);
-            break;
-        }
-    }
+    const std::string modules_alias =
+        read_module_index(paths, request.kernel_version, "modules.alias").value_or("");
     const auto add_driver = [&](const std::string& fstype) {
         if (fstype.empty()) {
             return;

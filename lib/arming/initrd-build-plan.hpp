@@ -55,6 +55,12 @@ Result<CaptureNetwork> plan_capture_network(
     int wait_seconds = kNetworkWaitSeconds,
     const std::function<void(const std::string&)>& note = {});
 
+// One of the kernel's module index files (modules.alias, modules.builtin,
+// ...) for kernel_version: under /usr/lib/modules, or /lib/modules where
+// /usr is not merged; the first one's error when neither has it.
+Result<std::string> read_module_index(const SystemPaths& paths, const std::string& kernel_version,
+                                      const std::string& name);
+
 struct InitrdBuildRequest {
     std::string kernel_version;
     std::string output;  // the image; dracut writes output + ".building" first
