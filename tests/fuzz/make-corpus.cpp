@@ -5,8 +5,6 @@
 // Seeds stay small (tens of KiB at most): libFuzzer mutates them, it does
 // not need the 8 MiB of a whole synthetic machine.
 #include <sys/stat.h>
-#include <zlib.h>
-#include <zstd.h>
 
 #include <cstdio>
 #include <fstream>
@@ -14,6 +12,7 @@
 
 #include "armed-boot-ledger.hpp"
 #include "dump-record.hpp"
+#include "initrd-image.hpp"
 #include "page-filter-fixture.hpp"
 #include "synthetic-vmcore.hpp"
 
@@ -78,52 +77,10 @@ std::string tiny_vmcore(const TempDir& dir) {
     return read_text_file(dir.file("tiny"));
 }
 
-std::string newc_entry(const std::string& name, uint32_t mode, const std::string& data) {
-    // The cpio "newc" format (Documentation/driver-api/early-userspace/
-    // buffer-format.rst): "070701", 13 eight-digit hex fields, the name and
-    // its NUL padded to 4 bytes, the data padded to 4 bytes.
-    static uint32_t inode = 1;
-    char header[111];
-    std::snprintf(header, sizeof(header),
-                  "070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X", inode++, mode, 0u,
-                  0u, 1u, 0u, static_cast<uint32_t>(data.size()), 0u, 0u, 0u, 0u,
-                  static_cast<uint32_t>(name.size() + 1), 0u);
-    std::string out = header;
-    out += name;
-    out.push_back('\0');
-    out.append((4 - out.size() % 4) % 4, '\0');
-    out += data;
-    out.append((4 - data.size() % 4) % 4, '\0');
-    return out;
-}
-
 std::string sample_cpio() {
     return newc_entry("usr", 040755, "") + newc_entry("usr/bin", 040755, "") +
            newc_entry("usr/bin/crashcapture-save", 0100755, std::string(300, 'x')) +
            newc_entry("init", 0120777, "usr/lib/systemd/systemd") + newc_entry("TRAILER!!!", 0, "");
-}
-
-std::string gzip(const std::string& data) {
-    z_stream stream{};
-    // windowBits 16 + 15: a gzip wrapper (zlib.h deflateInit2).
-    if (deflateInit2(&stream, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-        throw std::runtime_error("deflateInit2");
-    }
-    std::string out(deflateBound(&stream, data.size()), '\0');
-    stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-    stream.avail_in = static_cast<uInt>(data.size());
-    stream.next_out = reinterpret_cast<Bytef*>(out.data());
-    stream.avail_out = static_cast<uInt>(out.size());
-    deflate(&stream, Z_FINISH);
-    out.resize(stream.total_out);
-    deflateEnd(&stream);
-    return out;
-}
-
-std::string zstd(const std::string& data) {
-    std::string out(ZSTD_compressBound(data.size()), '\0');
-    out.resize(ZSTD_compress(out.data(), out.size(), data.data(), data.size(), 3));
-    return out;
 }
 
 }  // namespace

@@ -2,16 +2,18 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <zlib.h>
-#include <zstd.h>
 
 #include <cstdio>
 #include <fstream>
 
+#include "initrd-image.hpp"
 #include "synthetic-vmcore.hpp"
 
 using namespace crashcapture;
+using crashcapture::test::gzip;
+using crashcapture::test::newc_entry;
 using crashcapture::test::TempDir;
+using crashcapture::test::zstd;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
@@ -20,35 +22,6 @@ namespace {
 constexpr uint32_t kRegular = 0100644;
 constexpr uint32_t kDirectory = 040755;
 constexpr uint32_t kSymlink = 0120777;
-
-// One newc entry (buffer-format.rst): header, name + NUL padded to 4, data
-// padded to 4.
-std::string cpio_entry(const std::string& name, uint32_t mode, const std::string& data) {
-    static uint32_t inode = 1;
-    std::string out = "070701";
-    const uint32_t fields[] = {inode++,
-                               mode,
-                               0,
-                               0,
-                               1,
-                               0,
-                               static_cast<uint32_t>(data.size()),
-                               0,
-                               0,
-                               0,
-                               0,
-                               static_cast<uint32_t>(name.size() + 1),
-                               0};
-    for (const uint32_t field : fields) {
-        out += fmt::format("{:08X}", field);
-    }
-    out += name;
-    out.push_back('\0');
-    out.append((4 - out.size() % 4) % 4, '\0');
-    out += data;
-    out.append((4 - data.size() % 4) % 4, '\0');
-    return out;
-}
 
 struct Entry {
     std::string name;
@@ -59,32 +32,10 @@ struct Entry {
 std::string cpio_archive(const std::vector<Entry>& entries) {
     std::string out;
     for (const auto& entry : entries) {
-        out += cpio_entry(entry.name, entry.mode, entry.data);
+        out += newc_entry(entry.name, entry.mode, entry.data);
     }
-    out += cpio_entry("TRAILER!!!", 0, "");
+    out += newc_entry("TRAILER!!!", 0, "");
     out.append((512 - out.size() % 512) % 512, '\0');  // as cpio -H newc pads
-    return out;
-}
-
-std::string gzip(const std::string& data) {
-    z_stream stream{};
-    EXPECT_EQ(deflateInit2(&stream, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
-    std::string out(deflateBound(&stream, data.size()) + 64, '\0');
-    stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-    stream.avail_in = static_cast<uInt>(data.size());
-    stream.next_out = reinterpret_cast<Bytef*>(out.data());
-    stream.avail_out = static_cast<uInt>(out.size());
-    EXPECT_EQ(deflate(&stream, Z_FINISH), Z_STREAM_END);
-    out.resize(stream.total_out);
-    deflateEnd(&stream);
-    return out;
-}
-
-std::string zstd(const std::string& data) {
-    std::string out(ZSTD_compressBound(data.size()), '\0');
-    const size_t n = ZSTD_compress(out.data(), out.size(), data.data(), data.size(), 3);
-    EXPECT_FALSE(ZSTD_isError(n));
-    out.resize(n);
     return out;
 }
 
@@ -206,7 +157,7 @@ TEST(InitrdSize, TruncatedStreamCountsWhatWasReadAndSaysSo) {
 
 TEST(InitrdSize, CorruptCpioInsideAStreamStopsWithANote) {
     std::string archive = cpio_archive(kFiles);
-    archive[cpio_entry("usr", kDirectory, "").size()] = 'X';  // the second header's magic
+    archive[newc_entry("usr", kDirectory, "").size()] = 'X';  // the second header's magic
     const auto size = measure_initrd_data(gzip(archive));
     ASSERT_TRUE(size) << size.error().message;
     EXPECT_THAT(size->note, HasSubstr("not a cpio header"));
