@@ -1,6 +1,7 @@
 #include "page-filter.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 
 namespace crashcapture {
@@ -15,7 +16,6 @@ constexpr uint64_t kSectionMapMask = ~((1ULL << 5) - 1);
 constexpr uint64_t kPageMappingAnon = 1;
 // makedumpfile PGMM_CACHED: struct pages read per batch.
 constexpr uint64_t kStructPagesPerBatch = 512;
-constexpr uint64_t kPageShift = 12;
 // Buddy orders when VMCOREINFO has no LENGTH(zone.free_area): NR_PAGE_ORDERS
 // is 11 on x86_64 (MAX_PAGE_ORDER 10, include/linux/mmzone.h). A kernel
 // built with larger orders has its larger free blocks kept, never a page
@@ -185,14 +185,20 @@ Result<PageFilter> PageFilter::create(const KernelAddressSpace& memory, const Vm
     }
     filter.dump_level_ = level;
 
-    // Sections (include/linux/mmzone.h, makedumpfile get_mm_sparsemem()).
+    // Sections (include/linux/mmzone.h, makedumpfile get_mm_sparsemem()), of
+    // pages of the kernel's size: 4 KiB on x86_64, 4, 16 or 64 KiB on arm64.
+    const uint64_t page_size = info.page_size().value_or(4096);
+    if (page_size == 0 || (page_size & (page_size - 1)) != 0) {
+        return make_error(0, "VMCOREINFO PAGESIZE={} is not a power of two", page_size);
+    }
+    const auto page_shift = static_cast<uint64_t>(std::countr_zero(page_size));
     const auto section_size_bits = info.number("SECTION_SIZE_BITS");
     const auto max_physmem_bits = info.number("MAX_PHYSMEM_BITS");
     const auto mem_section = info.symbol("mem_section");
     const auto mem_section_size = info.size("mem_section");
     const auto section_mem_map_offset = info.offset("mem_section.section_mem_map");
     if (!section_size_bits || !max_physmem_bits || !mem_section || !mem_section_size ||
-        !section_mem_map_offset || *section_size_bits <= static_cast<int64_t>(kPageShift) ||
+        !section_mem_map_offset || *section_size_bits <= static_cast<int64_t>(page_shift) ||
         *max_physmem_bits <= *section_size_bits || *max_physmem_bits > 64 ||
         *mem_section_size == 0) {
         return make_error(0,
@@ -207,9 +213,10 @@ Result<PageFilter> PageFilter::create(const KernelAddressSpace& memory, const Vm
             "is implausible",
             *mem_section_size, *section_mem_map_offset);
     }
-    filter.pages_per_section_ = 1ULL << (*section_size_bits - kPageShift);
+    filter.pages_per_section_ = 1ULL << (*section_size_bits - page_shift);
     const uint64_t nr_mem_sections = 1ULL << (*max_physmem_bits - *section_size_bits);
-    const uint64_t sections_per_root_extreme = 4096 / *mem_section_size;
+    // SECTIONS_PER_ROOT: a page of struct mem_section under each root.
+    const uint64_t sections_per_root_extreme = page_size / *mem_section_size;
     const uint64_t sections =
         max_mapnr / filter.pages_per_section_ + (max_mapnr % filter.pages_per_section_ != 0);
     if (sections > std::min(nr_mem_sections, kMaxSections)) {
@@ -222,10 +229,7 @@ Result<PageFilter> PageFilter::create(const KernelAddressSpace& memory, const Vm
     const bool extreme = !length || *length == (nr_mem_sections + sections_per_root_extreme - 1) /
                                                    sections_per_root_extreme;
 
-    // The lowest kernel address: the upper half of the canonical address space
-    // (Documentation/arch/x86/x86_64/mm.rst), 48-bit or 57-bit.
-    const uint64_t kernel_half_start =
-        memory.paging_levels() == 5 ? 0xff00000000000000ULL : 0xffff800000000000ULL;
+    const uint64_t kernel_half_start = memory.lowest_kernel_address();
     auto decode = [&](uint64_t roots_address) -> std::optional<std::vector<uint64_t>> {
         std::vector<uint64_t> maps(sections, 0);
         std::vector<uint64_t> roots;

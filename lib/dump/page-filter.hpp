@@ -13,10 +13,10 @@
 #include <string>
 #include <vector>
 
+#include "kernel-address-space.hpp"
 #include "page-selection.hpp"
 #include "result.hpp"
 #include "vmcoreinfo.hpp"
-#include "x86-64-address-space.hpp"
 
 namespace crashcapture {
 

@@ -8,9 +8,9 @@
 #include <string>
 #include <string_view>
 
+#include "kernel-address-space.hpp"
 #include "result.hpp"
 #include "vmcoreinfo.hpp"
-#include "x86-64-address-space.hpp"
 
 namespace crashcapture {
 

@@ -9,11 +9,11 @@
 #include <cstring>
 
 #include "file-util.hpp"
+#include "kernel-address-space.hpp"
 #include "page-filter.hpp"
 #include "printk-log.hpp"
 #include "vmcore-reader.hpp"
 #include "vmcoreinfo.hpp"
-#include "x86-64-address-space.hpp"
 
 namespace crashcapture {
 
@@ -272,10 +272,10 @@ SaveResult Saver::run() {
             "{} is truncated: its PT_LOADs need data past byte {} of {}; the dump stops there",
             options_.input, *at, vmcore->file_size()));
     }
-    if (vmcore->elf_machine() != EM_X86_64) {
+    if (vmcore->elf_machine() != EM_X86_64 && vmcore->elf_machine() != EM_AARCH64) {
         return finish(DumpResult::failed,
-                      fmt::format("{}: ELF machine {} is not x86_64, the only architecture "
-                                  "supported so far",
+                      fmt::format("{}: ELF machine {} is neither x86_64 nor aarch64, the "
+                                  "architectures supported so far",
                                   options_.input, vmcore->elf_machine()),
                       kExitFailed);
     }
@@ -315,7 +315,8 @@ SaveResult Saver::run() {
                           kExitFailed);
         }
         kernel.page_size = page_size;
-        if (auto space = KernelAddressSpace::create(*vmcore, *info, vmcore->segments())) {
+        if (auto space = KernelAddressSpace::create(*vmcore, *info, vmcore->segments(),
+                                                    vmcore->elf_machine())) {
             memory.emplace(std::move(*space));
             kernel.phys_base = memory->phys_base();
         } else {

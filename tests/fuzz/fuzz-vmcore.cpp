@@ -10,11 +10,11 @@
 #include <cstring>
 
 #include "fuzz-support.hpp"
+#include "kernel-address-space.hpp"
 #include "page-filter.hpp"
 #include "printk-log.hpp"
 #include "vmcore-reader.hpp"
 #include "vmcoreinfo.hpp"
-#include "x86-64-address-space.hpp"
 
 using namespace crashcapture;
 

@@ -12,7 +12,6 @@ constexpr uint64_t kPageLarge = 1ULL << 7;    // _PAGE_BIT_PSE: 2 MiB (PMD) / 1 
 // Physical address bits 12..51 of an entry (makedumpfile ENTRY_MASK
 // ~0xfff0000000000fff: drops flags and NX).
 constexpr uint64_t kEntryAddressMask = 0x000ffffffffff000ULL;
-constexpr uint64_t kPageSize4K = 4096;
 
 // KERNEL_IMAGE_SIZE is 1 GiB with KASLR (page_64_types.h); VMCOREINFO
 // reports it as NUMBER(KERNEL_IMAGE_SIZE).
@@ -24,10 +23,11 @@ constexpr std::array<int, 5> kLevelShifts{48, 39, 30, 21, 12};
 
 }  // namespace
 
-Result<KernelAddressSpace> KernelAddressSpace::create(const PhysicalMemory& memory,
-                                                      const Vmcoreinfo& vmcoreinfo,
-                                                      const std::vector<LoadSegment>& segments) {
-    KernelAddressSpace space(memory);
+Result<std::unique_ptr<X86_64Translator>> X86_64Translator::create(
+    const PhysicalMemory& memory, const Vmcoreinfo& vmcoreinfo,
+    const std::vector<LoadSegment>& segments) {
+    std::unique_ptr<X86_64Translator> translator(new X86_64Translator(memory));
+    X86_64Translator& space = *translator;
     if (auto phys_base = vmcoreinfo.phys_base()) {
         space.phys_base_ = *phys_base;
     } else {
@@ -67,16 +67,19 @@ Result<KernelAddressSpace> KernelAddressSpace::create(const PhysicalMemory& memo
     // AMD SME sets the encryption bit in entries; it is not part of the address.
     space.entry_address_mask_ =
         kEntryAddressMask & ~static_cast<uint64_t>(vmcoreinfo.number("sme_mask").value_or(0));
-    return space;
+    return translator;
 }
 
-Result<uint64_t> KernelAddressSpace::to_physical(uint64_t virt_addr) const {
-    if (virt_addr - cached_virt_base_ < cached_size_) {
-        return cached_phys_base_ + (virt_addr - cached_virt_base_);
-    }
+uint64_t X86_64Translator::lowest_kernel_address() const {
+    // The upper half of the canonical address space
+    // (Documentation/arch/x86/x86_64/mm.rst), 48-bit or 57-bit.
+    return paging_levels_ == 5 ? 0xff00000000000000ULL : 0xffff800000000000ULL;
+}
+
+Result<PageMapping> X86_64Translator::translate(uint64_t virt_addr) const {
     // Kernel text and data: a fixed offset, no walk needed (__phys_addr_nodebug()).
     if (virt_addr >= kStartKernelMap && virt_addr - kStartKernelMap < kernel_image_size_) {
-        return virt_addr - kStartKernelMap + static_cast<uint64_t>(phys_base_);
+        return PageMapping{kStartKernelMap, kernel_image_size_, static_cast<uint64_t>(phys_base_)};
     }
     uint64_t table = top_table_phys_;
     const size_t first_level = paging_levels_ == 5 ? 0 : 1;
@@ -98,57 +101,11 @@ Result<uint64_t> KernelAddressSpace::to_physical(uint64_t virt_addr) const {
         // PUD (shift 30) or PMD (shift 21) with PSE: a 1 GiB or 2 MiB page.
         if (((shift == 30 || shift == 21) && (entry & kPageLarge)) || shift == 12) {
             const uint64_t page_mask = (1ULL << shift) - 1;
-            cached_virt_base_ = virt_addr & ~page_mask;
-            cached_size_ = page_mask + 1;
-            cached_phys_base_ = next & ~page_mask;
-            return cached_phys_base_ + (virt_addr & page_mask);
+            return PageMapping{virt_addr & ~page_mask, page_mask + 1, next & ~page_mask};
         }
         table = next;
     }
     return make_error(EFAULT, "virtual address {:#x}: page-table walk did not end", virt_addr);
-}
-
-Status KernelAddressSpace::read(uint64_t virt_addr, std::span<std::byte> out) const {
-    // Translate page by page, but read physically contiguous stretches with
-    // one call: the struct page array is contiguous over 2 MiB mappings.
-    size_t done = 0;
-    while (done < out.size()) {
-        const uint64_t start = virt_addr + done;
-        auto phys_start = to_physical(start);
-        if (!phys_start) {
-            return tl::unexpected(phys_start.error());
-        }
-        size_t length =
-            std::min<uint64_t>(out.size() - done, kPageSize4K - (start & (kPageSize4K - 1)));
-        while (done + length < out.size()) {
-            auto next = to_physical(start + length);
-            if (!next || *next != *phys_start + length) {
-                break;
-            }
-            length += std::min<uint64_t>(out.size() - done - length, kPageSize4K);
-        }
-        if (auto read = memory_.read_physical(*phys_start, out.subspan(done, length)); !read) {
-            return propagate(read.error(), fmt::format("reading virtual address {:#x}", start));
-        }
-        done += length;
-    }
-    return {};
-}
-
-Result<uint64_t> KernelAddressSpace::read_u64(uint64_t virt_addr) const {
-    uint64_t value = 0;
-    if (auto read = this->read(virt_addr, std::as_writable_bytes(std::span(&value, 1))); !read) {
-        return tl::unexpected(read.error());
-    }
-    return value;
-}
-
-Result<uint32_t> KernelAddressSpace::read_u32(uint64_t virt_addr) const {
-    uint32_t value = 0;
-    if (auto read = this->read(virt_addr, std::as_writable_bytes(std::span(&value, 1))); !read) {
-        return tl::unexpected(read.error());
-    }
-    return value;
 }
 
 }  // namespace crashcapture

@@ -5,35 +5,30 @@
 #pragma once
 
 #include <cstdint>
-#include <span>
-#include <string>
+#include <memory>
 #include <vector>
 
-#include "result.hpp"
-#include "vmcore-reader.hpp"
-#include "vmcoreinfo.hpp"
+#include "kernel-address-space.hpp"
 
 namespace crashcapture {
 
-class KernelAddressSpace {
+class X86_64Translator final : public AddressTranslator {
   public:
     // Needs SYMBOL(init_top_pgt) (or init_level4_pgt / swapper_pg_dir) and a
     // phys_base: NUMBER(phys_base), else derived from a kernel-image PT_LOAD.
-    static Result<KernelAddressSpace> create(const PhysicalMemory& memory,
-                                             const Vmcoreinfo& vmcoreinfo,
-                                             const std::vector<LoadSegment>& segments);
+    static Result<std::unique_ptr<X86_64Translator>> create(
+        const PhysicalMemory& memory, const Vmcoreinfo& vmcoreinfo,
+        const std::vector<LoadSegment>& segments);
 
-    Result<uint64_t> to_physical(uint64_t virt_addr) const;
-    Status read(uint64_t virt_addr, std::span<std::byte> out) const;
-    Result<uint64_t> read_u64(uint64_t virt_addr) const;
-    Result<uint32_t> read_u32(uint64_t virt_addr) const;
+    Result<PageMapping> translate(uint64_t virt_addr) const override;
+    uint64_t lowest_kernel_address() const override;
+    int64_t phys_base() const override { return phys_base_; }
+    const char* machine() const override { return "x86_64"; }
 
-    int64_t phys_base() const { return phys_base_; }
     int paging_levels() const { return paging_levels_; }
-    const PhysicalMemory& physical_memory() const { return memory_; }
 
   private:
-    KernelAddressSpace(const PhysicalMemory& memory) : memory_(memory) {}
+    explicit X86_64Translator(const PhysicalMemory& memory) : memory_(memory) {}
 
     const PhysicalMemory& memory_;
     int64_t phys_base_ = 0;
@@ -41,12 +36,6 @@ class KernelAddressSpace {
     int paging_levels_ = 4;
     uint64_t kernel_image_size_ = 0;
     uint64_t entry_address_mask_ = 0;
-    // One-entry cache of the last translated page (4 KiB, 2 MiB or 1 GiB):
-    // reads of a kernel structure, and the struct page array (mapped with
-    // 2 MiB pages), touch the same page many times in a row.
-    mutable uint64_t cached_virt_base_ = ~uint64_t{0};
-    mutable uint64_t cached_size_ = 0;
-    mutable uint64_t cached_phys_base_ = 0;
 };
 
 // __START_KERNEL_map (arch/x86/include/asm/page_64_types.h): the kernel image

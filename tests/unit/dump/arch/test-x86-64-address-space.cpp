@@ -53,7 +53,7 @@ TEST_P(SyntheticKernelSpace, NegativePhysBaseAndPagingLevels) {
     auto s = space();
     EXPECT_LT(s.phys_base(), 0);
     EXPECT_EQ(s.phys_base(), kernel_.phys_base());
-    EXPECT_EQ(s.paging_levels(), GetParam());
+    EXPECT_EQ(dynamic_cast<const X86_64Translator&>(s.translator()).paging_levels(), GetParam());
 }
 
 TEST_P(SyntheticKernelSpace, KernelImageAddressesByArithmetic) {
