@@ -42,6 +42,10 @@ struct WriteOptions {
     // Excludes pages by type; null = only zero pages (dump level bit 1).
     // dump_level must then be at most 1 or the filter's effective level.
     const PageFilter* filter = nullptr;
+    // The crashed kernel's page size (VMCOREINFO PAGESIZE): the frame the
+    // ELF writer filters and counts by, as the kdump writer does by
+    // KernelIdentity::page_size (arm64 kernels have 16 and 64 KiB pages too).
+    uint64_t page_size = 4096;
 };
 
 // Called a few times per second at most by the writer's caller; done and

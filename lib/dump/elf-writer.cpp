@@ -32,7 +32,11 @@ WriteOutcome write_elf(const VmcoreFile& vmcore, const WriteOptions& options, Du
         outcome.error = s.error();
         return outcome;
     }
-    constexpr uint64_t page_size = 4096;
+    const uint64_t page_size = options.page_size;
+    if (page_size == 0 || (page_size & (page_size - 1)) != 0) {
+        outcome.error = Error{EINVAL, fmt::format("page size {} is not a power of two", page_size)};
+        return outcome;
+    }
     const auto& segments = vmcore.segments();
     if (segments.size() + 1 >= PN_XNUM) {
         outcome.error = Error{E2BIG, fmt::format("{} PT_LOADs do not fit an ELF program header "

@@ -28,7 +28,7 @@ constexpr mode_t kPrivateFileMode = kPrivateDumpFileMode;
 // init_uts_ns.name as the kdump header wants it; falls back to what
 // VMCOREINFO says when the structure cannot be read.
 std::array<char, kdump::kUtsnameSize> read_utsname(const KernelAddressSpace* memory,
-                                                   const Vmcoreinfo& info,
+                                                   const Vmcoreinfo& info, uint16_t elf_machine,
                                                    std::vector<std::string>& warnings) {
     std::array<char, kdump::kUtsnameSize> uts{};
     if (memory) {
@@ -49,7 +49,8 @@ std::array<char, kdump::kUtsnameSize> read_utsname(const KernelAddressSpace* mem
     };
     put_field(0, "Linux");
     put_field(2, info.osrelease());
-    put_field(4, "x86_64");
+    // The machine as uname -m names it, from the vmcore's e_machine.
+    put_field(4, elf_machine == EM_AARCH64 ? "aarch64" : "x86_64");
     return uts;
 }
 
@@ -323,7 +324,8 @@ SaveResult Saver::run() {
             record_.warnings.push_back(space.error().message);
             kernel.phys_base = info->phys_base().value_or(0);
         }
-        kernel.utsname = read_utsname(memory ? &*memory : nullptr, *info, record_.warnings);
+        kernel.utsname = read_utsname(memory ? &*memory : nullptr, *info, vmcore->elf_machine(),
+                                      record_.warnings);
         // The panic log first: small, and the most valuable thing we save.
         if (!memory) {
             record_.warnings.push_back("kernel log not saved: no address translation");
@@ -370,6 +372,7 @@ SaveResult Saver::run() {
         return finish(DumpResult::failed, sink.error().message, kExitFailed);
     }
     const uint64_t page_size = kernel.page_size;
+    write.page_size = page_size;
     auto on_progress = [&](uint64_t done, uint64_t total, uint64_t) {
         progress_.update(done * page_size, total * page_size);
     };

@@ -36,6 +36,24 @@ verify = import_module("verify-dump")
 compare = import_module("compare-bitmaps")
 
 
+def first_present_section_map(info, u64, sym, off):
+    """The vmemmap base from the first section marked present (bit 0,
+    SECTION_MARKED_PRESENT), its low 5 flag bits cleared (include/linux/mmzone.h)."""
+    # VMCOREINFO_SYMBOL_ARRAY(mem_section): the roots array itself.
+    roots = sym("mem_section")
+    section_size = int(info["SIZE(mem_section)"])
+    per_root = int(info["PAGESIZE"]) // section_size
+    for root_index in range(int(info.get("LENGTH(mem_section)", "1"))):
+        root = u64(roots + 8 * root_index)
+        if root == 0:
+            continue
+        for nr in range(per_root):
+            coded = u64(root + nr * section_size + off("mem_section.section_mem_map"))
+            if coded & 1:
+                return coded & ~0x1F
+    raise SystemExit("no present memory section")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--source", required=True)
@@ -67,8 +85,9 @@ def main():
     if "SYMBOL(vmemmap)" in info:
         vmemmap = sym("vmemmap")
     else:
-        roots = sym("mem_section")
-        vmemmap = u64(u64(roots) + off("mem_section.section_mem_map")) & ~0x1F
+        # The first present section's coded mem_map is the vmemmap base
+        # (sparse_encode_mem_map()); arm64 memory starts above section 0.
+        vmemmap = first_present_section_map(info, u64, sym, off)
     page_to_pfn = lambda page: (page - vmemmap) // struct_page
 
     # Walk the buddy free lists (include/linux/mmzone.h).
@@ -77,8 +96,15 @@ def main():
     zone_size, free_area_size = int(info["SIZE(zone)"]), int(info["SIZE(free_area)"])
     orders, types = int(info["LENGTH(zone.free_area)"]), int(info["LENGTH(free_area.free_list)"])
     lru = off("page.lru")
-    for node in range(nodes):
-        pgdat = u64(sym("node_data") + 8 * node)
+    if "SYMBOL(node_data)" in info:
+        pgdats = [u64(sym("node_data") + 8 * node) for node in range(nodes)]
+    elif "SYMBOL(contig_page_data)" in info:
+        pgdats = [sym("contig_page_data")]  # !CONFIG_NUMA: one node, not a pointer
+    else:
+        print("SKIP: VMCOREINFO has neither SYMBOL(node_data) nor SYMBOL(contig_page_data) "
+              "(arm64 exports neither): the free lists cannot be found without debug info")
+        return 77
+    for pgdat in pgdats:
         if pgdat == 0:
             continue
         nr_zones = u32(pgdat + off("pglist_data.nr_zones"))

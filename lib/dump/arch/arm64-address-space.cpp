@@ -29,7 +29,9 @@ constexpr uint64_t kLpa2HighMask = 0x3;
 constexpr int kMinVaBits = 36;
 constexpr int kMaxVaBits = 52;
 
-uint64_t low_bits(int count) { return count >= 64 ? ~uint64_t{0} : (uint64_t{1} << count) - 1; }
+uint64_t low_bits(int count) {
+    return count >= 64 ? ~uint64_t{0} : (uint64_t{1} << count) - 1;
+}
 
 // Levels of translation for a VA size and granule: each level resolves
 // page_shift - 3 bits above the page offset (ARM64_HW_PGTABLE_LEVELS()).
@@ -40,7 +42,9 @@ int levels_for(int va_bits, int page_shift) {
 
 // Shift of the index of hardware level n, -1 .. 3
 // (ARM64_HW_PGTABLE_LEVEL_SHIFT(n) = (PAGE_SHIFT - 3) * (4 - n) + 3).
-int level_shift(int level, int page_shift) { return (page_shift - 3) * (4 - level) + 3; }
+int level_shift(int level, int page_shift) {
+    return (page_shift - 3) * (4 - level) + 3;
+}
 
 // makedumpfile get_va_bits_from_stext_arm64(): kernels before VMCOREINFO
 // had NUMBER(VA_BITS) (4.12) link _stext in the top 2^VA_BITS bytes.
@@ -56,8 +60,9 @@ std::optional<int> va_bits_from_stext(uint64_t stext) {
 
 }  // namespace
 
-Result<std::unique_ptr<Arm64Translator>> Arm64Translator::create(const PhysicalMemory& memory,
-                                                                 const Vmcoreinfo& vmcoreinfo) {
+Result<std::unique_ptr<Arm64Translator>> Arm64Translator::create(
+    const PhysicalMemory& memory, const Vmcoreinfo& vmcoreinfo,
+    const std::vector<LoadSegment>& segments) {
     std::unique_ptr<Arm64Translator> translator(new Arm64Translator(memory));
     Arm64Translator& t = *translator;
 
@@ -89,15 +94,15 @@ Result<std::unique_ptr<Arm64Translator>> Arm64Translator::create(const PhysicalM
                               *t1sz, 64 - kMaxVaBits, 64 - kMinVaBits);
         }
         t.vabits_actual_ = 64 - static_cast<int>(*t1sz);
-    } else if (auto mem_section = vmcoreinfo.symbol("mem_section"); t.va_bits_ == 52 &&
-                                                                     mem_section) {
+    } else if (auto mem_section = vmcoreinfo.symbol("mem_section");
+               t.va_bits_ == 52 && mem_section) {
         // 5.4 - 5.8: the 48-bit linear map has bit 51 set, the 52-bit one not.
         t.vabits_actual_ = (*mem_section & (1ULL << (t.va_bits_ - 1))) ? 48 : 52;
     }
     t.levels_ = levels_for(t.vabits_actual_, t.page_shift_);
     if (t.levels_ < 2 || t.levels_ > 5) {
-        return make_error(0, "{}-bit virtual addresses with {} KiB pages: {} levels", t.vabits_actual_,
-                          page_size / 1024, t.levels_);
+        return make_error(0, "{}-bit virtual addresses with {} KiB pages: {} levels",
+                          t.vabits_actual_, page_size / 1024, t.levels_);
     }
     const int top_shift = level_shift(4 - t.levels_, t.page_shift_);
     // swapper_pg_dir is laid out for the VA size the kernel was built for.
@@ -126,7 +131,17 @@ Result<std::unique_ptr<Arm64Translator>> Arm64Translator::create(const PhysicalM
     }
     if (auto kimage_voffset = vmcoreinfo.number("kimage_voffset")) {
         // __pa_symbol(): kernel-image addresses are physical + kimage_voffset.
-        t.top_table_phys_ = *swapper - static_cast<uint64_t>(*kimage_voffset);
+        const auto voffset = static_cast<uint64_t>(*kimage_voffset);
+        t.top_table_phys_ = *swapper - voffset;
+        for (const auto& segment : segments) {
+            if (segment.virt_start >= t.lowest_kernel_address() && segment.mem_size != 0 &&
+                segment.virt_start - voffset == segment.phys_start &&
+                segment.virt_start <= *swapper &&
+                *swapper - segment.virt_start < segment.mem_size) {
+                t.kernel_image_ = {segment.virt_start, segment.mem_size, segment.phys_start};
+                break;
+            }
+        }
     } else if (auto phys_offset = vmcoreinfo.number("PHYS_OFFSET")) {
         // Before 4.6 the image sat in the linear map (__pa(), makedumpfile):
         // linear address & ~PAGE_OFFSET, plus PHYS_OFFSET.
@@ -169,6 +184,9 @@ Result<PageMapping> Arm64Translator::translate(uint64_t virt_addr) const {
         return make_error(EFAULT, "{:#x} is not a kernel address ({}-bit, from {:#x})", virt_addr,
                           vabits_actual_, lowest_kernel_address());
     }
+    if (virt_addr - kernel_image_.virt_base < kernel_image_.size) {
+        return kernel_image_;
+    }
     const int first_level = 4 - levels_;
     uint64_t table = top_table_phys_;
     for (int level = first_level; level <= 3; ++level) {
@@ -177,9 +195,9 @@ Result<PageMapping> Arm64Translator::translate(uint64_t virt_addr) const {
         const uint64_t index = (virt_addr >> shift) & low_bits(index_bits);
         std::array<std::byte, 8> raw{};
         if (auto read = memory_.read_physical(table + index * 8, raw); !read) {
-            return propagate(read.error(),
-                             fmt::format("translating {:#x}: reading a level-{} table", virt_addr,
-                                         level));
+            return propagate(
+                read.error(),
+                fmt::format("translating {:#x}: reading a level-{} table", virt_addr, level));
         }
         uint64_t entry;
         std::memcpy(&entry, raw.data(), sizeof(entry));

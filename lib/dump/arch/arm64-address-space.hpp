@@ -19,9 +19,11 @@ namespace crashcapture {
 class Arm64Translator final : public AddressTranslator {
   public:
     // Needs PAGESIZE, SYMBOL(swapper_pg_dir), NUMBER(VA_BITS) and
-    // NUMBER(kimage_voffset) or NUMBER(PHYS_OFFSET).
-    static Result<std::unique_ptr<Arm64Translator>> create(const PhysicalMemory& memory,
-                                                           const Vmcoreinfo& vmcoreinfo);
+    // NUMBER(kimage_voffset) or NUMBER(PHYS_OFFSET). segments: the vmcore's
+    // PT_LOADs; the one of the kernel image is translated by arithmetic.
+    static Result<std::unique_ptr<Arm64Translator>> create(
+        const PhysicalMemory& memory, const Vmcoreinfo& vmcoreinfo,
+        const std::vector<LoadSegment>& segments = {});
 
     Result<PageMapping> translate(uint64_t virt_addr) const override;
     uint64_t lowest_kernel_address() const override;
@@ -47,6 +49,11 @@ class Arm64Translator final : public AddressTranslator {
     int top_index_bits_ = 9;
     int64_t phys_offset_ = 0;
     uint64_t top_table_phys_ = 0;
+    // The kernel image's PT_LOAD (kexec-tools and the kernel's own elfcorehdr
+    // give it vaddr _text, paddr __pa_symbol(_text)): physical = virtual -
+    // kimage_voffset, no walk. The kernel log is read through it even when
+    // the page tables are lost (a vmcore truncated before them).
+    PageMapping kernel_image_{~uint64_t{0}, 0, 0};
     // How an entry encodes bits 48-51 of a 52-bit physical address.
     enum class HighAddressBits { none, lpa_64k, lpa2 } high_bits_ = HighAddressBits::none;
 };

@@ -27,7 +27,7 @@ Result<KernelAddressSpace> KernelAddressSpace::create(const PhysicalMemory& memo
             break;
         }
         case kElfMachineAarch64: {
-            auto arm64 = Arm64Translator::create(memory, vmcoreinfo);
+            auto arm64 = Arm64Translator::create(memory, vmcoreinfo, segments);
             if (!arm64) {
                 return tl::unexpected(arm64.error());
             }

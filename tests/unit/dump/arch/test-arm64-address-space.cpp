@@ -329,3 +329,26 @@ TEST(Arm64AddressSpace, OtherMachinesAreNamedNotGuessed) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Arm64AddressSpace, TheKernelImageIsTranslatedWithoutTheTables) {
+    // A vmcore cut short before the page tables: the image's PT_LOAD
+    // (vaddr _text, paddr __pa_symbol(_text)) still gives the kernel log.
+    Arm64Tables tables(12, 4, 9, Encoding::pa48, 0x40100000);
+    const uint64_t image_phys = 0x40200000;
+    const uint64_t image_virt = image_phys + kKimageVoffset;
+    LoadSegment image{image_phys, image_virt, 0x2000, 0x2010000, 0x2010000};
+    LoadSegment linear{0x40000000, 0xffff1c3840000000ULL, 0x2012000, 0x10000000, 0x10000000};
+    // swapper_pg_dir lies inside the image, as in the kernel's linker script.
+    auto info = parse(vmcoreinfo(4096, 48, 0x10, image_phys + 0x100000));
+    tables.memory().add_page(image_phys + 0x100000);
+    auto space = KernelAddressSpace::create(tables.memory(), info, {linear, image},
+                                            KernelAddressSpace::kElfMachineAarch64);
+    ASSERT_TRUE(space) << space.error().message;
+    EXPECT_EQ(translate(*space, image_virt + 0x1234567).value_or(0), image_phys + 0x1234567);
+    // Past the image the walk is needed, and the tables here map nothing.
+    EXPECT_FALSE(translate(*space, image_virt + 0x2010000));
+}
+
+}  // namespace
