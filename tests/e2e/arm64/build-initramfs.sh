@@ -99,8 +99,15 @@ for program in "${PROGRAMS[@]}"; do
 done
 if [ -n "$SAVER" ]; then
     # The capture kernel unpacks the initramfs into its reserved memory:
-    # ship the code, not the DWARF. binutils' strip handles any ELF machine.
-    strip --strip-debug -o "$root/usr/bin/crashcapture-save" "$SAVER"
+    # ship the code, not the DWARF. The host's binutils strip knows x86 only;
+    # the cross one (binutils-aarch64-linux-gnu, which a cross build has) or
+    # llvm-strip (any machine) do, else the binary goes in as built.
+    strip_tool=$(command -v aarch64-linux-gnu-strip || command -v llvm-strip || true)
+    if [ -n "$strip_tool" ]; then
+        "$strip_tool" --strip-debug -o "$root/usr/bin/crashcapture-save" "$SAVER"
+    else
+        install -m 0755 "$SAVER" "$root/usr/bin/crashcapture-save"
+    fi
     add_libraries "$SAVER"
 fi
 # PT_INTERP of every Debian arm64 program.
