@@ -183,12 +183,15 @@ for kver in "${kernels[@]}"; do
 done
 
 # arm64 (issue 14): a Debian arm64 kernel under qemu-system-aarch64 (TCG),
-# loaded with kexec -p -c and captured with cp /proc/vmcore, or with an
-# arm64 crashcapture-save given as ARM64_SAVER=PATH (test.sh does not cross
-# build one). About 45 s on a warm $CRASHCAPTURE_CACHE/arm64; the first run
-# fetches the arm64 .debs (65 MB for 6.1) and adds the arm64 dpkg architecture.
-step "arm64 crash cycle in QEMU (TCG) on Debian's 6.1 arm64 kernel"
-run_test "test-arm64-cycle.sh 6.1" env SAVER="${ARM64_SAVER:-}" tests/e2e/arm64/test-arm64-cycle.sh 6.1
+# loaded with kexec -p -c, saved by the arm64 crashcapture-save when one is
+# built (ARM64_SAVER, default build-arm64/cli/crashcapture-save, what
+# scripts/build-arm64.sh makes), else with cp /proc/vmcore. About 45 s on a
+# warm $CRASHCAPTURE_CACHE/arm64; the first run fetches the arm64 .debs
+# (65 MB for 6.1) and adds the arm64 dpkg architecture.
+arm64_saver=${ARM64_SAVER-build-arm64/cli/crashcapture-save}
+[ -x "$arm64_saver" ] || arm64_saver=
+step "arm64 crash cycle in QEMU (TCG) on Debian's 6.1 arm64 kernel, saver: ${arm64_saver:-cp}"
+run_test "test-arm64-cycle.sh 6.1" env SAVER="$arm64_saver" tests/e2e/arm64/test-arm64-cycle.sh 6.1
 
 # guest_pair MAIN ALONGSIDE: two systemd guests side by side, each one TCG
 # vCPU on one host core of the two; ALONGSIDE's output follows MAIN's.
@@ -230,7 +233,7 @@ if [ "${FULL:-0}" = 1 ]; then
     tests/e2e/make-corpus.sh        # busy 1, 2 and 4 GiB guests, both kernels
     tests/e2e/run-matrix.sh         # both kernels x our loader/kexec -s/-c x ours/makedumpfile
     # arm64 6.12 with LPA2: 52-bit virtual addresses in use (-cpu max,pauth-impdef=on)
-    run_test "test-arm64-cycle.sh 6.12" env SAVER="${ARM64_SAVER:-}" tests/e2e/arm64/test-arm64-cycle.sh 6.12
+    run_test "test-arm64-cycle.sh 6.12" env SAVER="$arm64_saver" tests/e2e/arm64/test-arm64-cycle.sh 6.12
     tests/e2e/run-matrix.sh --sweep # the smallest crashkernel= that still captures
     bench/run-bench.sh              # against makedumpfile on the whole corpus
     for scenario in "${rotation[@]}"; do  # the other targets; nothing is lost silently

@@ -84,8 +84,8 @@ if [ "$SAVE" = ours ]; then
         fail "$label: no crashcapture-save progress line in $OUT/serial.log"
     fi
 fi
-# The host's vmcore-dmesg reads ELF vmcores only; makedumpfile's and our
-# saver's kdump-compressed files are read by libkdumpfile and drgn below.
+# The host's vmcore-dmesg reads ELF vmcores only (cp); makedumpfile's and
+# our saver's kdump-compressed files are read by libkdumpfile and drgn below.
 if [ "$(head -c 4 "$vmcore")" = $'\x7fELF' ]; then
     # Into a file first: under pipefail, grep -q closing the pipe early makes
     # vmcore-dmesg die of SIGPIPE and the check fail at random.
@@ -99,8 +99,14 @@ if [ "$(head -c 4 "$vmcore")" = $'\x7fELF' ]; then
     "$PYTHON" "$ARM64_DIR/check-vmcore.py" vmcoreinfo "$vmcore" |
         grep -E '^(PAGESIZE|NUMBER\((VA_BITS|TCR_EL1_T1SZ|KERNELPACMASK)\))=' | tr '\n' ' ' | sed 's/^/vmcoreinfo: /'
     echo
-else
-    skip "$label: host vmcore-dmesg: the dump is not an ELF file (save=$SAVE)"
+elif [ "$SAVE" = mdf ]; then
+    # makedumpfile's kdump file: the capture kernel's own vmcore-dmesg of
+    # /proc/vmcore. (SAVE=ours: check-dump.py read the saver's above.)
+    if grep -q -- "$mark" "$OUT/vmcore-dmesg.txt" 2> /dev/null; then
+        pass "$label: the marker is in the capture kernel's vmcore-dmesg.txt"
+    else
+        fail "$label: the marker $mark is not in $OUT/vmcore-dmesg.txt"
+    fi
 fi
 for reader in libkdumpfile drgn; do
     status=0
