@@ -24,6 +24,8 @@ build_packages=(
 )
 test_packages=(
     qemu-system-x86 qemu-utils          # real kernel crashes under TCG
+    qemu-system-arm                     # qemu-system-aarch64: real arm64 kernel crashes under TCG (tests/e2e/arm64, issue 14)
+    qemu-user                           # qemu-aarch64: the arm64 makedumpfile on the host, as a reference for arm64 dumps (the amd64 one reads x86 dumps only)
     linux-image-amd64 linux-image-6.12-amd64 # the two kernels Debian 12 ships
     kexec-tools busybox-static cpio e2fsprogs # capture initramfs and its disk
     makedumpfile                        # reference writer we compare against

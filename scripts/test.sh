@@ -2,8 +2,9 @@
 # The one test command: installs what is needed, builds, and runs every test.
 #   sudo scripts/test.sh            what CI runs (.ci/run)
 #   FULL=1 sudo scripts/test.sh     also the long matrix: the full corpus (4 GiB guests),
-#                                   every loader and saver, the crashkernel= sweep and
-#                                   the benchmark (tests/e2e/README.md; about an hour)
+#                                   every loader and saver, the crashkernel= sweep,
+#                                   the arm64 6.12 cycle and the benchmark
+#                                   (tests/e2e/README.md; about an hour)
 # Layers, in order: formatting, shellcheck, build with warnings as errors
 # (CRASHCAPTURE_WERROR=ON: CI and development only, users and packagers build
 # without it), unit tests (synthetic vmcores; those root cannot run, again as
@@ -12,7 +13,8 @@
 # private bus, the man pages, the packages, a real vmcore per kernel (6.1,
 # 6.12) checked against
 # makedumpfile, libkdumpfile, drgn and crash, a real crash cycle per kernel
-# in QEMU with crashcapture-save in a minimal capture initramfs, then the
+# in QEMU with crashcapture-save in a minimal capture initramfs, a real
+# arm64 crash cycle under qemu-system-aarch64, then the
 # whole story in a Debian systemd guest: the package installed, the daemon
 # building the dracut capture initrd and loading it, a crash, the capture,
 # the reboot and the report.
@@ -180,6 +182,17 @@ for kver in "${kernels[@]}"; do
     run_test "test-crash-cycle.sh $kver" tests/e2e/test-crash-cycle.sh "$kver"
 done
 
+# arm64 (issue 14): a Debian arm64 kernel under qemu-system-aarch64 (TCG),
+# loaded with kexec -p -c, saved by the arm64 crashcapture-save when one is
+# built (ARM64_SAVER, default build-arm64/cli/crashcapture-save, what
+# scripts/build-arm64.sh makes), else with cp /proc/vmcore. About 45 s on a
+# warm $CRASHCAPTURE_CACHE/arm64; the first run fetches the arm64 .debs
+# (65 MB for 6.1) and adds the arm64 dpkg architecture.
+arm64_saver=${ARM64_SAVER-build-arm64/cli/crashcapture-save}
+[ -x "$arm64_saver" ] || arm64_saver=
+step "arm64 crash cycle in QEMU (TCG) on Debian's 6.1 arm64 kernel, saver: ${arm64_saver:-cp}"
+run_test "test-arm64-cycle.sh 6.1" env SAVER="$arm64_saver" tests/e2e/arm64/test-arm64-cycle.sh 6.1
+
 # guest_pair MAIN ALONGSIDE: two systemd guests side by side, each one TCG
 # vCPU on one host core of the two; ALONGSIDE's output follows MAIN's.
 guest_pair() {
@@ -219,6 +232,8 @@ if [ "${FULL:-0}" = 1 ]; then
     step "full matrix"
     tests/e2e/make-corpus.sh        # busy 1, 2 and 4 GiB guests, both kernels
     tests/e2e/run-matrix.sh         # both kernels x our loader/kexec -s/-c x ours/makedumpfile
+    # arm64 6.12 with LPA2: 52-bit virtual addresses in use (-cpu max,pauth-impdef=on)
+    run_test "test-arm64-cycle.sh 6.12" env SAVER="$arm64_saver" tests/e2e/arm64/test-arm64-cycle.sh 6.12
     tests/e2e/run-matrix.sh --sweep # the smallest crashkernel= that still captures
     bench/run-bench.sh              # against makedumpfile on the whole corpus
     for scenario in "${rotation[@]}"; do  # the other targets; nothing is lost silently
