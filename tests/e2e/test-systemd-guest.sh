@@ -665,9 +665,20 @@ PY
         fail "the recovery from the raw disk: $(cat "$OUT/raw-check.txt")"
     fi
 fi
-grep -q 'crashcapture: the dump is complete' "$OUT/serial.log" &&
-    pass "the capture initrd saved the dump (crashcapture-capture.service)" ||
+if grep -q 'crashcapture: the dump is complete' "$OUT/serial.log"; then
+    pass "the capture initrd saved the dump (crashcapture-capture.service)"
+else
     fail "the capture initrd did not report a complete dump"
+    # Say what the capture kernel was stuck on: a task in D state on block
+    # I/O (the kernel's hung-task report) means the disk stopped completing
+    # requests under it, which the capture cannot work around; the service's
+    # TimeoutStartSec= then ends it and the crash is reported lost.
+    hung=$(sed -n '/E2E: CRASHING/,/E2E: PHASE 2/p' "$OUT/serial.log" |
+        grep -o 'INFO: task [^ ]* blocked for more than [0-9]* seconds' | sort -u | head -3 | tr '\n' ';')
+    if [ -n "$hung" ]; then
+        echo "  the capture kernel reported hung tasks: $hung (see $OUT/serial.log)"
+    fi
+fi
 [ "$(grep -c 'E2E: PHASE' "$OUT/serial.log")" -ge 2 ] &&
     pass "the guest rebooted by itself after the capture (FinalAction=reboot)" ||
     fail "no second boot after the capture"
