@@ -193,6 +193,26 @@ arm64_saver=${ARM64_SAVER-build-arm64/cli/crashcapture-save}
 step "arm64 crash cycle in QEMU (TCG) on Debian's 6.1 arm64 kernel, saver: ${arm64_saver:-cp}"
 run_test "test-arm64-cycle.sh 6.1" env SAVER="$arm64_saver" tests/e2e/arm64/test-arm64-cycle.sh 6.1
 
+# An arm64 vmcore on this x86_64 host: crashcapture-save against the arm64
+# makedumpfile under qemu-user (byte-identical at levels 1 to 31, the same
+# kernel log), libkdumpfile and drgn. The vmcore is a plain cp of
+# /proc/vmcore from one more cycle, kept in the cache (make-vmcores.sh).
+# real_arm64_vmcore NAME [MAKEDUMPFILE]: check the arm64 vmcore NAME.
+real_arm64_vmcore() {
+    local name=$1 with_makedumpfile=${2:-yes} sysroot kver
+    tests/e2e/arm64/make-vmcores.sh "$name"
+    sysroot=$(tests/e2e/arm64/fetch.sh "${name%-va48}")
+    kver=${sysroot##*/sysroot-}
+    local makedumpfile="qemu-aarch64 -L $sysroot $sysroot/usr/bin/makedumpfile"
+    # makedumpfile 1.7.2 cannot read 4K pages with 52-bit VA (6.12 arm64).
+    [ "$with_makedumpfile" = yes ] || makedumpfile=
+    run_test "test-real-vmcore.sh arm64 $name" env MAKEDUMPFILE="$makedumpfile" \
+        tests/integration/test-real-vmcore.sh \
+        "$CRASHCAPTURE_CACHE/arm64/vmcores/$kver${name#"${name%-va48}"}/vmcore"
+}
+step "an arm64 vmcore (Debian 6.1) read on this x86_64 host, against the arm64 makedumpfile"
+real_arm64_vmcore 6.1
+
 # guest_pair MAIN ALONGSIDE: two systemd guests side by side, each one TCG
 # vCPU on one host core of the two; ALONGSIDE's output follows MAIN's.
 guest_pair() {
@@ -234,6 +254,8 @@ if [ "${FULL:-0}" = 1 ]; then
     tests/e2e/run-matrix.sh         # both kernels x our loader/kexec -s/-c x ours/makedumpfile
     # arm64 6.12 with LPA2: 52-bit virtual addresses in use (-cpu max,pauth-impdef=on)
     run_test "test-arm64-cycle.sh 6.12" env SAVER="$arm64_saver" tests/e2e/arm64/test-arm64-cycle.sh 6.12
+    real_arm64_vmcore 6.12 no-makedumpfile      # LPA2: 52-bit VA in use
+    real_arm64_vmcore 6.12-va48 no-makedumpfile # built for 52 bits, 48 in use
     tests/e2e/run-matrix.sh --sweep # the smallest crashkernel= that still captures
     bench/run-bench.sh              # against makedumpfile on the whole corpus
     for scenario in "${rotation[@]}"; do  # the other targets; nothing is lost silently
