@@ -2,13 +2,19 @@
 
 #include <fcntl.h>
 #include <linux/kexec.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <charconv>
 #include <cstring>
 #include <fstream>
+#include <limits>
+#include <sstream>
 
 #include "file-util.hpp"
 #include "text.hpp"
@@ -262,8 +268,10 @@ Error explain_kexec_error(int errno_value, const std::string& what, const std::s
 
 // ---------------------------------------------------------------------------
 
-SystemKexec::SystemKexec(std::string sys_root, std::string proc_root)
-    : sys_root_(std::move(sys_root)), proc_root_(std::move(proc_root)) {}
+SystemKexec::SystemKexec(std::string sys_root, std::string proc_root, std::string kexec_tool)
+    : sys_root_(std::move(sys_root)),
+      proc_root_(std::move(proc_root)),
+      kexec_tools_(std::move(kexec_tool), proc_root_, sys_root_) {}
 
 Status SystemKexec::load_crash_kernel(const std::string& kernel, const std::string& initrd,
                                       const std::string& cmdline) {
@@ -273,6 +281,9 @@ Status SystemKexec::load_crash_kernel(const std::string& kernel, const std::stri
     auto kernel_fd = open_image(kernel, "capture kernel");
     if (!kernel_fd) {
         return tl::unexpected(kernel_fd.error());
+    }
+    if (use_kexec_tools_) {
+        return kexec_tools_.load(kernel, initrd, cmdline);
     }
     unsigned long flags = kKexecFileOnCrash;
     UniqueFd initrd_fd;
@@ -289,6 +300,12 @@ Status SystemKexec::load_crash_kernel(const std::string& kernel, const std::stri
     if (kexec_file_load(kernel_fd->get(), initrd_fd ? initrd_fd.get() : -1, cmdline.size() + 1,
                         cmdline.c_str(), flags) < 0) {
         const int saved = errno;
+        if (saved == ENOSYS) {
+            // No kexec_file_load in this kernel (CONFIG_KEXEC_FILE unset):
+            // kexec_load through kexec-tools, from now on.
+            use_kexec_tools_ = true;
+            return kexec_tools_.load(kernel, initrd, cmdline);
+        }
         uint64_t image_bytes = 0;
         struct stat st {};
         if (::fstat(kernel_fd->get(), &st) == 0) {
@@ -308,7 +325,14 @@ Status SystemKexec::load_crash_kernel(const std::string& kernel, const std::stri
 
 Status SystemKexec::unload_crash_kernel() {
     // The file descriptors and command line are ignored with KEXEC_FILE_UNLOAD.
+    if (use_kexec_tools_) {
+        return kexec_tools_.unload();
+    }
     if (kexec_file_load(-1, -1, 0, nullptr, kKexecFileUnload | kKexecFileOnCrash) < 0) {
+        if (errno == ENOSYS) {
+            use_kexec_tools_ = true;
+            return kexec_tools_.unload();
+        }
         return tl::unexpected(
             explain_kexec_error(errno, "cannot unload the capture kernel", sys_root_, proc_root_));
     }
@@ -317,6 +341,187 @@ Status SystemKexec::unload_crash_kernel() {
 
 Result<bool> SystemKexec::crash_kernel_loaded() {
     return read_crash_kernel_loaded(sys_root_);
+}
+
+// ---------------------------------------------------------------------------
+
+KexecToolsLoader::KexecToolsLoader(std::string kexec, std::string proc_root, std::string sys_root,
+                                   std::string scratch_dir)
+    : kexec_(std::move(kexec)),
+      proc_root_(std::move(proc_root)),
+      sys_root_(std::move(sys_root)),
+      scratch_dir_(std::move(scratch_dir)) {}
+
+Result<std::optional<std::string>> KexecToolsLoader::missing_text_symbol(
+    const std::string& kallsyms, const std::string& iomem) {
+    // kallsyms(5) lines: "ADDRESS TYPE NAME [MODULE]".
+    std::optional<uint64_t> stext;
+    std::istringstream symbols(kallsyms);
+    for (std::string address, type, name; symbols >> address >> type >> name;) {
+        if (name == "_text") {
+            return std::optional<std::string>{};
+        }
+        if (name == "_stext") {
+            stext = parse_integer<uint64_t>(address, 16);
+        }
+        symbols.ignore(std::numeric_limits<std::streamsize>::max(), '\n');  // [module]
+    }
+    if (!stext) {
+        return std::optional<std::string>{};  // not the layout kexec-tools trips on
+    }
+    if (*stext == 0) {
+        return make_error(
+            EPERM,
+            "/proc/kallsyms shows no addresses to this process (kernel.kptr_restrict, "
+            "or no CAP_SYSLOG): kexec-tools cannot place the kernel");
+    }
+    // "START-END : Kernel code" (arch/arm64/kernel/setup.c: kernel_code
+    // starts at __pa_symbol(_stext)).
+    std::istringstream resources(iomem);
+    for (std::string line; std::getline(resources, line);) {
+        const auto colon = line.find(" : ");
+        if (colon == std::string::npos ||
+            trim(std::string_view(line).substr(colon + 3)) != "Kernel code") {
+            continue;
+        }
+        const auto range = trim(std::string_view(line).substr(0, colon));
+        const auto start = parse_integer<uint64_t>(range.substr(0, range.find('-')), 16);
+        if (!start || *start == 0) {
+            break;
+        }
+        // The image is placed at a 2 MiB-aligned physical address
+        // (Documentation/arch/arm64/booting.rst, text_offset 0 since 5.8).
+        constexpr uint64_t kImageAlignment = 2 * kMiB;
+        const uint64_t text = *stext - (*start % kImageAlignment);
+        return std::optional<std::string>{fmt::format("{:016x} T _text\n", text)};
+    }
+    return make_error(ENOENT,
+                      "/proc/kallsyms has no _text and /proc/iomem no \"Kernel code\" address: "
+                      "kexec-tools would build a capture kernel that cannot read the vmcore");
+}
+
+Status KexecToolsLoader::run(const std::vector<std::string>& arguments, const std::string& what) {
+    // The kallsyms correction, where needed, goes to the child only.
+    std::string corrected;
+    auto kallsyms = read_kernel_file(proc_root_ + "/kallsyms");
+    if (kallsyms) {
+        auto line =
+            missing_text_symbol(*kallsyms, read_kernel_file(proc_root_ + "/iomem").value_or(""));
+        if (!line) {
+            return make_error(line.error().errno_value, "{}: {}", what, line.error().message);
+        }
+        if (*line) {
+            auto directory = open_directory(scratch_dir_);
+            if (!directory) {
+                return propagate(directory.error(), what);
+            }
+            if (auto written = write_file_atomically(directory->get(), "kallsyms-with-text",
+                                                     **line + *kallsyms, 0600);
+                !written) {
+                return propagate(written.error(), what);
+            }
+            corrected = scratch_dir_ + "/kallsyms-with-text";
+        }
+    }
+    int pipe_fds[2];
+    if (::pipe2(pipe_fds, O_CLOEXEC) < 0) {
+        return make_errno_error(errno, "{}: pipe", what);
+    }
+    UniqueFd read_end(pipe_fds[0]);
+    UniqueFd write_end(pipe_fds[1]);
+    std::vector<char*> argv;
+    for (const auto& argument : arguments) {
+        argv.push_back(const_cast<char*>(argument.c_str()));
+    }
+    argv.push_back(nullptr);
+    const std::string kallsyms_path = proc_root_ + "/kallsyms";
+    const pid_t pid = ::fork();
+    if (pid < 0) {
+        return make_errno_error(errno, "{}: fork", what);
+    }
+    if (pid == 0) {
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, nullptr);
+        ::dup2(write_end.get(), STDOUT_FILENO);
+        ::dup2(write_end.get(), STDERR_FILENO);
+        if (!corrected.empty()) {
+            // A mount namespace of its own (CAP_SYS_ADMIN; the unit allows
+            // RestrictNamespaces=mnt), private so nothing propagates back.
+            if (::unshare(CLONE_NEWNS) < 0 ||
+                ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0 ||
+                ::mount(corrected.c_str(), kallsyms_path.c_str(), nullptr, MS_BIND, nullptr) < 0) {
+                const std::string message =
+                    fmt::format("cannot put a kallsyms with _text in place for kexec: {}\n",
+                                std::strerror(errno));
+                (void)!::write(STDERR_FILENO, message.data(), message.size());
+                ::_exit(126);
+            }
+        }
+        ::execvp(argv[0], argv.data());
+        const std::string message =
+            fmt::format("cannot run {}: {}\n", arguments[0], std::strerror(errno));
+        (void)!::write(STDERR_FILENO, message.data(), message.size());
+        ::_exit(errno == ENOENT ? 127 : 126);
+    }
+    write_end.reset();
+    std::string output;
+    char buffer[4096];
+    for (;;) {
+        const ssize_t got = ::read(read_end.get(), buffer, sizeof(buffer));
+        if (got < 0 && errno == EINTR) {
+            continue;
+        }
+        if (got <= 0) {
+            break;
+        }
+        output.append(buffer, static_cast<size_t>(got));
+    }
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (!corrected.empty()) {
+        ::unlink(corrected.c_str());
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        return {};
+    }
+    const std::string said =
+        trim(output).empty() ? std::string("no message") : std::string(trim(output));
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
+        return make_error(ENOENT,
+                          "{}: this kernel has no kexec_file_load, and kexec-tools' kexec, which "
+                          "loads through kexec_load instead, is not installed ({})",
+                          what, said);
+    }
+    // kexec-tools reports the system call's failure as "kexec_load failed:
+    // STRERROR"; EPERM is the one with a cause to explain (lockdown refuses
+    // kexec_load outright: security/lockdown, LOCKDOWN_KEXEC).
+    if (said.find("Operation not permitted") != std::string::npos) {
+        return tl::unexpected(explain_kexec_error(
+            EPERM, fmt::format("{} (kexec-tools: {})", what, said), sys_root_, proc_root_));
+    }
+    return make_error(EIO, "{}: kexec-tools failed ({}): {}", what,
+                      WIFEXITED(status) ? fmt::format("exit status {}", WEXITSTATUS(status))
+                                        : fmt::format("signal {}", WTERMSIG(status)),
+                      said);
+}
+
+Status KexecToolsLoader::load(const std::string& kernel, const std::string& initrd,
+                              const std::string& cmdline) {
+    std::vector<std::string> arguments{kexec_, "--load-panic", "--kexec-syscall", kernel};
+    if (!initrd.empty()) {
+        arguments.push_back("--initrd=" + initrd);
+    }
+    arguments.push_back("--command-line=" + cmdline);
+    return run(arguments, initrd.empty() ? fmt::format("cannot load capture kernel {}", kernel)
+                                         : fmt::format("cannot load capture kernel {} with "
+                                                       "initrd {}",
+                                                       kernel, initrd));
+}
+
+Status KexecToolsLoader::unload() {
+    return run({kexec_, "--unload-panic", "--kexec-syscall"}, "cannot unload the capture kernel");
 }
 
 // ---------------------------------------------------------------------------

@@ -34,12 +34,54 @@ class KexecInterface {
     virtual Result<bool> crash_kernel_loaded() = 0;
 };
 
+// kexec-tools' kexec(8), for kernels built without kexec_file_load (Debian's
+// arm64 kernels: # CONFIG_KEXEC_FILE is not set): it builds what the older
+// kexec_load(2) needs (on arm64 the capture kernel's device tree with
+// linux,elfcorehdr and linux,usable-memory-range, the ELF core header and
+// purgatory), which is why it is used rather than done again here.
+class KexecToolsLoader {
+  public:
+    // kexec: the program (PATH is searched); scratch_dir: where a corrected
+    // copy of kallsyms is written when one is needed (below).
+    KexecToolsLoader(std::string kexec = "kexec", std::string proc_root = "/proc",
+                     std::string sys_root = "/sys", std::string scratch_dir = "/run/crashcapture");
+
+    // kexec --load-panic --kexec-syscall KERNEL [--initrd=INITRD] --command-line=CMDLINE.
+    // Where /proc/kallsyms has _stext but no _text (arm64 without
+    // CONFIG_KALLSYMS_ALL, Debian's 6.1), kexec-tools 2.0.25 computes the
+    // kernel's PT_LOAD from a missing _text and the capture kernel gets a
+    // vmcore it cannot read (18 EB, an oops in copy_oldmem_page). kexec then
+    // runs in a mount namespace of its own, where a copy of kallsyms with
+    // _text added is bind-mounted over /proc/kallsyms: _text is the image's
+    // start, 2 MiB-aligned physically (arch/arm64/kernel/head.S), so _stext
+    // less the offset of _stext's physical address ("Kernel code" in
+    // /proc/iomem) within its 2 MiB.
+    Status load(const std::string& kernel, const std::string& initrd, const std::string& cmdline);
+    // kexec --unload-panic --kexec-syscall.
+    Status unload();
+
+    // The _text line to add to kallsyms, or nullopt when none is needed.
+    // Exposed for tests.
+    static Result<std::optional<std::string>> missing_text_symbol(const std::string& kallsyms,
+                                                                  const std::string& iomem);
+
+  private:
+    Status run(const std::vector<std::string>& arguments, const std::string& what);
+
+    std::string kexec_;
+    std::string proc_root_;
+    std::string sys_root_;
+    std::string scratch_dir_;
+};
+
 // The real thing. sys_root and proc_root are where sysfs and procfs are
 // mounted ("/sys", "/proc"); they are only read, to report the state and to
-// explain failures.
+// explain failures. Where the kernel has no kexec_file_load (ENOSYS), loads
+// go through kexec-tools instead (KexecToolsLoader).
 class SystemKexec final : public KexecInterface {
   public:
-    explicit SystemKexec(std::string sys_root = "/sys", std::string proc_root = "/proc");
+    explicit SystemKexec(std::string sys_root = "/sys", std::string proc_root = "/proc",
+                         std::string kexec_tool = "kexec");
 
     Status load_crash_kernel(const std::string& kernel, const std::string& initrd,
                              const std::string& cmdline) override;
@@ -49,6 +91,9 @@ class SystemKexec final : public KexecInterface {
   private:
     std::string sys_root_;
     std::string proc_root_;
+    KexecToolsLoader kexec_tools_;
+    // Set once kexec_file_load said ENOSYS: later loads go to kexec-tools.
+    bool use_kexec_tools_ = false;
 };
 
 // <sys_root>/kernel/kexec_crash_loaded: "1" while a crash kernel is loaded

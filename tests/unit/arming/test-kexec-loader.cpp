@@ -257,11 +257,15 @@ TEST(SystemKexecReal, WithoutCapSysBootTheKernelRefusesAndWeSayWhy) {
         if (::syscall(SYS_capset, &header, data) != 0) {
             ::_exit(11);
         }
-        auto status = SystemKexec().load_crash_kernel(dir.file("vmlinuz"), "", "console=ttyS0");
+        // No kexec-tools fallback: a kernel without kexec_file_load (ENOSYS)
+        // then says so through the missing kexec, and the test skips.
+        auto status = SystemKexec("/sys", "/proc", dir.file("no-kexec"))
+                          .load_crash_kernel(dir.file("vmlinuz"), "", "console=ttyS0");
         if (status) {
             ::_exit(12);
         }
-        if (status.error().errno_value == ENOSYS) {
+        if (status.error().errno_value == ENOSYS ||
+            status.error().message.find("no kexec_file_load") != std::string::npos) {
             ::_exit(77);
         }
         if (status.error().errno_value != EPERM) {
@@ -450,4 +454,122 @@ TEST(FakeKexecRejecting, RefusesMatchingKernelsAfterDroppingTheOldImage) {
     EXPECT_EQ(refused.error().errno_value, ENOEXEC);
     // As the kernel does: the old image is gone before the new one fails.
     EXPECT_FALSE(kexec.loaded());
+}
+
+// ---------------------------------------------------------------------------
+// kexec-tools, for kernels without kexec_file_load (Debian arm64)
+
+namespace {
+
+// Debian 6.1 arm64's /proc/kallsyms: _stext, no _text (KALLSYMS_ALL unset);
+// "Kernel code" starts at __pa_symbol(_stext), 64 KiB into a 2 MiB-aligned
+// image.
+constexpr std::string_view kArm64Kallsyms =
+    "ffffb2aec9610000 T _stext\nffffb2aec9610000 t __efistub__stext\n"
+    "ffffb2aec9620000 T do_one_initcall\nffffb2aecb2e8750 D prb\tsome_module\n";
+constexpr std::string_view kArm64Iomem =
+    "40000000-7fffffff : System RAM\n  40210000-40fdffff : Kernel code\n"
+    "  6ac00000-7abfffff : Crash kernel\n";
+
+}  // namespace
+
+TEST(KexecToolsText, TheMissingTextSymbolIsTheImageStart) {
+    auto line = KexecToolsLoader::missing_text_symbol(std::string(kArm64Kallsyms),
+                                                      std::string(kArm64Iomem));
+    ASSERT_TRUE(line) << line.error().message;
+    ASSERT_TRUE(*line);
+    // _stext - (0x40210000 mod 2 MiB) = _stext - 0x10000.
+    EXPECT_EQ(**line, "ffffb2aec9600000 T _text\n");
+}
+
+TEST(KexecToolsText, NothingToAddWhereTextIsThereOrTheLayoutIsAnother) {
+    auto with_text = KexecToolsLoader::missing_text_symbol(
+        "ffffb2aec9600000 T _text\n" + std::string(kArm64Kallsyms), std::string(kArm64Iomem));
+    ASSERT_TRUE(with_text);
+    EXPECT_FALSE(*with_text);
+    auto no_stext = KexecToolsLoader::missing_text_symbol("ffffffff81000000 T startup_64\n", "");
+    ASSERT_TRUE(no_stext);
+    EXPECT_FALSE(*no_stext);
+}
+
+TEST(KexecToolsText, HiddenAddressesOrNoKernelCodeAreErrorsNotABrokenLoad) {
+    auto hidden = KexecToolsLoader::missing_text_symbol("0000000000000000 T _stext\n",
+                                                        std::string(kArm64Iomem));
+    ASSERT_FALSE(hidden);
+    EXPECT_EQ(hidden.error().errno_value, EPERM);
+    EXPECT_THAT(hidden.error().message, HasSubstr("CAP_SYSLOG"));
+    auto no_code = KexecToolsLoader::missing_text_symbol(std::string(kArm64Kallsyms),
+                                                         "40000000-7fffffff : System RAM\n");
+    ASSERT_FALSE(no_code);
+    EXPECT_THAT(no_code.error().message, HasSubstr("Kernel code"));
+}
+
+class KexecTools : public KexecLoader {
+  protected:
+    // A kexec that records its arguments and the kallsyms it sees, and
+    // exits with `exit_status` after printing `says`.
+    std::string fake_kexec(int exit_status = 0, std::string_view says = "") {
+        const std::string path = dir_.file("kexec");
+        write_file(path, fmt::format("#!/bin/sh\nprintf '%s\\n' \"$@\" > '{0}'\n"
+                                     "cat '{1}/kallsyms' > '{2}' 2>/dev/null\n"
+                                     "printf '%s' '{3}' >&2\nexit {4}\n",
+                                     arguments_file(), proc(), seen_kallsyms(), says, exit_status));
+        ::chmod(path.c_str(), 0755);
+        return path;
+    }
+    std::string arguments_file() const { return dir_.file("kexec-arguments"); }
+    std::string seen_kallsyms() const { return dir_.file("kexec-kallsyms"); }
+    KexecToolsLoader loader(const std::string& kexec) const {
+        return KexecToolsLoader(kexec, proc(), sys(), dir_.path());
+    }
+    static std::string slurp(const std::string& path) {
+        std::ifstream in(path);
+        return {std::istreambuf_iterator<char>(in), {}};
+    }
+};
+
+TEST_F(KexecTools, LoadsThroughKexecLoadWithTheCommandLine) {
+    auto status = loader(fake_kexec()).load(kernel(), initrd(), "console=ttyAMA0 nr_cpus=1");
+    ASSERT_TRUE(status) << status.error().message;
+    EXPECT_EQ(slurp(arguments_file()),
+              fmt::format("--load-panic\n--kexec-syscall\n{}\n--initrd={}\n"
+                          "--command-line=console=ttyAMA0 nr_cpus=1\n",
+                          kernel(), initrd()));
+    ASSERT_TRUE(loader(fake_kexec()).unload());
+    EXPECT_EQ(slurp(arguments_file()), "--unload-panic\n--kexec-syscall\n");
+}
+
+TEST_F(KexecTools, ItsRefusalIsExplainedAndAMissingKexecNamed) {
+    write_file(sys() + "/kernel/security/lockdown", "none [integrity] confidentiality\n");
+    auto refused = loader(fake_kexec(255, "kexec_load failed: Operation not permitted"))
+                       .load(kernel(), "", "quiet");
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().errno_value, EPERM);
+    EXPECT_THAT(refused.error().message, HasSubstr("kexec_load failed"));
+    EXPECT_THAT(refused.error().message, HasSubstr("lockdown"));
+
+    auto other =
+        loader(fake_kexec(1, "Could not find a free area of memory")).load(kernel(), "", "quiet");
+    ASSERT_FALSE(other);
+    EXPECT_THAT(other.error().message, HasSubstr("exit status 1"));
+    EXPECT_THAT(other.error().message, HasSubstr("free area"));
+
+    auto missing = loader(dir_.file("no-such-kexec")).load(kernel(), "", "quiet");
+    ASSERT_FALSE(missing);
+    EXPECT_EQ(missing.error().errno_value, ENOENT);
+    EXPECT_THAT(missing.error().message, HasSubstr("not installed"));
+}
+
+TEST_F(KexecTools, KexecSeesAKallsymsWithTextAndNobodyElseDoes) {
+    if (::geteuid() != 0) {
+        GTEST_SKIP() << "a mount namespace of its own needs root (CAP_SYS_ADMIN)";
+    }
+    write_file(proc() + "/kallsyms", kArm64Kallsyms);
+    write_file(proc() + "/iomem", kArm64Iomem);
+    auto status = loader(fake_kexec()).load(kernel(), initrd(), "quiet");
+    ASSERT_TRUE(status) << status.error().message;
+    EXPECT_EQ(slurp(seen_kallsyms()), "ffffb2aec9600000 T _text\n" + std::string(kArm64Kallsyms));
+    // Outside kexec's namespace the file is as it was, and the copy is gone.
+    EXPECT_EQ(slurp(proc() + "/kallsyms"), kArm64Kallsyms);
+    EXPECT_NE(::access(dir_.file("kallsyms-with-text").c_str(), F_OK), 0);
 }
