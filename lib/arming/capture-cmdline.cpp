@@ -130,8 +130,9 @@ const std::vector<CaptureParameter> kCaptureRemovedParameters = {
     {"crashcapture.boot_id", "we add it for this boot"},
 };
 
-// Added for an x86_64 capture kernel: kdump-utils' KDUMP_COMMANDLINE_APPEND
-// for x86_64 (gen-kdump-sysconfig.sh), which is the kernel's own advice
+// Added to the capture kernel's line: kdump-utils' KDUMP_COMMANDLINE_APPEND
+// for x86_64 and aarch64 (gen-kdump-sysconfig.sh; the x86_64-only words are
+// marked, aarch64 adds swiotlb=noforce), which is the kernel's own advice
 // (Documentation/admin-guide/kdump/kdump.rst: "irqpoll nr_cpus=1
 // reset_devices") plus what keeps a kernel small in a few hundred MiB, and
 // what prepare_cmdline() adds. Debian's kdump-tools adds a subset (irqpoll
@@ -151,10 +152,12 @@ const std::vector<CaptureParameter> kCaptureAddedParameters = {
      "the memory controller's per-page bookkeeping costs memory (kdump-utils, SUSE load.sh)"},
     {"mce=off",
      "a machine check pending from the crashed kernel, or a storm of corrected ones, must not "
-     "take the capture down (kdump-utils x86_64)"},
+     "take the capture down (kdump-utils x86_64)",
+     CaptureArchitecture::x86_64},
     {"numa=off",
      "one node: per-node data structures cost memory and buy nothing on one CPU (kdump-utils "
-     "x86_64, SUSE load.sh)"},
+     "x86_64, SUSE load.sh)",
+     CaptureArchitecture::x86_64},
     {"udev.children-max=2",
      "udevd sizes its worker count for the whole machine; two workers bound its memory "
      "(kdump-utils)"},
@@ -163,15 +166,19 @@ const std::vector<CaptureParameter> kCaptureAddedParameters = {
      "SUSE uses 1)"},
     {"acpi_no_memhotplug",
      "the ACPI memory hotplug driver could add the crashed kernel's memory to the capture "
-     "kernel's, and costs memory (kdump-utils x86_64, SUSE load.sh)"},
+     "kernel's, and costs memory (kdump-utils x86_64, SUSE load.sh)",
+     CaptureArchitecture::x86_64},
     {"transparent_hugepage=never",
-     "huge pages waste memory the capture does not have (kdump-utils x86_64)"},
+     "huge pages waste memory the capture does not have (kdump-utils x86_64)",
+     CaptureArchitecture::x86_64},
     {"nokaslr",
      "kdump-utils x86_64, SUSE load.sh: randomizing a kernel that lives for seconds inside a "
-     "small reservation buys nothing and makes its layout vary from one capture to the next"},
+     "small reservation buys nothing and makes its layout vary from one capture to the next",
+     CaptureArchitecture::x86_64},
     {"hest_disable",
      "no APEI firmware error handling: the capture kernel cannot act on it, and its handlers "
-     "cost memory (kdump-utils x86_64)"},
+     "cost memory (kdump-utils x86_64)",
+     CaptureArchitecture::x86_64},
     {"novmcoredd",
      "no device dumps: drivers would append data to /proc/vmcore without limit, in memory "
      "(kernel-parameters.txt); we do not save them (kdump-utils)"},
@@ -179,7 +186,12 @@ const std::vector<CaptureParameter> kCaptureAddedParameters = {
     {"hugetlb_cma=0", "idem, for huge pages (kdump-utils)"},
     {"pcie_ports=compat",
      "no native PCIe port services (AER, hotplug, PME, DPC), which would react to the half-reset "
-     "state of devices the crashed kernel was using (kdump-utils x86_64)"},
+     "state of devices the crashed kernel was using (kdump-utils x86_64)",
+     CaptureArchitecture::x86_64},
+    {"swiotlb=noforce",
+     "no bounce buffers unless a device needs them: the default pool is 64 MiB, a quarter of a "
+     "small reservation (kdump-utils aarch64, kernel-parameters.txt)",
+     CaptureArchitecture::arm64},
     {"rd.systemd.gpt_auto=no",
      "systemd-gpt-auto-generator hangs the capture's boot, and the initrd knows its target "
      "(kdump-utils prepare_cmdline())"},
@@ -216,7 +228,8 @@ Result<std::string> build_capture_command_line(std::string_view running_command_
         const bool built_in = std::any_of(
             kCaptureRemovedParameters.begin(), kCaptureRemovedParameters.end(),
             [&](const CaptureParameter& removed) {
-                return kernel_parameter_names_equal(kernel_parameter_name(word), removed.word);
+                return applies_to(removed, options.architecture) &&
+                       kernel_parameter_names_equal(kernel_parameter_name(word), removed.word);
             });
         if (built_in || matches_any(options.remove, word)) {
             continue;
@@ -226,7 +239,9 @@ Result<std::string> build_capture_command_line(std::string_view running_command_
 
     std::vector<std::string> added;
     for (const auto& parameter : kCaptureAddedParameters) {
-        added.emplace_back(parameter.word);
+        if (applies_to(parameter, options.architecture)) {
+            added.emplace_back(parameter.word);
+        }
     }
     if (options.boot_cpu_apicid) {
         // kdump-utils prepare_cmdline(); kernel-parameters.txt: keeps the

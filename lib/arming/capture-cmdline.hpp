@@ -5,7 +5,7 @@
 //      without the words after "--" (arguments for the running system's init)
 //      and without the parameters in kCaptureRemovedParameters;
 //   2. minus the words of KernelCommandLineRemove=;
-//   3. plus kCaptureAddedParameters (x86_64), the crashed boot's id and, if
+//   3. plus kCaptureAddedParameters (those of the architecture), the crashed boot's id and, if
 //      known, disable_cpu_apicid= — each left out when KernelCommandLineRemove=
 //      names it or KernelCommandLineAppend= sets it;
 //   4. plus KernelCommandLineAppend=, last, so it wins.
@@ -24,13 +24,26 @@
 
 namespace crashcapture {
 
+// The capture kernel's architecture: kdump-utils adds different words for
+// each (gen-kdump-sysconfig.sh). The daemon's is the one it was built for.
+enum class CaptureArchitecture { any, x86_64, arm64 };
+constexpr CaptureArchitecture running_architecture() {
+#if defined(__aarch64__)
+    return CaptureArchitecture::arm64;
+#else
+    return CaptureArchitecture::x86_64;
+#endif
+}
+
 struct CaptureParameter {
     std::string_view word;    // as removed (a name) or added (the whole word)
     std::string_view reason;  // with its source
+    // Only for a capture kernel of this architecture (any: all of them).
+    CaptureArchitecture architecture = CaptureArchitecture::any;
 };
 // Built-in removals, matched by name (any value).
 extern const std::vector<CaptureParameter> kCaptureRemovedParameters;
-// Built-in additions for an x86_64 capture kernel.
+// Built-in additions, each for every architecture or for one.
 extern const std::vector<CaptureParameter> kCaptureAddedParameters;
 
 // The parameter that tells the capture which boot crashed; crashcapture-save
@@ -52,7 +65,14 @@ struct CaptureCommandLineOptions {
     // The boot CPU's initial APIC id (parse_boot_cpu_apicid()); adds
     // disable_cpu_apicid= like kdump-utils' prepare_cmdline().
     std::optional<unsigned> boot_cpu_apicid;
+    CaptureArchitecture architecture = running_architecture();
 };
+
+// True if parameter applies to a capture kernel of architecture.
+constexpr bool applies_to(const CaptureParameter& parameter, CaptureArchitecture architecture) {
+    return parameter.architecture == CaptureArchitecture::any ||
+           parameter.architecture == architecture;
+}
 
 // The capture kernel's line, or an error when it is longer than
 // kMaxCaptureCommandLineBytes, when a remove/append word is unusable, or when

@@ -27,10 +27,12 @@ std::vector<std::string> words_of(const Result<std::string>& line) {
     return line ? split_kernel_command_line(*line) : std::vector<std::string>{};
 }
 
-std::vector<std::string> added_words() {
+std::vector<std::string> added_words(CaptureArchitecture architecture = running_architecture()) {
     std::vector<std::string> words;
     for (const auto& parameter : kCaptureAddedParameters) {
-        words.emplace_back(parameter.word);
+        if (applies_to(parameter, architecture)) {
+            words.emplace_back(parameter.word);
+        }
     }
     return words;
 }
@@ -349,6 +351,24 @@ TEST(CaptureCommandLine, FromConfig) {
     EXPECT_THAT(words, Contains("crashcapture.boot_id=" + std::string(kBootId)));
     EXPECT_THAT(std::vector<std::string>(words.end() - 2, words.end()),
                 ElementsAre("console=ttyS0,115200", "rd.memdebug=2"));
+}
+
+TEST(CaptureCommandLine, EachArchitectureGetsItsOwnWords) {
+    CaptureCommandLineOptions options;
+    options.architecture = CaptureArchitecture::arm64;
+    const auto arm64 = words_of(
+        build_capture_command_line("root=/dev/vda2 console=ttyAMA0 swiotlb=65536", options));
+    EXPECT_EQ(std::vector<std::string>(arm64.begin() + 2, arm64.end()),
+              added_words(CaptureArchitecture::arm64));
+    EXPECT_EQ(count_named(arm64, "swiotlb"), 1u) << "the running swiotlb= is replaced";
+    for (const char* x86_only : {"mce", "numa", "acpi_no_memhotplug", "hest_disable", "pcie_ports",
+                                 "nokaslr", "transparent_hugepage"}) {
+        EXPECT_EQ(count_named(arm64, x86_only), 0u) << x86_only;
+    }
+    options.architecture = CaptureArchitecture::x86_64;
+    const auto x86 = words_of(build_capture_command_line("root=/dev/vda2 swiotlb=65536", options));
+    EXPECT_EQ(count_named(x86, "mce"), 1u);
+    EXPECT_EQ(count_named(x86, "swiotlb"), 0u) << "removed, and only arm64 adds one";
 }
 
 TEST(CaptureCommandLine, EveryParameterHasAReason) {
