@@ -44,6 +44,7 @@ fingerprint() {
         sha256sum "$ARM64_DIR/build-initramfs.sh" "$ARM64_DIR/guest-init.sh" "$ARM64_DIR/lib.sh"
         stat -c '%n %s %Y' "$SYSROOT/.complete"
         [ -z "$SAVER" ] || sha256sum "$SAVER"
+        [ -z "${LOADER:-}" ] || sha256sum "$LOADER"
         echo "modules ${MODULES[*]}"
     } | sha256sum | cut -d' ' -f1
 }
@@ -109,6 +110,18 @@ if [ -n "$SAVER" ]; then
         install -m 0755 "$SAVER" "$root/usr/bin/crashcapture-save"
     fi
     add_libraries "$SAVER"
+fi
+# LOADER: an arm64 crashcapture-kexec-load, the library's loader as the
+# daemon uses it (e2e.kexec=ours in guest-init.sh).
+if [ -n "${LOADER:-}" ]; then
+    arm64_is_aarch64 "$LOADER" || e2e_die "$LOADER is not an arm64 ELF binary: $(file -b "$LOADER")"
+    strip_tool=$(command -v aarch64-linux-gnu-strip || command -v llvm-strip || true)
+    if [ -n "$strip_tool" ]; then
+        "$strip_tool" --strip-debug -o "$root/usr/bin/crashcapture-kexec-load" "$LOADER"
+    else
+        install -m 0755 "$LOADER" "$root/usr/bin/crashcapture-kexec-load"
+    fi
+    add_libraries "$LOADER"
 fi
 # PT_INTERP of every Debian arm64 program.
 cp -L "$SYSROOT/lib/aarch64-linux-gnu/ld-linux-aarch64.so.1" "$root/lib/aarch64-linux-gnu/"

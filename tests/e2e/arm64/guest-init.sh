@@ -10,6 +10,10 @@
 #       cp+mdf: both, plus makedumpfile --dump-dmesg (vmcores for the cache);
 #       ours: crashcapture-save, as ../guest-init.sh runs it
 #   e2e.kexecopt=-i   extra kexec options (-i: --no-checks, below)
+#   e2e.kexec=ours    load with crashcapture-kexec-load, the library's loader
+#       as crashcaptured uses it: kexec_file_load, ENOSYS, then kexec-tools
+#       with its own _text correction (KexecToolsLoader); the command line
+#       derived as the daemon derives it
 #   e2e.debug=1       kexec -d, and the kallsyms lines kexec uses, on the console
 # Every stage prints "E2E: STAGE ..." for the host's timings.
 #
@@ -53,6 +57,18 @@ SAVE_DEFAULT="cp"
 SAVE=$(arg e2e.save $SAVE_DEFAULT)
 DEBUG=$(arg e2e.debug 0)
 
+# The marker into the kernel log, then sysrq-c.
+crash_now() {
+    rm -f /boot/vmlinuz /boot/capture.img
+    mark="E2E_MARK_$(cat /proc/sys/kernel/random/uuid)"
+    echo "$mark" > /dev/kmsg
+    stage "MARK $mark"
+    stage CRASH_TRIGGER
+    echo 1 > /proc/sys/kernel/sysrq
+    echo c > /proc/sysrq-trigger
+    die "still running after sysrq-c"
+}
+
 if [ ! -e /proc/vmcore ]; then
     # ================= first kernel =================
     stage "INIT_FIRST kernel=$KVER arch=$(uname -m) $(grep MemTotal /proc/meminfo | tr -s ' ')"
@@ -70,6 +86,17 @@ if [ ! -e /proc/vmcore ]; then
     # follows the head text within those 2 MiB (0x10000 on, reference
     # RESULTS.md). 6.12 lists _text (KALLSYMS_ALL=y) and needs nothing.
     # One pass over /proc/kallsyms only: each costs 1.5-6 s under TCG.
+    if [ "$(arg e2e.kexec "")" = ours ]; then
+        stage "KEXEC_LOAD_START loader=ours"
+        mkdir -p /run/crashcapture
+        crashcapture-kexec-load --kernel /boot/vmlinuz --initrd /boot/capture.img \
+            --append console=ttyAMA0 --append "e2e.save=$SAVE" > /tmp/kexec.out 2>&1 ||
+            die "crashcapture-kexec-load: $(tr '\n' ' ' < /tmp/kexec.out)"
+        sed 's/^/  /' /tmp/kexec.out
+        [ "$(cat /sys/kernel/kexec_crash_loaded)" = 1 ] || die "kexec_crash_loaded is not 1"
+        stage "KEXEC_LOAD_DONE boot_id=$(cat /proc/sys/kernel/random/boot_id)"
+        crash_now
+    fi
     grep -E ' (_text|_stext|__init_begin|_etext|_end)$' /proc/kallsyms > /tmp/ks
     if ! grep -q ' _text$' /tmp/ks; then
         stext=$(grep ' _stext$' /tmp/ks | cut -d' ' -f1)
@@ -101,14 +128,7 @@ if [ ! -e /proc/vmcore ]; then
     grep -q ' /proc/kallsyms ' /proc/mounts && umount /proc/kallsyms
     [ "$(cat /sys/kernel/kexec_crash_loaded)" = 1 ] || die "kexec_crash_loaded is not 1"
     stage "KEXEC_LOAD_DONE boot_id=$(cat /proc/sys/kernel/random/boot_id)"
-    rm -f /boot/vmlinuz /boot/capture.img
-    mark="E2E_MARK_$(cat /proc/sys/kernel/random/uuid)"
-    echo "$mark" > /dev/kmsg
-    stage "MARK $mark"
-    stage CRASH_TRIGGER
-    echo 1 > /proc/sys/kernel/sysrq
-    echo c > /proc/sysrq-trigger
-    die "still running after sysrq-c"
+    crash_now
 fi
 
 # ================= capture kernel =================

@@ -34,6 +34,10 @@ CRASH=${CRASH:-256M}
 TIMEOUT=${TIMEOUT:-600}
 KEEP_DISK=${KEEP_DISK:-0}
 KEXECOPT=${KEXECOPT--i}
+# LOADER: an arm64 crashcapture-kexec-load; the first kernel then loads the
+# capture kernel through it (e2e.kexec=ours) instead of kexec -p -c.
+LOADER=${LOADER:-}
+export LOADER
 
 e2e_need qemu-system-aarch64 mkfs.ext4 debugfs timeout truncate
 KVER=$(arm64_kver "$KVER") || e2e_die "no arm64 kernel '$KVER' (run fetch.sh $KVER)"
@@ -53,7 +57,7 @@ if pgrep -f '^qemu-system-aarch64' > /dev/null; then
     e2e_die "another qemu-system-aarch64 is running; one arm64 guest at a time"
 fi
 OUT=${OUT:-$ARM64_CACHE/runs/$KVER-${CPU%%,*}-$SAVE}
-images=$ARM64_CACHE/initramfs/$KVER-$([ -n "$SAVER" ] && echo saver || echo nosaver)
+images=$ARM64_CACHE/initramfs/$KVER-$([ -n "$SAVER" ] && echo saver || echo nosaver)$([ -z "$LOADER" ] || echo -loader)
 "$ARM64_DIR/build-initramfs.sh" "$KVER" "$images" ${SAVER:+"$SAVER"}
 
 if [ -d "$OUT" ] && [ -n "$(ls -A "$OUT")" ] && [ ! -e "$OUT/.e2e-run" ]; then
@@ -67,6 +71,7 @@ e2e_disk_create "$disk" $((MEM + 512))
 
 cmdline="console=ttyAMA0 crashkernel=$CRASH panic=1 e2e.save=$SAVE"
 [ -z "$KEXECOPT" ] || cmdline="$cmdline e2e.kexecopt=$KEXECOPT"
+[ -z "$LOADER" ] || cmdline="$cmdline e2e.kexec=ours"
 # virt: the generic arm64 board (PL011 console ttyAMA0, virtio-pci);
 # -no-reboot: the capture kernel's panic=1 ends QEMU instead of looping.
 qemu=(qemu-system-aarch64 -M virt -accel tcg -cpu "$CPU" -smp 1 -m "$MEM"

@@ -4,7 +4,9 @@
 # kernel loaded with kexec -p -c, and the dump checked on the host.
 #   test-arm64-cycle.sh [KVER]      (6.1 [default], 6.12 or a full release)
 # Env: SAVER=PATH an arm64 crashcapture-save to save with (SAVE=ours; else
-# cp), SAVE, CPU, MEM, CRASH, TIMEOUT, OUT (see run-cycle.sh).
+# cp), LOADER=PATH an arm64 crashcapture-kexec-load to load with (the
+# library's loader: kexec_file_load, then kexec-tools; else kexec -p -c),
+# SAVE, CPU, MEM, CRASH, TIMEOUT, OUT (see run-cycle.sh).
 # Default -cpu: cortex-a57 for 6.1; for 6.12 max,pauth-impdef=on, the
 # CPU with FEAT_LPA2 whose kernel then uses 52-bit virtual addresses
 # (TCR_EL1_T1SZ 12), which cortex-a57 lacks (T1SZ 16 under VA_BITS=52).
@@ -34,6 +36,7 @@ case $want in
 esac
 export CPU=${CPU:-$default_cpu}
 export SAVER=${SAVER:-}
+export LOADER=${LOADER:-}
 label="test-arm64-cycle $want"
 
 # ---- can it run here? ----
@@ -43,12 +46,14 @@ fi
 command -v qemu-system-aarch64 > /dev/null || skip_script "$label: no qemu-system-aarch64 (apt-get install qemu-system-arm)"
 KVER=${sysroot##*/sysroot-}
 export KVER
-if [ -n "$SAVER" ] && ! arm64_is_aarch64 "$SAVER"; then
-    fail "$label: SAVER=$SAVER is not an arm64 ELF binary: $(file -b "$SAVER" 2> /dev/null)"
-    checks_exit "$label"
-fi
+for binary in "$SAVER" "$LOADER"; do
+    if [ -n "$binary" ] && ! arm64_is_aarch64 "$binary"; then
+        fail "$label: $binary is not an arm64 ELF binary: $(file -b "$binary" 2> /dev/null)"
+        checks_exit "$label"
+    fi
+done
 export SAVE=${SAVE:-$([ -n "$SAVER" ] && echo ours || echo cp)}
-export OUT=${OUT:-$ARM64_CACHE/runs/test-$KVER-${CPU%%,*}-$SAVE}
+export OUT=${OUT:-$ARM64_CACHE/runs/test-$KVER-${CPU%%,*}-$SAVE$([ -z "$LOADER" ] || echo -loader)}
 
 # ---- the cycle ----
 if ! "$ARM64_DIR/run-cycle.sh"; then
@@ -61,6 +66,16 @@ pass "$label: $KVER -cpu $CPU save=$SAVE: crash -> capture done $(timing crash_t
     "whole cycle $(timing whole_cycle) s"
 mark=$({ grep -o 'E2E_MARK_[0-9a-f-]*' "$OUT/serial.log" || true; } | head -1)
 [ -n "$mark" ] || fail "$label: no marker in $OUT/serial.log"
+if [ -n "$LOADER" ]; then
+    # The library's loader, as crashcaptured runs it: it printed the derived
+    # command line, and on this kernel went through kexec-tools.
+    if grep -q 'crashcapture-kexec-load: command line: .*nr_cpus=1.*swiotlb=noforce' "$OUT/serial.log" &&
+        grep -q 'crashcapture-kexec-load: loaded; kexec_crash_loaded: 1' "$OUT/serial.log"; then
+        pass "$label: loaded by crashcapture-kexec-load (the daemon's code path): $(grep -o 'command line: .*' "$OUT/serial.log" | head -1 | cut -c1-160)"
+    else
+        fail "$label: crashcapture-kexec-load did not report the arm64 command line and the load ($OUT/serial.log)"
+    fi
+fi
 
 # ---- the dump ----
 vmcore=$OUT/vmcore
