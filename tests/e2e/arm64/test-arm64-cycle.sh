@@ -71,7 +71,7 @@ if [ -n "$LOADER" ]; then
     # command line, and on this kernel went through kexec-tools.
     if grep -q 'crashcapture-kexec-load: command line: .*nr_cpus=1.*swiotlb=noforce' "$OUT/serial.log" &&
         grep -q 'crashcapture-kexec-load: loaded; kexec_crash_loaded: 1' "$OUT/serial.log"; then
-        pass "$label: loaded by crashcapture-kexec-load (the daemon's code path): $(grep -o 'command line: .*' "$OUT/serial.log" | head -1 | cut -c1-160)"
+        pass "$label: loaded by crashcapture-kexec-load (the daemon's code path): $(grep -o 'crashcapture-kexec-load: command line: .*' "$OUT/serial.log" | head -1 | cut -c40-260)"
     else
         fail "$label: crashcapture-kexec-load did not report the arm64 command line and the load ($OUT/serial.log)"
     fi
