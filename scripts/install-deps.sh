@@ -36,7 +36,8 @@ arm64_packages=(
     libfmt-dev:arm64                    # lib/base
     libxxhash-dev:arm64                 # lib/arming (the unit tests link it)
     libgtest-dev:arm64 libgmock-dev:arm64 # the arm64 unit tests
-    libsystemd-dev:arm64 libsdbus-c++-dev:arm64 # the daemon; configure finds them even for the saver alone
+    libsystemd-dev:arm64 libsdbus-c++-dev:arm64 # the daemon (CRASHCAPTURE_SAVER_ONLY builds without them)
+    pkgconf:arm64                       # aarch64-linux-gnu-pkg-config: the arm64 .deb (build-deb.sh, CRASHCAPTURE_DEB_ARCH=arm64)
 )
 test_packages=(
     qemu-system-x86 qemu-utils          # real kernel crashes under TCG
