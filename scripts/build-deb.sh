@@ -14,6 +14,11 @@
 # CRASHCAPTURE_DEB_VERSION=V builds version V instead of the changelog's
 # (a stanza added to the copy's debian/changelog, never to the repository's):
 # the newer package of the guest's upgrade test.
+# CRASHCAPTURE_DEB_ARCH=arm64 cross-builds crashcaptured_VERSION_arm64.deb
+# (dpkg-buildpackage -a arm64, Debian multiarch: the :arm64 Build-Depends and
+# pkgconf:arm64 that scripts/install-deps.sh installs). The repository's
+# debian/control names amd64, the architecture the crash cycles prove; the
+# copy's names the one asked for.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -30,6 +35,12 @@ mkdir -p "$src"
 scripts/copy-source-tree.sh "$src"
 rm -rf "$src/debian"
 cp -a packaging/debian "$src/debian"
+host_arch=${CRASHCAPTURE_DEB_ARCH:-$(dpkg --print-architecture)}
+build_args=()
+if [ "$host_arch" != "$(dpkg --print-architecture)" ]; then
+    sed -i "s/^Architecture: amd64\$/Architecture: amd64 $host_arch/" "$src/debian/control"
+    build_args=(-a "$host_arch")
+fi
 if [ -n "${CRASHCAPTURE_DEB_VERSION:-}" ]; then
     {
         printf 'crashcaptured (%s) %s; urgency=medium\n\n' "$version" \
@@ -45,7 +56,7 @@ echo "build-deb.sh: building crashcaptured $version in $src"
 (
     cd "$src"
     export DEB_BUILD_OPTIONS=${DEB_BUILD_OPTIONS:-parallel=$(nproc)}
-    dpkg-buildpackage -us -uc -b < /dev/null
+    dpkg-buildpackage -us -uc -b "${build_args[@]}" < /dev/null
 )
 
 shopt -s nullglob
@@ -55,5 +66,5 @@ for f in "${results[@]}"; do
     rm -f "$out/$(basename "$f")"
     mv "$f" "$out/"
 done
-echo "build-deb.sh: $(ls "$out"/crashcaptured_"${version}"_*.deb)"
+echo "build-deb.sh: $(ls "$out"/crashcaptured_"${version}"_"${host_arch}".deb)"
 echo "build-deb.sh: $(ls "$out"/cockpit-crashcapture_"${version}"_all.deb)"

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Install every Debian 12 package crashcaptured needs to build, test and run
 # its QEMU crash cycles. Idempotent; safe with no standard input (CI).
-#   scripts/install-deps.sh          build + test dependencies
+#   scripts/install-deps.sh          build + test dependencies, the arm64 cross build's too
 # Run as root. Waits for other holders of the dpkg lock instead of failing.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
@@ -21,6 +21,23 @@ build_packages=(
     libsdbus-c++-dev libsdbus-c++-bin # the D-Bus API (sdbus-c++-xml2cpp generates it)
     libxxhash-dev     # content hashes of the capture initrd's inputs
     scdoc             # the man pages (man/*.scd)
+)
+# The arm64 cross build (scripts/build-arm64.sh, issue 14: build and package
+# for arm64 here) with Debian multiarch: the cross compiler, the :arm64 -dev
+# packages of every library the build links, and qemu-user to run the arm64
+# unit tests. Header-only and arch:all dependencies (nlohmann-json3-dev,
+# libcli11-dev, libexpected-dev) serve both architectures from build_packages.
+# The :arm64 libraries are Multi-Arch: same: apt upgrades their amd64 twins
+# to the same version when they differ (co-installable, nothing removed).
+arm64_packages=(
+    crossbuild-essential-arm64          # aarch64-linux-gnu-g++ and the arm64 libc/libstdc++ to link against
+    qemu-user                           # qemu-aarch64: ctest runs the arm64 unit tests with it (no binfmt_misc needed)
+    libelf-dev:arm64 libzstd-dev:arm64 zlib1g-dev:arm64 # the saver's dump floor (lib/dump)
+    libfmt-dev:arm64                    # lib/base
+    libxxhash-dev:arm64                 # lib/arming (the unit tests link it)
+    libgtest-dev:arm64 libgmock-dev:arm64 # the arm64 unit tests
+    libsystemd-dev:arm64 libsdbus-c++-dev:arm64 # the daemon (CRASHCAPTURE_SAVER_ONLY builds without them)
+    pkgconf:arm64                       # aarch64-linux-gnu-pkg-config: the arm64 .deb (build-deb.sh, CRASHCAPTURE_DEB_ARCH=arm64)
 )
 test_packages=(
     qemu-system-x86 qemu-utils          # real kernel crashes under TCG
@@ -53,8 +70,14 @@ if [ "$(id -u)" != 0 ]; then
     echo "install-deps.sh: must run as root (it calls apt-get)" >&2
     exit 1
 fi
+# arm64 packages need arm64 in dpkg's architectures and its package lists:
+# added once (the apt-get update below then fetches them, since every :arm64
+# package is missing on a first run).
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    dpkg --add-architecture arm64
+fi
 missing=()
-for p in "${build_packages[@]}" "${test_packages[@]}"; do
+for p in "${build_packages[@]}" "${arm64_packages[@]}" "${test_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <fstream>
 
+#include "spawn-semantics.hpp"
 #include "synthetic-vmcore.hpp"
 
 using namespace crashcapture;
@@ -41,6 +42,7 @@ TEST(StartProgram, ANewLogIsPrivate) {
 }
 
 TEST(StartProgram, AMissingProgramIsAnError) {
+    SKIP_UNLESS_SPAWN_WAITS_FOR_EXEC();
     TempDir dir;
     auto pid = start_program({"crashcapture-no-such-program"}, dir.file("log"));
     ASSERT_FALSE(pid);
@@ -48,6 +50,7 @@ TEST(StartProgram, AMissingProgramIsAnError) {
 }
 
 TEST(StartProgram, AChildOfABlockingParentStillDiesOfSigtermWithItsGroup) {
+    SKIP_UNLESS_SPAWN_WAITS_FOR_EXEC();
     // As the daemon does: SIGTERM blocked, read from a signalfd.
     sigset_t term;
     sigemptyset(&term);
