@@ -6,9 +6,10 @@
 # native build of scripts/test.sh; optionally run the arm64 unit tests under
 # qemu-user (qemu-aarch64, no binfmt_misc needed).
 #   scripts/build-arm64.sh [--saver] [--test] [OUTDIR]   default OUTDIR: build-arm64/
-#     --saver  build only crashcapture-save, lib/base, lib/dump and their unit
-#              tests (CMake's CRASHCAPTURE_SAVER_ONLY; what CI checks), not
-#              the daemon, crashcapturectl, the initrd builder nor the man pages
+#     --saver  build only crashcapture-save, the unit tests of lib/base and
+#              lib/dump, and tests/e2e's crashcapture-kexec-load (CMake's
+#              CRASHCAPTURE_SAVER_ONLY; what CI checks), not the daemon,
+#              crashcapturectl nor the man pages
 #     --test   then run the unit tests (ctest) under qemu-aarch64
 # The binaries are in OUTDIR (cli/crashcapture-save, daemon/crashcaptured,
 # tests/unit-tests). CRASHCAPTURE_WERROR=OFF builds without -Werror; JOBS=N

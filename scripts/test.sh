@@ -204,15 +204,21 @@ for kver in "${kernels[@]}"; do
 done
 
 # arm64 (issue 14): a Debian arm64 kernel under qemu-system-aarch64 (TCG),
-# loaded with kexec -p -c, saved by the arm64 crashcapture-save when one is
-# built (ARM64_SAVER, default build-arm64/cli/crashcapture-save, what
-# scripts/build-arm64.sh makes), else with cp /proc/vmcore. About 45 s on a
-# warm $CRASHCAPTURE_CACHE/arm64; the first run fetches the arm64 .debs
-# (65 MB for 6.1) and adds the arm64 dpkg architecture.
+# its capture kernel loaded by the library's loader as crashcaptured loads
+# it (ARM64_LOADER, default build-arm64/tests/e2e/crashcapture-kexec-load:
+# kexec_file_load, which Debian's arm64 kernels lack, then kexec-tools with
+# the 6.1 _text correction) and saved by the arm64 crashcapture-save
+# (ARM64_SAVER, default build-arm64/cli/crashcapture-save), both cross-built
+# above; without them kexec -p -c and cp /proc/vmcore. About 45 s on a warm
+# $CRASHCAPTURE_CACHE/arm64; the first run fetches the arm64 .debs (65 MB
+# for 6.1) and adds the arm64 dpkg architecture.
 arm64_saver=${ARM64_SAVER-build-arm64/cli/crashcapture-save}
 [ -x "$arm64_saver" ] || arm64_saver=
-step "arm64 crash cycle in QEMU (TCG) on Debian's 6.1 arm64 kernel, saver: ${arm64_saver:-cp}"
-run_test "test-arm64-cycle.sh 6.1" env SAVER="$arm64_saver" tests/e2e/arm64/test-arm64-cycle.sh 6.1
+arm64_loader=${ARM64_LOADER-build-arm64/tests/e2e/crashcapture-kexec-load}
+[ -x "$arm64_loader" ] || arm64_loader=
+step "arm64 crash cycle in QEMU (TCG) on Debian's 6.1 arm64 kernel, loader: ${arm64_loader:-kexec -p -c}, saver: ${arm64_saver:-cp}"
+run_test "test-arm64-cycle.sh 6.1" env SAVER="$arm64_saver" LOADER="$arm64_loader" \
+    tests/e2e/arm64/test-arm64-cycle.sh 6.1
 
 # An arm64 vmcore on this x86_64 host: crashcapture-save against the arm64
 # makedumpfile under qemu-user (byte-identical at levels 1 to 31, the same
@@ -274,7 +280,8 @@ if [ "${FULL:-0}" = 1 ]; then
     tests/e2e/make-corpus.sh        # busy 1, 2 and 4 GiB guests, both kernels
     tests/e2e/run-matrix.sh         # both kernels x our loader/kexec -s/-c x ours/makedumpfile
     # arm64 6.12 with LPA2: 52-bit virtual addresses in use (-cpu max,pauth-impdef=on)
-    run_test "test-arm64-cycle.sh 6.12" env SAVER="$arm64_saver" tests/e2e/arm64/test-arm64-cycle.sh 6.12
+    run_test "test-arm64-cycle.sh 6.12" env SAVER="$arm64_saver" LOADER="$arm64_loader" \
+        tests/e2e/arm64/test-arm64-cycle.sh 6.12
     real_arm64_vmcore 6.12 no-makedumpfile      # LPA2: 52-bit VA in use
     real_arm64_vmcore 6.12-va48 no-makedumpfile # built for 52 bits, 48 in use
     tests/e2e/run-matrix.sh --sweep # the smallest crashkernel= that still captures
