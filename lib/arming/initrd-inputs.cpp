@@ -14,6 +14,7 @@
 
 #include "file-util.hpp"
 #include "initrd-size.hpp"
+#include "json-integer.hpp"
 #include "utf8.hpp"
 
 namespace crashcapture {
@@ -275,9 +276,11 @@ Result<std::vector<std::string>> read_recorded_inputs(const std::string& path) {
     }
     try {
         const auto json = nlohmann::json::parse(in);
-        if (json.at("schema_version").get<int>() > kRecordedInputsSchemaVersion) {
+        if (json_integer<int>(json.at("schema_version"), "schema_version") >
+            kRecordedInputsSchemaVersion) {
             return make_error(0, "{}: schema version {} is newer than this tool's {}", path,
-                              json.at("schema_version").get<int>(), kRecordedInputsSchemaVersion);
+                              json_integer<int>(json.at("schema_version"), "schema_version"),
+                              kRecordedInputsSchemaVersion);
         }
         std::vector<std::string> files;
         for (const auto& file : json.at("files")) {
@@ -288,7 +291,7 @@ Result<std::vector<std::string>> read_recorded_inputs(const std::string& path) {
             files.push_back(std::move(name));
         }
         return files;
-    } catch (const nlohmann::json::exception& e) {
+    } catch (const std::exception& e) {
         return make_error(0, "{}: malformed list of initrd inputs: {}", path, e.what());
     }
 }

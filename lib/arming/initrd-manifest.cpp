@@ -1,4 +1,5 @@
 #include "initrd-manifest.hpp"
+#include "json-integer.hpp"
 #include "utf8.hpp"
 
 #include <fcntl.h>
@@ -625,13 +626,13 @@ nlohmann::json to_json(const Manifest& manifest) {
 Result<Manifest> manifest_from_json(const nlohmann::json& json) {
     try {
         Manifest manifest;
-        manifest.schema_version = json.at("schema_version").get<int>();
+        manifest.schema_version = json_integer<int>(json.at("schema_version"), "schema_version");
         if (manifest.schema_version > kManifestSchemaVersion) {
             return make_error(0, "manifest schema version {} is newer than this tool's {}",
                               manifest.schema_version, kManifestSchemaVersion);
         }
         manifest.algorithm = json.at("algorithm").get<std::string>();
-        manifest.computed_at_ns = json.value("computed_at_ns", int64_t{0});
+        manifest.computed_at_ns = json_integer(json, "computed_at_ns", int64_t{0});
         for (const auto& item : json.at("inputs")) {
             manifest.inputs.push_back(get_bytes(item, "path"));
         }
@@ -646,12 +647,12 @@ Result<Manifest> manifest_from_json(const nlohmann::json& json) {
                 return make_error(0, "unknown manifest entry kind \"{}\"", kind_text);
             }
             entry.kind = *kind;
-            entry.mode = item.value("mode", uint32_t{0});
-            entry.size_bytes = item.value("size", uint64_t{0});
+            entry.mode = json_integer(item, "mode", uint32_t{0});
+            entry.size_bytes = json_integer(item, "size", uint64_t{0});
             entry.hash = item.value("hash", "");
-            entry.inode = item.value("inode", uint64_t{0});
-            entry.mtime_ns = item.value("mtime_ns", int64_t{0});
-            entry.ctime_ns = item.value("ctime_ns", int64_t{0});
+            entry.inode = json_integer(item, "inode", uint64_t{0});
+            entry.mtime_ns = json_integer(item, "mtime_ns", int64_t{0});
+            entry.ctime_ns = json_integer(item, "ctime_ns", int64_t{0});
             entry.target = get_bytes(item, "target");
             manifest.entries.push_back(std::move(entry));
         }
@@ -679,7 +680,7 @@ Result<Manifest> read_manifest(const std::string& path) {
             return propagate(manifest.error(), path);
         }
         return manifest;
-    } catch (const nlohmann::json::exception& e) {
+    } catch (const std::exception& e) {
         return make_error(0, "{}: not valid JSON: {}", path, e.what());
     }
 }

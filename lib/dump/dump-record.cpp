@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "file-util.hpp"
+#include "json-integer.hpp"
 
 namespace crashcapture {
 
@@ -76,7 +77,7 @@ nlohmann::json to_json(const DumpRecord& r) {
 Result<DumpRecord> dump_record_from_json(const nlohmann::json& json) {
     try {
         DumpRecord r;
-        r.schema_version = json.at("schema_version").get<int>();
+        r.schema_version = json_integer<int>(json.at("schema_version"), "schema_version");
         if (r.schema_version > kDumpRecordSchemaVersion) {
             return make_error(0, "record schema version {} is newer than this tool's {}",
                               r.schema_version, kDumpRecordSchemaVersion);
@@ -91,7 +92,7 @@ Result<DumpRecord> dump_record_from_json(const nlohmann::json& json) {
         r.tool_version = json.value("tool_version", "");
         r.kernel_release = json.value("kernel_release", "");
         r.boot_id = json.value("boot_id", "");
-        r.crash_time = json.value("crash_time", int64_t{0});
+        r.crash_time = json_integer(json, "crash_time", int64_t{0});
         r.panic_line = json.value("panic_line", "");
         r.input = json.value("input", "");
         r.format = json.value("format", "");
@@ -102,30 +103,30 @@ Result<DumpRecord> dump_record_from_json(const nlohmann::json& json) {
         r.dmesg_file = json.value("dmesg_file", "");
         r.recovered_from = json.value("recovered_from", "");
         r.remote_dump = json.value("remote_dump", "");
-        r.page_size = json.value("page_size", uint64_t{0});
+        r.page_size = json_integer(json, "page_size", uint64_t{0});
         if (json.contains("pages")) {
             const auto& p = json.at("pages");
-            r.pages.total = p.value("total", uint64_t{0});
-            r.pages.excluded_nodata = p.value("excluded_nodata", uint64_t{0});
-            r.pages.excluded_cache = p.value("excluded_cache", uint64_t{0});
-            r.pages.excluded_cache_private = p.value("excluded_cache_private", uint64_t{0});
-            r.pages.excluded_user = p.value("excluded_user", uint64_t{0});
-            r.pages.excluded_free = p.value("excluded_free", uint64_t{0});
-            r.pages.excluded_hwpoison = p.value("excluded_hwpoison", uint64_t{0});
-            r.pages.excluded_offline = p.value("excluded_offline", uint64_t{0});
+            r.pages.total = json_integer(p, "total", uint64_t{0});
+            r.pages.excluded_nodata = json_integer(p, "excluded_nodata", uint64_t{0});
+            r.pages.excluded_cache = json_integer(p, "excluded_cache", uint64_t{0});
+            r.pages.excluded_cache_private = json_integer(p, "excluded_cache_private", uint64_t{0});
+            r.pages.excluded_user = json_integer(p, "excluded_user", uint64_t{0});
+            r.pages.excluded_free = json_integer(p, "excluded_free", uint64_t{0});
+            r.pages.excluded_hwpoison = json_integer(p, "excluded_hwpoison", uint64_t{0});
+            r.pages.excluded_offline = json_integer(p, "excluded_offline", uint64_t{0});
             r.pages.unreadable_struct_page_batches =
-                p.value("unreadable_struct_page_batches", uint64_t{0});
-            r.pages.dumpable = p.value("dumpable", uint64_t{0});
-            r.pages.zero = p.value("zero", uint64_t{0});
-            r.pages.written = p.value("written", uint64_t{0});
-            r.pages.compressed = p.value("compressed", uint64_t{0});
+                json_integer(p, "unreadable_struct_page_batches", uint64_t{0});
+            r.pages.dumpable = json_integer(p, "dumpable", uint64_t{0});
+            r.pages.zero = json_integer(p, "zero", uint64_t{0});
+            r.pages.written = json_integer(p, "written", uint64_t{0});
+            r.pages.compressed = json_integer(p, "compressed", uint64_t{0});
         }
-        r.bytes_in = json.value("bytes_in", uint64_t{0});
-        r.bytes_out = json.value("bytes_out", uint64_t{0});
-        r.started_at = json.value("started_at", int64_t{0});
+        r.bytes_in = json_integer(json, "bytes_in", uint64_t{0});
+        r.bytes_out = json_integer(json, "bytes_out", uint64_t{0});
+        r.started_at = json_integer(json, "started_at", int64_t{0});
         r.duration_sec = json.value("duration_sec", 0.0);
         return r;
-    } catch (const nlohmann::json::exception& e) {
+    } catch (const std::exception& e) {
         return make_error(0, "malformed dump record: {}", e.what());
     }
 }
@@ -196,7 +197,7 @@ Result<DumpRecord> read_dump_record(const std::string& path) {
             return propagate(record.error(), path);
         }
         return record;
-    } catch (const nlohmann::json::exception& e) {
+    } catch (const std::exception& e) {
         return make_error(0, "{}: not valid JSON: {}", path, e.what());
     }
 }

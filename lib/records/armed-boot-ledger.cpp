@@ -12,6 +12,7 @@
 #include <tuple>
 
 #include "file-util.hpp"
+#include "json-integer.hpp"
 #include "printk-log.hpp"
 #include "unique-fd.hpp"
 
@@ -209,7 +210,7 @@ nlohmann::json to_json(const ArmedBoot& boot) {
 
 Result<ArmedBoot> armed_boot_from_json(const nlohmann::json& json) {
     try {
-        const int version = json.at("schema_version").get<int>();
+        const int version = json_integer<int>(json.at("schema_version"), "schema_version");
         if (version > kArmedBootSchemaVersion) {
             return make_error(0, "schema version {} is newer than this tool's {}", version,
                               kArmedBootSchemaVersion);
@@ -220,27 +221,28 @@ Result<ArmedBoot> armed_boot_from_json(const nlohmann::json& json) {
             return make_error(0, "\"{}\" is not a boot id", boot.boot_id);
         }
         boot.kernel_release = json.value("kernel_release", "");
-        boot.armed_at = json.value("armed_at", int64_t{0});
-        boot.last_seen = json.value("last_seen", int64_t{0});
+        boot.armed_at = json_integer(json, "armed_at", int64_t{0});
+        boot.last_seen = json_integer(json, "last_seen", int64_t{0});
         boot.armed = json.value("armed", false);
         boot.orderly_shutdown = json.value("orderly_shutdown", false);
-        boot.shutdown_at = json.value("shutdown_at", int64_t{0});
+        boot.shutdown_at = json_integer(json, "shutdown_at", int64_t{0});
         const auto outcome = parse_boot_outcome(json.value("outcome", "pending"));
         if (!outcome) {
             return make_error(0, "unknown outcome \"{}\"", json.value("outcome", ""));
         }
         boot.outcome = *outcome;
-        boot.resolved_at = json.value("resolved_at", int64_t{0});
+        boot.resolved_at = json_integer(json, "resolved_at", int64_t{0});
         boot.dump_id = json.value("dump_id", "");
         for (const auto& record : json.value("pstore", nlohmann::json::array())) {
-            boot.pstore.push_back(
-                PstoreRecord{record.value("path", ""), record.value("panic_line", ""),
-                             record.value("time", int64_t{0}), record.value("bytes", uint64_t{0})});
+            boot.pstore.push_back(PstoreRecord{record.value("path", ""),
+                                               record.value("panic_line", ""),
+                                               json_integer(record, "time", int64_t{0}),
+                                               json_integer(record, "bytes", uint64_t{0})});
         }
         boot.capture_failure = json.value("capture_failure", "");
         boot.capture_log = json.value("capture_log", "");
         return boot;
-    } catch (const nlohmann::json::exception& e) {
+    } catch (const std::exception& e) {
         return make_error(0, "malformed boot record: {}", e.what());
     }
 }
@@ -304,7 +306,7 @@ Result<ArmedBootList> read_armed_boots(const std::string& directory) {
         nlohmann::json json;
         try {
             json = nlohmann::json::parse(*text);
-        } catch (const nlohmann::json::exception& e) {
+        } catch (const std::exception& e) {
             list.problems.push_back(fmt::format("{}: not JSON: {}", path, e.what()));
             continue;
         }
@@ -341,7 +343,7 @@ Result<ArmedBoot> read_armed_boot(const std::string& directory, std::string_view
             return propagate(boot.error(), path);
         }
         return boot;
-    } catch (const nlohmann::json::exception& e) {
+    } catch (const std::exception& e) {
         return make_error(0, "{}: not JSON: {}", path, e.what());
     }
 }

@@ -1,4 +1,5 @@
 #include "dump-catalog.hpp"
+#include "json-integer.hpp"
 #include "utf8.hpp"
 
 #include <fcntl.h>
@@ -327,7 +328,7 @@ Result<Ledger> read_ledger(const std::string& state_dir) {
     }
     try {
         const auto json = nlohmann::json::parse(*text);
-        const int version = json.at("schema_version").get<int>();
+        const int version = json_integer<int>(json.at("schema_version"), "schema_version");
         if (version > kLedgerSchemaVersion) {
             return make_error(0, "{}: schema version {} is newer than this tool's {}", path,
                               version, kLedgerSchemaVersion);
@@ -341,7 +342,7 @@ Result<Ledger> read_ledger(const std::string& state_dir) {
             }
         }
         return ledger;
-    } catch (const nlohmann::json::exception& e) {
+    } catch (const std::exception& e) {
         return make_error(0, "{}: malformed ledger: {}", path, e.what());
     }
 }

@@ -360,3 +360,14 @@ TEST(ArmedBootLedger, PendingBootsAreDecidedOnceAndTheLostGetTheirEvidence) {
     EXPECT_TRUE(resolve_pending_boots(boots, kCurrent, dumps, find_pstore, notes, 10000).empty());
     EXPECT_EQ(pstore_reads, 1);
 }
+
+TEST(ArmedBootLedgerJson, AnOutOfRangeNumberIsAMalformedRecordNotUndefinedBehaviour) {
+    // tests/fuzz/fuzz-records-json: a pstore record's bytes as 4E96.
+    auto json = nlohmann::json::parse(R"({"schema_version": 1,
+        "boot_id": "0f5c0d3e6a1b4e7c9d2f8a6b4c3e1d70", "outcome": "lost",
+        "pstore": [{"path": "/sys/fs/pstore/dmesg-efi-1", "bytes": 4E96, "time": 1}]})");
+    auto boot = armed_boot_from_json(json);
+    ASSERT_FALSE(boot);
+    EXPECT_THAT(boot.error().message, HasSubstr("malformed boot record"));
+    EXPECT_THAT(boot.error().message, HasSubstr("bytes"));
+}
