@@ -98,30 +98,27 @@ for program in "${PROGRAMS[@]}"; do
     cp -L "$SYSROOT$program" "$root$program"
     add_libraries "$SYSROOT$program"
 done
-if [ -n "$SAVER" ]; then
-    # The capture kernel unpacks the initramfs into its reserved memory:
-    # ship the code, not the DWARF. The host's binutils strip knows x86 only;
-    # the cross one (binutils-aarch64-linux-gnu, which a cross build has) or
-    # llvm-strip (any machine) do, else the binary goes in as built.
+# install_arm64_binary BINARY NAME: BINARY as /usr/bin/NAME, with its
+# libraries. The capture kernel unpacks the initramfs into its reserved
+# memory: ship the code, not the DWARF. The host's binutils strip knows x86
+# only; the cross one (binutils-aarch64-linux-gnu, which a cross build has)
+# or llvm-strip (any machine) do, else the binary goes in as built.
+install_arm64_binary() {
+    local strip_tool
     strip_tool=$(command -v aarch64-linux-gnu-strip || command -v llvm-strip || true)
     if [ -n "$strip_tool" ]; then
-        "$strip_tool" --strip-debug -o "$root/usr/bin/crashcapture-save" "$SAVER"
+        "$strip_tool" --strip-debug -o "$root/usr/bin/$2" "$1"
     else
-        install -m 0755 "$SAVER" "$root/usr/bin/crashcapture-save"
+        install -m 0755 "$1" "$root/usr/bin/$2"
     fi
-    add_libraries "$SAVER"
-fi
+    add_libraries "$1"
+}
+[ -z "$SAVER" ] || install_arm64_binary "$SAVER" crashcapture-save
 # LOADER: an arm64 crashcapture-kexec-load, the library's loader as the
 # daemon uses it (e2e.kexec=ours in guest-init.sh).
 if [ -n "${LOADER:-}" ]; then
     arm64_is_aarch64 "$LOADER" || e2e_die "$LOADER is not an arm64 ELF binary: $(file -b "$LOADER")"
-    strip_tool=$(command -v aarch64-linux-gnu-strip || command -v llvm-strip || true)
-    if [ -n "$strip_tool" ]; then
-        "$strip_tool" --strip-debug -o "$root/usr/bin/crashcapture-kexec-load" "$LOADER"
-    else
-        install -m 0755 "$LOADER" "$root/usr/bin/crashcapture-kexec-load"
-    fi
-    add_libraries "$LOADER"
+    install_arm64_binary "$LOADER" crashcapture-kexec-load
 fi
 # PT_INTERP of every Debian arm64 program.
 cp -L "$SYSROOT/lib/aarch64-linux-gnu/ld-linux-aarch64.so.1" "$root/lib/aarch64-linux-gnu/"
