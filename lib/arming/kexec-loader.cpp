@@ -400,8 +400,10 @@ Result<std::optional<std::string>> KexecToolsLoader::missing_text_symbol(
                       "kexec-tools would build a capture kernel that cannot read the vmcore");
 }
 
-Status KexecToolsLoader::run(const std::vector<std::string>& arguments, const std::string& what) {
-    // The kallsyms correction, where needed, goes to the child only.
+// A copy of kallsyms with _text added, where kexec-tools needs one (see
+// kexec-loader.hpp): its path, or "" when none is needed. Only a load reads
+// kallsyms; an unload does not.
+Result<std::string> KexecToolsLoader::kallsyms_with_text(const std::string& what) const {
     std::string corrected;
     auto kallsyms = read_kernel_file(proc_root_ + "/kallsyms");
     if (kallsyms) {
@@ -423,6 +425,12 @@ Status KexecToolsLoader::run(const std::vector<std::string>& arguments, const st
             corrected = scratch_dir_ + "/kallsyms-with-text";
         }
     }
+    return corrected;
+}
+
+Status KexecToolsLoader::run(const std::vector<std::string>& arguments, const std::string& what,
+                             const std::string& corrected) {
+    // The kallsyms correction, if any, goes to the child only.
     int pipe_fds[2];
     if (::pipe2(pipe_fds, O_CLOEXEC) < 0) {
         return make_errno_error(errno, "{}: pipe", what);
@@ -514,14 +522,20 @@ Status KexecToolsLoader::load(const std::string& kernel, const std::string& init
         arguments.push_back("--initrd=" + initrd);
     }
     arguments.push_back("--command-line=" + cmdline);
-    return run(arguments, initrd.empty() ? fmt::format("cannot load capture kernel {}", kernel)
-                                         : fmt::format("cannot load capture kernel {} with "
-                                                       "initrd {}",
-                                                       kernel, initrd));
+    const std::string what =
+        initrd.empty()
+            ? fmt::format("cannot load capture kernel {}", kernel)
+            : fmt::format("cannot load capture kernel {} with initrd {}", kernel, initrd);
+    auto corrected = kallsyms_with_text(what);
+    if (!corrected) {
+        return tl::unexpected(corrected.error());
+    }
+    return run(arguments, what, *corrected);
 }
 
 Status KexecToolsLoader::unload() {
-    return run({kexec_, "--unload-panic", "--kexec-syscall"}, "cannot unload the capture kernel");
+    return run({kexec_, "--unload-panic", "--kexec-syscall"}, "cannot unload the capture kernel",
+               "");
 }
 
 // ---------------------------------------------------------------------------

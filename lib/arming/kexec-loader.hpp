@@ -66,7 +66,11 @@ class KexecToolsLoader {
                                                                   const std::string& iomem);
 
   private:
-    Status run(const std::vector<std::string>& arguments, const std::string& what);
+    Result<std::string> kallsyms_with_text(const std::string& what) const;
+    // Runs kexec; with `corrected` (a kallsyms copy) in a mount namespace of
+    // its own where that copy is /proc/kallsyms.
+    Status run(const std::vector<std::string>& arguments, const std::string& what,
+               const std::string& corrected);
 
     std::string kexec_;
     std::string proc_root_;
