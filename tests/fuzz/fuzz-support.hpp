@@ -43,4 +43,13 @@ class ScratchDirectory {
 // parsers' real input). Without a NUL, everything is the first part.
 std::pair<std::string_view, std::string_view> split_at_nul(const uint8_t* data, size_t size);
 
+// fuzz-arm64-address-translation's physical memory, which make-corpus's
+// seeds build page tables in: 1 MiB from 1 GiB on, where QEMU virt's RAM
+// starts (hw/arm/virt.c, VIRT_MEM), swapper_pg_dir at its start.
+constexpr uint64_t kArm64MemoryPhys = 0x40000000;
+constexpr size_t kArm64MemorySize = 1 << 20;
+// The header before the memory: page size, VA_BITS, T1SZ and
+// MAX_PHYSMEM_BITS selectors (one byte each), then the address.
+constexpr size_t kArm64HeaderSize = 4 + sizeof(uint64_t);
+
 }  // namespace crashcapture::fuzz

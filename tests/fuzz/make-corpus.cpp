@@ -6,12 +6,15 @@
 // not need the 8 MiB of a whole synthetic machine.
 #include <sys/stat.h>
 
+#include <array>
 #include <cstdio>
 #include <fstream>
 #include <stdexcept>
+#include <vector>
 
 #include "armed-boot-ledger.hpp"
 #include "dump-record.hpp"
+#include "fuzz-support.hpp"
 #include "initrd-image.hpp"
 #include "page-filter-fixture.hpp"
 #include "synthetic-vmcore.hpp"
@@ -35,6 +38,39 @@ void write_seed(const std::string& harness, const std::string& name, std::string
 
 std::string as_string(std::span<const std::byte> bytes) {
     return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+}
+
+// A seed for fuzz-arm64-address-translation: the header (page size,
+// VA_BITS, TCR_EL1_T1SZ = 64 - VA_BITS, 48-bit physical addresses, the
+// address), then the tables from swapper_pg_dir down, one page each, and
+// the data page they map virt to. Descriptors as the kernel writes them
+// (arch/arm64/include/asm/pgtable-hwdef.h): table 0b11, page 0b11 with
+// PTE_AF (bit 10) and inner-shareable PTE_SHARED (bits 9:8).
+std::string arm64_seed(int page_shift, int va_bits, uint64_t virt) {
+    const uint64_t page = uint64_t{1} << page_shift;
+    const int bits_per_level = page_shift - 3;
+    const int levels = (va_bits - page_shift + bits_per_level - 1) / bits_per_level;
+    const int top_bits = va_bits - page_shift - (levels - 1) * bits_per_level;
+    std::vector<uint64_t> memory((levels + 1) * page / sizeof(uint64_t));
+    for (int level = 0; level < levels; ++level) {
+        const int shift = page_shift + (levels - 1 - level) * bits_per_level;
+        const int index_bits = level == 0 ? top_bits : bits_per_level;
+        const uint64_t index = (virt >> shift) & ((uint64_t{1} << index_bits) - 1);
+        const uint64_t next = fuzz::kArm64MemoryPhys + (level + 1) * page;
+        const uint64_t descriptor =
+            level + 1 < levels ? next | 0b11 : next | 0b11 | (1ULL << 10) | (0b11ULL << 8);
+        memory[level * page / sizeof(uint64_t) + index] = descriptor;
+    }
+    memory[levels * page / sizeof(uint64_t)] = 0x1122334455667788ULL;  // the data page
+    const std::array<uint8_t, 4> header{static_cast<uint8_t>(page_shift == 12   ? 0
+                                                             : page_shift == 14 ? 1
+                                                                                : 2),
+                                        static_cast<uint8_t>(va_bits - 36),
+                                        static_cast<uint8_t>(64 - va_bits), 0};
+    std::string seed(reinterpret_cast<const char*>(header.data()), header.size());
+    seed.append(reinterpret_cast<const char*>(&virt), sizeof(virt));
+    seed.append(reinterpret_cast<const char*>(memory.data()), memory.size() * sizeof(uint64_t));
+    return seed;
 }
 
 // The pages of a synthetic kernel that its kernel log is read through:
@@ -142,6 +178,13 @@ int main(int argc, char** argv) {
         write_seed("address-translation", name,
                    std::string(reinterpret_cast<const char*>(&address), sizeof(address)) + tables);
     }
+
+    // fuzz-arm64-address-translation: one page mapped through every level,
+    // as Debian's arm64 kernels are built (4K pages, 48-bit VA) and the
+    // other granules (16K, 47 bits: 3 levels; 64K, 48 bits: 3 levels).
+    write_seed("arm64-address-translation", "4k-va48", arm64_seed(12, 48, 0xffff800010000000ULL));
+    write_seed("arm64-address-translation", "16k-va47", arm64_seed(14, 47, 0xffffc00010004000ULL));
+    write_seed("arm64-address-translation", "64k-va48", arm64_seed(16, 48, 0xffff800010010000ULL));
 
     write_seed("config", "every-key",
                std::string("[Dump]\nTarget=/var/crash\nFormat=kdump\nDumpLevel=31\n"
