@@ -175,6 +175,10 @@ Result<uint64_t> read_kernel_load_size(const std::string& path) {
     // Documentation/arch/x86/boot.rst, "The Real-Mode Kernel Header":
     // boot_flag 0xAA55 at 0x1FE, header "HdrS" at 0x202, version at 0x206,
     // init_size at 0x260 (protocol 2.10 and later).
+    // Documentation/arch/arm64/booting.rst, "Call the kernel image": the
+    // 64-byte arm64 Image header, image_size at 0x10 (the effective size,
+    // BSS included; 0 before Linux 3.17), magic "ARM\x64" at 0x38.
+    constexpr size_t kArm64HeaderBytes = 0x40;
     std::array<unsigned char, 0x264> header{};
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
     if (!fd) {
@@ -191,13 +195,25 @@ Result<uint64_t> read_kernel_load_size(const std::string& path) {
             return make_errno_error(errno, "cannot read {}", path);
         }
         if (n == 0) {
-            return make_error(EINVAL, "{} is too short for a bzImage", path);
+            break;
         }
         done += static_cast<size_t>(n);
     }
+    if (done >= kArm64HeaderBytes && load_le<uint32_t>(header, 0x38) == 0x644d5241) {  // "ARM\x64"
+        const auto image_size = load_le<uint64_t>(header, 0x10);
+        if (image_size == 0) {
+            return make_error(EINVAL, "{} is an arm64 Image without image_size (before Linux 3.17)",
+                              path);
+        }
+        return image_size;
+    }
+    if (done < header.size()) {
+        return make_error(EINVAL, "{} is too short for a bzImage or an arm64 Image", path);
+    }
     if (load_le<uint16_t>(header, 0x1fe) != 0xaa55 ||
         load_le<uint32_t>(header, 0x202) != 0x53726448) {  // "HdrS"
-        return make_error(EINVAL, "{} is not a bzImage (no boot header)", path);
+        return make_error(EINVAL, "{} is neither a bzImage nor an arm64 Image (no boot header)",
+                          path);
     }
     const auto version = load_le<uint16_t>(header, 0x206);
     if (version < 0x020a) {

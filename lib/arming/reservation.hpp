@@ -73,8 +73,11 @@ Result<uint64_t> read_memory_total(const SystemPaths& paths);
 // (Documentation/arch/x86/boot.rst, offset 0x260, protocol 2.10+), which
 // kexec_file_load() reserves for the kernel in the crash region
 // (arch/x86/kernel/kexec-bzimage64.c: kbuf.memsz = PAGE_ALIGN(init_size)).
-// Debian's 6.1 kernel: an 8 MB file, init_size 64 MiB. An error for anything
-// that is not a bzImage.
+// Debian's 6.1 kernel: an 8 MB file, init_size 64 MiB. For an arm64 Image
+// (Debian's arm64 vmlinuz, an uncompressed Image with the EFI stub), its
+// header's image_size, BSS included (Documentation/arch/arm64/booting.rst;
+// 6.1.0-57-arm64: a 31.4 MiB file, image_size 32.1 MiB). An error for
+// anything else.
 Result<uint64_t> read_kernel_load_size(const std::string& path);
 
 // The saver's own memory in the capture kernel for a machine of

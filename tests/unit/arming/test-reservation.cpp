@@ -2,7 +2,9 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
 #include <sys/stat.h>
+#include <cstring>
 
 #include <fstream>
 
@@ -265,13 +267,41 @@ TEST_F(FakeTree, KernelLoadSize) {
 
     write("/boot/not-a-kernel", std::string(0x1000, 'x'));
     EXPECT_THAT(read_kernel_load_size(root_.path() + "/boot/not-a-kernel").error().message,
-                HasSubstr("not a bzImage"));
+                HasSubstr("neither a bzImage nor an arm64 Image"));
 
     write("/boot/short", "MZ");
     EXPECT_THAT(read_kernel_load_size(root_.path() + "/boot/short").error().message,
                 HasSubstr("too short"));
 
     EXPECT_EQ(read_kernel_load_size(root_.path() + "/boot/missing").error().errno_value, ENOENT);
+}
+
+// An arm64 Image header (Documentation/arch/arm64/booting.rst): code0 with
+// the EFI stub's "MZ", image_size at 0x10, flags at 0x18, "ARM\x64" at 0x38.
+std::string fake_arm64_image(uint64_t image_size, size_t file_bytes) {
+    std::string image(file_bytes, '\0');
+    image[0] = 'M';
+    image[1] = 'Z';
+    std::memcpy(image.data() + 0x10, &image_size, sizeof(image_size));
+    const uint64_t flags = 0xa;  // little-endian, 4K pages, anywhere in memory
+    std::memcpy(image.data() + 0x18, &flags, sizeof(flags));
+    std::memcpy(image.data() + 0x38, "ARM\x64", 4);
+    return image;
+}
+
+TEST_F(FakeTree, KernelLoadSizeOfAnArm64ImageIsItsImageSize) {
+    // Debian 6.1.0-57-arm64's vmlinuz: a 32,956,352-byte Image whose
+    // image_size (BSS included) is 0x2010000; a short file with the header
+    // only must give the same answer.
+    write("/boot/vmlinuz-6.1.0-57-arm64", fake_arm64_image(0x2010000, 0x1000));
+    EXPECT_EQ(read_kernel_load_size(root_.path() + "/boot/vmlinuz-6.1.0-57-arm64").value(),
+              0x2010000u);
+    write("/boot/header-only", fake_arm64_image(0x2010000, 0x40));
+    EXPECT_EQ(read_kernel_load_size(root_.path() + "/boot/header-only").value(), 0x2010000u);
+
+    write("/boot/vmlinuz-3.16-arm64", fake_arm64_image(0, 0x1000));
+    EXPECT_THAT(read_kernel_load_size(root_.path() + "/boot/vmlinuz-3.16-arm64").error().message,
+                HasSubstr("without image_size"));
 }
 
 // ---------------------------------------------------------------------------
