@@ -48,7 +48,7 @@ file -L "$BUSYBOX" 2> /dev/null | grep -q 'statically linked' ||
 # ---- reuse ----
 fingerprint() {
     {
-        sha256sum "$E2E_DIR/build-initramfs.sh" "$E2E_DIR/guest-init.sh" "$E2E_DIR/lib.sh"
+        sha256sum "$E2E_DIR/build-initramfs.sh" "$E2E_DIR/guest-init.sh" "$E2E_DIR/lib.sh" "$E2E_DIR/guest-measure.sh"
         stat -L -c '%n %s %Y' "/boot/vmlinuz-$KVER" "$BUSYBOX" "${PROGRAMS[@]}"
         [ -z "$SAVER" ] || sha256sum "$SAVER"
         [ -z "$LOADER" ] || sha256sum "$LOADER"
@@ -132,6 +132,7 @@ done
 depmod -b "$root" "$KVER"
 
 install -m 0755 "$E2E_DIR/guest-init.sh" "$root/init"
+install -m 0644 "$E2E_DIR/guest-measure.sh" "$root/guest-measure.sh"
 
 # ---- the capture initramfs ----
 # cpio -R 0:0: files owned by root in the guest whoever builds the image.

@@ -41,7 +41,7 @@ LIBDIRS=(lib/aarch64-linux-gnu usr/lib/aarch64-linux-gnu)
 
 fingerprint() {
     {
-        sha256sum "$ARM64_DIR/build-initramfs.sh" "$ARM64_DIR/guest-init.sh" "$ARM64_DIR/lib.sh"
+        sha256sum "$ARM64_DIR/build-initramfs.sh" "$ARM64_DIR/guest-init.sh" "$ARM64_DIR/lib.sh" "$ARM64_DIR/../guest-measure.sh"
         stat -c '%n %s %Y' "$SYSROOT/.complete"
         [ -z "$SAVER" ] || sha256sum "$SAVER"
         [ -z "${LOADER:-}" ] || sha256sum "$LOADER"
@@ -144,6 +144,7 @@ for f in modules.order modules.builtin modules.builtin.modinfo; do
 done
 depmod -b "$root" "$KVER"
 install -m 0755 "$ARM64_DIR/guest-init.sh" "$root/init"
+install -m 0644 "$ARM64_DIR/../guest-measure.sh" "$root/guest-measure.sh"
 
 # ---- the images ----
 (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | gzip -6) > "$work/capture.img"

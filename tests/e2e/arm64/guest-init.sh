@@ -34,6 +34,9 @@ mount -t devtmpfs devtmpfs /dev 2> /dev/null
 mkdir -p /tmp /mnt
 
 stage() { echo "E2E: $* (uptime $(cut -d' ' -f1 /proc/uptime))"; }
+# measured and memavailable: ../guest-measure.sh, beside /init in the image.
+# shellcheck source=tests/e2e/guest-measure.sh
+. /guest-measure.sh
 die() {
     stage "FAIL $*"
     sleep 1
@@ -155,17 +158,17 @@ rc=0
 case $SAVE in
     ours)
         [ -x /usr/bin/crashcapture-save ] || die "crashcapture-save is not in this image"
-        stage "SAVE_START crashcapture-save"
-        crashcapture-save --input /proc/vmcore --output /mnt/dump --progress always || rc=$?
+        stage "SAVE_START crashcapture-save memavailable_kib=$(memavailable)"
+        measured crashcapture-save --input /proc/vmcore --output /mnt/dump --progress always || rc=$?
         ;;
     cp | mdf | cp+mdf)
         vmcore-dmesg /proc/vmcore > /mnt/dump/vmcore-dmesg.txt 2>&1
-        stage "SAVE_START $SAVE"
-        case $SAVE in cp*) cp /proc/vmcore /mnt/dump/vmcore || rc=$? ;; esac
+        stage "SAVE_START $SAVE memavailable_kib=$(memavailable)"
+        case $SAVE in cp*) measured cp /proc/vmcore /mnt/dump/vmcore || rc=$? ;; esac
         case $SAVE in *mdf)
             out=vmcore.mdf-l-d31
             [ "$SAVE" = mdf ] && out=vmcore
-            makedumpfile -l -d 31 /proc/vmcore "/mnt/dump/$out" > /mnt/dump/makedumpfile.log 2>&1 || rc=$?
+            measured makedumpfile -l -d 31 /proc/vmcore "/mnt/dump/$out" > /mnt/dump/makedumpfile.log 2>&1 || rc=$?
             tail -3 /mnt/dump/makedumpfile.log
             ;;
         esac
@@ -177,7 +180,7 @@ case $SAVE in
     *) die "unknown e2e.save=$SAVE" ;;
 esac
 sync
-stage "SAVE_DONE rc=$rc bytes=$(stat -c %s /mnt/dump/vmcore 2> /dev/null || echo 0)"
+stage "SAVE_DONE rc=$rc bytes=$(stat -c %s /mnt/dump/vmcore 2> /dev/null || echo 0) $(tail -1 /tmp/rusage 2> /dev/null)"
 dmesg > /mnt/dump/capture-kernel.log
 sync
 umount /mnt || die "umount /mnt"

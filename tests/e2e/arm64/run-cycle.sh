@@ -50,12 +50,13 @@ case $SAVE in
     cp | mdf | cp+mdf) SAVER= ;;
     *) e2e_die "SAVE must be cp, mdf, cp+mdf or ours, not '$SAVE'" ;;
 esac
-# Only one guest at a time on a shared 2-core host: refuse to start beside
-# another aarch64 guest. pgrep -f, as -x only matches names of up to 15
-# characters (pitfall 10).
-if pgrep -f '^qemu-system-aarch64' > /dev/null; then
-    e2e_die "another qemu-system-aarch64 is running; one arm64 guest at a time"
-fi
+# One cycle at a time: cycles share the images in $ARM64_CACHE/initramfs,
+# and on a 2-core host two of them would time each other. A cycle waits for
+# the one before it (another kind of guest, such as the arm64 systemd guest,
+# may run beside it on the other core).
+mkdir -p "$ARM64_CACHE"
+exec 8> "$ARM64_CACHE/.run-cycle.lock"
+flock 8
 OUT=${OUT:-$ARM64_CACHE/runs/$KVER-${CPU%%,*}-$SAVE}
 images=$ARM64_CACHE/initramfs/$KVER-$([ -n "$SAVER" ] && echo saver || echo nosaver)$([ -z "$LOADER" ] || echo -loader)
 "$ARM64_DIR/build-initramfs.sh" "$KVER" "$images" ${SAVER:+"$SAVER"}
@@ -91,6 +92,7 @@ t_exit=$(e2e_secs $(($(e2e_us) - t0)))
 
 log=$OUT/serial.log
 at() { e2e_stamp "$log" "$@"; }
+field() { { grep -o "E2E: .*[ ]$1=[^ ]*" "$log" || true; } | head -1 | sed "s/.*[ ]$1=//"; }
 crash=$(at 'E2E: CRASH_TRIGGER')
 done_at=$(at 'E2E: CAPTURE_DONE')
 {
@@ -112,6 +114,11 @@ done_at=$(at 'E2E: CAPTURE_DONE')
     echo "save_duration $(e2e_elapsed "$(at 'E2E: SAVE_START')" "$(at 'E2E: SAVE_DONE')")"
     echo "crash_to_capture_done $(e2e_elapsed "$crash" "$done_at")"
     echo "whole_cycle $t_exit"
+    echo "# the capture kernel's MemAvailable when the save started (kB) and the"
+    echo "# saver's peak RSS (VmHWM, KiB; ../guest-measure.sh)"
+    echo "save_memavailable_kib $(field memavailable_kib)"
+    echo "save_vmhwm_kib $(field vmhwm_kib)"
+    echo "save_bytes $(field bytes)"
 } > "$OUT/timings.txt"
 
 e2e_disk_extract "$disk" /dump "$OUT"
