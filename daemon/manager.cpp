@@ -15,6 +15,7 @@
 
 #include "capture-cmdline.hpp"
 #include "capture-manager.hpp"
+#include "dracut-command.hpp"
 #include "dump-catalog.hpp"
 #include "file-util.hpp"
 #include "group.hpp"
@@ -415,7 +416,9 @@ void Manager::build_finished(int status) {
     // The builder's last words: its own failure message
     // ("crashcapture-build-initrd: ...", the last line it writes), or
     // dracut's last line.
-    const std::string builder_output = read_text(builder_log_path());
+    // dracut-install's set-user-ID copies that the unit's sandbox refuses
+    // read as errors; they are not (explain_setuid_copy_failures()).
+    const std::string builder_output = explain_setuid_copy_failures(read_text(builder_log_path()));
     const size_t last_line_start = builder_output.rfind('\n');
     std::string last_line =
         builder_output.substr(last_line_start == std::string::npos ? 0 : last_line_start + 1);

@@ -97,4 +97,51 @@ std::string filesystem_module(std::string_view modules_alias_text, std::string_v
     return std::string(fstype);
 }
 
+std::string explain_setuid_copy_failures(std::string_view dracut_output) {
+    constexpr std::string_view kPreserving = "cp: preserving permissions for '";
+    constexpr std::string_view kNotPermitted = "': Operation not permitted";
+    constexpr std::string_view kInstallError = "dracut-install: ERROR: 'cp ";
+    std::vector<std::string_view> lines;
+    for (size_t start = 0; start < dracut_output.size();) {
+        const size_t end = std::min(dracut_output.find('\n', start), dracut_output.size());
+        lines.push_back(dracut_output.substr(start, end - start));
+        start = end + 1;
+    }
+    std::string kept;
+    std::vector<std::string> programs;
+    for (size_t i = 0; i < lines.size(); ++i) {
+        const std::string_view line = lines[i];
+        if (line.starts_with(kPreserving) && line.ends_with(kNotPermitted) &&
+            i + 1 < lines.size()) {
+            const std::string_view copy = line.substr(
+                kPreserving.size(), line.size() - kPreserving.size() - kNotPermitted.size());
+            const std::string_view next = lines[i + 1];
+            // The staging copy's path is the last word of dracut-install's
+            // cp command line: the pair is about the same file.
+            if (next.starts_with(kInstallError) &&
+                next.find(fmt::format(" {}' failed with ", copy)) != std::string_view::npos) {
+                const size_t in_image = copy.find("/initramfs/");
+                programs.emplace_back(
+                    in_image == std::string_view::npos
+                        ? copy
+                        : copy.substr(in_image + std::string_view("/initramfs").size()));
+                ++i;
+                continue;
+            }
+        }
+        kept.append(line);
+        kept.push_back('\n');
+    }
+    if (!dracut_output.ends_with('\n') && !kept.empty()) {
+        kept.pop_back();
+    }
+    if (!programs.empty()) {
+        kept += fmt::format(
+            "{}{} copied into the capture initrd without the set-user-ID bit "
+            "(RestrictSUIDSGID=yes; the capture runs everything as root)\n",
+            kept.empty() || kept.ends_with('\n') ? "" : "\n", fmt::join(programs, ", "));
+    }
+    return kept;
+}
+
 }  // namespace crashcapture

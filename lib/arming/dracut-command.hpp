@@ -47,4 +47,16 @@ std::vector<std::string> dracut_command(const DracutInvocation& invocation);
 // (a built-in filesystem, or no modules.alias).
 std::string filesystem_module(std::string_view modules_alias_text, std::string_view fstype);
 
+// dracut's output with the set-user-ID copies explained. Under the unit's
+// RestrictSUIDSGID=yes (units/crashcaptured.service) no process of the
+// service may set a set-user-ID or set-group-ID bit (systemd.exec(5)), so
+// dracut-install's `cp --preserve=mode` of mount and umount copies the
+// program, then fails to give it its mode: two lines each,
+//   cp: preserving permissions for '<staging>/usr/bin/mount': Operation not permitted
+//   dracut-install: ERROR: 'cp ... /usr/bin/mount <staging>/usr/bin/mount' failed with 1
+// The copy is there and everything in the capture initrd runs as root, so
+// the bit is not missed. The pairs become one line naming the programs; any
+// other line, and a lone line of a pair, stays as dracut wrote it.
+std::string explain_setuid_copy_failures(std::string_view dracut_output);
+
 }  // namespace crashcapture
