@@ -103,9 +103,28 @@ cp "$deb" "$root/tmp/"
 pass "chroot unpacked"
 
 step "apt-get install ./$(basename "$deb")"
-in_root apt-get update -qq > "$work/apt.log" 2>&1 &&
-    in_root apt-get install -y --no-install-recommends "/tmp/$(basename "$deb")" >> "$work/apt.log" 2>&1
+in_root apt-get update -qq > "$work/apt.log" 2>&1
 status=$?
+# What an administrator's install pulls (issue 17): dracut-core recommends
+# mdadm, lvm2, cryptsetup and dmraid, and mdadm a mail server (exim4), none
+# of which a capture initrd needs unless the machine already uses them. So
+# the README installs with --no-install-recommends: it must bring no MTA,
+# no mdadm and no other daemon.
+if [ "$status" = 0 ]; then
+    simulate() { in_root apt-get install -s "$@" "/tmp/$(basename "$deb")" 2> /dev/null | awk '/^Inst / { print $2 }'; }
+    with_recommends=$(simulate)
+    without_recommends=$(simulate --no-install-recommends)
+    echo "  apt pulls $(echo "$with_recommends" | grep -c .) packages, $(echo "$without_recommends" | grep -c .) with --no-install-recommends"
+    echo "  only with Recommends: $(comm -13 <(echo "$without_recommends" | sort) <(echo "$with_recommends" | sort) | tr '\n' ' ')"
+    unwanted=$(echo "$without_recommends" | grep -xE 'exim4.*|postfix|.*-mta|mdadm|lvm2|cryptsetup|dmraid|cron|rsyslog' | tr '\n' ' ')
+    if [ -n "$without_recommends" ] && [ -z "$unwanted" ]; then
+        pass "--no-install-recommends pulls no mail server, mdadm, LVM or other daemon ($(echo "$without_recommends" | grep -c .) packages)"
+    else
+        fail "--no-install-recommends would pull: ${unwanted:-nothing at all (apt-get -s failed?)}"
+    fi
+    in_root apt-get install -y --no-install-recommends "/tmp/$(basename "$deb")" >> "$work/apt.log" 2>&1
+    status=$?
+fi
 cp "$root"/var/cache/apt/archives/*.deb "$archives/" 2> /dev/null
 rm -f "$archives"/crashcaptured_*.deb
 if [ "$status" = 0 ]; then
