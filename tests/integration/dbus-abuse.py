@@ -7,8 +7,10 @@ test, as root or as nobody; never by hand. Each check prints one line
   dbus-abuse.py bad-ids ROLE GOOD_ID           every bad id, each method
   dbus-abuse.py malformed                      wrong signatures, 1 MiB strings
   dbus-abuse.py nul                            a string with a NUL, sent raw
-python3-dbus (libdbus) for all but nul, which writes the message bytes
-itself: libdbus will not marshal a NUL inside a string.
+python3-dbus (libdbus) for bad-ids and malformed; flood and nul write the
+message bytes themselves (RawBus): the flood keeps 64 calls in flight where
+libdbus's blocking calls wait for each reply, and libdbus will not marshal
+a NUL inside a string.
 """
 import json
 import os
@@ -84,52 +86,75 @@ def short(text, n=110):
     return text if len(text) <= n else text[:n] + f"... ({len(text)} chars)"
 
 
+# Calls in flight at once in the flood: the bus refuses a client's call
+# (LimitsExceeded) once 128 of them await replies (dbus-daemon's
+# max_replies_per_connection, which Debian's system bus keeps).
+PIPELINE = 64
+
+
 def flood(seconds, good):
-    dbus, conn = connect()
+    bus = RawBus()
     bad = [value for _, value in bad_ids(good)]
-    # (method, signature, args, interface, what must come back): "ok" a
-    # reply, "denied" AccessDenied, "refused" any error the daemon sends.
+
+    def props(member, *values):
+        return (NAME.encode(), PATH.encode(), PROPS.encode(), member,
+                b"s" * len(values), marshal_strings(*values))
+    # (call, what must come back): "ok" a reply, "denied" AccessDenied,
+    # "refused" an error the daemon sends; None: GetDump of a bad id, each
+    # in turn.
     mix = [
-        ("ListDumps", "", (), IFACE, "ok"),
-        ("GetDump", "s", (good,), IFACE, "ok"),
-        ("GetDump", "s", None, IFACE, "refused"),  # a bad id, each in turn
-        ("Get", "ss", (IFACE, "State"), PROPS, "ok"),
-        ("GetAll", "s", (IFACE,), PROPS, "ok"),
-        ("GetDumpLog", "s", (good,), IFACE, "denied"),
-        ("RemoveDump", "s", (good,), IFACE, "denied"),
-        ("Reload", "", (), IFACE, "denied"),
-        ("Unload", "", (), IFACE, "denied"),
-        ("GetDump", "s", None, IFACE, "refused"),
+        (manager_call(b"ListDumps"), "ok"),
+        (manager_call(b"GetDump", b"s", marshal_strings(good)), "ok"),
+        (None, "refused"),
+        (props(b"Get", IFACE, "State"), "ok"),
+        (props(b"GetAll", IFACE), "ok"),
+        (manager_call(b"GetDumpLog", b"s", marshal_strings(good)), "denied"),
+        (manager_call(b"RemoveDump", b"s", marshal_strings(good)), "denied"),
+        (manager_call(b"Reload"), "denied"),
+        (manager_call(b"Unload"), "denied"),
+        (None, "refused"),
     ]
+    in_flight = {}  # serial: (member, id or "", want)
     counts = {}
     unexpected = []
-    calls = 0
-    bad_count = 0
-    worst = 0.0
+    calls = bad_count = i = 0
     start = time.monotonic()
     deadline = start + seconds
-    i = 0
-    while time.monotonic() < deadline:
-        method, sig, args, iface, want = mix[i % len(mix)]
-        if args is None:
-            args = (bad[(i // len(mix)) % len(bad)],)
-        i += 1
-        t0 = time.monotonic()
-        err, msg = call(dbus, conn, method, sig, args, iface)
-        worst = max(worst, time.monotonic() - t0)
+    while True:
+        batch, meta = [], []
+        while time.monotonic() < deadline and len(in_flight) + len(batch) < PIPELINE:
+            call_, want = mix[i % len(mix)]
+            arg = ""
+            if call_ is None:
+                arg = bad[(i // len(mix)) % len(bad)]
+                call_ = manager_call(b"GetDump", b"s", marshal_strings(arg))
+            batch.append(call_)
+            meta.append((call_[3].decode(), arg, want))
+            i += 1
+        if batch:
+            in_flight.update(zip(bus.send(batch), meta))
+        if not in_flight:
+            break
+        answer = bus.read()
+        if answer is None:
+            unexpected.append("the bus closed the connection")
+            bad_count += len(in_flight)
+            break
+        kind, err, serial = answer
+        member, arg, want = in_flight.pop(serial, ("?", "", "ok"))
         calls += 1
-        key = f"{method} {err or 'reply'}"
+        key = f"{member} {err or 'reply'}"
         counts[key] = counts.get(key, 0) + 1
-        good_outcome = (err is None if want == "ok" else
+        good_outcome = (kind == 2 if want == "ok" else
                         err == ACCESS_DENIED if want == "denied" else
-                        err is not None and err not in NO_ANSWER)
+                        kind == 3 and err not in NO_ANSWER and err != "org.freedesktop.DBus.Error.LimitsExceeded")
         if not good_outcome:
             bad_count += 1
             if len(unexpected) < 10:
-                unexpected.append(f"{method}({short(args, 40)}): {err} {short(msg, 80)}")
+                unexpected.append(f"{member}({short(arg, 40)}): {err or 'a reply'}")
     elapsed = time.monotonic() - start
     json.dump({"calls": calls, "seconds": round(elapsed, 2), "per_second": round(calls / elapsed),
-               "slowest_call_s": round(worst, 3), "counts": counts, "unexpected": unexpected,
+               "pipeline": PIPELINE, "counts": counts, "unexpected": unexpected,
                "unexpected_count": bad_count}, sys.stdout, indent=1)
 
 
@@ -181,8 +206,19 @@ def check_malformed():
 
 
 # ---- a D-Bus client in a few lines: the message bytes written by hand ----
+# For what libdbus will not send (a NUL inside a string), and for the flood:
+# libdbus's blocking calls wait for each reply, while this one keeps
+# PIPELINE calls in flight, as a hostile client would.
 def pad(buf, n):
     return buf + b"\0" * (-len(buf) % n)
+
+
+def marshal_strings(*values):
+    body = b""
+    for value in values:
+        value = value if isinstance(value, bytes) else value.encode()
+        body = pad(body, 4) + struct.pack("<I", len(value)) + value + b"\0"
+    return body
 
 
 def marshal_call(serial, dest, path, iface, member, sig, body):
@@ -200,71 +236,98 @@ def marshal_call(serial, dest, path, iface, member, sig, body):
     return pad(header, 8) + body
 
 
-def read_message(sock):
-    """(type, error name or None) of the next message that is not a signal
-    (the bus's NameAcquired), None at EOF."""
-    while True:
-        message = read_any_message(sock)
-        if message is None or message[0] != 4:
-            return message
+def header_fields(fields):
+    """{code: value} of a message's header fields (types o, s, g, u)."""
+    out = {}
+    pos = 0
+    while pos < len(fields):
+        pos += -pos % 8  # the fields start at offset 16: aligned alike
+        code, siglen = fields[pos], fields[pos + 1]
+        sig = fields[pos + 2:pos + 2 + siglen]
+        pos += 3 + siglen
+        if sig in (b"s", b"o"):
+            pos += -pos % 4
+            (n,) = struct.unpack_from("<I", fields, pos)
+            out[code] = fields[pos + 4:pos + 4 + n].decode()
+            pos += 4 + n + 1
+        elif sig == b"g":
+            n = fields[pos]
+            out[code] = fields[pos + 1:pos + 1 + n].decode()
+            pos += 1 + n + 1
+        elif sig == b"u":
+            pos += -pos % 4
+            (out[code],) = struct.unpack_from("<I", fields, pos)
+            pos += 4
+        else:
+            raise ValueError(f"header field {code} of type {sig}")
+    return out
 
 
-def read_any_message(sock):
-    def exactly(n):
-        data = b""
-        while len(data) < n:
-            chunk = sock.recv(n - len(data))
-            if not chunk:
+class RawBus:
+    def __init__(self):
+        address = os.environ["DBUS_SESSION_BUS_ADDRESS"]
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(30)
+        self.sock.connect(address.split("path=", 1)[1].split(",")[0])
+        self.reader = self.sock.makefile("rb")
+        self.serial = 0
+        self.sock.sendall(b"\0AUTH EXTERNAL " + str(os.getuid()).encode().hex().encode() + b"\r\n")
+        if not self.reader.readline().startswith(b"OK "):
+            raise RuntimeError("the bus refused the authentication")
+        self.sock.sendall(b"BEGIN\r\n")
+        self.send([(b"org.freedesktop.DBus", b"/org/freedesktop/DBus", b"org.freedesktop.DBus",
+                    b"Hello", None, b"")])
+        if (self.read() or (None,))[0] != 2:
+            raise RuntimeError("no reply to Hello")
+
+    def send(self, calls):
+        """calls: (destination, path, interface, member, signature, body);
+        returns their serials."""
+        data = []
+        serials = []
+        for call_ in calls:
+            self.serial += 1
+            serials.append(self.serial)
+            data.append(marshal_call(self.serial, *call_))
+        self.sock.sendall(b"".join(data))
+        return serials
+
+    def read(self):
+        """(type, error name or None, reply serial) of the next message that
+        is not a signal (the bus's NameAcquired); None at EOF."""
+        while True:
+            fixed = self.reader.read(16)
+            if len(fixed) < 16:
                 return None
-            data += chunk
-        return data
-    fixed = exactly(16)
-    if fixed is None:
-        return None
-    body_len, _, fields_len = struct.unpack("<III", fixed[4:16])
-    rest = exactly(fields_len + (-(16 + fields_len) % 8) + body_len)
-    if rest is None:
-        return None
-    name = None
-    if fixed[1] == 3:  # an error: header field 4, ERROR_NAME
-        at = rest.find(b"\x04\x01s\x00")
-        if at >= 0:
-            at += 4 + (-(16 + at + 4) % 4)
-            (n,) = struct.unpack("<I", rest[at:at + 4])
-            name = rest[at + 4:at + 4 + n].decode()
-    return fixed[1], name
+            body_len, _, fields_len = struct.unpack("<III", fixed[4:16])
+            rest = self.reader.read(fields_len + (-fields_len % 8) + body_len)
+            if len(rest) < fields_len + (-fields_len % 8) + body_len:
+                return None
+            if fixed[1] != 4:
+                fields = header_fields(rest[:fields_len])
+                return fixed[1], fields.get(4), fields.get(5)
+
+
+def manager_call(member, sig=None, body=b""):
+    return (NAME.encode(), PATH.encode(), IFACE.encode(), member, sig, body)
 
 
 def check_nul():
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(10)
-    sock.connect(os.environ["DBUS_SESSION_BUS_ADDRESS"].split("path=", 1)[1].split(",")[0])
-    sock.sendall(b"\0AUTH EXTERNAL " + str(os.getuid()).encode().hex().encode() + b"\r\n")
-    if not sock.recv(256).startswith(b"OK "):
-        report(False, "raw client: the bus refused the authentication")
-        return
-    sock.sendall(b"BEGIN\r\n")
-    sock.sendall(marshal_call(1, b"org.freedesktop.DBus", b"/org/freedesktop/DBus",
-                              b"org.freedesktop.DBus", b"Hello", None, b""))
-    if (read_message(sock) or (None,))[0] != 2:
-        report(False, "raw client: no reply to Hello")
-        return
+    bus = RawBus()
     # A well-formed call first: the hand-made bytes are right.
-    good = b"no-such-dump"
-    sock.sendall(marshal_call(2, NAME.encode(), PATH.encode(), IFACE.encode(), b"GetDump", b"s",
-                              struct.pack("<I", len(good)) + good + b"\0"))
-    answer = read_message(sock)
+    bus.send([manager_call(b"GetDump", b"s", marshal_strings("no-such-dump"))])
+    answer = bus.read()
     if not answer or answer[1] != "org.crashcapture1.Error.NoSuchDump":
         report(False, f"raw client: GetDump(no-such-dump) gave {answer}, not NoSuchDump")
         return
     report(True, "raw client: GetDump(\"no-such-dump\") from hand-made bytes: NoSuchDump")
-    nul_id = b"2026-11-20-1000-aaaa\0/../../etc"
-    sock.sendall(marshal_call(3, NAME.encode(), PATH.encode(), IFACE.encode(), b"GetDump", b"s",
-                              struct.pack("<I", len(nul_id)) + nul_id + b"\0"))
+    bus.send([manager_call(b"GetDump", b"s", marshal_strings(b"2026-11-20-1000-aaaa\0/../../etc"))])
     try:
-        answer = read_message(sock)
-    except (ConnectionResetError, socket.timeout) as e:
-        answer = None if isinstance(e, ConnectionResetError) else ("timeout",)
+        answer = bus.read()
+    except ConnectionResetError:
+        answer = None
+    except socket.timeout:
+        answer = ("timeout",)
     if answer is None:
         report(True, "an id with an embedded NUL: the bus refused the message and dropped the "
                      "sender (the daemon never sees it)")
