@@ -29,6 +29,9 @@ NO_ANSWER = ("org.freedesktop.DBus.Error.NoReply", "org.freedesktop.DBus.Error.S
              "org.freedesktop.DBus.Error.NameHasNoOwner", "org.freedesktop.DBus.Error.Disconnected",
              "org.freedesktop.DBus.Error.Timeout", "org.freedesktop.DBus.Error.TimedOut")
 
+NO_SUCH_DUMP = "org.crashcapture1.Error.NoSuchDump"
+FAILED = "org.crashcapture1.Error.Failed"
+INVALID_ARGS = "org.freedesktop.DBus.Error.InvalidArgs"
 # Ids that name nothing in the dump directory, or something outside it.
 BAD_IDS = [
     ("../../etc", "../../etc"),
@@ -51,6 +54,12 @@ BAD_IDS = [
     ("notes (a directory that is no dump)", "notes"),
     ("no-such-dump", "no-such-dump"),
 ]
+
+
+# Of those, the ones that are well-formed names (NoSuchDump); every other
+# one must fail the id check.
+NAMES_OF_NO_DUMP = ("evil-link (symlink to a dir outside)", "notes (a directory that is no dump)",
+                    "no-such-dump")
 
 
 def bad_ids(good):
@@ -167,10 +176,15 @@ def check_bad_ids(role, good):
                 report(False, f"{role}: {method}({label}) accepted: {short(msg)}")
             elif err in NO_ANSWER:
                 report(False, f"{role}: {method}({label}): no answer: {err} {short(msg)}")
-            elif role == "nobody" and method != "GetDump" and err != ACCESS_DENIED:
-                report(False, f"{role}: {method}({label}): {err}, not AccessDenied: {short(msg)}")
+            elif role == "nobody" and method != "GetDump":
+                report(err == ACCESS_DENIED, f"{role}: {method}({label}) refused: {err}: {short(msg)}")
+            elif label in NAMES_OF_NO_DUMP:
+                report(err == NO_SUCH_DUMP, f"{role}: {method}({label}) refused: {err}: {short(msg)}")
             else:
-                report(True, f"{role}: {method}({label}) refused: {err}: {short(msg)}")
+                # Refused by the id check (check_dump_id), before any file
+                # is opened: not by a failure found on the way.
+                report(err in (FAILED, INVALID_ARGS) and "dump id" in msg,
+                       f"{role}: {method}({label}) refused by the id check: {err}: {short(msg)}")
 
 
 def check_malformed():
