@@ -50,6 +50,7 @@ test_packages=(
     crash                               # the reader kernel engineers use
     dbus-daemon dbus-bin                # a private bus for the daemon's tests (busctl comes with systemd)
     util-linux                          # setpriv: a non-root D-Bus caller in tests
+    python3-dbus                        # test-dbus-abuse.sh: the flood client (libdbus from Python, about 1,000 calls/s where busctl in a loop makes tens)
     zstd file binutils bc               # bc: arithmetic in bench/ and the e2e timings
     man-db groff-base bsdextrautils     # man -l --warnings and col: the man page test
     debhelper dpkg-dev lintian          # the Debian package (scripts/build-deb.sh) and its check

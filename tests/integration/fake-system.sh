@@ -3,7 +3,7 @@
 # are set here for the caller (its cleanup).
 # shellcheck disable=SC2034,SC2154
 # The fake system the daemon's integration tests run crashcaptured in:
-# sourced by test-daemon.sh and test-cockpit.sh, never run. Needs $work (a
+# sourced by test-daemon.sh, test-cockpit.sh and test-dbus-abuse.sh, never run. Needs $work (a
 # directory the caller removes), $root (the fake root under it), $HERE (the
 # tests/integration directory) and $DAEMON, $BUILDER set.
 #   make_fake_root              a running 6.1 kernel with a 256M reservation
@@ -11,6 +11,10 @@
 #   start_private_bus           dbus-daemon with the project's bus policy on
 #                               $work/bus; sets bus_pid, exports the address
 #   start_daemon [VAR=VALUE...] the real crashcaptured on it; sets daemon_pid
+#   prop NAME                   a Manager property's value, as root
+#   wait_state STATE [SECONDS]  until State is STATE (default 10 s); 1 if not
+#   as_nobody COMMAND...        COMMAND as uid/gid 65534 on the private bus
+#   rss_kib                     the daemon's VmRSS in KiB
 kver=6.1.0-test-amd64
 
 make_fake_root() {
@@ -95,3 +99,14 @@ start_daemon() { # start_daemon [VAR=VALUE...]
         FAKE_BUILDER_LOG="$work/builds.log" "$DAEMON" >> "$work/daemon.log" 2>&1 &
     daemon_pid=$!
 }
+
+prop() { busctl --user get-property org.crashcapture1 /org/crashcapture1 org.crashcapture1.Manager "$1" | cut -d' ' -f2- | tr -d '"'; }
+wait_state() { # wait_state STATE [SECONDS]
+    for _ in $(seq $((${2:-10} * 10))); do
+        [ "$(prop State 2> /dev/null)" = "$1" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups env DBUS_SESSION_BUS_ADDRESS="$DBUS_SESSION_BUS_ADDRESS" CRASHCAPTURE_BUS=session "$@"; }
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$daemon_pid/status"; }

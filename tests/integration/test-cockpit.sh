@@ -67,14 +67,6 @@ cat > "$root/var/lib/crashcapture/boots/$boot_lost.json" <<JSON
 JSON
 printf 'Panic#1 Part1\n<0>[   42.000000] Kernel panic - not syncing: test lost crash\n' > "$root/sys/fs/pstore/dmesg-ramoops-0"
 start_private_bus
-prop() { busctl --user get-property org.crashcapture1 /org/crashcapture1 org.crashcapture1.Manager "$1" | cut -d' ' -f2- | tr -d '"'; }
-wait_state() { # wait_state STATE [SECONDS]
-    for _ in $(seq $((${2:-10} * 10))); do
-        [ "$(prop State 2> /dev/null)" = "$1" ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
 start_daemon
 wait_state loaded 15 || { fail "crashcaptured did not reach loaded: $(tail -3 "$work/daemon.log")"; checks_exit; }
 

@@ -72,16 +72,6 @@ printf 'Panic#1 Part1\n<6>[   41.000000] sysrq: Trigger a crash\n<0>[   42.00000
 # ---- a private bus with the real policy file ----
 start_private_bus
 bctl() { busctl --user "$@"; }
-prop() { bctl get-property org.crashcapture1 /org/crashcapture1 org.crashcapture1.Manager "$1" | cut -d' ' -f2- | tr -d '"'; }
-as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups env DBUS_SESSION_BUS_ADDRESS="$DBUS_SESSION_BUS_ADDRESS" CRASHCAPTURE_BUS=session "$@"; }
-wait_state() { # wait_state STATE [SECONDS]
-    for _ in $(seq $((${2:-10} * 10))); do
-        [ "$(prop State 2>/dev/null)" = "$1" ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
-rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$daemon_pid/status"; }
 
 stdbuf -oL dbus-monitor --address "$DBUS_SESSION_BUS_ADDRESS" "type='signal',interface='org.crashcapture1.Manager'" \
     > "$work/signals.log" 2>&1 &
