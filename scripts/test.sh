@@ -162,6 +162,12 @@ run_test run-fuzzers.sh tests/fuzz/run-fuzzers.sh
 step "the daemon on a private bus (crashcaptured, crashcapturectl, busctl)"
 run_test test-daemon.sh tests/integration/test-daemon.sh
 
+# An unprivileged user's abuse of the API (issue 19): a flood (20 s; 60 s
+# with FULL=1) with root's Reload timed in it and the daemon's RSS around it,
+# bad dump ids, wrong signatures and 1 MiB arguments.
+step "the D-Bus API under an unprivileged user's abuse (flood, bad ids, malformed arguments)"
+run_test test-dbus-abuse.sh tests/integration/test-dbus-abuse.sh
+
 step "the Cockpit page in a real cockpit-ws and headless Chromium, over the daemon's D-Bus API"
 run_test test-cockpit.sh tests/integration/test-cockpit.sh
 
