@@ -324,7 +324,12 @@ void VmcoreBuilder::write(const std::string& path) const {
     std::vector<std::byte> file(offset);
     std::memcpy(file.data(), &ehdr, sizeof(ehdr));
     std::memcpy(file.data() + phdr_offset_, phdrs.data(), phdrs.size() * sizeof(Elf64_Phdr));
-    std::memcpy(file.data() + note_offset, notes.data(), notes.size());
+    // A core with no notes has an empty blob, whose data() may be null:
+    // memcpy from null is undefined even for 0 bytes (UBSan: "null pointer
+    // passed as argument 2"), so copy only what there is.
+    if (!notes.empty()) {
+        std::memcpy(file.data() + note_offset, notes.data(), notes.size());
+    }
     for (size_t i = 0; i < loads_.size(); ++i) {
         const auto& phdr = phdrs[i + 1];
         const auto data = memory_.bytes(phdr.p_paddr, phdr.p_filesz);

@@ -263,6 +263,27 @@ TEST_P(KdumpWriterCodecs, PagesDecompressToTheSource) {
     }
 }
 
+// --threads: four compressing threads, each with its own compressor of the
+// file's method, make the file one thread makes, byte for byte. Batches of
+// 8 pages per thread split the synthetic kernel's runs into many batches,
+// some shorter than the thread count, so the pool hands over work often:
+// ThreadSanitizer runs this (tests/run-sanitizers.sh).
+TEST_P(KdumpWriterCodecs, FourThreadsWriteTheFileOneThreadWrites) {
+    WriteOptions options;
+    options.compression = GetParam();
+    options.compression_level = default_compression_level(GetParam());
+    options.batch_pages = 8;
+    options.threads = 1;
+    ASSERT_FALSE(write_to_file(options, "one").error);
+    options.threads = 4;
+    WriteOutcome four = write_to_file(options, "four");
+    ASSERT_FALSE(four.error) << four.error->message;
+    const auto one = read_whole_file(dir_.file("one"));
+    EXPECT_EQ(read_whole_file(dir_.file("four")), one);
+    expect_all_pages_match(KdumpTestReader(one), kernel_.memory());
+    EXPECT_EQ(four.pages.written + four.pages.zero, kDumpableFrames);
+}
+
 INSTANTIATE_TEST_SUITE_P(Codecs, KdumpWriterCodecs,
                          ::testing::Values(Compression::zstd, Compression::zlib, Compression::none),
                          [](const auto& param_info) {
