@@ -134,6 +134,16 @@ for case in ET.parse(sys.argv[1]).iter("testcase"):
     print(f"unit test {case.get('name')}: {reason or 'skipped'}")
 PY
 
+# Sanitizers (issue 19): ThreadSanitizer over the parallel compressor's
+# tests (build-tsan/, the capture side only) every time; with FULL=1 also
+# the whole project under ASan+UBSan (build-asan/, a 12-minute build), TSan
+# over every saver-side test and the daemon under ASan. The parsers of
+# untrusted bytes run under ASan+UBSan every time in the fuzzers below.
+step "sanitizers (TSan in build-tsan/; FULL=1: ASan+UBSan in build-asan/)"
+sanitizer_args=()
+[ "${FULL:-0}" = 1 ] && sanitizer_args+=(--full)
+run_test run-sanitizers.sh tests/run-sanitizers.sh "${sanitizer_args[@]}"
+
 # arm64 (issue 14): crashcapture-save goes into arm64 capture initrds, so it
 # is cross-built here (Debian multiarch, scripts/build-arm64.sh) and the unit
 # tests of what it links (lib/base, lib/dump) run under qemu-aarch64: the

@@ -9,9 +9,16 @@
 #                (CRASHCAPTURE_SAVER_ONLY: lib/base, lib/dump, their unit
 #                tests), and of those the tests that run the parallel
 #                compressor (crashcapture-save --threads) on several threads.
-#   tests/run-sanitizers.sh [--full]
-#     --full  also ThreadSanitizer over every saver-side unit test, and the
-#             daemon on a private bus (test-daemon.sh) built with ASan+UBSan.
+#   tests/run-sanitizers.sh [--asan] [--full]
+#     (none)  TSan over the parallel compressor's tests only: what
+#             scripts/test.sh runs every time (a few minutes). The parsers
+#             of untrusted bytes already run under ASan and UBSan there, in
+#             the fuzzers (tests/fuzz).
+#     --asan  also the ASan+UBSan build of the whole project and all its
+#             tests (about 12 minutes to build on 2 idle cores).
+#     --full  --asan, and ThreadSanitizer over every saver-side unit test,
+#             and the daemon on a private bus (test-daemon.sh) built with
+#             ASan+UBSan (scripts/test.sh with FULL=1).
 # Any sanitizer report fails its test (-fno-sanitize-recover, halt_on_error);
 # the script exits nonzero if any test failed. JUnit results:
 # build-asan/unit-tests.xml, build-tsan/unit-tests.xml. Each skipped test is
@@ -20,15 +27,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-full=0
-case ${1:-} in
-    --full) full=1 ;;
-    "") ;;
-    *)
-        echo "usage: $0 [--full]" >&2
-        exit 2
-        ;;
-esac
+full=0 asan=0
+for argument in "$@"; do
+    case $argument in
+        --full) full=1 asan=1 ;;
+        --asan) asan=1 ;;
+        *)
+            echo "usage: $0 [--asan] [--full]" >&2
+            exit 2
+            ;;
+    esac
+done
 jobs=$(($(nproc) < 2 ? $(nproc) : 2))
 
 # Every report is fatal and names where it happened. LeakSanitizer stops the
@@ -82,12 +91,14 @@ run_script() {
     [ "$status" = 0 ] || [ "$status" = 77 ] || failed+=("${*: -1} with ${1#BUILD=}/ (exit $status)")
 }
 
-echo "=== ASan+UBSan: configure and build (build-asan/)"
-configure_and_build build-asan address,undefined all
-echo "=== ASan+UBSan: ctest"
-run_ctest build-asan "ASan+UBSan" || failed+=("ctest in build-asan/")
-echo "=== ASan+UBSan: the binaries' --help and the configuration probe (test-manpages.sh)"
-run_script BUILD=build-asan tests/integration/test-manpages.sh
+if [ "$asan" = 1 ]; then
+    echo "=== ASan+UBSan: configure and build (build-asan/)"
+    configure_and_build build-asan address,undefined all
+    echo "=== ASan+UBSan: ctest"
+    run_ctest build-asan "ASan+UBSan" || failed+=("ctest in build-asan/")
+    echo "=== ASan+UBSan: the binaries' --help and the configuration probe (test-manpages.sh)"
+    run_script BUILD=build-asan tests/integration/test-manpages.sh
+fi
 if [ "$full" = 1 ]; then
     echo "=== ASan+UBSan: the daemon on a private bus (test-daemon.sh)"
     run_script BUILD=build-asan tests/integration/test-daemon.sh
