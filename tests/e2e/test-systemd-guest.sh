@@ -565,6 +565,15 @@ if [ "$ARCH" = arm64 ]; then
     # As tests/e2e/arm64/run-cycle.sh: the virt board (PL011 console
     # ttyAMA0, virtio-pci), cortex-a57 (-cpu max emulates QARMA pointer
     # authentication, about 7 times slower).
+    # One arm64 guest at a time on a shared host (run-cycle.sh refuses to
+    # start beside one): wait for another to end.
+    waited=0
+    while pgrep -f '^qemu-system-aarch64' > /dev/null; do
+        [ "$waited" = 0 ] && e2e_log "another qemu-system-aarch64 is running: waiting for it to end (one arm64 guest at a time)"
+        [ "$waited" -lt 1800 ] || e2e_die "another qemu-system-aarch64 still runs after ${waited}s"
+        sleep 10
+        waited=$((waited + 10))
+    done
     qemu=(qemu-system-aarch64 -M virt -accel tcg -cpu cortex-a57 -smp 1 -m "$MEM"
         -kernel "$kernel_image" -initrd "$boot_initrd"
         -append "$root_arguments console=ttyAMA0 crashkernel=$CRASH"
