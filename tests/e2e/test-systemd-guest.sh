@@ -102,7 +102,8 @@
 # debootstrap it.
 # Environment twins: SCENARIO [capture], ARCH [amd64], KVER [6.1], MEM [1024],
 # CRASH [256M; too-small: 96M], DEB [built with scripts/build-deb.sh],
-# TIMEOUT [3000; arm64: 7200] for the whole QEMU run, OUT [$CACHE/guest-runs/<scenario>-<kver>-m<mem>-c<crash>],
+# TIMEOUT [3000; arm64: 7200] for the whole QEMU run,
+# OUT [$CACHE/guest-runs/<scenario>-<kver>-m<mem>-c<crash>],
 # REPLACE_KERNEL [1 for capture, else 0].
 # The base image (debootstrap --variant=minbase of bookworm, systemd, dbus,
 # dracut-core and the package's dependencies) is built once and cached as a
@@ -155,7 +156,7 @@ esac
 CRASH=${CRASH:-256M}
 REPLACE_KERNEL=${REPLACE_KERNEL:-1}
 case $ARCH in
-    amd64 | x86_64) ARCH=amd64 ;;
+    amd64 | x86_64 | x86) ARCH=amd64 ;;
     arm64 | aarch64)
         ARCH=arm64
         [ "$SCENARIO" = capture ] || e2e_die "--scenario $SCENARIO: not on arm64 (only capture)"
