@@ -780,7 +780,7 @@ else
     # requests under it, which the capture cannot work around; the service's
     # TimeoutStartSec= then ends it and the crash is reported lost.
     hung=$(sed -n '/E2E: CRASHING/,/E2E: PHASE 2/p' "$OUT/serial.log" |
-        grep -o 'INFO: task [^ ]* blocked for more than [0-9]* seconds' | sort -u | head -3 | tr '\n' ';')
+        grep -o 'INFO: task [^ ]* blocked for more than [0-9]* seconds' | sort -u | head -3 | tr '\n' ';' || true)
     if [ -n "$hung" ]; then
         echo "  the capture kernel reported hung tasks: $hung (see $OUT/serial.log)"
     fi
