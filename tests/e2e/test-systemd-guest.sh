@@ -83,15 +83,27 @@
 #                                     target-missing|target-full|raw|ssh|
 #                                     ssh-down|ssh-fallback|nfs|upgrade|lvm|
 #                                     lvm-lost]
+#                         [--arch amd64|arm64]
 #                         [--kver K] [--mem MIB] [--crash SIZE] [--deb FILE]
 #                         [--timeout S] [--out DIR] [--no-driver-update]
 #                         [--base-only]
+# --arch arm64: the same story in a Debian 12 arm64 guest under
+# qemu-system-aarch64 (TCG, virt board, cortex-a57, console ttyAMA0); capture
+# only. The image is debootstrap'd --arch=arm64, and the package installed,
+# through a static qemu-aarch64 registered with binfmt_misc for the run
+# (arm64_binfmt_register, tests/e2e/arm64/lib.sh; exit 77 when binfmt_misc
+# cannot be used); the kernel and its modules come from Debian's arm64
+# kernel package (tests/e2e/arm64/fetch.sh), the boot initrd is made by
+# dracut in the image (Debian's arm64 kernel has virtio_blk, virtio_pci and
+# ext4 as modules) and cached. The daemon loads through kexec-tools there
+# (no kexec_file_load in Debian's arm64 kernels).
 # --base-only builds the cached base image and stops: run it once before
 # scenarios that run side by side (scripts/test.sh), so they do not both
 # debootstrap it.
-# Environment twins: SCENARIO [capture], KVER [6.1], MEM [1024], CRASH [256M;
-# too-small: 96M], DEB [built with scripts/build-deb.sh], TIMEOUT [3000] for
-# the whole QEMU run, OUT [$CACHE/guest-runs/<scenario>-<kver>-m<mem>-c<crash>],
+# Environment twins: SCENARIO [capture], ARCH [amd64], KVER [6.1], MEM [1024],
+# CRASH [256M; too-small: 96M], DEB [built with scripts/build-deb.sh],
+# TIMEOUT [3000; arm64: 7200] for the whole QEMU run,
+# OUT [$CACHE/guest-runs/<scenario>-<kver>-m<mem>-c<crash>],
 # REPLACE_KERNEL [1 for capture, else 0].
 # The base image (debootstrap --variant=minbase of bookworm, systemd, dbus,
 # dracut-core and the package's dependencies) is built once and cached as a
@@ -105,17 +117,19 @@ set -euo pipefail
 . "$(dirname "$0")/../checks.sh"
 
 SCENARIO=${SCENARIO:-capture}
+ARCH=${ARCH:-amd64}
 KVER=${KVER:-6.1}
 MEM=${MEM:-1024}
 CRASH=${CRASH:-}
 DEB=${DEB:-}
-TIMEOUT=${TIMEOUT:-3000}
+TIMEOUT=${TIMEOUT:-}
 OUT=${OUT:-}
 REPLACE_KERNEL=${REPLACE_KERNEL:-}
 MIRROR=${CRASHCAPTURE_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 while [ $# -gt 0 ]; do
     case $1 in
         --scenario) SCENARIO=$2; shift 2 ;;
+        --arch) ARCH=$2; shift 2 ;;
         --kver) KVER=$2; shift 2 ;;
         --mem) MEM=$2; shift 2 ;;
         --crash) CRASH=$2; shift 2 ;;
@@ -141,6 +155,18 @@ case $SCENARIO in
 esac
 CRASH=${CRASH:-256M}
 REPLACE_KERNEL=${REPLACE_KERNEL:-1}
+case $ARCH in
+    amd64 | x86_64 | x86) ARCH=amd64 ;;
+    arm64 | aarch64)
+        ARCH=arm64
+        [ "$SCENARIO" = capture ] || e2e_die "--scenario $SCENARIO: not on arm64 (only capture)"
+        # shellcheck source=arm64/lib.sh
+        . "$E2E_DIR/arm64/lib.sh"
+        ;;
+    *) e2e_die "unknown architecture $ARCH (amd64, arm64)" ;;
+esac
+# aarch64 under TCG on this amd64 host is slower than x86_64 under TCG.
+TIMEOUT=${TIMEOUT:-$([ "$ARCH" = arm64 ] && echo 7200 || echo 3000)}
 # The Debian installer's LVM layout (lvm, lvm-lost).
 LVM_LAYOUT=0
 case $SCENARIO in lvm | lvm-lost) LVM_LAYOUT=1 ;; esac
@@ -148,9 +174,17 @@ case $SCENARIO in lvm | lvm-lost) LVM_LAYOUT=1 ;; esac
 # chooses it, then the capture boot with that value (SETUP_FLOW=0: --crash).
 SETUP_FLOW=${SETUP_FLOW:-$([ "$SCENARIO" = lvm ] && echo 1 || echo 0)}
 [ "$(id -u)" = 0 ] || skip_script "test-systemd-guest.sh needs root (debootstrap, chroot)"
-e2e_need qemu-system-x86_64 debootstrap mkfs.ext4 debugfs dpkg-deb
-[ "$LVM_LAYOUT" = 1 ] && e2e_need losetup pvcreate vgcreate lvcreate apt-get sfdisk mkfs.ext2
-KVER=$(e2e_kver "$KVER")
+if [ "$ARCH" = arm64 ]; then
+    e2e_need qemu-system-aarch64 debootstrap mkfs.ext4 debugfs dpkg-deb apt-get
+    # The kernel's package unpacked in the cache (fetched once).
+    sysroot=$("$E2E_DIR/arm64/fetch.sh" "$KVER") || e2e_die "tests/e2e/arm64/fetch.sh $KVER failed"
+    KVER=${sysroot##*/sysroot-}
+    kernel_image=$sysroot/boot/vmlinuz-$KVER
+else
+    e2e_need qemu-system-x86_64 debootstrap mkfs.ext4 debugfs dpkg-deb
+    [ "$LVM_LAYOUT" = 1 ] && e2e_need losetup pvcreate vgcreate lvcreate apt-get sfdisk mkfs.ext2
+    KVER=$(e2e_kver "$KVER")
+fi
 OUT=${OUT:-$CACHE/guest-runs/$SCENARIO-$KVER-m$MEM-c$CRASH}
 
 rm -rf "$OUT"
@@ -159,6 +193,9 @@ work=$(mktemp -d /var/tmp/crashcapture-guest.XXXXXX)
 rootfs=$work/rootfs
 ssh_user=ccguest$$
 cleanup() {
+    if [ "$ARCH" = arm64 ]; then
+        arm64_binfmt_unregister
+    fi
     # A bind mount of /dev or /sys left behind would have rm -rf below
     # delete the host's: detach lazily if busy, and keep $work if even that fails.
     for m in dev sys proc; do
@@ -174,15 +211,20 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
+if [ "$ARCH" = arm64 ]; then
+    arm64_binfmt_register || skip_script "cannot run arm64 programs through binfmt_misc (see above)"
+fi
 
 # ---- the package ----
 if [ -z "$DEB" ]; then
     e2e_log "building the package (scripts/build-deb.sh)"
-    "$REPO_DIR/scripts/build-deb.sh" "$work/deb" > "$OUT/build-deb.log" 2>&1 ||
+    CRASHCAPTURE_DEB_ARCH=$ARCH "$REPO_DIR/scripts/build-deb.sh" "$work/deb" > "$OUT/build-deb.log" 2>&1 ||
         { tail -30 "$OUT/build-deb.log"; e2e_die "scripts/build-deb.sh failed"; }
-    DEB=$(ls "$work"/deb/crashcaptured_*_amd64.deb)
+    DEB=$(ls "$work"/deb/crashcaptured_*_"$ARCH".deb)
 fi
 [ -s "$DEB" ] || e2e_die "no package: $DEB"
+[ "$(dpkg-deb -f "$DEB" Architecture)" = "$ARCH" ] ||
+    e2e_die "$DEB is for $(dpkg-deb -f "$DEB" Architecture), not $ARCH (--arch)"
 if [ "$SCENARIO" = upgrade ]; then
     # The newer package: version VERSION+upgrade1, its capture script
     # changed by a comment line (an upgrade that fixes the capture side).
@@ -226,10 +268,16 @@ depends=$(dpkg-deb -f "$DEB" Depends | tr ',' '\n' | sed -E '/\|/d; s/\(.*\)//; 
 base_packages="systemd-sysv,udev,kmod,dbus,e2fsprogs,util-linux,procps,zstd,openssh-client,iproute2,${depends%,}"
 key=$(echo "$base_packages" | sha256sum | cut -c1-12)
 tarball=$CACHE/guest/bookworm-systemd-$key.tar
+debootstrap_arch=()
+if [ "$ARCH" = arm64 ]; then
+    # Its programs run through arm64_binfmt_register's qemu-aarch64.
+    tarball=$CACHE/guest/bookworm-arm64-systemd-$key.tar
+    debootstrap_arch=(--arch=arm64)
+fi
 mkdir -p "$CACHE/guest"
 if [ ! -s "$tarball" ]; then
     e2e_log "debootstrap bookworm with $base_packages (once; cached in $tarball)"
-    if ! debootstrap --variant=minbase --include="$base_packages" bookworm "$work/new" "$MIRROR" \
+    if ! debootstrap "${debootstrap_arch[@]}" --variant=minbase --include="$base_packages" bookworm "$work/new" "$MIRROR" \
         > "$OUT/debootstrap.log" 2>&1; then
         tail -20 "$OUT/debootstrap.log"
         e2e_die "debootstrap failed"
@@ -246,11 +294,14 @@ mkdir -p "$rootfs"
 tar -C "$rootfs" -xf "$tarball"
 
 # ---- the kernel: the host's Debian kernel, as if installed in the guest ----
-cp "/boot/vmlinuz-$KVER" "/boot/System.map-$KVER" "/boot/config-$KVER" "$rootfs/boot/"
+# (arm64: Debian's arm64 kernel package, unpacked in the sysroot.)
+kernel_root=
+[ "$ARCH" = arm64 ] && kernel_root=$sysroot
+cp "$kernel_root/boot/vmlinuz-$KVER" "$kernel_root/boot/System.map-$KVER" "$kernel_root/boot/config-$KVER" "$rootfs/boot/"
 mkdir -p "$rootfs/lib/modules"
 # Drivers a 1-CPU virtio guest never loads (graphics, sound, media, wireless,
 # InfiniBand, staging: half of the 400 MB) stay out of the image.
-tar -C /lib/modules -cf - --exclude="$KVER/kernel/drivers/gpu" \
+tar -C "$kernel_root/lib/modules" -cf - --exclude="$KVER/kernel/drivers/gpu" \
     --exclude="$KVER/kernel/sound" --exclude="$KVER/kernel/drivers/media" \
     --exclude="$KVER/kernel/drivers/net/wireless" --exclude="$KVER/kernel/drivers/infiniband" \
     --exclude="$KVER/kernel/drivers/staging" "$KVER" | tar -C "$rootfs/lib/modules" -xf -
@@ -330,6 +381,38 @@ if [ "$LVM_LAYOUT" = 1 ]; then
     mv "$rootfs/boot/e2e-boot-initrd.img" "$boot_initrd"
     root_arguments="root=/dev/mapper/vg0-root rd.lvm.lv=vg0/root rw"
 fi
+if [ "$ARCH" = arm64 ]; then
+    # kexec-tools (a dependency on arm64) must not turn the guest's reboot
+    # after the capture into a kexec: the reboot stays a real one.
+    if [ -e "$rootfs/etc/default/kexec" ]; then
+        sed -i 's/^LOAD_KEXEC=.*/LOAD_KEXEC=false/' "$rootfs/etc/default/kexec"
+    else
+        echo LOAD_KEXEC=false > "$rootfs/etc/default/kexec"
+    fi
+    # The boot initrd: Debian's arm64 kernel has virtio_blk, virtio_pci and
+    # ext4 as modules, and there is no host initrd for it. dracut in the
+    # image makes one (as for the LVM layout above); under qemu-user that
+    # takes minutes, so it is cached per kernel and base image.
+    boot_initrd=$ARM64_CACHE/guest/boot-initrd-$KVER-$key.img
+    if [ ! -s "$boot_initrd" ]; then
+        mkdir -p "$ARM64_CACHE/guest"
+        mount -t proc proc "$rootfs/proc"
+        mount --bind /sys "$rootfs/sys"
+        mount --bind /dev "$rootfs/dev"
+        t_dracut=$(e2e_us)
+        if chroot "$rootfs" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin dracut --force --no-hostonly \
+            --modules "bash systemd systemd-initrd systemd-udevd systemd-journald udev-rules dracut-systemd kernel-modules base fs-lib rootfs-block" \
+            --add-drivers "virtio_blk virtio_pci ext4" --compress zstd \
+            /boot/e2e-boot-initrd.img "$KVER" > "$OUT/dracut-boot.log" 2>&1; then
+            mv "$rootfs/boot/e2e-boot-initrd.img" "$boot_initrd.tmp" && mv "$boot_initrd.tmp" "$boot_initrd"
+            e2e_log "dracut made the arm64 boot initrd in $(e2e_secs $(($(e2e_us) - t_dracut)))s ($(stat -c %s "$boot_initrd") bytes; cached in $boot_initrd)"
+        else
+            tail -20 "$OUT/dracut-boot.log"
+        fi
+        umount "$rootfs/dev" "$rootfs/sys" "$rootfs/proc"
+        [ -s "$boot_initrd" ] || e2e_die "dracut could not make the arm64 boot initrd"
+    fi
+fi
 chroot "$rootfs" passwd -d root > /dev/null
 mkdir -p "$rootfs/var/log/journal" "$rootfs/var/lib/crashcapture-e2e"
 install -m 0755 "$E2E_DIR/guest/e2e-driver" "$rootfs/usr/local/sbin/e2e-driver"
@@ -344,6 +427,8 @@ MARKER='$marker'
 END=$end
 SETUP=$SETUP_FLOW
 EOF
+# e2e-driver's E2E: lines go to the serial console: the virt board's PL011.
+[ "$ARCH" = arm64 ] && echo "CONSOLE=/dev/ttyAMA0" >> "$rootfs/etc/crashcapture-e2e.conf"
 echo 1 > "$rootfs/var/lib/crashcapture-e2e/phase"
 if [ "$SCENARIO" = upgrade ]; then
     cp "$UPGRADE_DEB" "$rootfs/var/lib/crashcapture-e2e/upgrade.deb"
@@ -477,12 +562,33 @@ if [ "$SETUP_FLOW" = 1 ]; then
     fi
 fi
 e2e_log "booting $KVER, ${MEM} MiB, crashkernel=$CRASH (QEMU TCG; up to ${TIMEOUT}s)"
-qemu=(qemu-system-x86_64 -accel tcg -m "$MEM" -smp 1 -cpu qemu64
-    -kernel "/boot/vmlinuz-$KVER" -initrd "$boot_initrd"
-    -append "$root_arguments console=ttyS0 crashkernel=$CRASH"
-    -drive "file=$disk,format=raw,if=virtio,cache=unsafe" "${target_drive[@]}"
-    -display none -monitor none -serial stdio "${network[@]}"
-    -qmp "unix:$work/qmp.sock,server=on,wait=off")
+if [ "$ARCH" = arm64 ]; then
+    # As tests/e2e/arm64/run-cycle.sh: the virt board (PL011 console
+    # ttyAMA0, virtio-pci), cortex-a57 (-cpu max emulates QARMA pointer
+    # authentication, about 7 times slower).
+    # One arm64 guest at a time on a shared host (run-cycle.sh refuses to
+    # start beside one): wait for another to end.
+    waited=0
+    while pgrep -f '^qemu-system-aarch64' > /dev/null; do
+        [ "$waited" = 0 ] && e2e_log "another qemu-system-aarch64 is running: waiting for it to end (one arm64 guest at a time)"
+        [ "$waited" -lt 1800 ] || e2e_die "another qemu-system-aarch64 still runs after ${waited}s"
+        sleep 10
+        waited=$((waited + 10))
+    done
+    qemu=(qemu-system-aarch64 -M virt -accel tcg -cpu cortex-a57 -smp 1 -m "$MEM"
+        -kernel "$kernel_image" -initrd "$boot_initrd"
+        -append "$root_arguments console=ttyAMA0 crashkernel=$CRASH"
+        -drive "if=none,id=d0,file=$disk,format=raw,cache=unsafe" -device "virtio-blk-pci,drive=d0"
+        -nodefaults -no-user-config -display none -serial stdio "${network[@]}"
+        -qmp "unix:$work/qmp.sock,server=on,wait=off")
+else
+    qemu=(qemu-system-x86_64 -accel tcg -m "$MEM" -smp 1 -cpu qemu64
+        -kernel "/boot/vmlinuz-$KVER" -initrd "$boot_initrd"
+        -append "$root_arguments console=ttyS0 crashkernel=$CRASH"
+        -drive "file=$disk,format=raw,if=virtio,cache=unsafe" "${target_drive[@]}"
+        -display none -monitor none -serial stdio "${network[@]}"
+        -qmp "unix:$work/qmp.sock,server=on,wait=off")
+fi
 printf '%q ' "${qemu[@]}" > "$OUT/qemu-cmd.txt"
 t0=$(e2e_us)
 : > "$OUT/serial.log"
@@ -684,7 +790,7 @@ else
     # requests under it, which the capture cannot work around; the service's
     # TimeoutStartSec= then ends it and the crash is reported lost.
     hung=$(sed -n '/E2E: CRASHING/,/E2E: PHASE 2/p' "$OUT/serial.log" |
-        grep -o 'INFO: task [^ ]* blocked for more than [0-9]* seconds' | sort -u | head -3 | tr '\n' ';')
+        grep -o 'INFO: task [^ ]* blocked for more than [0-9]* seconds' | sort -u | head -3 | tr '\n' ';' || true)
     if [ -n "$hung" ]; then
         echo "  the capture kernel reported hung tasks: $hung (see $OUT/serial.log)"
     fi

@@ -71,3 +71,58 @@ arm64_kver() {
 
 # arm64_is_aarch64 FILE: an AArch64 ELF executable (what `file` says).
 arm64_is_aarch64() { file -L "$1" 2> /dev/null | grep -q 'ARM aarch64'; }
+
+# arm64_binfmt_register: let this amd64 host run arm64 programs, for the
+# arm64 Debian image of test-systemd-guest.sh (debootstrap --arch=arm64's
+# second stage, `chroot dpkg -i`, dracut in the chroot). A static
+# qemu-aarch64 of our own, registered under a private name
+# ($ARM64_BINFMT_NAME) with the F (fix-binary) flag: the kernel opens the
+# interpreter at registration, so it also runs in a chroot that has no QEMU.
+# The static binary comes from the qemu-user-static .deb, downloaded once
+# into $ARM64_CACHE/qemu-user-static and only unpacked there: installing it
+# conflicts with qemu-user-binfmt. The magic and mask are those of
+# qemu-user-binfmt's /usr/lib/binfmt.d/qemu-aarch64.conf (the same values
+# when it is missing). Mounts binfmt_misc if it is not (then
+# arm64_binfmt_unregister unmounts it again). Returns 1 with the reason on
+# stderr when binfmt_misc cannot be mounted or written: the caller skips.
+ARM64_BINFMT_NAME=crashcapture-aarch64
+ARM64_BINFMT_DIR=/proc/sys/fs/binfmt_misc
+arm64_binfmt_register() {
+    local dir=$ARM64_CACHE/qemu-user-static qemu magic mask
+    qemu=$dir/root/usr/bin/qemu-aarch64-static
+    if [ ! -x "$qemu" ]; then
+        mkdir -p "$dir"
+        rm -rf "$dir/root" "$dir"/*.deb
+        (cd "$dir" && apt-get download qemu-user-static > download.log 2>&1) ||
+            { e2e_log "apt-get download qemu-user-static failed: $(tail -2 "$dir/download.log")"; return 1; }
+        dpkg-deb -x "$dir"/qemu-user-static_*.deb "$dir/root" || return 1
+        [ -x "$qemu" ] || { e2e_log "no usr/bin/qemu-aarch64-static in qemu-user-static"; return 1; }
+    fi
+    ARM64_BINFMT_MOUNTED=0
+    if [ ! -e "$ARM64_BINFMT_DIR/register" ]; then
+        mount -t binfmt_misc binfmt_misc "$ARM64_BINFMT_DIR" 2> /dev/null ||
+            { e2e_log "cannot mount binfmt_misc on $ARM64_BINFMT_DIR"; return 1; }
+        ARM64_BINFMT_MOUNTED=1
+    fi
+    magic='\x7f\x45\x4c\x46\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00'
+    mask='\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff'
+    if [ -r /usr/lib/binfmt.d/qemu-aarch64.conf ]; then
+        IFS=: read -r _ _ _ _ magic mask _ < /usr/lib/binfmt.d/qemu-aarch64.conf
+    fi
+    # A leftover of a run that was killed: register it afresh.
+    [ -e "$ARM64_BINFMT_DIR/$ARM64_BINFMT_NAME" ] && echo -1 > "$ARM64_BINFMT_DIR/$ARM64_BINFMT_NAME"
+    printf ':%s:M::%s:%s:%s:F' "$ARM64_BINFMT_NAME" "$magic" "$mask" "$qemu" \
+        > "$ARM64_BINFMT_DIR/register" 2> /dev/null ||
+        { e2e_log "cannot register $ARM64_BINFMT_NAME in $ARM64_BINFMT_DIR/register"; arm64_binfmt_unregister; return 1; }
+}
+
+# arm64_binfmt_unregister: undo arm64_binfmt_register (safe to call twice).
+arm64_binfmt_unregister() {
+    if [ -e "$ARM64_BINFMT_DIR/$ARM64_BINFMT_NAME" ]; then
+        echo -1 > "$ARM64_BINFMT_DIR/$ARM64_BINFMT_NAME" || true
+    fi
+    if [ "${ARM64_BINFMT_MOUNTED:-0}" = 1 ]; then
+        umount "$ARM64_BINFMT_DIR" || true
+        ARM64_BINFMT_MOUNTED=0
+    fi
+}
