@@ -311,6 +311,12 @@ if [ "${FULL:-0}" = 1 ]; then
         tests/e2e/arm64/test-arm64-cycle.sh 6.12
     real_arm64_vmcore 6.12 no-makedumpfile      # LPA2: 52-bit VA in use
     real_arm64_vmcore 6.12-va48 no-makedumpfile # built for 52 bits, 48 in use
+    # The administrator's story on arm64 (issue 14): the arm64 .deb built
+    # above in a Debian arm64 guest, the daemon's dracut build and kexec-tools
+    # load, a crash, the report (30-60 min under TCG; the first run also
+    # debootstraps the arm64 image through binfmt_misc).
+    run_test "test-systemd-guest.sh --arch arm64" tests/e2e/test-systemd-guest.sh --arch arm64 \
+        --deb "$(ls build/deb-arm64/crashcaptured_*_arm64.deb)"
     tests/e2e/run-matrix.sh --sweep # the smallest crashkernel= that still captures
     bench/run-bench.sh              # against makedumpfile on the whole corpus
     for scenario in "${rotation[@]}"; do  # the other targets; nothing is lost silently

@@ -566,8 +566,8 @@ if [ "$ARCH" = arm64 ]; then
     # As tests/e2e/arm64/run-cycle.sh: the virt board (PL011 console
     # ttyAMA0, virtio-pci), cortex-a57 (-cpu max emulates QARMA pointer
     # authentication, about 7 times slower).
-    # One arm64 guest at a time on a shared host (run-cycle.sh refuses to
-    # start beside one): wait for another to end.
+    # One arm64 guest at a time on a shared 2-core host: wait for another
+    # (an arm64 cycle, another arm64 systemd guest) to end.
     waited=0
     while pgrep -f '^qemu-system-aarch64' > /dev/null; do
         [ "$waited" = 0 ] && e2e_log "another qemu-system-aarch64 is running: waiting for it to end (one arm64 guest at a time)"
