@@ -223,14 +223,17 @@ int setup(const std::optional<uint64_t>& size_mib, bool apply, bool json,
         mechanism = "grubby --update-kernel=ALL --args=" + wanted;
         command = {grubby, "--update-kernel=ALL", "--args=" + wanted};
     }
+    nlohmann::json report{{"current", current},
+                          {"recommended", wanted},
+                          {"based_on", based_on},
+                          {"mechanism", mechanism},
+                          {"applied", false}};
     if (json) {
-        std::cout << nlohmann::json{{"current", current},
-                                    {"recommended", wanted},
-                                    {"based_on", based_on},
-                                    {"mechanism", mechanism},
-                                    {"applied", false}}
-                         .dump(2)
-                  << '\n';
+        // With --apply, printed once the change is made (or not at all):
+        // "applied" is then the truth (SetReservation returns this text).
+        if (!apply) {
+            std::cout << report.dump(2) << '\n';
+        }
     } else {
         std::cout << fmt::format("Current:     {}\n",
                                  current.empty() ? "no crashkernel=" : "crashkernel=" + current);
@@ -278,7 +281,10 @@ int setup(const std::optional<uint64_t>& size_mib, bool apply, bool json,
                   << '\n';
         return kExitFailure;
     }
-    if (!json) {
+    if (json) {
+        report["applied"] = true;
+        std::cout << report.dump(2) << '\n';
+    } else {
         std::cout << "Done: reboot for " << wanted << " to take effect.\n";
     }
     return kExitOk;

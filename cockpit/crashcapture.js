@@ -4,8 +4,8 @@
  * Everything comes from the daemon's D-Bus API, org.crashcapture1 on the
  * system bus (dbus/org.crashcapture1.Manager.xml is its source of truth):
  * the Manager's properties (kept current by PropertiesChanged), ListDumps,
- * GetDump, GetDumpLog, RemoveDump, Reload, Rebuild, EstimateReservation and
- * the DumpCaptured signal. The page never reads crashcaptured's files and
+ * GetDump, GetDumpLog, RemoveDump, Reload, Rebuild, EstimateReservation,
+ * SetReservation, TestCapture and the DumpCaptured signal. The page never reads crashcaptured's files and
  * never runs crashcapturectl.
  *
  * Who may do what is the daemon's decision: it answers
@@ -30,6 +30,8 @@
     let running = null; // the daemon's unique name, null when it is not on the bus
     let busy = null; // "reload" or "rebuild" while one is in flight
     let estimate = null; // [bytes, explanation] of EstimateReservation, or {error}
+    let setting = false; // a SetReservation is in flight
+    let reservation_set = null; // SetReservation's answer (crashcapturectl setup's JSON)
 
     // ---- small DOM helpers ----
     function el(tag, attrs, ...children) {
@@ -200,6 +202,19 @@
             button.classList.toggle("pf-m-in-progress", busy === id);
             button.title = denied !== null ? denied : "";
         }
+        // A crash that nothing captures tests nothing: only when armed (the
+        // daemon refuses it otherwise too).
+        const test = document.getElementById("test-capture");
+        let why_not = null;
+        if (!running)
+            why_not = _("crashcaptured is not running");
+        else if (denied !== null)
+            why_not = denied;
+        else if (!manager || !manager.valid || manager.State !== "loaded")
+            why_not = _("The capture kernel is not loaded: a crash now would not be captured");
+        test.disabled = why_not !== null || busy !== null;
+        test.classList.toggle("pf-m-disabled", test.disabled);
+        test.title = why_not || _("Crash this machine now and capture the dump");
     }
 
     function run_action(method) {
@@ -249,6 +264,21 @@
         const reserved = Number(x.reserved_bytes || (manager && manager.ReservedBytes) || 0);
         const wanted = "crashkernel=" + mib(estimate.bytes) + "M";
         const fits = x.fits === true;
+        const wanted_mib = mib(estimate.bytes);
+        const set_button = el("button", {
+            class: "pf-c-button " + (fits ? "pf-m-secondary" : "pf-m-primary") + (setting ? " pf-m-in-progress pf-m-progress" : ""),
+            type: "button",
+            id: "set-reservation",
+            disabled: denied !== null || setting,
+            title: denied !== null ? denied : cockpit.format(_("Set $0 for the next boot"), wanted),
+            onclick: () => confirm_set_reservation(wanted_mib)
+        }, setting ? spinner("md", "crashcapture-inline-spinner") : null, cockpit.format(_("Set $0…"), wanted));
+        const applied = reservation_set
+            ? alert("success", cockpit.format(_("$0 is set for the next boot"), reservation_set.recommended),
+                    cockpit.format(_("Reboot for it to take effect ($0)."), reservation_set.mechanism))
+            : null;
+        if (applied)
+            applied.id = "reservation-applied";
         replace("reservation-body",
                 description_list([
                     [_("Reserved"), reserved ? cockpit.format_bytes(reserved, 1024) : _("nothing"), "reserved"],
@@ -259,7 +289,43 @@
                 el("p", { class: "crashcapture-help" },
                    fits
                        ? _("The reservation holds this capture kernel and initrd.")
-                       : cockpit.format(_("Set $0 on the kernel command line and reboot: \"crashcapturectl setup --apply\" does it through GRUB."), wanted)));
+                       : cockpit.format(_("Set $0 on the kernel command line and reboot: the button does it through GRUB, as \"crashcapturectl setup --apply\" does."), wanted)),
+                applied,
+                el("div", { class: "crashcapture-card-actions" }, set_button));
+    }
+
+    function confirm_set_reservation(size_mib) {
+        let close = null;
+        const wanted = "crashkernel=" + size_mib + "M";
+        const set = el("button", {
+            class: "pf-c-button pf-m-primary",
+            type: "button",
+            id: "confirm-reservation",
+            onclick: () => {
+                close();
+                setting = true;
+                render_reservation();
+                client.call(PATH, IFACE, "SetReservation", [size_mib])
+                        .then(([json]) => {
+                            reservation_set = JSON.parse(json);
+                        })
+                        .catch(error => {
+                            if (is_denied(error))
+                                remember_denied(error);
+                            show_error(cockpit.format(_("$0 could not be set"), wanted), error);
+                        })
+                        .finally(() => {
+                            setting = false;
+                            render_reservation();
+                        });
+            }
+        }, _("Set"));
+        const cancel = el("button", { class: "pf-c-button pf-m-link", type: "button", onclick: () => close() }, _("Cancel"));
+        close = modal(cockpit.format(_("Set $0 for the next boot?"), wanted),
+                      [el("p", {}, cockpit.format(_("crashcaptured adds $0 to the kernel command line of every boot entry: a GRUB setting (/etc/default/grub.d/crashcapture.cfg) and update-grub, or grubby where the system uses it."), wanted)),
+                          el("p", {}, _("The memory is reserved from the next boot on; until you reboot, the capture uses the reservation it has now."))],
+                      [set, cancel], "pf-m-sm");
+        set.focus();
     }
 
     // ---- dumps ----
@@ -413,6 +479,38 @@
         remove.focus();
     }
 
+    function confirm_test_capture() {
+        let close = null;
+        const crash = el("button", {
+            class: "pf-c-button pf-m-danger",
+            type: "button",
+            id: "confirm-test",
+            onclick: () => {
+                crash.disabled = true;
+                client.call(PATH, IFACE, "TestCapture", [])
+                        .then(() => {
+                            const node = el("div", { class: "pf-c-alert-group__item", id: "test-started" },
+                                            alert("info", _("The machine crashes now"),
+                                                  _("The capture kernel saves the dump, then the machine reboots. The dump is listed here once it is back.")));
+                            document.getElementById("alerts").append(node);
+                        })
+                        .catch(error => {
+                            if (is_denied(error))
+                                remember_denied(error);
+                            show_error(_("The capture could not be tested"), error);
+                        })
+                        .finally(() => close());
+            }
+        }, _("Crash the machine"));
+        const cancel = el("button", { class: "pf-c-button pf-m-link", type: "button", id: "cancel-test", onclick: () => close() }, _("Cancel"));
+        close = modal(_("Crash this machine now?"),
+                      [el("p", {}, el("strong", {}, _("This crashes the kernel of this machine at once (sysrq-c), to test the capture."))),
+                          el("p", {}, _("Everything running on it stops without shutting down: work not saved is lost, and its services are down until it is back. The capture kernel saves the dump, then the machine reboots.")),
+                          el("p", {}, _("Do this only on a machine you may take down now."))],
+                      [crash, cancel], "pf-m-sm");
+        cancel.focus();
+    }
+
     function show_details(id) {
         const log = el("pre", { class: "crashcapture-log", id: "dump-log" }, _("Loading…"));
         const record = el("pre", { class: "crashcapture-log", id: "dump-record" }, _("Loading…"));
@@ -445,7 +543,7 @@
     // ---- wiring ----
     function render_access() {
         replace("access", denied !== null
-            ? alert("info", _("Reload, Rebuild, removing dumps and reading their kernel logs need administrative access"),
+            ? alert("info", _("Reload, Rebuild, setting the reservation, testing the capture, removing dumps and reading their kernel logs need administrative access"),
                     cockpit.format(_("crashcaptured answered: $0"), denied))
             : null);
     }
@@ -505,6 +603,7 @@
         });
         document.getElementById("reload").addEventListener("click", () => run_action("Reload"));
         document.getElementById("rebuild").addEventListener("click", () => run_action("Rebuild"));
+        document.getElementById("test-capture").addEventListener("click", () => confirm_test_capture());
         render_all();
         document.body.dataset.ready = "yes";
     }

@@ -6,6 +6,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <memory>
+
+#include "reservation.hpp"
 
 namespace crashcapture {
 namespace {
@@ -51,7 +54,14 @@ Manager& DbusService::manager() {
     return *manager_;
 }
 
-void DbusService::require_root(const char* action) {
+AdminActions& DbusService::admin_actions() {
+    if (!admin_actions_) {
+        throw sdbus::Error(kErrorFailed, "crashcaptured is starting");
+    }
+    return *admin_actions_;
+}
+
+uid_t DbusService::require_root(const char* action) {
     const auto* message = getObject().getCurrentlyProcessedMessage();
     if (!message) {
         throw sdbus::Error("org.freedesktop.DBus.Error.AccessDenied", "no caller credentials");
@@ -61,6 +71,7 @@ void DbusService::require_root(const char* action) {
         throw sdbus::Error("org.freedesktop.DBus.Error.AccessDenied",
                            fmt::format("{} needs root (caller uid {})", action, uid));
     }
+    return uid;
 }
 
 void DbusService::properties_changed() {
@@ -206,6 +217,58 @@ std::tuple<uint64_t, std::string> DbusService::EstimateReservation() {
     return guarded([&] {
         auto [bytes, explanation] = manager().estimate_reservation();
         return std::tuple<uint64_t, std::string>(bytes, explanation.dump());
+    });
+}
+
+void DbusService::SetReservation(sdbus::Result<std::string>&& result, uint64_t size_mib) {
+    // Asynchronous: the reply waits for update-grub (seconds) while the loop
+    // keeps serving the bus. sdbus::Result is move-only; the reply callback
+    // is a std::function, so it holds the Result through a shared_ptr.
+    auto pending = std::make_shared<sdbus::Result<std::string>>(std::move(result));
+    try {
+        guarded([&] {
+            const uid_t caller = require_root("SetReservation");
+            const auto [offered_bytes, explanation] = manager().estimate_reservation();
+            const auto mib = reservation_mib_to_set(size_mib, offered_bytes, explanation);
+            if (!mib) {
+                throw sdbus::Error(mib.error().errno_value == EINVAL
+                                       ? "org.freedesktop.DBus.Error.InvalidArgs"
+                                       : kErrorFailed,
+                                   mib.error().message);
+            }
+            auto started = admin_actions().start_set_reservation(
+                *mib, caller, [pending](Result<std::string> setup_json) {
+                    if (setup_json) {
+                        pending->returnResults(*setup_json);
+                    } else {
+                        pending->returnError(
+                            sdbus::Error(kErrorFailed, setup_json.error().message));
+                    }
+                });
+            if (!started) {
+                throw_error(started.error());
+            }
+        });
+    } catch (const sdbus::Error& error) {
+        pending->returnError(error);
+    }
+}
+
+void DbusService::TestCapture() {
+    guarded([&] {
+        const uid_t caller = require_root("TestCapture");
+        const auto& properties = manager().properties();
+        if (properties.state != ManagerState::loaded) {
+            throw sdbus::Error(
+                kErrorFailed,
+                fmt::format("the capture kernel is not loaded (state {}{}): a "
+                            "crash now would not be captured",
+                            to_string(properties.state),
+                            properties.last_error.empty() ? "" : ": " + properties.last_error));
+        }
+        if (auto s = admin_actions().schedule_capture_test(caller); !s) {
+            throw_error(s.error());
+        }
     });
 }
 

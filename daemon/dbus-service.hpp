@@ -6,6 +6,7 @@
 
 #include <sdbus-c++/sdbus-c++.h>
 
+#include "admin-actions.hpp"
 #include "manager-adaptor.h"
 #include "manager.hpp"
 
@@ -16,6 +17,8 @@ class DbusService final : public sdbus::AdaptorInterfaces<org::crashcapture1::Ma
   public:
     DbusService(sdbus::IConnection& connection, Manager*& manager);
     ~DbusService();
+    // SetReservation and TestCapture; they answer "starting" until set.
+    void set_admin_actions(AdminActions* actions) { admin_actions_ = actions; }
 
     // ManagerObserver
     void properties_changed() override;
@@ -34,6 +37,8 @@ class DbusService final : public sdbus::AdaptorInterfaces<org::crashcapture1::Ma
     void RemoveDump(const std::string& id) override;
     std::vector<std::string> ApplyRetention() override;
     std::tuple<uint64_t, std::string> EstimateReservation() override;
+    void SetReservation(sdbus::Result<std::string>&& result, uint64_t size_mib) override;
+    void TestCapture() override;
 
     std::string State() override;
     std::string LastError() override;
@@ -47,10 +52,13 @@ class DbusService final : public sdbus::AdaptorInterfaces<org::crashcapture1::Ma
     uint64_t LoadedTimestamp() override;
     std::string Version() override;
 
-    void require_root(const char* action);
+    // The caller's uid, after checking it is root.
+    uid_t require_root(const char* action);
     Manager& manager();
+    AdminActions& admin_actions();
 
     Manager*& manager_;
+    AdminActions* admin_actions_ = nullptr;
     ManagerProperties last_emitted_;
     bool emitted_once_ = false;
 };

@@ -9,6 +9,9 @@
 //   CRASHCAPTURE_KEXEC_REJECT=TEXT   with the fake kexec: refuse kernels whose
 //                                    path contains TEXT, as the kernel refuses
 //                                    a bad image (ENOEXEC)
+//   CRASHCAPTURE_SETUP_COMMAND=EXE   SetReservation runs EXE setup --apply ...
+//                                    itself, not systemd-run ... crashcapturectl
+//                                    (for a daemon with no sandbox: tests)
 //   CRASHCAPTURE_SHUTDOWN=yes|no     at SIGTERM, do not ask systemd whether the
 //                                    system is shutting down: take this answer
 #include <linux/netlink.h>
@@ -43,6 +46,21 @@ namespace {
 constexpr const char* kBusName = "org.crashcapture1";
 // Where packages install the builder (dracut/crashcapture-build-initrd).
 constexpr const char* kDefaultBuilder = "/usr/libexec/crashcapture/crashcapture-build-initrd";
+// SetReservation: crashcapturectl setup --apply as a transient service, out
+// of this unit's sandbox (ProtectSystem=full keeps /etc and /boot read-only
+// here). --wait: the D-Bus reply waits for the result; --pipe: its JSON and
+// messages come back to the daemon's files; --collect: a failed run leaves
+// no unit behind.
+const std::vector<std::string> kSetupRunner = {
+    "systemd-run",
+    "--wait",
+    "--pipe",
+    "--quiet",
+    "--collect",
+    "--service-type=exec",
+    "--description=crashcaptured: set crashkernel= for the next boot (SetReservation)",
+    "--",
+    "/usr/bin/crashcapturectl"};
 // A package upgrade settles within seconds; wait for 2 s of quiet, at most 30 s.
 constexpr auto kQuietPeriod = std::chrono::milliseconds(2000);
 constexpr auto kMaxDelay = std::chrono::milliseconds(30000);
@@ -97,6 +115,7 @@ int run() {
     }
     const std::string builder = env_or("CRASHCAPTURE_INITRD_BUILDER", kDefaultBuilder);
     const std::string shutdown_override = env_or("CRASHCAPTURE_SHUTDOWN", "");
+    const std::string setup_command = env_or("CRASHCAPTURE_SETUP_COMMAND", "");
 
     // Signals arrive through a signalfd in the loop, never asynchronously.
     sigset_t signals;
@@ -114,6 +133,10 @@ int run() {
     DbusService service(*connection, manager_pointer);
     Manager manager(loop, paths, *kexec, builder, service);
     manager_pointer = &manager;
+    AdminActions admin_actions(
+        loop, paths, setup_command.empty() ? kSetupRunner : std::vector<std::string>{setup_command},
+        service);
+    service.set_admin_actions(&admin_actions);
 
     // The bus: its fd and timeout can change after every dispatch.
     auto dispatch = [&](short) {

@@ -439,4 +439,43 @@ Result<ReservationOffer> reservation_offer(uint64_t recommended_bytes,
     return offer;
 }
 
+Result<uint64_t> reservation_mib_to_set(uint64_t requested_mib, uint64_t offered_bytes,
+                                        const nlohmann::json& explanation) {
+    uint64_t mib = requested_mib;
+    if (mib == 0) {
+        auto offer = reservation_offer(offered_bytes, explanation);
+        if (!offer) {
+            return make_error(offer.error().errno_value, "cannot choose a crashkernel= size: {}",
+                              offer.error().message);
+        }
+        constexpr uint64_t kMebibyte = 1ULL << 20;
+        mib = (offer->bytes + kMebibyte - 1) / kMebibyte;
+    }
+    if (mib < kSmallestReservationMib) {
+        return make_error(EINVAL,
+                          "crashkernel={}M is too small for any capture kernel (at least {}M)", mib,
+                          kSmallestReservationMib);
+    }
+    const auto memory = explanation.find("memory_bytes");
+    if (memory != explanation.end() && memory->is_number_unsigned()) {
+        const uint64_t memory_mib = memory->get<uint64_t>() >> 20;
+        if (memory_mib != 0 && mib > memory_mib / 2) {
+            return make_error(EINVAL,
+                              "crashkernel={}M would take more than half of this machine's {} MiB "
+                              "of memory",
+                              mib, memory_mib);
+        }
+    }
+    return mib;
+}
+
+std::vector<std::string> reservation_setup_command(std::vector<std::string> runner,
+                                                   uint64_t size_mib) {
+    for (const char* word : {"setup", "--apply", "--json", "--size"}) {
+        runner.emplace_back(word);
+    }
+    runner.push_back(std::to_string(size_mib));
+    return runner;
+}
+
 }  // namespace crashcapture

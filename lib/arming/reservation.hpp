@@ -155,4 +155,21 @@ struct ReservationOffer {
 Result<ReservationOffer> reservation_offer(uint64_t recommended_bytes,
                                            const nlohmann::json& explanation);
 
+// The crashkernel= size in MiB that SetReservation (D-Bus) sets: the one
+// asked for, or with 0 the daemon's offer (reservation_offer()) rounded up
+// to whole MiB. A size below kSmallestReservationMib cannot hold any capture
+// kernel (the smallest that captured here was 80M, a busybox initramfs on
+// arm64), and one above half the machine's memory leaves the running
+// system too little: both are refused (EINVAL) with the reason.
+inline constexpr uint64_t kSmallestReservationMib = 64;
+Result<uint64_t> reservation_mib_to_set(uint64_t requested_mib, uint64_t offered_bytes,
+                                        const nlohmann::json& explanation);
+
+// The command SetReservation runs: runner (the program that carries it out
+// of the daemon's sandbox, "systemd-run --wait ... --", then
+// crashcapturectl; or crashcapturectl alone in tests) followed by
+// "setup --apply --json --size MIB".
+std::vector<std::string> reservation_setup_command(std::vector<std::string> runner,
+                                                   uint64_t size_mib);
+
 }  // namespace crashcapture

@@ -95,9 +95,13 @@ Result<int> run_program(const std::vector<std::string>& arguments,
 }
 
 Result<pid_t> start_program(const std::vector<std::string>& arguments,
-                            const std::string& stderr_path) {
+                            const std::string& stderr_path, const std::string& stdout_path) {
     posix_spawn_file_actions_t actions;
     ::posix_spawn_file_actions_init(&actions);
+    if (!stdout_path.empty()) {
+        ::posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, stdout_path.c_str(),
+                                           O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    }
     ::posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, stderr_path.c_str(),
                                        O_WRONLY | O_CREAT | O_TRUNC, 0600);
     auto pid = spawn(arguments, {}, &actions, /*own_process_group=*/true);

@@ -19,12 +19,13 @@ Result<int> run_program(const std::vector<std::string>& arguments,
                         const std::vector<std::string>& extra_environment = {});
 
 // Starts arguments[0] with standard error going to stderr_path (created
-// 0600, truncated) and returns at once: the caller reaps the child (the
+// 0600, truncated), and standard output to stdout_path the same way when
+// it is not empty (else it is the caller's), and returns at once: the caller reaps the child (the
 // daemon watches a pidfd and keeps serving D-Bus while dracut runs). The
 // child leads a process group of its own (its pid): kill(-pid, SIGTERM)
 // stops it and what it started. Every child starts with no signal blocked.
 Result<pid_t> start_program(const std::vector<std::string>& arguments,
-                            const std::string& stderr_path);
+                            const std::string& stderr_path, const std::string& stdout_path = {});
 
 // The same as run_program() with standard output (and standard error, when
 // with_standard_error) captured; the exit status must be 0, else the error

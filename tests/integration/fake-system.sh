@@ -10,7 +10,12 @@
 #   make_dump ID RESULT CRASH_TIME [BOOT_ID]   a dump in /var/crash
 #   start_private_bus           dbus-daemon with the project's bus policy on
 #                               $work/bus; sets bus_pid, exports the address
-#   start_daemon [VAR=VALUE...] the real crashcaptured on it; sets daemon_pid
+#   start_daemon [VAR=VALUE...] the real crashcaptured on it; sets daemon_pid.
+#                               SetReservation runs $CTL (when set) with
+#                               $work/fakebin first in PATH: update-grub
+#                               there appends to $work/update-grub.log, and
+#                               fails when $work/update-grub.fail exists
+#                               (TestCapture writes $root/proc/sysrq-trigger)
 #   prop NAME                   a Manager property's value, as root
 #   wait_state STATE [SECONDS]  until State is STATE (default 10 s); 1 if not
 #   as_nobody COMMAND...        COMMAND as uid/gid 65534 on the private bus
@@ -28,6 +33,7 @@ make_fake_root() {
     printf '00100000-bffdffff : System RAM\n  2b000000-3affffff : Crash kernel\n' > "$root/proc/iomem"
     echo 268435456 > "$root/sys/kernel/kexec_crash_size"
     echo 0 > "$root/sys/kernel/kexec_crash_loaded"
+    : > "$root/proc/sysrq-trigger"
     head -c 8000000 /dev/urandom > "$root/boot/vmlinuz-$kver"
     # A bzImage setup header (Documentation/arch/x86/boot.rst): boot flag 0xAA55
     # at 0x1FE, "HdrS" at 0x202, protocol 2.15 at 0x206, init_size at 0x260 =
@@ -94,7 +100,13 @@ CONF
 }
 
 start_daemon() { # start_daemon [VAR=VALUE...]
-    env "$@" CRASHCAPTURE_ROOT="$root" CRASHCAPTURE_KEXEC=fake CRASHCAPTURE_INITRD_BUILDER="$BUILDER" \
+    mkdir -p "$work/fakebin"
+    if [ ! -x "$work/fakebin/update-grub" ]; then
+        printf '#!/bin/sh\n[ -e "%s" ] && { echo "update-grub: /boot/grub/grub.cfg.new: No space left on device" >&2; exit 1; }\necho update-grub ran >> "%s"\n' \
+            "$work/update-grub.fail" "$work/update-grub.log" > "$work/fakebin/update-grub"
+        chmod +x "$work/fakebin/update-grub"
+    fi
+    env "$@" PATH="$work/fakebin:$PATH" CRASHCAPTURE_SETUP_COMMAND="${CTL:-}" CRASHCAPTURE_ROOT="$root" CRASHCAPTURE_KEXEC=fake CRASHCAPTURE_INITRD_BUILDER="$BUILDER" \
         CRASHCAPTURE_KEXEC_REJECT=vmlinuz-broken \
         FAKE_BUILDER_LOG="$work/builds.log" "$DAEMON" >> "$work/daemon.log" 2>&1 &
     daemon_pid=$!

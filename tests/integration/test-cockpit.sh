@@ -213,23 +213,79 @@ browser size 1440 1240 && browser open "http://127.0.0.1:$port/crashcapture" &&
 shot 09-shell-dumps
 browser size 1280 900 || fail "size: $answer"
 
-# (8) the unprivileged session (the bridge as nobody): it reads, it may not remove
+# (8) the reservation: the button sets the offered crashkernel= for the next boot (SetReservation)
+echo 268435456 > "$root/sys/kernel/kexec_crash_size"
+printf '00100000-bffdffff : System RAM\n  2b000000-3affffff : Crash kernel\n' > "$root/proc/iomem"
+busctl --user call org.crashcapture1 /org/crashcapture1 org.crashcapture1.Manager Reload && wait_state loaded 20 ||
+    fail "Reload with the 256M reservation back: $(prop State) $(prop LastError)"
+rm -f "$work/update-grub.log" "$root/etc/default/grub.d/crashcapture.cfg"
+want_mib=$(busctl --user call org.crashcapture1 /org/crashcapture1 org.crashcapture1.Manager EstimateReservation |
+    awk '{ printf "%d", ($2 + 1048575) / 1048576 }')
+browser open "$page" || fail "open $page: $answer"
+browser wait 20 "$(dom '"#set-reservation"') && !$(dom '"#set-reservation"').disabled && $(dom '"#state[data-state=loaded]"')" ||
+    fail "the set-reservation button: $answer"
+browser eval "$(dom '"#set-reservation"').click()" || fail "click: $answer"
+browser wait 5 "$(dom '"#confirm-reservation"') && $(dom '".pf-c-modal-box"').textContent" &&
+    [[ $answer == *"crashkernel=${want_mib}M"*"next boot"* ]] && [ ! -e "$root/etc/default/grub.d/crashcapture.cfg" ] &&
+    pass "Set crashkernel= asks first, naming crashkernel=${want_mib}M and the next boot; nothing written yet" ||
+    fail "set reservation: no confirmation: $answer"
+shot 10-confirm-reservation
+browser eval "$(dom '"#confirm-reservation"').click()" || fail "click: $answer"
+browser wait 15 "$(dom '"#reservation-applied"') && $(dom '"#reservation-applied"').textContent" &&
+    [[ $answer == *"crashkernel=${want_mib}M is set for the next boot"* ]] &&
+    grep -q "crashkernel=${want_mib}M" "$root/etc/default/grub.d/crashcapture.cfg" 2> /dev/null && [ -s "$work/update-grub.log" ] &&
+    pass "confirmed: the daemon wrote crashkernel=${want_mib}M in the GRUB drop-in and ran update-grub; the page says reboot" ||
+    fail "set reservation: $answer; drop-in: $(cat "$root/etc/default/grub.d/crashcapture.cfg" 2>&1)"
+shot 11-reservation-set
+touch "$work/update-grub.fail"
+browser eval "$(dom '"#set-reservation"').click()" && browser wait 5 "$(dom '"#confirm-reservation"')" &&
+    browser eval "$(dom '"#confirm-reservation"').click()" || fail "click: $answer"
+browser wait 15 "Array.from(document.querySelectorAll(\"#alerts .pf-c-alert\")).map(a => a.textContent).join(\" \")" &&
+    [[ $answer == *"could not be set"*"update-grub failed"* ]] &&
+    pass "a failing update-grub shows as an alert with the daemon's message" || fail "failing update-grub: $answer"
+rm -f "$work/update-grub.fail"
+browser eval "document.querySelectorAll(\"#alerts .pf-c-alert button\").forEach(b => b.click())" || fail "close alerts: $answer"
+
+# (9) Test the capture: behind a confirmation that says it crashes the machine (TestCapture)
+: > "$root/proc/sysrq-trigger"
+browser eval "$(dom '"#test-capture"').click()" || fail "click: $answer"
+browser wait 5 "$(dom '"#confirm-test"') && $(dom '".pf-c-modal-box"').textContent" &&
+    [[ $answer == *"Crash this machine now?"*"crashes the kernel of this machine"* ]] &&
+    pass "Test the capture asks first, and says it crashes the machine" || fail "test capture: no confirmation: $answer"
+shot 12-confirm-test
+browser eval "$(dom '"#cancel-test"').click()" || fail "click: $answer"
+sleep 1.5
+[ ! -s "$root/proc/sysrq-trigger" ] && pass "Cancel: no crash" || fail "Cancel crashed the machine"
+browser eval "$(dom '"#test-capture"').click()" && browser wait 5 "$(dom '"#confirm-test"')" &&
+    browser eval "$(dom '"#confirm-test"').click()" || fail "click: $answer"
+for _ in $(seq 30); do [ -s "$root/proc/sysrq-trigger" ] && break; sleep 0.1; done
+browser wait 5 "$(dom '"#test-started"')" && [ "$(cat "$root/proc/sysrq-trigger")" = c ] &&
+    pass "confirmed: the daemon wrote c to sysrq-trigger; the page says the machine crashes now" ||
+    fail "test capture: $answer; sysrq-trigger '$(cat "$root/proc/sysrq-trigger")'"
+: > "$root/proc/sysrq-trigger"
+
+# (10) the unprivileged session (the bridge as nobody): it reads, it may not remove
 if wait_port "$port_nobody"; then
     browser open "http://127.0.0.1:$port_nobody/cockpit/@localhost/crashcapture/index.html" || fail "open as nobody: $answer"
     browser wait 20 "$(dom '"#dumps tbody tr"') && $(dom '"[data-action=remove]:disabled"')" &&
         pass "nobody's session: the dumps are listed, Remove is disabled" || fail "nobody's session: $answer"
-    browser eval "[$(dom '"[data-action=remove]"').title, $(dom '"#access .pf-c-alert"').textContent, $(dom '"#reload"').disabled, $(dom '"#rebuild"').disabled].join(\" | \")"
+    browser eval "[$(dom '"[data-action=remove]"').title, $(dom '"#access .pf-c-alert"').textContent, $(dom '"#reload"').disabled, $(dom '"#rebuild"').disabled, $(dom '"#test-capture"').disabled, $(dom '"#set-reservation"').disabled].join(\" | \")"
     case $answer in
-        *"RemoveDump needs root (caller uid 65534)"*"needs root"*"| true | true\"" | *"needs root (caller uid 65534)"*"| true | true\"")
+        *"RemoveDump needs root (caller uid 65534)"*"needs root"*"| true | true | true | true\"" | *"needs root (caller uid 65534)"*"| true | true | true | true\"")
             pass "nobody's session says why, in the daemon's words: $answer" ;;
         *) fail "nobody's session, the reason: $answer" ;;
     esac
-    shot 10-nobody
+    shot 13-nobody
     # Not only the button: the same call from this session's bridge is refused by the daemon.
     browser eval 'cockpit.dbus("org.crashcapture1", {bus: "system"}).call("/org/crashcapture1", "org.crashcapture1.Manager", "RemoveDump", ["2026-11-21-1000-bbbb"]).then(() => "removed", e => e.name)'
     [ "$answer" = 'ok "org.freedesktop.DBus.Error.AccessDenied"' ] && [ -d "$root/var/crash/2026-11-21-1000-bbbb" ] &&
         pass "nobody's session: RemoveDump called through its bridge anyway is AccessDenied, the dump stays" ||
         fail "nobody's RemoveDump through the bridge: $answer"
+    browser eval 'cockpit.dbus("org.crashcapture1", {bus: "system"}).call("/org/crashcapture1", "org.crashcapture1.Manager", "TestCapture", []).then(() => "crashed", e => e.name)'
+    sleep 1.5
+    [ "$answer" = 'ok "org.freedesktop.DBus.Error.AccessDenied"' ] && [ ! -s "$root/proc/sysrq-trigger" ] &&
+        pass "nobody's session: TestCapture through its bridge is AccessDenied, no crash" ||
+        fail "nobody's TestCapture through the bridge: $answer, sysrq-trigger '$(cat "$root/proc/sysrq-trigger")'"
     browser eval "$(dom '"[data-action=details]"').click()" || fail "click: $answer"
     browser wait 10 "$(dom '".pf-c-modal-box .pf-c-alert"') && $(dom '".pf-c-modal-box"').textContent.includes(\"needs root\")" &&
         pass "nobody's session: the kernel log is refused with the reason" || fail "nobody's details: $answer"

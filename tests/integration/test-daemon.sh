@@ -130,9 +130,7 @@ bctl call org.crashcapture1 /org/crashcapture1 org.crashcapture1.Manager Estimat
     pass "EstimateReservation: $(cut -c1-80 "$work/estimate")" || fail "EstimateReservation"
 
 # ---- setup: shows the crashkernel= step, applies it only when asked ----
-mkdir -p "$work/fakebin"
-printf '#!/bin/sh\necho update-grub ran >> "%s"\n' "$work/update-grub.log" > "$work/fakebin/update-grub"
-chmod +x "$work/fakebin/update-grub"
+# $work/fakebin/update-grub is fake-system.sh's (start_daemon).
 CRASHCAPTURE_ROOT=$root PATH=$work/fakebin:$PATH "$CTL" setup > "$work/setup.out" 2>&1
 if grep -q 'Current:     crashkernel=256M' "$work/setup.out" && grep -q 'Recommended: crashkernel=[0-9]*M' "$work/setup.out" &&
     [ ! -e "$root/etc/default/grub.d/crashcapture.cfg" ] && [ ! -e "$work/update-grub.log" ]; then
@@ -148,6 +146,49 @@ else
 fi
 as_nobody env CRASHCAPTURE_ROOT="$root" PATH="$work/fakebin:$PATH" "$CTL" setup --size 320 --apply > /dev/null 2>&1; rc=$?
 [ $rc = 4 ] && pass "nobody: setup --apply refused (exit 4)" || fail "nobody: setup --apply gave exit $rc"
+
+# ---- SetReservation: setup --apply for D-Bus clients (the web console) ----
+rm -f "$work/update-grub.log" "$root/etc/default/grub.d/crashcapture.cfg"
+manager_call() { bctl call org.crashcapture1 /org/crashcapture1 org.crashcapture1.Manager "$@"; }
+as_nobody busctl --user call org.crashcapture1 /org/crashcapture1 org.crashcapture1.Manager SetReservation t 0 > "$work/nobody.out" 2>&1 &&
+    fail "nobody: SetReservation accepted" ||
+    { has -i 'denied' < "$work/nobody.out" && [ ! -e "$root/etc/default/grub.d/crashcapture.cfg" ] &&
+        pass "nobody: SetReservation refused, nothing written ($(head -1 "$work/nobody.out"))" ||
+        fail "nobody: SetReservation: $(cat "$work/nobody.out")"; }
+manager_call SetReservation t 16 > "$work/set.out" 2>&1 &&
+    fail "SetReservation 16 MiB accepted" ||
+    { has 'too small' < "$work/set.out" && pass "SetReservation 16 MiB refused: $(head -1 "$work/set.out")" ||
+        fail "SetReservation 16 MiB: $(cat "$work/set.out")"; }
+estimate_mib=$(( ($(manager_call EstimateReservation | cut -d' ' -f2) + 1048575) / 1048576 ))
+manager_call --json=short SetReservation t 0 > "$work/set.out" 2>&1
+answer=$(/usr/bin/python3 -c 'import json,sys; r=json.loads(json.load(open(sys.argv[1]))["data"][0]); print(r["applied"], r["recommended"])' "$work/set.out" 2>&1)
+if [ "$answer" = "True crashkernel=${estimate_mib}M" ] &&
+    grep -q "crashkernel=${estimate_mib}M" "$root/etc/default/grub.d/crashcapture.cfg" 2>/dev/null && [ -s "$work/update-grub.log" ]; then
+    pass "SetReservation 0: the daemon's estimate (crashkernel=${estimate_mib}M) in the GRUB drop-in, update-grub run, applied in the reply"
+else
+    fail "SetReservation 0: $answer (want True crashkernel=${estimate_mib}M): $(cat "$work/set.out")"
+fi
+touch "$work/update-grub.fail"
+manager_call SetReservation t 300 > "$work/set.out" 2>&1 &&
+    fail "SetReservation with a failing update-grub answered success" ||
+    { has 'setting crashkernel=300M failed (exit status 1)' < "$work/set.out" && has 'update-grub failed' < "$work/set.out" &&
+        pass "SetReservation with a failing update-grub says so: $(head -1 "$work/set.out" | cut -c1-160)" ||
+        fail "SetReservation with a failing update-grub: $(cat "$work/set.out")"; }
+rm -f "$work/update-grub.fail"
+[ "$(prop State)" = loaded ] && pass "after SetReservation the capture kernel is still loaded" || fail "after SetReservation: $(prop State)"
+
+# ---- TestCapture: the crash, for D-Bus clients ----
+as_nobody busctl --user call org.crashcapture1 /org/crashcapture1 org.crashcapture1.Manager TestCapture > "$work/nobody.out" 2>&1 &&
+    fail "nobody: TestCapture accepted" || pass "nobody: TestCapture refused ($(head -1 "$work/nobody.out"))"
+sleep 1.5
+[ ! -s "$root/proc/sysrq-trigger" ] && pass "nobody's TestCapture wrote nothing to sysrq-trigger" || fail "nobody's TestCapture crashed the machine"
+manager_call TestCapture > "$work/test.out" 2>&1 && [ ! -s "$root/proc/sysrq-trigger" ] &&
+    pass "TestCapture replies before the crash" || fail "TestCapture: $(cat "$work/test.out"), sysrq: $(cat "$root/proc/sysrq-trigger")"
+for _ in $(seq 30); do [ -s "$root/proc/sysrq-trigger" ] && break; sleep 0.1; done
+[ "$(cat "$root/proc/sysrq-trigger")" = c ] && grep -q 'Crashing the machine in 1 s to test the capture (TestCapture, uid 0)' "$work/daemon.log" &&
+    pass "TestCapture: 'c' written to sysrq-trigger a second later, and logged" ||
+    fail "TestCapture: sysrq-trigger holds '$(cat "$root/proc/sysrq-trigger")'"
+: > "$root/proc/sysrq-trigger"
 
 # ---- reports: each dump once, with a signal ----
 grep -c 'Kernel crash captured' "$work/daemon.log" | grep -qx 3 && pass "three dumps reported at start" ||
@@ -357,6 +398,10 @@ printf '[Dump]\nDumpLevel=31\n' > "$root/etc/crashcapture/crashcapture.conf"
 # ---- unload, removal, restart without double reports ----
 "$CTL" unload > /dev/null && [ "$(prop State)" = idle ] && [ "$(cat "$root/sys/kernel/kexec_crash_loaded")" = 0 ] &&
     pass "unload: idle, kexec_crash_loaded 0" || fail "unload: $(prop State)"
+manager_call TestCapture > "$work/test.out" 2>&1 && fail "TestCapture accepted with nothing loaded" ||
+    { has 'not loaded (state idle)' < "$work/test.out" && sleep 1.2 && [ ! -s "$root/proc/sysrq-trigger" ] &&
+        pass "TestCapture refused with nothing loaded: $(head -1 "$work/test.out")" ||
+        fail "TestCapture with nothing loaded: $(cat "$work/test.out")"; }
 "$CTL" remove 2026-11-20-1000-aaaa > /dev/null && [ ! -e "$root/var/crash/2026-11-20-1000-aaaa" ] &&
     pass "remove as root" || fail "remove as root"
 kill -TERM "$daemon_pid"

@@ -489,3 +489,47 @@ TEST(ReservationOffer, RestsOnTheMeasuredInitrd) {
     explanation["initrd_unpacked_bytes"] = 0;  // unreadable, not measured
     EXPECT_FALSE(reservation_offer(need.recommended_bytes, explanation));
 }
+
+// SetReservation (D-Bus): 0 takes the offer, rounded up to whole MiB.
+TEST(ReservationToSet, ZeroTakesTheOfferRoundedUpToWholeMebibytes) {
+    const auto need = capture_memory_need(59 * kMiB, 15 * kMiB, 40 * kMiB, 4 * kGiB);
+    const auto explanation =
+        explain_capture_need(need, {.kernel = "/boot/vmlinuz-6.1.0-57-amd64",
+                                    .kernel_bytes_from_init_size = true,
+                                    .initrd = "/var/lib/crashcapture/initrd-6.1.0-57-amd64.img",
+                                    .memory_bytes = 4 * kGiB});
+    const auto mib = reservation_mib_to_set(0, 200 * kMiB + 1, explanation);
+    ASSERT_TRUE(mib) << mib.error().message;
+    EXPECT_EQ(*mib, 201u);
+    // A size asked for is taken as it is, within the bounds.
+    EXPECT_EQ(reservation_mib_to_set(320, 200 * kMiB, explanation).value(), 320u);
+}
+
+TEST(ReservationToSet, RefusesWhatCannotWork) {
+    const auto need = capture_memory_need(59 * kMiB, 0, 0, kGiB);
+    const auto no_initrd = explain_capture_need(need, {.kernel = "/boot/vmlinuz-6.1.0-57-amd64",
+                                                       .kernel_bytes_from_init_size = true,
+                                                       .initrd = "",
+                                                       .memory_bytes = kGiB});
+    // No measured initrd: no offer, and the reason says so.
+    const auto unmeasured = reservation_mib_to_set(0, need.recommended_bytes, no_initrd);
+    ASSERT_FALSE(unmeasured);
+    EXPECT_THAT(unmeasured.error().message, HasSubstr("leaves the capture initrd out"));
+    // Too small for any capture kernel.
+    const auto tiny = reservation_mib_to_set(16, 0, no_initrd);
+    ASSERT_FALSE(tiny);
+    EXPECT_EQ(tiny.error().errno_value, EINVAL);
+    EXPECT_THAT(tiny.error().message, HasSubstr("too small"));
+    // More than half of the 1 GiB machine.
+    const auto greedy = reservation_mib_to_set(513, 0, no_initrd);
+    ASSERT_FALSE(greedy);
+    EXPECT_THAT(greedy.error().message, HasSubstr("half of this machine's 1024 MiB"));
+    EXPECT_TRUE(reservation_mib_to_set(512, 0, no_initrd));
+}
+
+TEST(ReservationToSet, TheCommandEndsWithSetupApply) {
+    EXPECT_EQ(
+        reservation_setup_command({"systemd-run", "--wait", "--", "/usr/bin/crashcapturectl"}, 256),
+        (std::vector<std::string>{"systemd-run", "--wait", "--", "/usr/bin/crashcapturectl",
+                                  "setup", "--apply", "--json", "--size", "256"}));
+}

@@ -30,6 +30,19 @@ TEST(StartProgram, StandardErrorGoesToTheFileAndTheCallerReaps) {
     EXPECT_EQ(test::read_text_file(log), "why it failed\n");
 }
 
+TEST(StartProgram, StandardOutputGoesToItsOwnFileWhenAsked) {
+    TempDir dir;
+    const std::string log = dir.file("setup.log");
+    const std::string out = dir.file("setup.json");
+    std::ofstream(out) << "an older answer, longer than the new one\n";
+    auto pid =
+        start_program({"sh", "-c", "echo '{\"applied\": true}'; echo progress >&2"}, log, out);
+    ASSERT_TRUE(pid) << pid.error().message;
+    ASSERT_EQ(::waitpid(*pid, nullptr, 0), *pid);
+    EXPECT_EQ(test::read_text_file(out), "{\"applied\": true}\n");
+    EXPECT_EQ(test::read_text_file(log), "progress\n");
+}
+
 TEST(StartProgram, ANewLogIsPrivate) {
     TempDir dir;
     const std::string log = dir.file("builder.log");
