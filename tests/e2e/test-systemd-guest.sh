@@ -78,11 +78,23 @@
 #              initrd without device-mapper): the root never appears, the
 #              capture leaves its note on /boot and reboots; listed as "lost"
 #              with the reason, the note moved off /boot
+#   cockpit    the web console (issue 20): cockpit-ws and Debian's Cockpit
+#              packages (fetched once into the cache with apt in the image)
+#              and the cockpit-crashcapture package beside the .deb
+#              (COCKPIT_DEB), an unprivileged user with a password; while
+#              armed the driver calls SetReservation as root (the daemon runs
+#              setup --apply through systemd-run, past its sandbox; the
+#              update-grub there is a fake that records it) and crashes
+#              through D-Bus TestCapture; after the capture's reboot the
+#              host logs in to the guest's Cockpit (cockpit.socket, TLS)
+#              through a forwarded port with headless Chromium
+#              (cockpit-guest-check.py) and finds the capture in the page's
+#              table; then the same checks as capture
 #
 #   test-systemd-guest.sh [--scenario capture|too-small|reset|reboot|
 #                                     target-missing|target-full|raw|ssh|
 #                                     ssh-down|ssh-fallback|nfs|upgrade|lvm|
-#                                     lvm-lost]
+#                                     lvm-lost|cockpit]
 #                         [--arch amd64|arm64]
 #                         [--kver K] [--mem MIB] [--crash SIZE] [--deb FILE]
 #                         [--timeout S] [--out DIR] [--no-driver-update]
@@ -149,9 +161,9 @@ case $SCENARIO in
     reboot) end=reboot; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
     target-missing) end=wipe-target; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
     target-full) end=fill-target; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
-    raw | ssh | ssh-down | ssh-fallback | nfs | lvm | lvm-lost) end=crash; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
+    raw | ssh | ssh-down | ssh-fallback | nfs | lvm | lvm-lost | cockpit) end=crash; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
     upgrade) end=upgrade; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
-    *) e2e_die "unknown scenario $SCENARIO (capture, too-small, reset, reboot, target-missing, target-full, raw, ssh, ssh-down, ssh-fallback, nfs, upgrade, lvm, lvm-lost)" ;;
+    *) e2e_die "unknown scenario $SCENARIO (capture, too-small, reset, reboot, target-missing, target-full, raw, ssh, ssh-down, ssh-fallback, nfs, upgrade, lvm, lvm-lost, cockpit)" ;;
 esac
 CRASH=${CRASH:-256M}
 REPLACE_KERNEL=${REPLACE_KERNEL:-1}
@@ -330,6 +342,56 @@ else
     fail "crashcaptured.service is not enabled after installing the package"
 fi
 
+if [ "$SCENARIO" = cockpit ]; then
+    # Debian's Cockpit, as "apt install cockpit-ws cockpit-system" puts it on
+    # a server: apt in the image resolves it against the mirror once, and its
+    # .debs are cached; then every run installs them with dpkg.
+    COCKPIT_DEB=${COCKPIT_DEB:-$(ls "$(dirname "$DEB")"/cockpit-crashcapture_*_all.deb 2> /dev/null | tail -1)}
+    [ -s "$COCKPIT_DEB" ] || e2e_die "no cockpit-crashcapture package beside $DEB (COCKPIT_DEB=)"
+    cockpit_debs=$CACHE/guest/cockpit-debs-$key
+    mount -t proc proc "$rootfs/proc"
+    if [ ! -s "$cockpit_debs/done" ]; then
+        cp /etc/resolv.conf "$rootfs/etc/resolv.conf"
+        printf 'deb %s bookworm main\ndeb %s bookworm-updates main\n' "$MIRROR" "$MIRROR" > "$rootfs/etc/apt/sources.list"
+        if chroot "$rootfs" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
+            sh -c 'apt-get update && apt-get install -y --download-only --no-install-recommends cockpit-ws cockpit-system' \
+            > "$OUT/apt-cockpit.log" 2>&1; then
+            mkdir -p "$cockpit_debs"
+            cp "$rootfs"/var/cache/apt/archives/*.deb "$cockpit_debs/"
+            echo fetched > "$cockpit_debs/done"
+        else
+            tail -20 "$OUT/apt-cockpit.log"
+        fi
+        rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/archives/*.deb
+        [ -s "$cockpit_debs/done" ] || { umount "$rootfs/proc"; e2e_die "apt could not fetch cockpit-ws in the image"; }
+    fi
+    mkdir -p "$rootfs/tmp/cockpit-debs"
+    cp "$cockpit_debs"/*.deb "$COCKPIT_DEB" "$rootfs/tmp/cockpit-debs/"
+    if chroot "$rootfs" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
+        sh -c 'dpkg -i /tmp/cockpit-debs/*.deb' > "$OUT/dpkg-cockpit.log" 2>&1; then
+        pass "Cockpit ($(chroot "$rootfs" dpkg-query -W -f '${Version}' cockpit-ws)) and $(basename "$COCKPIT_DEB") installed in the guest image"
+    else
+        tail -20 "$OUT/dpkg-cockpit.log"
+        fail "dpkg -i of Cockpit and cockpit-crashcapture failed"
+    fi
+    umount "$rootfs/proc"
+    rm -rf "$rootfs/tmp/cockpit-debs"
+    [ -L "$rootfs/etc/systemd/system/sockets.target.wants/cockpit.socket" ] ||
+        chroot "$rootfs" systemctl enable cockpit.socket > /dev/null 2>&1 || true
+    # The person at the browser: a local user, not root, not an administrator.
+    cockpit_user=watcher cockpit_password=$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
+    chroot "$rootfs" useradd -m -s /bin/bash "$cockpit_user"
+    echo "$cockpit_user:$cockpit_password" | chroot "$rootfs" chpasswd
+    # update-grub as the transient unit finds it in PATH: a fake that says
+    # who ran it from where (there is no boot loader in a -kernel guest).
+    cat > "$rootfs/usr/local/sbin/update-grub" << 'FAKE'
+#!/bin/sh
+{ echo "uid=$(id -u) unit=$(cat /proc/self/cgroup)"; cat /etc/default/grub.d/crashcapture.cfg; } \
+    > /var/lib/crashcapture-e2e/results/update-grub-ran.txt
+FAKE
+    chmod 0755 "$rootfs/usr/local/sbin/update-grub"
+fi
+
 # ---- guest configuration ----
 echo crashcapture-e2e > "$rootfs/etc/hostname"
 echo '/dev/vda / ext4 rw,relatime 0 1' > "$rootfs/etc/fstab"
@@ -426,6 +488,7 @@ REPLACE_KERNEL=$REPLACE_KERNEL
 MARKER='$marker'
 END=$end
 SETUP=$SETUP_FLOW
+WEB_CONSOLE=$([ "$SCENARIO" = cockpit ] && echo 1 || echo 0)
 EOF
 # e2e-driver's E2E: lines go to the serial console: the virt board's PL011.
 [ "$ARCH" = arm64 ] && echo "CONSOLE=/dev/ttyAMA0" >> "$rootfs/etc/crashcapture-e2e.conf"
@@ -489,13 +552,18 @@ case $SCENARIO in
         printf '[Dump]\nTarget=nfs:10.0.2.2:/dumps\n' > "$rootfs/etc/crashcapture/crashcapture.conf.d/50-e2e-target.conf"
         ;;
 esac
-if [ -n "${ssh_directory:-}" ] || [ "$SCENARIO" = nfs ]; then
+if [ -n "${ssh_directory:-}" ] || [ "$SCENARIO" = nfs ] || [ "$SCENARIO" = cockpit ]; then
     # The guest's own network, as a Debian server with systemd-networkd has it.
     mkdir -p "$rootfs/etc/systemd/network"
     printf '[Match]\nName=e*\n[Network]\nDHCP=ipv4\n' > "$rootfs/etc/systemd/network/50-e2e.network"
     chroot "$rootfs" systemctl enable systemd-networkd.service > /dev/null 2>&1 ||
         e2e_die "cannot enable systemd-networkd in the guest"
     network=(-nic "user,model=virtio-net-pci")
+    if [ "$SCENARIO" = cockpit ]; then
+        # The guest's Cockpit (9090) on a loopback port of the host.
+        cockpit_port=$((40000 + $$ % 20000))
+        network=(-nic "user,model=virtio-net-pci,hostfwd=tcp:127.0.0.1:$cockpit_port-:9090")
+    fi
 fi
 disk=$OUT/disk.img
 fsimg=$disk
@@ -621,12 +689,34 @@ if [ "$SCENARIO" = reset ]; then
     ) &
     resetter=$!
 fi
+if [ "$SCENARIO" = cockpit ]; then
+    # After the capture's reboot the guest says HOST-CHECK and waits: the
+    # host's browser looks at its Cockpit, then ends it (QMP quit).
+    (
+        for _ in $(seq 1 "$TIMEOUT"); do
+            if grep -q 'E2E: HOST-CHECK' "$OUT/serial.log"; then
+                id=$(sed -nE 's/.*E2E: DONE .* dump=(.*)$/\1/p' "$OUT/serial.log" | tail -1)
+                t_check=$(e2e_us)
+                "$PYTHON" "$E2E_DIR/cockpit-guest-check.py" "https://127.0.0.1:$cockpit_port" \
+                    "$cockpit_user" "$cockpit_password" "$id" "$OUT/cockpit" \
+                    > "$OUT/cockpit-check.txt" 2> "$OUT/cockpit-check.err"
+                echo "SECONDS	$(e2e_secs $(($(e2e_us) - t_check)))" >> "$OUT/cockpit-check.txt"
+                "$PYTHON" "$E2E_DIR/qmp.py" "$work/qmp.sock" quit > "$OUT/qmp-quit.txt" 2>&1
+                exit 0
+            fi
+            sleep 1
+        done
+    ) &
+    resetter=$!
+fi
 set +e
 timeout "$TIMEOUT" "${qemu[@]}" < /dev/null 2>&1 | e2e_timestamp "$t0" > "$OUT/serial.log"
 qemu_status=${PIPESTATUS[0]}
 set -e
 [ -n "${resetter:-}" ] && { kill "$resetter" 2> /dev/null || true; }  # gone once it reset
-if [ "$qemu_status" = 0 ]; then
+if [ "$qemu_status" = 0 ] && [ "$SCENARIO" = cockpit ]; then
+    pass "the guest ran until the host's browser check ended it after $(e2e_secs $(($(e2e_us) - t0)))s"
+elif [ "$qemu_status" = 0 ]; then
     pass "the guest powered itself off after $(e2e_secs $(($(e2e_us) - t0)))s"
 else
     tail -40 "$OUT/serial.log"
@@ -709,8 +799,35 @@ if [ "$LVM_LAYOUT" = 1 ]; then
         pass "the capture initrd's capture.env names /boot (UUID=$boot_uuid) for a failure note" ||
         fail "capture.env names no spare note place: $(grep SPARE "$OUT/capture.env" | tr '\n' ' ')"
 fi
+if [ "$SCENARIO" = cockpit ]; then
+    # SetReservation as root, for real: setup --apply ran in a transient unit.
+    if [ "$(cat "$results/set-reservation.rc" 2> /dev/null)" = 0 ] &&
+        "$PYTHON" -c 'import json,sys; r=json.loads(json.load(open(sys.argv[1]))["data"][0]); assert r["applied"] is True, r; print(r["recommended"], "via", r["mechanism"])' \
+            "$results/set-reservation.json" > "$OUT/set-reservation.txt" 2>&1 &&
+        grep -q "^uid=0 unit=.*/run-u[0-9]*\.service" "$results/update-grub-ran.txt" 2> /dev/null &&
+        grep -q "GRUB_CMDLINE_LINUX=.*$(cut -d' ' -f1 "$OUT/set-reservation.txt")" "$results/update-grub-ran.txt"; then
+        pass "SetReservation over D-Bus: $(cat "$OUT/set-reservation.txt"); update-grub ran as root in a transient unit ($(sed -nE 's/.*unit=.*\/(run-u[0-9]+\.service).*/\1/p' "$results/update-grub-ran.txt" | head -1)) outside the daemon's sandbox"
+    else
+        fail "SetReservation over D-Bus: rc $(cat "$results/set-reservation.rc" 2> /dev/null), $(cat "$results/set-reservation.err" "$OUT/set-reservation.txt" 2> /dev/null | tr '\n' ' '), update-grub: $(head -2 "$results/update-grub-ran.txt" 2> /dev/null | tr '\n' ' ')"
+    fi
+    grep -q 'E2E: CRASHING' "$OUT/serial.log" && [ -n "$dump_id" ] && [ "$dump_id" != none ] &&
+        pass "TestCapture over D-Bus crashed the guest (the daemon wrote sysrq-trigger) and the capture saved $dump_id" ||
+        fail "TestCapture over D-Bus: $(cat "$results/test-capture.txt" 2> /dev/null), dump '$dump_id'"
+    if [ -s "$OUT/cockpit-check.txt" ]; then
+        while IFS=$'\t' read -r verdict what; do
+            case $verdict in
+                PASS) pass "web console from the host: $what" ;;
+                FAIL) fail "web console from the host: $what" ;;
+            esac
+        done < "$OUT/cockpit-check.txt"
+        e2e_log "the browser check took $(sed -n 's/^SECONDS\t//p' "$OUT/cockpit-check.txt")s; screenshots in $OUT/cockpit/"
+    else
+        fail "the host's browser check did not run: $(tail -3 "$OUT/cockpit-check.err" 2> /dev/null)"
+    fi
+fi
 if [ "$SCENARIO" = capture ] || [ "$SCENARIO" = raw ] || [ "$SCENARIO" = ssh ] ||
-    [ "$SCENARIO" = ssh-fallback ] || [ "$SCENARIO" = nfs ] || [ "$SCENARIO" = lvm ]; then
+    [ "$SCENARIO" = ssh-fallback ] || [ "$SCENARIO" = nfs ] || [ "$SCENARIO" = lvm ] ||
+    [ "$SCENARIO" = cockpit ]; then
 if [ "$SCENARIO" = ssh-fallback ]; then
     grep -q 'crashcapture: cannot reach .* with ssh' "$OUT/serial.log" &&
         grep -q 'crashcapture: FailureAction=dump-to-rootfs: saving to /var/crash on the root filesystem instead of ssh://' "$OUT/serial.log" &&

@@ -36,7 +36,10 @@ class Browser:
              "--no-first-run", "--no-default-browser-check", "--disable-extensions",
              "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
              f"--user-data-dir={profile}", f"--window-size={width},{height}",
-             "--hide-scrollbars", "--lang=en-US", "about:blank"],
+             "--hide-scrollbars", "--lang=en-US",
+             # The guest check (tests/e2e/cockpit-guest-check.py) logs in to
+             # a real cockpit-ws over TLS, with the certificate it made itself.
+             "--ignore-certificate-errors", "about:blank"],
             stdout=subprocess.DEVNULL, stderr=open(os.path.join(profile, "chromium.log"), "w"))
         port = self._port()
         deadline = time.time() + 30
