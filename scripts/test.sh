@@ -324,6 +324,10 @@ if [ "${FULL:-0}" = 1 ]; then
         run_test "test-systemd-guest.sh --scenario $scenario" \
             tests/e2e/test-systemd-guest.sh --deb "$deb" --scenario "$scenario"
     done
+    # The web console in a guest after a real capture (issue 20): Debian's
+    # Cockpit, SetReservation and TestCapture for real, the host's browser.
+    run_test "test-systemd-guest.sh --scenario cockpit" \
+        tests/e2e/test-systemd-guest.sh --deb "$deb" --scenario cockpit
 fi
 
 skip_count=$(wc -l < "$skip_list")
