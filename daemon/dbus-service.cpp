@@ -104,6 +104,7 @@ void DbusService::properties_changed() {
     }
     last_emitted_ = now;
     emitted_once_ = true;
+    notify_change();
     if (!changed.empty()) {
         try {
             getObject().emitPropertiesChangedSignal(INTERFACE_NAME, changed);
@@ -118,6 +119,13 @@ void DbusService::dump_captured(const std::string& id, const std::string& result
     try {
         emitDumpCaptured(id, result, record.dump());
     } catch (const sdbus::Error&) {
+    }
+    notify_change();
+}
+
+void DbusService::notify_change() {
+    if (change_hook_ && manager_) {
+        change_hook_();
     }
 }
 
@@ -199,6 +207,7 @@ void DbusService::RemoveDump(const std::string& id) {
         if (auto s = manager().remove_dump(id); !s) {
             throw_error(s.error());
         }
+        notify_change();
     });
 }
 
@@ -209,6 +218,7 @@ std::vector<std::string> DbusService::ApplyRetention() {
         if (!removed) {
             throw_error(removed.error());
         }
+        notify_change();
         return *removed;
     });
 }

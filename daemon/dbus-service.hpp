@@ -6,6 +6,8 @@
 
 #include <sdbus-c++/sdbus-c++.h>
 
+#include <functional>
+
 #include "admin-actions.hpp"
 #include "manager-adaptor.h"
 #include "manager.hpp"
@@ -19,6 +21,8 @@ class DbusService final : public sdbus::AdaptorInterfaces<org::crashcapture1::Ma
     ~DbusService();
     // SetReservation and TestCapture; they answer "starting" until set.
     void set_admin_actions(AdminActions* actions) { admin_actions_ = actions; }
+    // Runs after every change of state and of the dumps (the metrics file).
+    void set_change_hook(std::function<void()> hook) { change_hook_ = std::move(hook); }
 
     // ManagerObserver
     void properties_changed() override;
@@ -59,6 +63,8 @@ class DbusService final : public sdbus::AdaptorInterfaces<org::crashcapture1::Ma
 
     Manager*& manager_;
     AdminActions* admin_actions_ = nullptr;
+    std::function<void()> change_hook_;
+    void notify_change();
     ManagerProperties last_emitted_;
     bool emitted_once_ = false;
 };

@@ -37,6 +37,7 @@
 #include "file-watcher.hpp"
 #include "kexec-loader.hpp"
 #include "manager.hpp"
+#include "metrics-writer.hpp"
 #include "system-paths.hpp"
 
 using namespace crashcapture;
@@ -137,6 +138,8 @@ int run() {
         loop, paths, setup_command.empty() ? kSetupRunner : std::vector<std::string>{setup_command},
         service);
     service.set_admin_actions(&admin_actions);
+    MetricsWriter metrics(paths, service);
+    service.set_change_hook([&] { metrics.update(manager); });
 
     // The bus: its fd and timeout can change after every dispatch.
     auto dispatch = [&](short) {

@@ -97,6 +97,8 @@ class Manager {
     uint64_t hotplug_reloads() const { return hotplug_reloads_; }
 
     const ManagerProperties& properties() const { return properties_; }
+    // The configuration in effect; empty before the first good read.
+    const std::optional<Config>& config() const { return config_; }
     std::vector<std::string> watched_directories() const;
     // Where dumps are listed from: Target= when it is a directory, then
     // /var/crash on the root filesystem (FailureAction=dump-to-rootfs saves

@@ -65,6 +65,7 @@ test_packages=(
     nfs-ganesha nfs-ganesha-vfs         # Target=nfs: a userspace NFSv4 server for the nfs guest
     cockpit-ws cockpit-bridge cockpit-system # the Cockpit page's test: a real cockpit-ws and bridge (cockpit-system: the page's PatternFly stylesheet)
     chromium python3-websocket          # the Cockpit page's test: headless Chromium driven over the DevTools protocol
+    prometheus-node-exporter            # test-metrics.sh: the real node_exporter serves the daemon's textfile metrics over HTTP
 )
 
 if [ "$(id -u)" != 0 ]; then

@@ -178,6 +178,9 @@ run_test test-daemon.sh tests/integration/test-daemon.sh
 step "the D-Bus API under an unprivileged user's abuse (flood, bad ids, malformed arguments)"
 run_test test-dbus-abuse.sh tests/integration/test-dbus-abuse.sh
 
+step "Prometheus: the daemon's textfile metrics served by the real node_exporter"
+run_test test-metrics.sh tests/integration/test-metrics.sh
+
 step "the Cockpit page in a real cockpit-ws and headless Chromium, over the daemon's D-Bus API"
 run_test test-cockpit.sh tests/integration/test-cockpit.sh
 

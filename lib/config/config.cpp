@@ -201,12 +201,29 @@ const std::vector<KeyHandler>& key_handlers() {
              return std::nullopt;
          },
          [](Config& c) { c.retention.keep_dumps = 0; }},
+        {"Metrics", "Textfile",
+         [](Config& c, std::string_view v) -> std::optional<std::string> {
+             // "Textfile=" alone resets to the default; "none" turns it off.
+             if (v == "none") {
+                 c.metrics_textfile.clear();
+                 return std::nullopt;
+             }
+             if (v.empty() || v.front() != '/' || v.back() == '/') {
+                 return "not an absolute file path (or none)";
+             }
+             if (v.size() < 5 || v.substr(v.size() - 5) != ".prom") {
+                 return "must end in .prom (node_exporter's textfile collector reads only those)";
+             }
+             c.metrics_textfile = std::string(v);
+             return std::nullopt;
+         },
+         [](Config& c) { c.metrics_textfile = std::string(kDefaultMetricsTextfile); }},
     };
     return handlers;
 }
 
 bool is_known_section(std::string_view name) {
-    return name == "Dump" || name == "Capture" || name == "Retention";
+    return name == "Dump" || name == "Capture" || name == "Retention" || name == "Metrics";
 }
 
 class Parser {
@@ -289,7 +306,8 @@ void Parser::apply_line(const std::string& file, unsigned line, std::string_view
         section_known_ = is_known_section(section_);
         if (!section_known_) {
             error(file, line,
-                  fmt::format("unknown section [{}] (expected [Dump], [Capture] or [Retention]); "
+                  fmt::format("unknown section [{}] (expected [Dump], [Capture], [Retention] or "
+                              "[Metrics]); "
                               "its keys are ignored",
                               section_));
         }
@@ -311,8 +329,8 @@ void Parser::apply_line(const std::string& file, unsigned line, std::string_view
             return;  // under a broken header, already reported
         }
         error(file, line,
-              fmt::format("{}=: outside any section (put it under [Dump], [Capture] or "
-                          "[Retention])",
+              fmt::format("{}=: outside any section (put it under [Dump], [Capture], "
+                          "[Retention] or [Metrics])",
                           key));
         return;
     }
@@ -592,6 +610,8 @@ std::string Config::describe() const {
         unset("KeepFree", "no limit");
     }
     line("KeepDumps", std::to_string(retention.keep_dumps));
+    out += "\n[Metrics]\n";
+    line("Textfile", metrics_textfile.empty() ? std::string("none") : metrics_textfile);
     return out;
 }
 
@@ -640,6 +660,7 @@ nlohmann::json to_json(const Config& config) {
          {{"MaxUse", limit(config.retention.max_use)},
           {"KeepFree", limit(config.retention.keep_free)},
           {"KeepDumps", config.retention.keep_dumps}}},
+        {"Metrics", {{"Textfile", optional_text(config.metrics_textfile)}}},
     };
 }
 

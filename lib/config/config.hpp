@@ -63,6 +63,11 @@ struct RetentionSettings {
 
 inline constexpr uint64_t kDefaultCaptureTimeoutUsec = 30ULL * 60 * 1000 * 1000;  // 30min
 inline constexpr std::string_view kDefaultTargetDirectory = "/var/crash";
+// [Metrics] Textfile=: node_exporter's textfile collector directory on
+// Debian (prometheus-node-exporter's --collector.textfile.directory). The
+// daemon writes there only when the directory exists.
+inline constexpr std::string_view kDefaultMetricsTextfile =
+    "/var/lib/prometheus/node-exporter/crashcapture.prom";
 
 struct Config {
     // [Dump]
@@ -90,6 +95,11 @@ struct Config {
 
     // [Retention]
     RetentionSettings retention;
+
+    // [Metrics]
+    // Textfile=: the Prometheus text file the daemon keeps current; empty:
+    // none.
+    std::string metrics_textfile = std::string(kDefaultMetricsTextfile);
 
     DumpFormat effective_format() const;
     int effective_compression_level() const;

@@ -254,8 +254,8 @@ TEST_F(ConfigTree, ErrorsFromEveryFileAreCollected) {
                             dropin("10-net.conf") + ":2: Target=ssh://: no remote directory: "
                                                     "ssh://[USER@]HOST[:PORT]/DIR",
                             dropin("10-net.conf") +
-                                ":3: unknown section [Network] (expected [Dump], [Capture] or "
-                                "[Retention]); its keys are ignored"));
+                                ":3: unknown section [Network] (expected [Dump], [Capture], "
+                                "[Retention] or [Metrics]); its keys are ignored"));
     const auto config = load_config(paths_);
     ASSERT_FALSE(config);
     EXPECT_EQ(config.error().errno_value, EINVAL);
@@ -386,7 +386,7 @@ TEST(ConfigSyntax, EachFileStartsOutsideAnySection) {
     });
     EXPECT_THAT(messages(loaded),
                 ElementsAre("b.conf:1: DumpLevel=: outside any section (put it under [Dump], "
-                            "[Capture] or [Retention])"));
+                            "[Capture], [Retention] or [Metrics])"));
     EXPECT_EQ(loaded.config.dump_level, 1);
 }
 
@@ -417,8 +417,8 @@ TEST(ConfigSyntax, KeysAreCaseSensitive) {
 TEST(ConfigSyntax, UnknownSectionIsReportedOnceAndItsKeysIgnored) {
     const auto loaded = parse("[Network]\nHost=a\nPort=2\n[Dump]\nDumpLevel=3\n");
     EXPECT_THAT(messages(loaded),
-                ElementsAre("test.conf:1: unknown section [Network] (expected [Dump], [Capture] "
-                            "or [Retention]); its keys are ignored"));
+                ElementsAre("test.conf:1: unknown section [Network] (expected [Dump], [Capture], "
+                            "[Retention] or [Metrics]); its keys are ignored"));
     EXPECT_EQ(loaded.config.dump_level, 3);
 }
 
@@ -853,4 +853,20 @@ TEST(ConfigDiagnostic, Format) {
         "/etc/x.conf:12: DumpLevel=40: not a dump level (0-31)");
     EXPECT_EQ((ConfigDiagnostic{"/etc/x.conf", 0, "cannot read"}).to_string(),
               "/etc/x.conf: cannot read");
+}
+
+TEST(Config, MetricsTextfile) {
+    EXPECT_EQ(parse_ok("").metrics_textfile, "/var/lib/prometheus/node-exporter/crashcapture.prom");
+    EXPECT_EQ(parse_ok("[Metrics]\nTextfile=/run/metrics/crash.prom\n").metrics_textfile,
+              "/run/metrics/crash.prom");
+    EXPECT_EQ(parse_ok("[Metrics]\nTextfile=none\n").metrics_textfile, "");
+    // An empty value goes back to the default.
+    EXPECT_EQ(parse_ok("[Metrics]\nTextfile=none\nTextfile=\n").metrics_textfile,
+              "/var/lib/prometheus/node-exporter/crashcapture.prom");
+    EXPECT_THAT(
+        messages(parse("[Metrics]\nTextfile=relative.prom\nTextfile=/var/x.txt\n")),
+        ElementsAre(HasSubstr("not an absolute file path"), HasSubstr("must end in .prom")));
+    // describe() reads back to the same value.
+    const auto off = parse_ok("[Metrics]\nTextfile=none\n");
+    EXPECT_EQ(parse_ok(off.describe()), off);
 }
