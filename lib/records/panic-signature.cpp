@@ -274,8 +274,8 @@ struct Report {
 
 // Replaces what changes between machines in a free-form text: hex numbers
 // of 12 digits or more, with or without 0x (addresses: %px and %016lx print
-// 16 digits, hashed %p too), and CPU numbers. Shorter numbers stay: they are
-// exit codes, error numbers, device numbers.
+// 16 digits, hashed %p too), a function's "+0x1a/0x20", and CPU numbers. Shorter numbers stay: they
+// are exit codes, error numbers, device numbers.
 std::string without_machine_details(std::string_view text) {
     auto cpu_number_length = [&](size_t i) -> size_t {
         for (std::string_view cpu : {"CPU#", "CPU ", "cpu ", "CPU"}) {
@@ -290,9 +290,30 @@ std::string without_machine_details(std::string_view text) {
         }
         return 0;
     };
+    // "+0x1a/0x20" after a function name (%pS, %pB): the offset in it.
+    auto offset_length = [&](size_t i) -> size_t {
+        if (!text.substr(i).starts_with("+0x")) {
+            return 0;
+        }
+        size_t end = i + 3;
+        while (end < text.size() && is_hex_digit(text[end])) {
+            ++end;
+        }
+        if (text.substr(end).starts_with("/0x")) {
+            end += 3;
+            while (end < text.size() && is_hex_digit(text[end])) {
+                ++end;
+            }
+        }
+        return end - i;
+    };
     std::string out;
     size_t i = 0;
     while (i < text.size()) {
+        if (const size_t offset = offset_length(i); offset > 0) {
+            i += offset;
+            continue;
+        }
         size_t j = i + (text.substr(i).starts_with("0x") ? 2 : 0);
         const size_t digits_begin = j;
         while (j < text.size() && is_hex_digit(text[j])) {

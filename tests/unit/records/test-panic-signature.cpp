@@ -200,6 +200,12 @@ TEST(PanicSignature, PanicMessageKeepsShortNumbersAndDropsAddressesAndCpus) {
                   .title,
               "Kernel panic - not syncing: stack-protector: Kernel stack is corrupted in: ADDR "
               "on CPU");
+    // kernel/panic.c __stack_chk_fail: "%pB" of the caller.
+    EXPECT_EQ(panic_signature("Kernel panic - not syncing: stack-protector: Kernel stack is "
+                              "corrupted in: parse_thing+0x1a4/0x1b0 [foo]\n")
+                  .title,
+              "Kernel panic - not syncing: stack-protector: Kernel stack is corrupted in: "
+              "parse_thing [foo]");
 }
 
 }  // namespace
