@@ -401,7 +401,7 @@ std::optional<Report> classify(std::string_view line) {
         return report;
     }
     // kernel/panic.c __warn: "WARNING: CPU: 1 PID: 42 at FILE:LINE FUNC+0x/0x
-    // [mod]", or without "at FILE:LINE" when the caller has no bug entry.
+    // [mod]", or "… at FUNC+0x/0x" when the warning has no file.
     if (line.starts_with("WARNING: CPU: ")) {
         report.kind = ReportKind::warning;
         report.titled = true;
