@@ -102,10 +102,10 @@ bool starts_with_any(std::string_view name, std::initializer_list<std::string_vi
 // arch/arm64/kernel/traps.c, entry-common.c, arch/arm64/mm/fault.c), the
 // watchdog and NMI handlers that notice a lockup, the spinlock slow paths a
 // soft lockup spins in, and the sleeping primitives a hung task waits in
-// (kernel/sched/core.c, kernel/locking/), and the string and memory copies
-// (arch/x86/lib/memcpy_64.S …) whose caller is the one at fault.
-// sysrq_handle_crash is not here: it
-// is what crashes for sysrq-c.
+// (kernel/sched/core.c, kernel/locking/), the string and memory copies
+// (arch/x86/lib/memcpy_64.S …) whose caller is the one at fault, and the
+// checkers that report on behalf of their caller (might_sleep, KASAN,
+// KFENCE). sysrq_handle_crash is not here: it is what crashes for sysrq-c.
 bool is_reporting_frame(std::string_view name) {
     static constexpr std::array<std::string_view, 63> kExact = {"panic",
                                                                 "vpanic",
@@ -201,7 +201,15 @@ bool is_reporting_frame(std::string_view name) {
                                   "strlen",
                                   "strcmp",
                                   "strncpy",
-                                  "strscpy"});
+                                  "strscpy",
+                                  "__might_",
+                                  "might_",
+                                  "__schedule_bug",
+                                  "kasan_",
+                                  "__kasan_",
+                                  "__asan_",
+                                  "kfence_",
+                                  "__kfence_"});
 }
 
 // Where the crashing code was: the first frame of the report's registers and
@@ -462,9 +470,20 @@ std::optional<Report> classify(std::string_view line) {
     if (line.starts_with("BUG: ") || line.starts_with("WARNING: ")) {
         // Anything else: "BUG: scheduling while atomic: comm/123/0x00000002",
         // "WARNING: possible circular locking dependency detected"; the
-        // words before the details, then the function from the stack.
+        // words before the details, then the function from the stack. A
+        // line that names its function ("BUG: KASAN: slab-use-after-free in
+        // FUNC+0x1a/0x40", mm/kasan/report.c; "BUG: KFENCE: use-after-free
+        // read in FUNC+0x…", mm/kfence/report.c) keeps its words up to it.
         const size_t prefix = line.find(' ') + 1;
         report.kind = ReportKind::other;
+        if (const size_t in = line.rfind(" in "); in != std::string_view::npos && in > prefix) {
+            if (auto name = frame_function(line.substr(in + 4))) {
+                report.title =
+                    without_machine_details(std::string(line.substr(0, in))) + " in " + *name;
+                report.titled = true;
+                return report;
+            }
+        }
         report.title = without_machine_details(
             std::string(line.substr(0, prefix)) +
             std::string(cut_details(line.substr(prefix),

@@ -190,6 +190,31 @@ TEST(PanicSignature, FatalExceptionTitlesTheFirstOops) {
     EXPECT_EQ(panic_signature(log).title, "general protection fault in __list_del_entry_valid");
 }
 
+TEST(PanicSignature, OtherReportsKeepTheirWordsAndTheirFunction) {
+    // mm/kasan/report.c names the function on its first line.
+    EXPECT_EQ(
+        panic_signature("[   31.1] BUG: KASAN: slab-use-after-free in "
+                        "ext4_fill_super+0x1a2/0x3c0 [ext4]\n"
+                        "[   31.2] Read of size 8 at addr ffff888012345678 by task mount/412\n")
+            .title,
+        "BUG: KASAN: slab-use-after-free in ext4_fill_super");
+    // kernel/sched/core.c __might_resched: the function is the caller of
+    // the might_sleep() checks.
+    EXPECT_EQ(panic_signature("[    5.0] BUG: sleeping function called from invalid context at "
+                              "mm/slab.h:742\n"
+                              "[    5.1] in_atomic(): 1, irqs_disabled(): 0, non_block: 0, pid: "
+                              "77, name: modprobe\n"
+                              "[    5.2] Call Trace:\n"
+                              "[    5.3]  <TASK>\n"
+                              "[    5.4]  dump_stack_lvl+0x44/0x5c\n"
+                              "[    5.5]  __might_resched.cold+0xcc/0xe1\n"
+                              "[    5.6]  kmem_cache_alloc_trace+0x2d1/0x330\n"
+                              "[    5.7]  foo_probe+0x3a/0x90 [foo]\n"
+                              "[    5.8]  </TASK>\n")
+                  .title,
+              "BUG: sleeping function called from invalid context in kmem_cache_alloc_trace");
+}
+
 TEST(PanicSignature, PanicMessageKeepsShortNumbersAndDropsAddressesAndCpus) {
     EXPECT_EQ(panic_signature("[ 1.0] Kernel panic - not syncing: Attempted to kill init! "
                               "exitcode=0x0000000b\n")
