@@ -342,8 +342,10 @@ int print_list(ManagerProxy& manager, bool json) {
         std::cout << "No dumps.\n";
         return kExitOk;
     }
-    std::cout << fmt::format("{:<40} {:<24} {:<24} {:<10} {:>10}  {}\n", "ID", "CRASH TIME",
-                             "KERNEL", "RESULT", "SIZE", "PANIC");
+    // SIGNATURE is the crash's name (README, "Crash signatures"): its hash,
+    // then its title; the panic line when the log gave no signature.
+    std::cout << fmt::format("{:<40} {:<24} {:<24} {:<10} {:>10}  {:<16}  {}\n", "ID", "CRASH TIME",
+                             "KERNEL", "RESULT", "SIZE", "SIGNATURE", "PANIC");
     for (const auto& dump : dumps) {
         const auto& record = dump.value("record", nlohmann::json::object());
         const bool lost = dump.value("result", "") == "lost";
@@ -354,10 +356,13 @@ int print_list(ManagerProxy& manager, bool json) {
         if (lost && panic.empty()) {
             panic = "(crash or reset, not captured)";
         }
-        std::cout << fmt::format(
-            "{:<40} {:<24} {:<24} {:<10} {:>10}  {}\n", dump.value("id", ""), when,
-            record.value("kernel_release", "-"), dump.value("result", "-"),
-            lost ? "-" : human_bytes(dump.value("disk_bytes", uint64_t{0})), panic);
+        const std::string hash = dump.value("signature_hash", "");
+        const std::string title = dump.value("signature", "");
+        std::cout << fmt::format("{:<40} {:<24} {:<24} {:<10} {:>10}  {:<16}  {}\n",
+                                 dump.value("id", ""), when, record.value("kernel_release", "-"),
+                                 dump.value("result", "-"),
+                                 lost ? "-" : human_bytes(dump.value("disk_bytes", uint64_t{0})),
+                                 hash.empty() ? "-" : hash, title.empty() ? panic : title);
     }
     return kExitOk;
 }

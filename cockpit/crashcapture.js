@@ -336,8 +336,12 @@
         lost: [_("lost"), "purple"],
     };
 
+    // The crash signature (README, "Crash signatures") names the crash best;
+    // dumps of daemons without it fall back to the panic line.
     function panic_of(dump) {
         const record = dump.record || {};
+        if (dump.signature)
+            return dump.signature;
         if (record.panic_line)
             return record.panic_line;
         if (dump.panic_line)

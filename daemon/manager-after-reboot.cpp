@@ -91,6 +91,8 @@ void Manager::resolve_earlier_boots() {
                        {"CRASHCAPTURE_KERNEL", boot->kernel_release},
                        {"CRASHCAPTURE_LAST_SEEN", std::to_string(boot->last_seen)},
                        {"CRASHCAPTURE_PANIC", json["record"].value("panic_line", "")},
+                       {"CRASHCAPTURE_SIGNATURE", json.value("signature", "")},
+                       {"CRASHCAPTURE_SIGNATURE_HASH", json.value("signature_hash", "")},
                        {"CRASHCAPTURE_PSTORE", pstore_paths},
                        {"CRASHCAPTURE_CAPTURE_LOG", boot->capture_log}});
         observer_.dump_captured(id, "lost", json);
@@ -197,6 +199,8 @@ void Manager::report_new_dumps() {
                        {"CRASHCAPTURE_RESULT", result},
                        {"CRASHCAPTURE_KERNEL", record.kernel_release},
                        {"CRASHCAPTURE_PANIC", record.panic_line},
+                       {"CRASHCAPTURE_SIGNATURE", json.value("signature", "")},
+                       {"CRASHCAPTURE_SIGNATURE_HASH", json.value("signature_hash", "")},
                        {"CRASHCAPTURE_ERROR", record.error},
                        {"CRASHCAPTURE_DUMP_BYTES", std::to_string(record.bytes_out)},
                        {"CRASHCAPTURE_PATH", entry.path}});

@@ -10,7 +10,12 @@
 
 namespace crashcapture::manager_internal {
 
+// A dump as ListDumps, GetDump and DumpCaptured show it. signature and
+// signature_hash are computed from the dump's kernel log now
+// (dump_signature()), not read from status.json: the saver does not write
+// them, so dumps of every version have them.
 inline nlohmann::json entry_to_json(const DumpEntry& entry) {
+    const auto signature = dump_signature(entry);
     return nlohmann::json{
         {"id", entry.id},
         {"path", entry.path},
@@ -18,6 +23,8 @@ inline nlohmann::json entry_to_json(const DumpEntry& entry) {
         {"crash_time", entry.crash_time},
         {"disk_bytes", entry.disk_bytes},
         {"record_error", entry.record_error},
+        {"signature", signature.title},
+        {"signature_hash", signature.hash},
         {"record", to_json(entry.record)},
     };
 }

@@ -106,6 +106,7 @@ std::optional<PstoreRecord> read_pstore_record(const std::string& path) {
     if (auto text = read_bounded(path, kMaxPstoreBytes)) {
         record.bytes = text->size();
         record.panic_line = find_panic_line(without_levels(*text));
+        record.signature = panic_signature(*text);
     }
     return record;
 }
@@ -187,6 +188,8 @@ nlohmann::json to_json(const ArmedBoot& boot) {
     for (const auto& record : boot.pstore) {
         pstore.push_back({{"path", record.path},
                           {"panic_line", record.panic_line},
+                          {"signature", record.signature.title},
+                          {"signature_hash", record.signature.hash},
                           {"time", record.time},
                           {"bytes", record.bytes}});
     }
@@ -234,10 +237,12 @@ Result<ArmedBoot> armed_boot_from_json(const nlohmann::json& json) {
         boot.resolved_at = json_integer(json, "resolved_at", int64_t{0});
         boot.dump_id = json.value("dump_id", "");
         for (const auto& record : json.value("pstore", nlohmann::json::array())) {
-            boot.pstore.push_back(PstoreRecord{record.value("path", ""),
-                                               record.value("panic_line", ""),
-                                               json_integer(record, "time", int64_t{0}),
-                                               json_integer(record, "bytes", uint64_t{0})});
+            // Records written before signatures existed have none.
+            boot.pstore.push_back(PstoreRecord{
+                record.value("path", ""), record.value("panic_line", ""),
+                json_integer(record, "time", int64_t{0}),
+                json_integer(record, "bytes", uint64_t{0}),
+                PanicSignature{record.value("signature", ""), record.value("signature_hash", "")}});
         }
         boot.capture_failure = json.value("capture_failure", "");
         boot.capture_log = json.value("capture_log", "");
@@ -611,6 +616,13 @@ nlohmann::json lost_capture_json(const ArmedBoot& boot) {
             break;
         }
     }
+    PanicSignature signature;
+    for (const auto& record : boot.pstore) {
+        if (!record.signature.empty()) {
+            signature = record.signature;
+            break;
+        }
+    }
     auto ledger = to_json(boot);
     ledger.erase("schema_version");
     return nlohmann::json{
@@ -620,6 +632,8 @@ nlohmann::json lost_capture_json(const ArmedBoot& boot) {
         {"crash_time", boot.last_seen},
         {"disk_bytes", 0},
         {"record_error", ""},
+        {"signature", signature.title},
+        {"signature_hash", signature.hash},
         {"record",
          {{"result", "lost"},
           {"error", describe_lost_capture(boot)},

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "dump-catalog.hpp"
+#include "panic-signature.hpp"
 #include "result.hpp"
 #include "system-paths.hpp"
 
@@ -50,6 +51,7 @@ struct PstoreRecord {
     std::string panic_line;  // find_panic_line() of its text; empty if none
     int64_t time = 0;        // the file's mtime, seconds since the epoch
     uint64_t bytes = 0;
+    PanicSignature signature = {};  // panic_signature() of its text; empty if none
 };
 
 struct ArmedBoot {
@@ -124,7 +126,9 @@ void attribute_pstore_records(std::vector<ArmedBoot*>& lost_boots,
 // A lost boot as ListDumps and GetDump show it, in the shape of a dump's
 // entry: id, path (""), result "lost", crash_time (last seen alive),
 // disk_bytes 0, record_error "", record (result, error, kernel_release,
-// boot_id, panic_line from pstore), and "lost" with what the ledger knows.
+// boot_id, panic_line from pstore), signature and signature_hash (from the
+// first pstore record that has one; "" when none), and "lost" with what the
+// ledger knows.
 nlohmann::json lost_capture_json(const ArmedBoot& boot);
 
 // <state>/capture-failures: where crashcapture-capture, in the capture

@@ -188,6 +188,25 @@ bool older(const DumpEntry& a, const DumpEntry& b) {
 
 }  // namespace
 
+PanicSignature dump_signature(const DumpEntry& entry) {
+    const auto& name = entry.record.dmesg_file;
+    if (name.empty() || name.find('/') != std::string::npos || entry.path.empty()) {
+        return {};
+    }
+    const std::string path = entry.path + "/" + name;
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW));
+    struct stat st {};
+    if (!fd || ::fstat(fd.get(), &st) < 0 || !S_ISREG(st.st_mode)) {
+        return {};
+    }
+    if (static_cast<uint64_t>(st.st_size) > kMaxSignatureLogBytes &&
+        ::lseek(fd.get(), st.st_size - static_cast<off_t>(kMaxSignatureLogBytes), SEEK_SET) < 0) {
+        return {};
+    }
+    auto text = read_to_end(fd.get(), path, kMaxSignatureLogBytes);
+    return text ? panic_signature(*text) : PanicSignature{};
+}
+
 bool is_valid_dump_id(std::string_view id) {
     return static_cast<bool>(check_dump_id(id));
 }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "dump-record.hpp"
+#include "panic-signature.hpp"
 #include "result.hpp"
 
 namespace crashcapture {
@@ -49,6 +50,15 @@ struct DumpEntry {
 
     bool has_record() const { return record_error.empty(); }
 };
+
+// The crash's signature (panic-signature.hpp) from the dump's kernel log,
+// record.dmesg_file under path: its last kMaxSignatureLogBytes, where the
+// crash is. Empty when there is no log, it cannot be read, or it holds no
+// crash the parser knows. Computed when asked, not by scan_dumps(): the log
+// is read only for the listings that show it (ListDumps, GetDump, the
+// journal entry), not for retention's scans.
+inline constexpr size_t kMaxSignatureLogBytes = 16 << 20;
+PanicSignature dump_signature(const DumpEntry& entry);
 
 // Every dump under crash_dir, oldest first (crash_time, then id). A
 // subdirectory is a dump when its name is a valid id and it holds status.json

@@ -216,8 +216,10 @@ int main(int argc, char** argv) {
     boot.last_seen = 1795508256;
     boot.armed = true;
     boot.outcome = BootOutcome::lost;
-    boot.pstore = {PstoreRecord{"/sys/fs/pstore/dmesg-efi-179550825601",
-                                "Kernel panic - not syncing: Fatal exception", 1795508256, 4096}};
+    boot.pstore = {PstoreRecord{
+        "/sys/fs/pstore/dmesg-efi-179550825601", "Kernel panic - not syncing: Fatal exception",
+        1795508256, 4096,
+        PanicSignature{"BUG: kernel NULL pointer dereference in foo", "0123456789abcdef"}}};
     boot.capture_failure = "target /var/crash: no such filesystem";
     write_seed("records-json", "armed-boot", to_json(boot).dump(2));
 

@@ -56,6 +56,9 @@ mkdir -p "$SHOTS"
 make_fake_root
 make_dump 2026-11-20-1000-aaaa complete 1795000000
 make_dump 2026-11-21-1000-bbbb incomplete 1795100000
+# A real oops: its row shows the crash signature (README, "Crash signatures").
+cp "$HERE/../unit/records/fixtures/panic-signature/null-deref-6.1-amd64.txt" \
+    "$root/var/crash/2026-11-21-1000-bbbb/vmcore-dmesg.txt"
 # A lost capture: an earlier armed boot that ended without an orderly
 # shutdown and left no dump (the armed-boot ledger), with pstore's panic.
 boot_lost=11111111-2222-4333-8444-555555555555
@@ -141,6 +144,9 @@ browser eval "$rows"
 browser eval "(r => r && [r.querySelector(\"[data-result]\").textContent, r.cells[1].textContent, r.cells[3].textContent, r.cells[5].textContent].join(\" | \"))($(dom "\"tr[data-id=\\\"lost-$boot_lost\\\"]\""))"
 [ "$answer" = 'ok "lost | 6.1.0-earlier-amd64 | Kernel panic - not syncing: test lost crash | not captured"' ] &&
     pass "the lost capture: result lost, its kernel, pstore's panic line, not captured" || fail "the lost capture's row: $answer"
+browser eval "(r => r && r.cells[3].textContent)($(dom "\"tr[data-id='2026-11-21-1000-bbbb']\""))"
+[ "$answer" = 'ok "BUG: kernel NULL pointer dereference in crashtest_write_null"' ] &&
+    pass "a dump with an oops: its row shows the crash signature" || fail "the oops dump's row: $answer"
 browser eval "[$(dom '"#state"').dataset.state, $(dom '"#target"').textContent, $(dom '"[data-field=kernel] code"').textContent].join(\" \")"
 want_state="$(prop State) $(prop Target) $(prop CaptureKernel)"
 [ "$answer" = "ok \"$want_state\"" ] && pass "state, target and capture kernel as the daemon's properties: $want_state" ||

@@ -42,6 +42,9 @@ trap cleanup EXIT
 make_fake_root
 make_dump 2026-11-20-1000-aaaa complete 1795000000
 make_dump 2026-11-21-1000-bbbb incomplete 1795100000
+# A real oops for the crash signature (README, "Crash signatures").
+cp "$HERE/../unit/records/fixtures/panic-signature/null-deref-6.1-amd64.txt" \
+    "$root/var/crash/2026-11-21-1000-bbbb/vmcore-dmesg.txt"
 
 # ---- the armed-boot ledger: three earlier boots, and pstore ----
 boot_lost=11111111-2222-4333-8444-555555555555      # armed, no orderly shutdown, no dump
@@ -114,6 +117,24 @@ count=$(echo "$json" | /usr/bin/python3 -c 'import json,sys; print(len(json.load
 [ $rc = 5 ] && pass "info of a missing dump: exit 5" || fail "info of a missing dump: exit $rc"
 "$CTL" info ../etc > /dev/null 2>&1; rc=$?
 [ $rc != 0 ] && pass "info ../etc refused (exit $rc)" || fail "info ../etc accepted"
+# The crash signature: in ListDumps (list --json), GetDump, list, DumpCaptured.
+signature_of() { # signature_of ID < JSON-LIST
+    /usr/bin/python3 -c 'import json,sys
+for d in json.load(sys.stdin):
+    if d["id"] == sys.argv[1]: print(d.get("signature", "?") + "|" + d.get("signature_hash", "?"))' "$1"
+}
+oops_signature="BUG: kernel NULL pointer dereference in crashtest_write_null"
+oops_hash=$(echo "$json" | signature_of 2026-11-21-1000-bbbb | cut -d'|' -f2)
+[ "$(echo "$json" | signature_of 2026-11-21-1000-bbbb)" = "$oops_signature|$oops_hash" ] &&
+    [[ $oops_hash =~ ^[0-9a-f]{16}$ ]] &&
+    [ "$(echo "$json" | signature_of 2026-11-20-1000-aaaa | cut -d'|' -f1)" = "Kernel panic - not syncing: test 2026-11-20-1000-aaaa" ] &&
+    pass "list --json (ListDumps): signature '$oops_signature', signature_hash $oops_hash" ||
+    fail "list --json signatures: $(echo "$json" | signature_of 2026-11-21-1000-bbbb), $(echo "$json" | signature_of 2026-11-20-1000-aaaa)"
+bctl call org.crashcapture1 /org/crashcapture1 org.crashcapture1.Manager GetDump s 2026-11-21-1000-bbbb |
+    has -E "signature_hash.{1,6}$oops_hash" &&
+    pass "GetDump carries the signature hash" || fail "GetDump: $(bctl call org.crashcapture1 /org/crashcapture1 org.crashcapture1.Manager GetDump s 2026-11-21-1000-bbbb | cut -c1-300)"
+"$CTL" list | grep 2026-11-21-1000-bbbb | has -F "$oops_hash  $oops_signature" &&
+    pass "list shows the signature's hash and title" || fail "list: $("$CTL" list)"
 as_nobody "$CTL" list --json > "$work/nobody-list" 2>&1 && grep -q 2026-11-20-1000-aaaa "$work/nobody-list" &&
     pass "nobody can list dumps" || fail "nobody cannot list: $(cat "$work/nobody-list")"
 as_nobody "$CTL" status --json > /dev/null 2>&1 && pass "nobody can read the status" || fail "nobody cannot read status"
@@ -227,6 +248,10 @@ echo "$lost_json" | has '"panic_line": "Kernel panic - not syncing: test lost cr
     echo "$lost_json" | has 'sys/fs/pstore/dmesg-ramoops-0' &&
     grep 'not captured' "$work/daemon.log" | has 'pstore kept the panic: Kernel panic - not syncing: test lost crash' &&
     pass "(d) the pstore panic is quoted in the lost record and the report" || fail "(d) pstore not quoted: $lost_json"
+[ "$(echo "$json" | signature_of "lost-$boot_lost" | cut -d'|' -f1)" = "Kernel panic - not syncing: test lost crash" ] &&
+    pass "(d) the lost capture's signature comes from pstore" || fail "(d) lost signature: $(echo "$json" | signature_of "lost-$boot_lost")"
+grep -A3 'member=DumpCaptured' "$work/signals.log" | has -F "$oops_hash" &&
+    pass "DumpCaptured carries the signature" || fail "no signature in DumpCaptured: $(grep -A3 'member=DumpCaptured' "$work/signals.log" | cut -c1-200)"
 "$CTL" dmesg "lost-$boot_lost" | has 'Kernel panic - not syncing: test lost crash' &&
     pass "(d) dmesg lost-$boot_lost (root) prints the pstore record" || fail "(d) dmesg of the lost capture"
 "$CTL" list | grep "lost-$boot_lost" | has 'lost' && pass "list shows the lost capture" ||

@@ -175,6 +175,9 @@ TEST(ArmedBootLedger, FindsPstoreRecordsLiveAndArchived) {
     EXPECT_EQ(records[0].panic_line, "BUG: kernel NULL pointer dereference");
     EXPECT_EQ(records[0].time, 1000);
     EXPECT_EQ(records[1].panic_line, "Kernel panic - not syncing: sysrq triggered crash");
+    EXPECT_EQ(records[0].signature.title, "BUG: kernel NULL pointer dereference");
+    EXPECT_EQ(records[1].signature.title, "Kernel panic - not syncing: sysrq triggered crash");
+    EXPECT_EQ(records[1].signature.hash, panic_signature_hash(records[1].signature.title));
     EXPECT_TRUE(find_pstore_records(SystemPaths::under(root.file("empty"))).empty());
 }
 
@@ -213,6 +216,20 @@ TEST(ArmedBootLedger, LostCaptureLooksLikeADumpEntry) {
     EXPECT_EQ(loud["lost"]["pstore"][0]["path"], "/sys/fs/pstore/dmesg-efi-1");
     EXPECT_THAT(describe_lost_capture(lost),
                 HasSubstr("pstore kept the panic: Kernel panic - not syncing: x"));
+    EXPECT_EQ(quiet["signature"], "");
+    EXPECT_EQ(quiet["signature_hash"], "");
+    // Records of the ledger written before signatures have none (above);
+    // the first record that has one names the lost crash.
+    lost.pstore.push_back({"/sys/fs/pstore/dmesg-efi-2", "Kernel panic - not syncing: y", 2, 1,
+                           PanicSignature{"WARNING in foo", "0123456789abcdef"}});
+    const auto named = lost_capture_json(lost);
+    EXPECT_EQ(named["signature"], "WARNING in foo");
+    EXPECT_EQ(named["signature_hash"], "0123456789abcdef");
+    auto back = armed_boot_from_json(to_json(lost));
+    ASSERT_TRUE(back) << back.error().message;
+    EXPECT_TRUE(back->pstore[0].signature.empty());
+    EXPECT_EQ(back->pstore[1].signature.title, "WARNING in foo");
+    EXPECT_EQ(back->pstore[1].signature.hash, "0123456789abcdef");
 }
 
 // The note crashcapture-capture leaves on the root filesystem when the target

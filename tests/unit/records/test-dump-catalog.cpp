@@ -186,6 +186,34 @@ TEST_F(DumpCatalog, CompleteDumpIsReadFromItsRecord) {
     EXPECT_EQ(entry.disk_bytes, *disk_usage_bytes(dump_path("2024-05-01-a")));
 }
 
+TEST_F(DumpCatalog, SignatureComesFromTheKernelLog) {
+    make_complete_dump("a", 1000);
+    auto entry = load_dump(crash_dir(), "a");
+    ASSERT_TRUE(entry) << entry.error().message;
+    EXPECT_TRUE(dump_signature(*entry).empty());  // the log holds no crash
+
+    write_file(dump_path("a") + "/vmcore-dmesg.txt",
+               "[    0.000000] Linux version 6.1.0\n"
+               "[   26.574500] sysrq: Trigger a crash\n"
+               "[   26.575182] Kernel panic - not syncing: sysrq triggered crash\n");
+    const auto signature = dump_signature(*entry);
+    EXPECT_EQ(signature.title, "Kernel panic - not syncing: sysrq triggered crash");
+    EXPECT_EQ(signature.hash, panic_signature_hash(signature.title));
+
+    // Only the end of a long log is read: the crash is there.
+    write_file(dump_path("a") + "/vmcore-dmesg.txt",
+               std::string(kMaxSignatureLogBytes, 'x') +
+                   "\n[   26.575182] Kernel panic - not syncing: sysrq triggered crash\n");
+    EXPECT_EQ(dump_signature(*entry).title, signature.title);
+
+    entry->record.dmesg_file = "";
+    EXPECT_TRUE(dump_signature(*entry).empty());
+    entry->record.dmesg_file = "../a/vmcore-dmesg.txt";  // a record never names another directory
+    EXPECT_TRUE(dump_signature(*entry).empty());
+    entry->record.dmesg_file = "missing.txt";
+    EXPECT_TRUE(dump_signature(*entry).empty());
+}
+
 TEST_F(DumpCatalog, DumpWithoutRecordIsListedWithTheReason) {
     // The capture kernel died after renaming the dump, before the record.
     make_dump_dir("no-record");
