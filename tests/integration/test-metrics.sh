@@ -47,6 +47,13 @@ make_fake_root
 make_dump 2026-11-20-1000-aaaa complete 1795000000
 make_dump 2026-11-21-1000-bbbb incomplete 1795100000
 make_dump 2026-11-22-1000-cccc failed 1795200000
+# Two crashes of one bug on two "machines" (another timestamp, address, PID):
+# one signature series counting 2.
+make_dump 2026-11-23-1000-dddd complete 1795150000
+fixture=$HERE/../unit/records/fixtures/panic-signature/null-deref-6.1-amd64.txt
+cp "$fixture" "$root/var/crash/2026-11-21-1000-bbbb/vmcore-dmesg.txt"
+sed -E 's/\[ *[0-9]+\.[0-9]+\]/[ 4242.000001]/; s/ffff[0-9a-f]{12}/ffff888012345678/g; s/PID: [0-9]+/PID: 31337/' \
+    "$fixture" > "$root/var/crash/2026-11-23-1000-dddd/vmcore-dmesg.txt"
 textdir=$root/var/lib/prometheus/node-exporter
 mkdir -p "$textdir"
 prom=$textdir/crashcapture.prom
@@ -104,6 +111,10 @@ got=$(for r in complete incomplete failed lost; do printf '%s=%s ' "$r" "$(value
     fail "last crash: $(value crashcapture_last_crash_timestamp_seconds)"
 [ "$(value 'crashcapture_info{version="0.1.0"}')" = 1 ] || grep -q '^crashcapture_info{version=' "$work/metrics" &&
     pass "crashcapture_info carries the version: $(grep '^crashcapture_info' "$work/metrics")" || fail "no crashcapture_info"
+signature_line=$(grep '^crashcapture_signature_dumps{.*NULL pointer dereference' "$work/metrics")
+[ "${signature_line##* }" = 2 ] &&
+    pass "two crashes of one bug, one crashcapture_signature_dumps series counting 2: ${signature_line:0:150}" ||
+    fail "signature series: $(grep '^crashcapture_signature_dumps' "$work/metrics" | tr '\n' ' ')"
 [ "$(value node_textfile_scrape_error)" = 0 ] && pass "node_exporter reads the file without a scrape error" ||
     fail "node_textfile_scrape_error $(value node_textfile_scrape_error): $(tail -3 "$work/exporter.log")"
 [ "$(stat -c %a "$prom")" = 644 ] && [ ! -e "$prom.tmp" ] && pass "the file is 0644 (node_exporter is not root), no temporary left" ||
@@ -116,8 +127,8 @@ wait_value crashcapture_armed 0 && [ "$(value 'crashcapture_state{state="idle"}'
     pass "after Unload: crashcapture_armed 0, state idle, initrd_current 0" ||
     fail "after Unload: armed $(value crashcapture_armed), $(grep '^crashcapture_state' "$work/metrics" | tr '\n' ' ')"
 "$CTL" remove 2026-11-20-1000-aaaa > /dev/null || fail "remove"
-wait_value 'crashcapture_dumps{result="complete"}' 0 &&
-    pass "after RemoveDump: crashcapture_dumps{result=\"complete\"} 0" ||
+wait_value 'crashcapture_dumps{result="complete"}' 1 &&
+    pass "after RemoveDump: crashcapture_dumps{result=\"complete\"} 2 -> 1" ||
     fail "after RemoveDump: $(grep '^crashcapture_dumps' "$work/metrics" | tr '\n' ' ')"
 "$CTL" reload > /dev/null && wait_state loaded 15 && wait_value crashcapture_armed 1 &&
     pass "Reload: armed again, crashcapture_armed 1" || fail "reload: armed $(value crashcapture_armed)"
