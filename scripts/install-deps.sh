@@ -66,6 +66,7 @@ test_packages=(
     cockpit-ws cockpit-bridge cockpit-system # the Cockpit page's test: a real cockpit-ws and bridge (cockpit-system: the page's PatternFly stylesheet)
     chromium python3-websocket          # the Cockpit page's test: headless Chromium driven over the DevTools protocol
     prometheus-node-exporter            # test-metrics.sh: the real node_exporter serves the daemon's textfile metrics over HTTP
+    systemd-journal-remote              # the capture guest: systemd-journal-remote on loopback collects the guest's crash report (journal-upload)
 )
 
 if [ "$(id -u)" != 0 ]; then

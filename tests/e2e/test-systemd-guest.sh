@@ -220,6 +220,7 @@ cleanup() {
     [ -n "${lvm_loop:-}" ] && losetup -d "$lvm_loop" 2> /dev/null
     case $SCENARIO in ssh*) e2e_stop_sshd "$work/sshd" "$ssh_user" ;; esac
     [ "$SCENARIO" = nfs ] && e2e_stop_nfs_server
+    [ -n "${journal_remote_pid:-}" ] && kill "$journal_remote_pid" 2> /dev/null
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -278,6 +279,9 @@ depends=$(dpkg-deb -f "$DEB" Depends | tr ',' '\n' | sed -E '/\|/d; s/\(.*\)//; 
     sed '/^$/d' | sort | tr '\n' ',')
 # openssh-client and iproute2: what Target=ssh needs (the package suggests them).
 base_packages="systemd-sysv,udev,kmod,dbus,e2fsprogs,util-linux,procps,zstd,openssh-client,iproute2,${depends%,}"
+# systemd-journal-upload: the crash report goes to a fleet's collector
+# (JOURNAL_UPLOAD below). amd64 only: the arm64 image stays as it is.
+[ "$ARCH" = amd64 ] && base_packages="$base_packages,systemd-journal-remote"
 key=$(echo "$base_packages" | sha256sum | cut -c1-12)
 tarball=$CACHE/guest/bookworm-systemd-$key.tar
 debootstrap_arch=()
@@ -392,6 +396,25 @@ FAKE
     chmod 0755 "$rootfs/usr/local/sbin/update-grub"
 fi
 
+# The fleet's log pipeline (issue 16 §4): in the capture and cockpit
+# scenarios the guest's systemd-journal-upload sends its journal to a
+# systemd-journal-remote of the test's own on the host's loopback (10.0.2.2
+# from the guest), and the crash report must arrive there with its fields.
+JOURNAL_UPLOAD=0
+if [ "$ARCH" = amd64 ] && { [ "$SCENARIO" = capture ] || [ "$SCENARIO" = cockpit ]; }; then
+    JOURNAL_UPLOAD=1
+    e2e_need /lib/systemd/systemd-journal-remote
+    journal_port=$((30000 + $$ % 10000))
+    mkdir -p "$OUT/journal-remote"
+    /lib/systemd/systemd-journal-remote --listen-http="127.0.0.1:$journal_port" --split-mode=none \
+        --output="$OUT/journal-remote/remote.journal" > "$OUT/journal-remote.log" 2>&1 &
+    journal_remote_pid=$!
+    mkdir -p "$rootfs/etc/systemd/journal-upload.conf.d"
+    printf '[Upload]\nURL=http://10.0.2.2:%s\n' "$journal_port" > "$rootfs/etc/systemd/journal-upload.conf.d/50-e2e.conf"
+    chroot "$rootfs" systemctl enable systemd-journal-upload.service > /dev/null 2>&1 ||
+        e2e_die "cannot enable systemd-journal-upload in the guest"
+fi
+
 # ---- guest configuration ----
 echo crashcapture-e2e > "$rootfs/etc/hostname"
 echo '/dev/vda / ext4 rw,relatime 0 1' > "$rootfs/etc/fstab"
@@ -489,6 +512,7 @@ MARKER='$marker'
 END=$end
 SETUP=$SETUP_FLOW
 WEB_CONSOLE=$([ "$SCENARIO" = cockpit ] && echo 1 || echo 0)
+JOURNAL_UPLOAD=$JOURNAL_UPLOAD
 EOF
 # e2e-driver's E2E: lines go to the serial console: the virt board's PL011.
 [ "$ARCH" = arm64 ] && echo "CONSOLE=/dev/ttyAMA0" >> "$rootfs/etc/crashcapture-e2e.conf"
@@ -552,7 +576,7 @@ case $SCENARIO in
         printf '[Dump]\nTarget=nfs:10.0.2.2:/dumps\n' > "$rootfs/etc/crashcapture/crashcapture.conf.d/50-e2e-target.conf"
         ;;
 esac
-if [ -n "${ssh_directory:-}" ] || [ "$SCENARIO" = nfs ] || [ "$SCENARIO" = cockpit ]; then
+if [ -n "${ssh_directory:-}" ] || [ "$SCENARIO" = nfs ] || [ "$SCENARIO" = cockpit ] || [ "$JOURNAL_UPLOAD" = 1 ]; then
     # The guest's own network, as a Debian server with systemd-networkd has it.
     mkdir -p "$rootfs/etc/systemd/network"
     printf '[Match]\nName=e*\n[Network]\nDHCP=ipv4\n' > "$rootfs/etc/systemd/network/50-e2e.network"
@@ -798,6 +822,33 @@ if [ "$LVM_LAYOUT" = 1 ]; then
     grep -q "^CRASHCAPTURE_SPARE_NOTE_SOURCE='UUID=$boot_uuid'" "$OUT/capture.env" &&
         pass "the capture initrd's capture.env names /boot (UUID=$boot_uuid) for a failure note" ||
         fail "capture.env names no spare note place: $(grep SPARE "$OUT/capture.env" | tr '\n' ' ')"
+fi
+if [ "$JOURNAL_UPLOAD" = 1 ]; then
+    # The crash report as the fleet's collector received it.
+    kill "$journal_remote_pid" 2> /dev/null
+    wait "$journal_remote_pid" 2> /dev/null
+    journal_remote_pid=
+    journalctl --file="$OUT/journal-remote/remote.journal" -o json MESSAGE_ID=c2a1f0e4b6d94f3a8e5b7c9d1f203a41 \
+        > "$OUT/journal-remote-entry.json" 2> "$OUT/journal-remote-entry.err"
+    if "$PYTHON" - "$OUT/journal-remote-entry.json" "$dump_id" "$KVER" > "$OUT/journal-remote-check.txt" 2>&1 << 'PY'; then
+import json, re, sys
+entries = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
+entry = next(e for e in entries if e.get("CRASHCAPTURE_DUMP_ID") == sys.argv[2])
+assert entry["CRASHCAPTURE_RESULT"] == "complete", entry
+assert entry["CRASHCAPTURE_KERNEL"] == sys.argv[3], entry
+assert entry["CRASHCAPTURE_PATH"].endswith("/" + sys.argv[2]), entry
+assert entry["CRASHCAPTURE_SIGNATURE"].startswith("Kernel panic - not syncing: sysrq triggered crash"), entry
+assert re.fullmatch(r"[0-9a-f]{16}", entry["CRASHCAPTURE_SIGNATURE_HASH"]), entry
+assert entry["_HOSTNAME"] == "crashcapture-e2e" and re.fullmatch(r"[0-9a-f]{32}", entry["_BOOT_ID"]), entry
+print("%s: %s, %s, signature %s (%s), from %s boot %s" % (
+    entry["CRASHCAPTURE_DUMP_ID"], entry["CRASHCAPTURE_RESULT"], entry["CRASHCAPTURE_KERNEL"],
+    entry["CRASHCAPTURE_SIGNATURE"], entry["CRASHCAPTURE_SIGNATURE_HASH"], entry["_HOSTNAME"],
+    entry["_BOOT_ID"][:8]))
+PY
+        pass "journal-upload -> systemd-journal-remote on the host: the crash report with its fields: $(cat "$OUT/journal-remote-check.txt") ($(grep -o 'UPLOADED after=[0-9]*s' "$OUT/serial.log" | head -1))"
+    else
+        fail "the crash report did not reach systemd-journal-remote: $(tail -3 "$OUT/journal-remote-check.txt" "$OUT/journal-remote-entry.err" "$OUT/journal-remote.log" 2> /dev/null | tr '\n' ' ' | cut -c1-400)"
+    fi
 fi
 if [ "$SCENARIO" = cockpit ]; then
     # SetReservation as root, for real: setup --apply ran in a transient unit.
