@@ -65,6 +65,8 @@ const std::vector<std::string> kSetupRunner = {
 // A package upgrade settles within seconds; wait for 2 s of quiet, at most 30 s.
 constexpr auto kQuietPeriod = std::chrono::milliseconds(2000);
 constexpr auto kMaxDelay = std::chrono::milliseconds(30000);
+// How often the Prometheus file is rewritten with nothing changed.
+constexpr auto kMetricsRefresh = std::chrono::minutes(5);
 
 std::string env_or(const char* name, const std::string& fallback) {
     const char* value = std::getenv(name);
@@ -140,6 +142,14 @@ int run() {
     service.set_admin_actions(&admin_actions);
     MetricsWriter metrics(paths, service);
     service.set_change_hook([&] { metrics.update(manager); });
+    // Rewritten every few minutes even when nothing changes, so a fleet can
+    // tell a quiet machine from a dead daemon by node_exporter's
+    // node_textfile_mtime_seconds (README: the alerting rules).
+    std::function<void()> refresh_metrics = [&] {
+        metrics.update(manager);
+        loop.arm_timer("metrics", kMetricsRefresh, refresh_metrics);
+    };
+    loop.arm_timer("metrics", kMetricsRefresh, refresh_metrics);
 
     // The bus: its fd and timeout can change after every dispatch.
     auto dispatch = [&](short) {
