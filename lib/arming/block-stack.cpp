@@ -123,9 +123,15 @@ void classify_dm(BlockStack& stack, BlockLayer& layer, const fs::path& sys) {
         }
     } else if (uuid.starts_with("CRYPT-")) {
         layer.kind = "crypt";
+        // The running kernel hands its dm-crypt keys to the capture kernel
+        // only from Linux 6.16 (crash_dm_crypt_keys, kernel/crash_dump_dm_crypt.c);
+        // before that a capture on it would wait at a passphrase prompt
+        // nobody answers, so it is refused here, up front.
         stack.unsupported.push_back(fmt::format(
-            "{} ({}): dm-crypt; the capture initrd holds no key to open it, so a capture "
-            "cannot reach a filesystem on it",
+            "{} ({}): dm-crypt; the capture initrd holds no key to open it (the kernel hands "
+            "dm-crypt keys to the capture kernel only from Linux 6.16), so a capture cannot "
+            "reach a filesystem on it: set Target= to a directory on an unencrypted "
+            "filesystem, raw: on an unencrypted device, ssh:// or nfs:",
             layer.name, dm_name));
     } else if (uuid.starts_with("mpath-")) {
         need_device_mapper(stack);

@@ -116,6 +116,9 @@ TEST_F(FakeSysfs, DmCryptIsRefusedByName) {
     ASSERT_TRUE(stack) << stack.error().message;
     ASSERT_EQ(stack->unsupported.size(), 1u);
     EXPECT_THAT(stack->unsupported[0], HasSubstr("dm-0 (luks-1234): dm-crypt"));
+    // The reason, and the way out.
+    EXPECT_THAT(stack->unsupported[0], HasSubstr("only from Linux 6.16"));
+    EXPECT_THAT(stack->unsupported[0], HasSubstr("set Target="));
 }
 
 TEST_F(FakeSysfs, AMissingDeviceIsAnError) {
