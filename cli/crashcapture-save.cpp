@@ -29,13 +29,16 @@ int run(int argc, char** argv) {
     std::string progress = "auto";
     bool json = false;
     std::string group;
-    // CRASHCAPTURE_VMCORE_MMAP=0 is --read pread, for a kernel whose mmap()
-    // of /proc/vmcore misbehaves and for A/B timing, without editing the
-    // command line of an initrd.
-    std::string read_method = "mmap";
-    if (const char* mmap_env = std::getenv("CRASHCAPTURE_VMCORE_MMAP");
-        mmap_env && std::string_view(mmap_env) == "0") {
-        read_method = "pread";
+    // CRASHCAPTURE_VMCORE_MMAP=0 is --read pread and =1 --read mmap: for a
+    // kernel whose mmap() of /proc/vmcore misbehaves, and for A/B timings,
+    // without editing the command line of an initrd.
+    std::string read_method = "auto";
+    if (const char* mmap_env = std::getenv("CRASHCAPTURE_VMCORE_MMAP")) {
+        if (std::string_view(mmap_env) == "0") {
+            read_method = "pread";
+        } else if (std::string_view(mmap_env) == "1") {
+            read_method = "mmap";
+        }
     }
 
     CLI::App app{
@@ -69,9 +72,10 @@ int run(int argc, char** argv) {
         ->default_val(0)
         ->check(CLI::Range(0, 1024));
     app.add_option("--read", read_method,
-                   "How the vmcore is read: mmap (4 MiB windows, pread where mmap is refused) "
-                   "or pread (default mmap; pread when CRASHCAPTURE_VMCORE_MMAP=0)")
-        ->check(CLI::IsMember({"mmap", "pread"}))
+                   "How the vmcore is read: mmap (4 MiB windows, pread where mmap is refused), "
+                   "pread, or auto: mmap for /proc/vmcore, pread for a file "
+                   "(CRASHCAPTURE_VMCORE_MMAP=0 or 1 makes the default pread or mmap)")
+        ->check(CLI::IsMember({"auto", "mmap", "pread"}))
         ->capture_default_str();
     app.add_option("--dump-to", options.dump_to,
                    "Write the dump to this file or block device instead of the directory "
@@ -136,7 +140,7 @@ int run(int argc, char** argv) {
     }
     if (const auto& read = result.read) {
         constexpr double kMiB = 1024.0 * 1024.0;
-        if (read->requested == VmcoreReadMethod::mmap) {
+        if (read->method == VmcoreReadMethod::mmap) {
             std::cerr << fmt::format(
                 "crashcapture-save: read {} by mmap in {} KiB windows: {:.1f} MiB mapped, "
                 "{:.1f} MiB by pread{}\n",

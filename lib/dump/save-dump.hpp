@@ -30,7 +30,7 @@ struct SaveOptions {
     DumpFormat format = DumpFormat::kdump;
     WriteOptions write;
     // How the vmcore is read: mmap() windows (falling back to pread() where
-    // mmap() is refused) or pread() only.
+    // mmap() is refused) or pread() only; automatic maps /proc/vmcore.
     VmcoreReadOptions read;
     std::string boot_id;
     // A group that may read the dump: the directory becomes 0750 and the

@@ -134,10 +134,21 @@ uint64_t round_down(uint64_t value, uint64_t alignment) {
 }  // namespace
 
 std::string_view to_string(VmcoreReadMethod method) {
-    return method == VmcoreReadMethod::mmap ? "mmap" : "pread";
+    switch (method) {
+        case VmcoreReadMethod::automatic:
+            return "auto";
+        case VmcoreReadMethod::mmap:
+            return "mmap";
+        case VmcoreReadMethod::pread:
+            break;
+    }
+    return "pread";
 }
 
 std::optional<VmcoreReadMethod> parse_vmcore_read_method(std::string_view name) {
+    if (name == "auto") {
+        return VmcoreReadMethod::automatic;
+    }
     if (name == "mmap") {
         return VmcoreReadMethod::mmap;
     }
@@ -308,7 +319,10 @@ Result<VmcoreFile> VmcoreFile::open(const std::string& path, const VmcoreReadOpt
         return make_errno_error(errno, "cannot stat {}", path);
     }
     vmcore.file_size_ = static_cast<uint64_t>(st.st_size);
-    if (options.method == VmcoreReadMethod::mmap) {
+    struct statfs fs {};
+    const bool on_procfs = ::fstatfs(vmcore.fd_.get(), &fs) == 0 && fs.f_type == kProcSuperMagic;
+    if (options.method == VmcoreReadMethod::mmap ||
+        (options.method == VmcoreReadMethod::automatic && on_procfs)) {
         auto window = std::make_unique<MappedWindow>();
         const long page_size = ::sysconf(_SC_PAGESIZE);
         window->page_size = page_size > 0 ? static_cast<uint64_t>(page_size) : 4096;
@@ -316,9 +330,7 @@ Result<VmcoreFile> VmcoreFile::open(const std::string& path, const VmcoreReadOpt
             std::max(window->page_size, (options.window_bytes + window->page_size - 1) /
                                             window->page_size * window->page_size);
         window->mappable_end = round_down(vmcore.file_size_, window->page_size);
-        struct statfs fs {};
-        window->size_is_fixed =
-            ::fstatfs(vmcore.fd_.get(), &fs) == 0 && fs.f_type == kProcSuperMagic;
+        window->size_is_fixed = on_procfs;
         vmcore.window_ = std::move(window);
     }
 
@@ -479,6 +491,14 @@ size_t VmcoreFile::copy_from_windows(uint64_t offset, std::span<std::byte> out) 
         const uint64_t position = offset + done;
         if (window.base == MAP_FAILED || position < window.offset ||
             position >= window.offset + window.length) {
+            if (out.size() - done < window.page_size) {
+                // Less than a page: a page table entry or a kernel variable,
+                // read while walking the crashed kernel's structures, at
+                // addresses all over memory. One pread() of it is cheaper
+                // than mapping (and on /proc/vmcore populating, in
+                // remap_oldmem_pfn_range()) a whole window for it.
+                break;
+            }
             // Windows start at multiples of their size, so a sequential
             // reader maps each part of the file once.
             const uint64_t start = round_down(position, read_options_.window_bytes);
@@ -506,10 +526,6 @@ size_t VmcoreFile::copy_from_windows(uint64_t offset, std::span<std::byte> out) 
                 window.refusal = fmt::format("mmap() of {} bytes at offset {} refused: {}", length,
                                              start, std::strerror(errno));
                 break;
-            }
-            if (!window.size_is_fixed) {
-                // Read once, front to back: let the page cache read ahead.
-                ::madvise(base, length, MADV_SEQUENTIAL);
             }
             window.base = base;
             window.offset = start;
@@ -549,7 +565,7 @@ Status VmcoreFile::pread_file(uint64_t offset, std::span<std::byte> out) const {
 
 VmcoreReadStats VmcoreFile::read_stats() const {
     VmcoreReadStats stats;
-    stats.requested = read_options_.method;
+    stats.method = window_ ? VmcoreReadMethod::mmap : VmcoreReadMethod::pread;
     stats.bytes_pread = bytes_pread_.load(std::memory_order_relaxed);
     if (window_) {
         std::lock_guard lock(window_->mutex);
