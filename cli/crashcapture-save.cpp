@@ -6,9 +6,11 @@
 #include <CLI/CLI.hpp>
 
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <optional>
+#include <string_view>
 #include <vector>
 
 #include "group.hpp"
@@ -27,6 +29,17 @@ int run(int argc, char** argv) {
     std::string progress = "auto";
     bool json = false;
     std::string group;
+    // CRASHCAPTURE_VMCORE_MMAP=0 is --read pread and =1 --read mmap: for a
+    // kernel whose mmap() of /proc/vmcore misbehaves, and for A/B timings,
+    // without editing the command line of an initrd.
+    std::string read_method = "auto";
+    if (const char* mmap_env = std::getenv("CRASHCAPTURE_VMCORE_MMAP")) {
+        if (std::string_view(mmap_env) == "0") {
+            read_method = "pread";
+        } else if (std::string_view(mmap_env) == "1") {
+            read_method = "mmap";
+        }
+    }
 
     CLI::App app{
         "Save a crashed kernel's memory as a dump directory: vmcore-dmesg.txt (the kernel log, "
@@ -58,6 +71,12 @@ int run(int argc, char** argv) {
                    "nr_cpus=1 has one)")
         ->default_val(0)
         ->check(CLI::Range(0, 1024));
+    app.add_option("--read", read_method,
+                   "How the vmcore is read: mmap (4 MiB windows, pread where mmap is refused), "
+                   "pread, or auto: mmap for /proc/vmcore, pread for a file "
+                   "(CRASHCAPTURE_VMCORE_MMAP=0 or 1 makes the default pread or mmap)")
+        ->check(CLI::IsMember({"auto", "mmap", "pread"}))
+        ->capture_default_str();
     app.add_option("--dump-to", options.dump_to,
                    "Write the dump to this file or block device instead of the directory "
                    "('-' = the flattened stream on standard output)");
@@ -90,6 +109,7 @@ int run(int argc, char** argv) {
     options.write.compression_level =
         level.value_or(default_compression_level(options.write.compression));
     options.progress = *parse_progress_mode(progress);
+    options.read.method = *parse_vmcore_read_method(read_method);
     if (json && options.dump_to == "-") {
         std::cerr << "crashcapture-save: --json and --dump-to - both want standard output\n";
         return kExitUsage;
@@ -117,6 +137,21 @@ int run(int argc, char** argv) {
     const auto& record = result.record;
     for (const auto& warning : record.warnings) {
         std::cerr << "crashcapture-save: warning: " << warning << '\n';
+    }
+    if (const auto& read = result.read) {
+        constexpr double kMiB = 1024.0 * 1024.0;
+        if (read->method == VmcoreReadMethod::mmap) {
+            std::cerr << fmt::format(
+                "crashcapture-save: read {} by mmap in {} KiB windows: {:.1f} MiB mapped, "
+                "{:.1f} MiB by pread{}\n",
+                options.input, read->window_bytes / 1024,
+                static_cast<double>(read->bytes_mapped) / kMiB,
+                static_cast<double>(read->bytes_pread) / kMiB,
+                read->fallback_reason ? " (" + *read->fallback_reason + ")" : "");
+        } else {
+            std::cerr << fmt::format("crashcapture-save: read {} by pread: {:.1f} MiB\n",
+                                     options.input, static_cast<double>(read->bytes_pread) / kMiB);
+        }
     }
     if (record.result != DumpResult::complete) {
         std::cerr << "crashcapture-save: " << to_string(record.result) << ": " << record.error

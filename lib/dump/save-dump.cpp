@@ -77,6 +77,9 @@ class Saver {
     const SaveOptions& options_;
     ProgressReporter progress_;
     DumpRecord record_;
+    // The vmcore being read, while run() has it open: finish() reports how
+    // it was read.
+    const VmcoreFile* vmcore_ = nullptr;
     UniqueFd directory_;
     bool group_usable_ = true;
     std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
@@ -130,6 +133,9 @@ SaveResult Saver::finish(DumpResult result, const std::string& error, int exit_c
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
     SaveResult out;
     out.exit_code = exit_code;
+    if (vmcore_) {
+        out.read = vmcore_->read_stats();
+    }
     if (directory_) {
         if (auto s = finalize_dump_record(directory_.get(), record_, std::string(kRecordFileName));
             s) {
@@ -261,10 +267,14 @@ SaveResult Saver::run() {
         return finish(DumpResult::failed, s.error().message, kExitUsage);
     }
 
-    auto vmcore = VmcoreFile::open(options_.input);
+    auto vmcore = VmcoreFile::open(options_.input, options_.read);
     if (!vmcore) {
         return finish(DumpResult::failed, vmcore.error().message, kExitFailed);
     }
+    vmcore_ = &*vmcore;
+    // Forgotten when run() returns or throws, before the vmcore is closed.
+    const std::unique_ptr<const VmcoreFile*, void (*)(const VmcoreFile**)> forget_vmcore(
+        &vmcore_, [](const VmcoreFile** reading) { *reading = nullptr; });
     for (const auto& warning : vmcore->warnings()) {
         record_.warnings.push_back(options_.input + ": " + warning);
     }

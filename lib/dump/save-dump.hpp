@@ -29,6 +29,9 @@ struct SaveOptions {
     std::string remote_dump;
     DumpFormat format = DumpFormat::kdump;
     WriteOptions write;
+    // How the vmcore is read: mmap() windows (falling back to pread() where
+    // mmap() is refused) or pread() only; automatic maps /proc/vmcore.
+    VmcoreReadOptions read;
     std::string boot_id;
     // A group that may read the dump: the directory becomes 0750 and the
     // dump and kernel log 0640, group-owned. Unset: root only (0700, 0600).
@@ -61,6 +64,8 @@ struct SaveResult {
     int exit_code = kExitFailed;
     // Whether status.json could be written (not when the directory cannot be).
     bool record_written = false;
+    // How the vmcore was read, once it was opened (for the log).
+    std::optional<VmcoreReadStats> read;
 };
 
 SaveResult save_dump(const SaveOptions& options);

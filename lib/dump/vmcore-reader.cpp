@@ -4,11 +4,15 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <mutex>
 
 namespace crashcapture {
 namespace {
@@ -120,7 +124,112 @@ Status check_holes(const std::string& path, const std::vector<PhysicalRange>& ra
     return {};
 }
 
+// statfs f_type of procfs (include/uapi/linux/magic.h PROC_SUPER_MAGIC).
+constexpr decltype(statfs::f_type) kProcSuperMagic = 0x9fa0;
+
+uint64_t round_down(uint64_t value, uint64_t alignment) {
+    return value - value % alignment;
+}
+
 }  // namespace
+
+std::string_view to_string(VmcoreReadMethod method) {
+    switch (method) {
+        case VmcoreReadMethod::automatic:
+            return "auto";
+        case VmcoreReadMethod::mmap:
+            return "mmap";
+        case VmcoreReadMethod::pread:
+            break;
+    }
+    return "pread";
+}
+
+std::optional<VmcoreReadMethod> parse_vmcore_read_method(std::string_view name) {
+    if (name == "auto") {
+        return VmcoreReadMethod::automatic;
+    }
+    if (name == "mmap") {
+        return VmcoreReadMethod::mmap;
+    }
+    if (name == "pread") {
+        return VmcoreReadMethod::pread;
+    }
+    return std::nullopt;
+}
+
+// The one mmap() window of the file, [offset, offset + length), and who may
+// use it. A mutex, not a window per thread: the dump writers read from one
+// thread (the compressing threads only see the batch it read), so the lock
+// is never contended there; a second reader (a test, a future caller) takes
+// pread() instead of waiting (read_file()).
+struct VmcoreFile::MappedWindow {
+    std::mutex mutex;
+    void* base = MAP_FAILED;
+    uint64_t offset = 0;
+    size_t length = 0;
+    // The page size of the running kernel: mmap() offsets must be multiples.
+    uint64_t page_size = 4096;
+    // The size the file can be mapped up to: its size when opened, rounded
+    // down to a page. mmap_vmcore() refuses a mapping that ends past the
+    // vmcore (fs/proc/vmcore.c: "end > vmcore_size" is -EINVAL), and a
+    // regular file's mapping past its end faults with SIGBUS; the last
+    // partial page is read by pread().
+    uint64_t mappable_end = 0;
+    // /proc/vmcore cannot change size (vmcore_size is fixed when the capture
+    // kernel boots); any other file is fstat()ed again before each window,
+    // so a file cut short since open() is read by pread() (and its missing
+    // part reported as today) instead of mapped past its end.
+    bool size_is_fixed = false;
+    bool refused = false;
+    std::optional<std::string> refusal;
+    std::atomic<uint64_t> bytes_mapped{0};
+    std::atomic<uint64_t> windows_mapped{0};
+
+    void unmap() {
+        if (base != MAP_FAILED) {
+            ::munmap(base, length);
+            base = MAP_FAILED;
+            length = 0;
+        }
+    }
+    ~MappedWindow() { unmap(); }
+};
+
+VmcoreFile::VmcoreFile() = default;
+VmcoreFile::VmcoreFile(VmcoreFile&& other) noexcept
+    : path_(std::move(other.path_)),
+      fd_(std::move(other.fd_)),
+      file_size_(other.file_size_),
+      elf_machine_(other.elf_machine_),
+      segments_(std::move(other.segments_)),
+      ranges_(std::move(other.ranges_)),
+      note_blob_(std::move(other.note_blob_)),
+      notes_(std::move(other.notes_)),
+      truncated_at_(other.truncated_at_),
+      warnings_(std::move(other.warnings_)),
+      read_options_(other.read_options_),
+      window_(std::move(other.window_)),
+      bytes_pread_(other.bytes_pread_.load()) {}
+VmcoreFile& VmcoreFile::operator=(VmcoreFile&& other) noexcept {
+    if (this != &other) {
+        path_ = std::move(other.path_);
+        fd_ = std::move(other.fd_);
+        file_size_ = other.file_size_;
+        elf_machine_ = other.elf_machine_;
+        segments_ = std::move(other.segments_);
+        ranges_ = std::move(other.ranges_);
+        note_blob_ = std::move(other.note_blob_);
+        notes_ = std::move(other.notes_);
+        truncated_at_ = other.truncated_at_;
+        warnings_ = std::move(other.warnings_);
+        read_options_ = other.read_options_;
+        window_ = std::move(other.window_);
+        bytes_pread_ = other.bytes_pread_.load();
+    }
+    return *this;
+}
+VmcoreFile::~VmcoreFile() = default;
 
 ParsedNotes parse_elf_notes(std::span<const std::byte> blob) {
     ParsedNotes parsed;
@@ -197,9 +306,10 @@ std::vector<PhysicalRange> resolve_physical_ranges(const std::vector<LoadSegment
     return ranges;
 }
 
-Result<VmcoreFile> VmcoreFile::open(const std::string& path) {
+Result<VmcoreFile> VmcoreFile::open(const std::string& path, const VmcoreReadOptions& options) {
     VmcoreFile vmcore;
     vmcore.path_ = path;
+    vmcore.read_options_ = options;
     vmcore.fd_.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!vmcore.fd_) {
         return make_errno_error(errno, "cannot open {}", path);
@@ -209,6 +319,20 @@ Result<VmcoreFile> VmcoreFile::open(const std::string& path) {
         return make_errno_error(errno, "cannot stat {}", path);
     }
     vmcore.file_size_ = static_cast<uint64_t>(st.st_size);
+    struct statfs fs {};
+    const bool on_procfs = ::fstatfs(vmcore.fd_.get(), &fs) == 0 && fs.f_type == kProcSuperMagic;
+    if (options.method == VmcoreReadMethod::mmap ||
+        (options.method == VmcoreReadMethod::automatic && on_procfs)) {
+        auto window = std::make_unique<MappedWindow>();
+        const long page_size = ::sysconf(_SC_PAGESIZE);
+        window->page_size = page_size > 0 ? static_cast<uint64_t>(page_size) : 4096;
+        vmcore.read_options_.window_bytes =
+            std::max(window->page_size, (options.window_bytes + window->page_size - 1) /
+                                            window->page_size * window->page_size);
+        window->mappable_end = round_down(vmcore.file_size_, window->page_size);
+        window->size_is_fixed = on_procfs;
+        vmcore.window_ = std::move(window);
+    }
 
     if (elf_version(EV_CURRENT) == EV_NONE) {
         return make_error(0, "libelf is too old: {}", elf_errmsg(-1));
@@ -351,6 +475,75 @@ uint64_t VmcoreFile::max_physical_address() const {
 
 Status VmcoreFile::read_file(uint64_t offset, std::span<std::byte> out) const {
     size_t done = 0;
+    if (window_) {
+        std::unique_lock lock(window_->mutex, std::try_to_lock);
+        if (lock.owns_lock()) {
+            done = copy_from_windows(offset, out);
+        }
+    }
+    return pread_file(offset + done, out.subspan(done));
+}
+
+size_t VmcoreFile::copy_from_windows(uint64_t offset, std::span<std::byte> out) const {
+    MappedWindow& window = *window_;
+    size_t done = 0;
+    while (done < out.size() && !window.refused) {
+        const uint64_t position = offset + done;
+        if (window.base == MAP_FAILED || position < window.offset ||
+            position >= window.offset + window.length) {
+            if (out.size() - done < window.page_size) {
+                // Less than a page: a page table entry or a kernel variable,
+                // read while walking the crashed kernel's structures, at
+                // addresses all over memory. One pread() of it is cheaper
+                // than mapping (and on /proc/vmcore populating, in
+                // remap_oldmem_pfn_range()) a whole window for it.
+                break;
+            }
+            // Windows start at multiples of their size, so a sequential
+            // reader maps each part of the file once.
+            const uint64_t start = round_down(position, read_options_.window_bytes);
+            if (!window.size_is_fixed) {
+                struct stat st {};
+                if (::fstat(fd_.get(), &st) == 0) {
+                    window.mappable_end =
+                        std::min(window.mappable_end,
+                                 round_down(static_cast<uint64_t>(st.st_size), window.page_size));
+                }
+            }
+            if (position >= window.mappable_end) {
+                break;  // the last partial page, or past the end: pread()
+            }
+            const size_t length = std::min(read_options_.window_bytes, window.mappable_end - start);
+            // Unmapped first: at most one window is mapped at any time.
+            window.unmap();
+            void* base = ::mmap(nullptr, length, PROT_READ, MAP_PRIVATE, fd_.get(),
+                                static_cast<off_t>(start));
+            if (base == MAP_FAILED) {
+                // A kernel or file system without mmap() for this file (ENODEV),
+                // or one that refuses this range (EINVAL, EPERM, ENOMEM): read
+                // the rest by pread(), which works wherever mmap() does not.
+                window.refused = true;
+                window.refusal = fmt::format("mmap() of {} bytes at offset {} refused: {}", length,
+                                             start, std::strerror(errno));
+                break;
+            }
+            window.base = base;
+            window.offset = start;
+            window.length = length;
+            window.windows_mapped.fetch_add(1, std::memory_order_relaxed);
+        }
+        const uint64_t in_window = position - window.offset;
+        const size_t chunk = std::min<uint64_t>(out.size() - done, window.length - in_window);
+        std::memcpy(out.data() + done, static_cast<const std::byte*>(window.base) + in_window,
+                    chunk);
+        done += chunk;
+    }
+    window.bytes_mapped.fetch_add(done, std::memory_order_relaxed);
+    return done;
+}
+
+Status VmcoreFile::pread_file(uint64_t offset, std::span<std::byte> out) const {
+    size_t done = 0;
     while (done < out.size()) {
         const ssize_t n = ::pread(fd_.get(), out.data() + done, out.size() - done,
                                   static_cast<off_t>(offset + done));
@@ -366,7 +559,22 @@ Status VmcoreFile::read_file(uint64_t offset, std::span<std::byte> out) const {
         }
         done += static_cast<size_t>(n);
     }
+    bytes_pread_.fetch_add(done, std::memory_order_relaxed);
     return {};
+}
+
+VmcoreReadStats VmcoreFile::read_stats() const {
+    VmcoreReadStats stats;
+    stats.method = window_ ? VmcoreReadMethod::mmap : VmcoreReadMethod::pread;
+    stats.bytes_pread = bytes_pread_.load(std::memory_order_relaxed);
+    if (window_) {
+        std::lock_guard lock(window_->mutex);
+        stats.window_bytes = read_options_.window_bytes;
+        stats.bytes_mapped = window_->bytes_mapped.load(std::memory_order_relaxed);
+        stats.windows_mapped = window_->windows_mapped.load(std::memory_order_relaxed);
+        stats.fallback_reason = window_->refusal;
+    }
+    return stats;
 }
 
 Status VmcoreFile::read_frames(uint64_t phys_addr, std::span<std::byte> out) const {

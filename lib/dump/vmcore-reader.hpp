@@ -2,8 +2,10 @@
 // core of a kernel (a copy of /proc/vmcore, QEMU dump-guest-memory output).
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -56,9 +58,51 @@ class PhysicalMemory {
     virtual Status read_physical(uint64_t phys_addr, std::span<std::byte> out) const = 0;
 };
 
+// How the file's bytes are read. /proc/vmcore copies every pread() page by
+// page out of the crashed kernel's memory through a temporary mapping
+// (fs/proc/vmcore.c read_from_oldmem() -> copy_oldmem_page()); an mmap() of
+// it maps a whole range of old memory at once (mmap_vmcore() ->
+// remap_oldmem_pfn_range(), Linux 3.11 and later), so a capture reads it
+// through mmap() windows, as makedumpfile does (read_with_mmap()). A regular
+// file is read faster by pread() (from the page cache, without a fault per
+// 16 pages and a mapping that counts in the resident set; README,
+// "crashcapture-save"), and a mapping of one could fault with SIGBUS if
+// another process truncated it: automatic maps only files on procfs.
+enum class VmcoreReadMethod { automatic, mmap, pread };
+std::string_view to_string(VmcoreReadMethod method);
+std::optional<VmcoreReadMethod> parse_vmcore_read_method(std::string_view name);
+
+// 4 MiB, makedumpfile's window (makedumpfile.h MAP_REGION) and a
+// multiple of every page size (4, 16 and 64 KiB): one mmap()/munmap() pair
+// per 1024 frames of 4 KiB, few enough to cost nothing, small enough that
+// the capture kernel's memory does not notice the mapping.
+inline constexpr uint64_t kDefaultMmapWindowBytes = 4ULL << 20;
+
+struct VmcoreReadOptions {
+    // mmap falls back to pread() by itself wherever mmap() is refused.
+    VmcoreReadMethod method = VmcoreReadMethod::automatic;
+    // Rounded up to the page size.
+    uint64_t window_bytes = kDefaultMmapWindowBytes;
+};
+
+// What reading did, for the log.
+struct VmcoreReadStats {
+    VmcoreReadMethod method = VmcoreReadMethod::pread;  // mmap or pread, as chosen
+    uint64_t window_bytes = 0;                          // 0 for pread
+    uint64_t bytes_mapped = 0;                          // copied out of mmap() windows
+    uint64_t bytes_pread = 0;                           // read by pread()
+    uint64_t windows_mapped = 0;
+    // Why mmap() stopped being used, when it was refused.
+    std::optional<std::string> fallback_reason;
+};
+
 class VmcoreFile final : public PhysicalMemory {
   public:
-    static Result<VmcoreFile> open(const std::string& path);
+    static Result<VmcoreFile> open(const std::string& path, const VmcoreReadOptions& options = {});
+    VmcoreFile();
+    VmcoreFile(VmcoreFile&&) noexcept;
+    VmcoreFile& operator=(VmcoreFile&&) noexcept;
+    ~VmcoreFile() override;
 
     const std::string& path() const { return path_; }
     // st_size of the file; /proc/vmcore reports its true size too.
@@ -92,10 +136,20 @@ class VmcoreFile final : public PhysicalMemory {
     // The chosen range that holds a physical address, or null.
     const PhysicalRange* range_of(uint64_t phys_addr) const;
     // Raw bytes of the file; a short read is an error (the file is truncated).
+    // Safe to call from several threads: one at a time uses the mmap()
+    // window, the others read by pread().
     Status read_file(uint64_t offset, std::span<std::byte> out) const;
     int fd() const { return fd_.get(); }
+    VmcoreReadStats read_stats() const;
 
   private:
+    struct MappedWindow;
+    // Copies what it can of [offset, offset + out.size()) from mmap()
+    // windows, from the start on; returns the bytes copied. Called with
+    // window_->mutex held.
+    size_t copy_from_windows(uint64_t offset, std::span<std::byte> out) const;
+    Status pread_file(uint64_t offset, std::span<std::byte> out) const;
+
     std::string path_;
     UniqueFd fd_;
     uint64_t file_size_ = 0;
@@ -106,6 +160,10 @@ class VmcoreFile final : public PhysicalMemory {
     std::vector<ElfNote> notes_;
     std::optional<uint64_t> truncated_at_;
     std::vector<std::string> warnings_;
+    VmcoreReadOptions read_options_;
+    // Null when reading by pread() only; a pointer so the file stays movable.
+    std::unique_ptr<MappedWindow> window_;
+    mutable std::atomic<uint64_t> bytes_pread_{0};
 };
 
 // Resolves overlapping PT_LOADs into sorted, disjoint ranges; the first

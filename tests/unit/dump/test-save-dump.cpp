@@ -276,6 +276,52 @@ TEST_F(SaveDumpTest, TruncatedVmcoreIsIncompleteButKeepsTheLog) {
     EXPECT_EQ(dump.status() & 0x8u, 0x8u);  // DUMP_DH_COMPRESSED_INCOMPLETE
 }
 
+// mmap() windows and pread() read the same bytes: the same dump, byte for
+// byte, in every format, and the same incomplete dump of a truncated file.
+TEST_F(SaveDumpTest, MmapAndPreadGiveTheSameDump) {
+    const uint64_t small_window = 2 * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+    for (const bool truncated : {false, true}) {
+        if (truncated) {
+            builder_->truncate_at(builder_->first_load_offset() + SyntheticKernel::kImageSize +
+                                  (0x580000 - 0x100000) + 100);
+            builder_->write(dir_.file("vmcore.elf"));
+        }
+        for (const auto format : {DumpFormat::kdump, DumpFormat::elf, DumpFormat::flattened}) {
+            std::vector<std::vector<std::byte>> dumps;
+            std::vector<int> exit_codes;
+            for (const auto& read :
+                 {VmcoreReadOptions{VmcoreReadMethod::pread, 0},
+                  VmcoreReadOptions{VmcoreReadMethod::mmap, small_window},
+                  VmcoreReadOptions{VmcoreReadMethod::mmap, kDefaultMmapWindowBytes},
+                  VmcoreReadOptions{}}) {
+                const std::string output =
+                    fmt::format("dump-{}-{}-{}", to_string(format), truncated, dumps.size());
+                auto o = options(output);
+                o.format = format;
+                o.read = read;
+                auto result = save_dump(o);
+                ASSERT_TRUE(result.read);
+                // automatic reads a file that is not on procfs by pread().
+                const auto method = read.method == VmcoreReadMethod::mmap ? VmcoreReadMethod::mmap
+                                                                          : VmcoreReadMethod::pread;
+                EXPECT_EQ(result.read->method, method);
+                EXPECT_EQ(result.read->bytes_mapped > 0, method == VmcoreReadMethod::mmap);
+                EXPECT_FALSE(result.read->fallback_reason);
+                exit_codes.push_back(result.exit_code);
+                const auto& dump_file = result.record.dump_file;
+                ASSERT_FALSE(dump_file.empty()) << output;
+                dumps.push_back(read_whole_file(dir_.file(output) + "/" + dump_file));
+            }
+            EXPECT_EQ(exit_codes[0], truncated ? kExitIncomplete : kExitComplete);
+            for (size_t i = 1; i < dumps.size(); ++i) {
+                EXPECT_EQ(exit_codes[i], exit_codes[0]);
+                EXPECT_TRUE(dumps[i] == dumps[0])
+                    << to_string(format) << (truncated ? " truncated" : "") << " reader " << i;
+            }
+        }
+    }
+}
+
 TEST_F(SaveDumpTest, NoVmcoreinfoFails) {
     VmcoreBuilder builder(kernel_.memory());
     for (const auto& load : kernel_.default_loads()) {

@@ -3,10 +3,13 @@
 #include <elf.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <array>
 #include <cstring>
 #include <fstream>
+#include <thread>
 
 #include "synthetic-vmcore.hpp"
 
@@ -385,4 +388,233 @@ TEST_F(HostileHeaderTest, AModestZeroTailIsStillAccepted) {
     auto vmcore = VmcoreFile::open(path_);
     ASSERT_TRUE(vmcore) << vmcore.error().message;
     EXPECT_EQ(vmcore->max_physical_address(), 1ULL << 30);
+}
+
+// Reading through mmap() windows (issue 18): the same bytes and the same
+// errors as pread(), whatever the window and wherever a read falls.
+class MmapWindowTest : public VmcoreReaderTest {
+  protected:
+    MmapWindowTest() {
+        VmcoreBuilder builder(memory_);
+        // A PT_LOAD that starts mid-window and one past a hole, so reads
+        // cross window and segment boundaries at different places.
+        builder.add_load({0, 0, 20 * kPageSize, std::nullopt})
+            .add_load({24 * kPageSize, 0, 40 * kPageSize, std::nullopt})
+            .add_cpu_notes(2)
+            .set_vmcoreinfo("PAGESIZE=4096\n");
+        builder.write(path_);
+    }
+    // Two pages of the running kernel: small enough that the file spans
+    // many windows.
+    static VmcoreReadOptions small_windows() {
+        return {VmcoreReadMethod::mmap, 2 * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE))};
+    }
+    static VmcoreReadOptions pread_only() { return {VmcoreReadMethod::pread, 0}; }
+    std::vector<std::byte> whole_file(const VmcoreFile& vmcore) const {
+        std::vector<std::byte> out(vmcore.file_size());
+        auto s = vmcore.read_file(0, out);
+        EXPECT_TRUE(s) << (s ? "" : s.error().message);
+        return out;
+    }
+    const std::string path_ = dir_.file("vmcore");
+};
+
+TEST_F(MmapWindowTest, WholeFileAndEveryFrameReadTheSameAsPread) {
+    auto mapped = VmcoreFile::open(path_, small_windows());
+    auto pread = VmcoreFile::open(path_, pread_only());
+    ASSERT_TRUE(mapped) << mapped.error().message;
+    ASSERT_TRUE(pread) << pread.error().message;
+    EXPECT_EQ(whole_file(*mapped), read_whole_file(path_));
+    EXPECT_EQ(whole_file(*pread), read_whole_file(path_));
+    std::vector<std::byte> frames_mapped(64 * kPageSize), frames_pread(64 * kPageSize);
+    ASSERT_TRUE(mapped->read_frames(0, frames_mapped));
+    ASSERT_TRUE(pread->read_frames(0, frames_pread));
+    EXPECT_EQ(frames_mapped, frames_pread);
+    EXPECT_TRUE(std::equal(frames_mapped.begin(), frames_mapped.begin() + kPageSize,
+                           memory_.page(0).begin()));
+    const auto stats = mapped->read_stats();
+    EXPECT_EQ(stats.method, VmcoreReadMethod::mmap);
+    EXPECT_EQ(stats.window_bytes, small_windows().window_bytes);
+    EXPECT_GT(stats.windows_mapped, 10u);
+    EXPECT_GT(stats.bytes_mapped, 64 * kPageSize);
+    EXPECT_FALSE(stats.fallback_reason);
+    const auto pread_stats = pread->read_stats();
+    EXPECT_EQ(pread_stats.bytes_mapped, 0u);
+    EXPECT_EQ(pread_stats.window_bytes, 0u);
+    EXPECT_GT(pread_stats.bytes_pread, 2 * 60 * kPageSize);  // file and frames
+}
+
+TEST_F(MmapWindowTest, ReadsAcrossOneOrManyWindowBoundaries) {
+    auto vmcore = VmcoreFile::open(path_, small_windows());
+    ASSERT_TRUE(vmcore) << vmcore.error().message;
+    const auto file = read_whole_file(path_);
+    const uint64_t window = small_windows().window_bytes;
+    // Just before a boundary to just after it; two whole windows and a bit
+    // more, from inside one; backwards, so every read maps a window again.
+    const std::vector<std::pair<uint64_t, size_t>> reads = {
+        {window - 100, 300},        {3 * window - 1, 2},     {window + 7, 2 * window + 123},
+        {5 * window, window},       {2 * window - 1, 1},     {0, 1},
+        {file.size() - 5000, 5000}, {window / 2, 4 * window}};
+    for (auto [offset, size] : reads) {
+        std::vector<std::byte> out(size);
+        auto s = vmcore->read_file(offset, out);
+        ASSERT_TRUE(s) << offset << "+" << size << ": " << s.error().message;
+        EXPECT_TRUE(
+            std::equal(out.begin(), out.end(), file.begin() + static_cast<ptrdiff_t>(offset)))
+            << offset << "+" << size;
+    }
+}
+
+TEST_F(MmapWindowTest, PreadMethodMapsNothing) {
+    auto vmcore = VmcoreFile::open(path_, pread_only());
+    ASSERT_TRUE(vmcore);
+    EXPECT_EQ(whole_file(*vmcore), read_whole_file(path_));
+    EXPECT_EQ(vmcore->read_stats().windows_mapped, 0u);
+    EXPECT_EQ(vmcore->read_stats().method, VmcoreReadMethod::pread);
+}
+
+TEST_F(MmapWindowTest, AutomaticMapsProcfsOnlyAndReadsAFileByPread) {
+    auto file = VmcoreFile::open(path_);
+    ASSERT_TRUE(file);
+    EXPECT_EQ(file->read_stats().method, VmcoreReadMethod::pread);
+    EXPECT_EQ(whole_file(*file), read_whole_file(path_));
+    EXPECT_EQ(file->read_stats().bytes_mapped, 0u);
+    EXPECT_EQ(to_string(VmcoreReadMethod::automatic), "auto");
+    EXPECT_EQ(parse_vmcore_read_method("auto"), VmcoreReadMethod::automatic);
+    EXPECT_EQ(parse_vmcore_read_method("mmap"), VmcoreReadMethod::mmap);
+    EXPECT_EQ(parse_vmcore_read_method("pread"), VmcoreReadMethod::pread);
+    EXPECT_EQ(parse_vmcore_read_method("read"), std::nullopt);
+}
+
+TEST_F(MmapWindowTest, ReadsSmallerThanAPageOutsideTheWindowArePread) {
+    // A page table walk reads 8 bytes here and there: no window for each.
+    auto vmcore = VmcoreFile::open(path_, small_windows());
+    ASSERT_TRUE(vmcore);
+    const auto file = read_whole_file(path_);
+    const auto before = vmcore->read_stats();
+    std::array<std::byte, 8> entry{};
+    const uint64_t far = file.size() - 3 * kPageSize;
+    ASSERT_TRUE(vmcore->read_file(far, entry));
+    EXPECT_TRUE(std::equal(entry.begin(), entry.end(), file.begin() + far));
+    const auto after = vmcore->read_stats();
+    EXPECT_EQ(after.windows_mapped, before.windows_mapped);
+    EXPECT_EQ(after.bytes_pread, before.bytes_pread + entry.size());
+}
+
+TEST_F(MmapWindowTest, WindowIsRoundedUpToThePageSize) {
+    auto vmcore = VmcoreFile::open(path_, {VmcoreReadMethod::mmap, 1000});
+    ASSERT_TRUE(vmcore);
+    EXPECT_EQ(vmcore->read_stats().window_bytes, static_cast<uint64_t>(::sysconf(_SC_PAGESIZE)));
+    EXPECT_EQ(whole_file(*vmcore), read_whole_file(path_));
+}
+
+TEST_F(MmapWindowTest, TruncatedFileFailsAtTheSamePlaceAsWithPread) {
+    VmcoreBuilder builder(memory_);
+    builder.add_load({0, 0, 32 * kPageSize, std::nullopt}).add_cpu_notes(1);
+    // Mid-page: the last partial page cannot be mapped and is read by pread().
+    const uint64_t cut = builder.first_load_offset() + 10 * kPageSize + 123;
+    builder.truncate_at(cut);
+    builder.write(path_);
+    for (const auto& options : {small_windows(), pread_only()}) {
+        auto vmcore = VmcoreFile::open(path_, options);
+        ASSERT_TRUE(vmcore) << vmcore.error().message;
+        EXPECT_EQ(vmcore->truncated_at(), cut);
+        read_phys(*vmcore, 0, 10 * kPageSize);
+        std::vector<std::byte> out(kPageSize);
+        auto past = vmcore->read_physical(10 * kPageSize, out);
+        ASSERT_FALSE(past);
+        EXPECT_EQ(past.error().errno_value, ENODATA);
+        EXPECT_THAT(past.error().message,
+                    HasSubstr(fmt::format("truncated: no data at offset {}", cut)));
+        // The 123 bytes before the cut still read.
+        auto last = vmcore->read_file(cut - 123, std::span(out).first(123));
+        EXPECT_TRUE(last);
+    }
+}
+
+TEST_F(MmapWindowTest, AFileCutShortAfterOpenIsReadByPreadNotMappedPastItsEnd) {
+    // Mapping past the end of a regular file faults with SIGBUS; the reader
+    // measures the file again before each window and reads the rest by
+    // pread(), which reports the missing data as an error.
+    auto vmcore = VmcoreFile::open(path_, small_windows());
+    ASSERT_TRUE(vmcore);
+    const uint64_t cut = vmcore->file_size() / 2 + 5;
+    ASSERT_EQ(::truncate(path_.c_str(), static_cast<off_t>(cut)), 0);
+    std::vector<std::byte> out(vmcore->file_size());
+    auto read = vmcore->read_file(0, out);
+    ASSERT_FALSE(read);
+    EXPECT_EQ(read.error().errno_value, ENODATA);
+    EXPECT_THAT(read.error().message,
+                HasSubstr(fmt::format("truncated: no data at offset {}", cut)));
+}
+
+// Run in a child: reads the whole file with RLIMIT_AS 1 MiB below what the
+// process uses, so no window can be mapped again (even after the last is
+// unmapped); 0 when it still read every byte,
+// by pread(), and said why.
+int read_with_no_room_to_map(const std::string& path, VmcoreReadOptions options,
+                             const std::vector<std::byte>& expected) {
+    auto vmcore = VmcoreFile::open(path, options);
+    std::vector<std::byte> out(expected.size());
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    uint64_t vm_size_kib = 0;
+    while (std::getline(status, line)) {
+        if (line.rfind("VmSize:", 0) == 0) {
+            vm_size_kib = std::stoull(line.substr(7));
+        }
+    }
+    status.close();
+    const rlim_t below_use = (vm_size_kib - 1024) * 1024;
+    const struct rlimit limit { below_use, below_use };
+    if (!vmcore || vm_size_kib < 2048 || ::setrlimit(RLIMIT_AS, &limit) != 0) {
+        return 2;
+    }
+    const uint64_t windows_before = vmcore->read_stats().windows_mapped;
+    const bool read = static_cast<bool>(vmcore->read_file(0, out));
+    const auto stats = vmcore->read_stats();
+    return read && out == expected && stats.fallback_reason &&
+                   stats.windows_mapped == windows_before &&
+                   stats.bytes_pread + stats.bytes_mapped > expected.size()
+               ? 0
+               : 1;
+}
+
+TEST_F(MmapWindowTest, ARefusedMmapFallsBackToPread) {
+    // mmap() fails with ENOMEM once the address space limit is reached.
+    const auto expected = read_whole_file(path_);
+    EXPECT_EXIT(::_exit(read_with_no_room_to_map(path_, small_windows(), expected)),
+                ::testing::ExitedWithCode(0), "");
+}
+
+TEST_F(MmapWindowTest, ThreadsReadingAtOnceAllGetTheirBytes) {
+    // One thread at a time uses the window, the others pread(): the same
+    // bytes for each, whoever wins.
+    auto vmcore = VmcoreFile::open(path_, small_windows());
+    ASSERT_TRUE(vmcore);
+    const auto expected = read_whole_file(path_);
+    std::vector<std::vector<std::byte>> results(4);
+    std::vector<std::thread> threads;
+    for (size_t t = 0; t < results.size(); ++t) {
+        threads.emplace_back([&, t] {
+            auto& out = results[t];
+            out.resize(expected.size());
+            for (int round = 0; round < 20; ++round) {
+                // Page-sized pieces, each thread from its own start.
+                for (size_t i = 0; i < expected.size(); i += kPageSize) {
+                    const size_t at = (i + t * 7 * kPageSize) % expected.size();
+                    const size_t size = std::min<size_t>(kPageSize, expected.size() - at);
+                    if (!vmcore->read_file(at, std::span(out).subspan(at, size))) {
+                        return;
+                    }
+                }
+            }
+        });
+    }
+    for (auto& thread : threads) {
+        thread.join();
+    }
+    for (const auto& out : results) {
+        EXPECT_EQ(out, expected);
+    }
 }
