@@ -152,19 +152,21 @@ e2e_crash_expect() {
     case $1 in
         # drivers/tty/sysrq.c: sysrq_crash_op's action_msg, pr_fmt "sysrq: ".
         sysrq) echo "sysrq: Trigger a crash" ;;
-        # include/asm-generic/bug.h via lib/bug.c, report_bug():
-        # "kernel BUG at %s:%u!"; the oops then panics (panic_on_oops).
-        bug) printf '%s\n' "kernel BUG at" "Kernel panic - not syncing: Fatal exception" ;;
+        # An oops never prints a panic line: oops_end() calls crash_kexec()
+        # itself when kexec_should_crash() (in interrupt, or panic_on_oops),
+        # before its panic("Fatal exception") (arch/x86/kernel/dumpstack.c).
+        # lib/bug.c, report_bug(): "kernel BUG at %s:%u!".
+        bug) echo "kernel BUG at" ;;
         # arch/x86/mm/fault.c, show_fault_oops().
-        null) printf '%s\n' "BUG: kernel NULL pointer dereference, address: 0000000000000000" \
-            "Kernel panic - not syncing: Fatal exception" ;;
+        null) echo "BUG: kernel NULL pointer dereference, address: 0000000000000000" ;;
         # kernel/panic.c: __warn() "WARNING: CPU: %d PID: %d at %pS",
         # check_panic_on_warn() "%s: panic_on_warn set ...".
         warn) printf '%s\n' "WARNING: CPU: " "panic_on_warn set" ;;
-        # arch/x86/kernel/dumpstack.c, oops_end(): an oops in interrupt
-        # context panics "Fatal exception in interrupt".
-        timer | hrtimer) printf '%s\n' "BUG: kernel NULL pointer dereference" \
-            "Kernel panic - not syncing: Fatal exception in interrupt" ;;
+        # The same oops, in softirq (kernel/time/timer.c, call_timer_fn())
+        # or hard interrupt context (kernel/time/hrtimer.c,
+        # __hrtimer_run_queues()): the call trace proves the context.
+        timer) printf '%s\n' "BUG: kernel NULL pointer dereference" "call_timer_fn" ;;
+        hrtimer) printf '%s\n' "BUG: kernel NULL pointer dereference" "__hrtimer_run_queues" ;;
         # kernel/watchdog.c, watchdog_timer_fn().
         softlockup) printf '%s\n' "BUG: soft lockup - CPU#0 stuck for" "Kernel panic - not syncing: softlockup: hung tasks" ;;
         # kernel/hung_task.c, check_hung_task().

@@ -24,6 +24,10 @@
 # 6.12's headers ship a vmlinux with BTF, and generating the module's would
 # need pahole (dwarves), which nothing else here needs.
 #
+# -fmacro-prefix-map: BUG()'s "kernel BUG at FILE:LINE!" names crashtest.c,
+# not the build directory, which holds the kernel release and the cache's
+# path: the crash's signature must be the same on both kernels.
+#
 # Reused when crashtest.c, Kbuild and this script are unchanged.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -66,6 +70,7 @@ fi
 rm -rf "$out"
 mkdir -p "$out"
 cp "$SRC/crashtest.c" "$SRC/Kbuild" "$out/"
-make -s -C "$kdir" M="$out" CC=gcc-12 CONFIG_DEBUG_INFO_BTF_MODULES= modules >&2 || e2e_die "building crashtest.ko for $KVER failed"
+make -s -C "$kdir" M="$out" CC=gcc-12 CONFIG_DEBUG_INFO_BTF_MODULES= \
+    KCFLAGS="-fmacro-prefix-map=$out/=" modules >&2 || e2e_die "building crashtest.ko for $KVER failed"
 echo "$want" > "$out/.fingerprint"
 echo "$out/crashtest.ko"
