@@ -143,6 +143,12 @@ const Case kCases[] = {
     {"crashtest-timer-6.12-amd64.txt",
      "BUG: kernel NULL pointer dereference in crashtest_write_null"},
     {"crashtest-nmi-6.1-amd64.txt", "NMI received for unknown reason"},
+    // The pc is in mdelay()'s busy-wait (delay_tsc here; another CPU model
+    // takes another loop): the spinning caller names the lockup.
+    {"crashtest-softlockup-6.1-amd64.txt", "watchdog: BUG: soft lockup in crashtest_trigger_write"},
+    {"crashtest-softlockup-6.12-amd64.txt",
+     "watchdog: BUG: soft lockup in crashtest_trigger_write"},
+    {"crashtest-hungtask-6.1-amd64.txt", "INFO: task hung in crashtest_trigger_write"},
 };
 
 INSTANTIATE_TEST_SUITE_P(KernelLogs, PanicSignatureTest, ::testing::ValuesIn(kCases),
@@ -176,6 +182,7 @@ TEST(PanicSignature, OneCrashTypeOnBothKernelsHasOneSignature) {
         {"crashtest-null-6.1-amd64.txt", "crashtest-null-6.12-amd64.txt"},
         {"crashtest-warn-6.1-amd64.txt", "crashtest-warn-6.12-amd64.txt"},
         {"crashtest-timer-6.1-amd64.txt", "crashtest-timer-6.12-amd64.txt"},
+        {"crashtest-softlockup-6.1-amd64.txt", "crashtest-softlockup-6.12-amd64.txt"},
     };
     for (const auto& [on_6_1, on_6_12] : same_crash) {
         const auto first = panic_signature(fixture(on_6_1));
