@@ -149,6 +149,10 @@ const Case kCases[] = {
     {"crashtest-softlockup-6.12-amd64.txt",
      "watchdog: BUG: soft lockup in crashtest_trigger_write"},
     {"crashtest-hungtask-6.1-amd64.txt", "INFO: task hung in crashtest_trigger_write"},
+    {"crashtest-hungtask-6.12-amd64.txt", "INFO: task hung in crashtest_trigger_write"},
+    // The recursion's frames are crashtest_recurse.isra.0: the suffix goes.
+    {"crashtest-stack-6.1-amd64.txt", "BUG: TASK stack guard page was hit in crashtest_recurse"},
+    {"crashtest-stack-6.12-amd64.txt", "BUG: TASK stack guard page was hit in crashtest_recurse"},
 };
 
 INSTANTIATE_TEST_SUITE_P(KernelLogs, PanicSignatureTest, ::testing::ValuesIn(kCases),
@@ -183,6 +187,8 @@ TEST(PanicSignature, OneCrashTypeOnBothKernelsHasOneSignature) {
         {"crashtest-warn-6.1-amd64.txt", "crashtest-warn-6.12-amd64.txt"},
         {"crashtest-timer-6.1-amd64.txt", "crashtest-timer-6.12-amd64.txt"},
         {"crashtest-softlockup-6.1-amd64.txt", "crashtest-softlockup-6.12-amd64.txt"},
+        {"crashtest-hungtask-6.1-amd64.txt", "crashtest-hungtask-6.12-amd64.txt"},
+        {"crashtest-stack-6.1-amd64.txt", "crashtest-stack-6.12-amd64.txt"},
     };
     for (const auto& [on_6_1, on_6_12] : same_crash) {
         const auto first = panic_signature(fixture(on_6_1));
