@@ -153,6 +153,10 @@ const Case kCases[] = {
     // The recursion's frames are crashtest_recurse.isra.0: the suffix goes.
     {"crashtest-stack-6.1-amd64.txt", "BUG: TASK stack guard page was hit in crashtest_recurse"},
     {"crashtest-stack-6.12-amd64.txt", "BUG: TASK stack guard page was hit in crashtest_recurse"},
+    {"crashtest-oom-6.1-amd64.txt",
+     "Kernel panic - not syncing: Out of memory: system-wide panic_on_oom is enabled"},
+    {"crashtest-oom-6.12-amd64.txt",
+     "Kernel panic - not syncing: Out of memory: system-wide panic_on_oom is enabled"},
 };
 
 INSTANTIATE_TEST_SUITE_P(KernelLogs, PanicSignatureTest, ::testing::ValuesIn(kCases),
@@ -189,6 +193,7 @@ TEST(PanicSignature, OneCrashTypeOnBothKernelsHasOneSignature) {
         {"crashtest-softlockup-6.1-amd64.txt", "crashtest-softlockup-6.12-amd64.txt"},
         {"crashtest-hungtask-6.1-amd64.txt", "crashtest-hungtask-6.12-amd64.txt"},
         {"crashtest-stack-6.1-amd64.txt", "crashtest-stack-6.12-amd64.txt"},
+        {"crashtest-oom-6.1-amd64.txt", "crashtest-oom-6.12-amd64.txt"},
     };
     for (const auto& [on_6_1, on_6_12] : same_crash) {
         const auto first = panic_signature(fixture(on_6_1));
