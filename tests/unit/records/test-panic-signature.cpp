@@ -143,6 +143,7 @@ const Case kCases[] = {
     {"crashtest-timer-6.12-amd64.txt",
      "BUG: kernel NULL pointer dereference in crashtest_write_null"},
     {"crashtest-nmi-6.1-amd64.txt", "NMI received for unknown reason"},
+    {"crashtest-nmi-6.12-amd64.txt", "NMI received for unknown reason"},
     // The pc is in mdelay()'s busy-wait (delay_tsc here; another CPU model
     // takes another loop): the spinning caller names the lockup.
     {"crashtest-softlockup-6.1-amd64.txt", "watchdog: BUG: soft lockup in crashtest_trigger_write"},
@@ -194,6 +195,7 @@ TEST(PanicSignature, OneCrashTypeOnBothKernelsHasOneSignature) {
         {"crashtest-hungtask-6.1-amd64.txt", "crashtest-hungtask-6.12-amd64.txt"},
         {"crashtest-stack-6.1-amd64.txt", "crashtest-stack-6.12-amd64.txt"},
         {"crashtest-oom-6.1-amd64.txt", "crashtest-oom-6.12-amd64.txt"},
+        {"crashtest-nmi-6.1-amd64.txt", "crashtest-nmi-6.12-amd64.txt"},
     };
     for (const auto& [on_6_1, on_6_12] : same_crash) {
         const auto first = panic_signature(fixture(on_6_1));
