@@ -142,6 +142,11 @@ const Case kCases[] = {
      "BUG: kernel NULL pointer dereference in crashtest_write_null"},
     {"crashtest-timer-6.12-amd64.txt",
      "BUG: kernel NULL pointer dereference in crashtest_write_null"},
+    // And in an hrtimer callback (hard interrupt).
+    {"crashtest-hrtimer-6.1-amd64.txt",
+     "BUG: kernel NULL pointer dereference in crashtest_write_null"},
+    {"crashtest-hrtimer-6.12-amd64.txt",
+     "BUG: kernel NULL pointer dereference in crashtest_write_null"},
     {"crashtest-nmi-6.1-amd64.txt", "NMI received for unknown reason"},
     {"crashtest-nmi-6.12-amd64.txt", "NMI received for unknown reason"},
     // The pc is in mdelay()'s busy-wait (delay_tsc here; another CPU model
@@ -196,6 +201,7 @@ TEST(PanicSignature, OneCrashTypeOnBothKernelsHasOneSignature) {
         {"crashtest-stack-6.1-amd64.txt", "crashtest-stack-6.12-amd64.txt"},
         {"crashtest-oom-6.1-amd64.txt", "crashtest-oom-6.12-amd64.txt"},
         {"crashtest-nmi-6.1-amd64.txt", "crashtest-nmi-6.12-amd64.txt"},
+        {"crashtest-hrtimer-6.1-amd64.txt", "crashtest-hrtimer-6.12-amd64.txt"},
     };
     for (const auto& [on_6_1, on_6_12] : same_crash) {
         const auto first = panic_signature(fixture(on_6_1));
