@@ -134,6 +134,9 @@ const Case kCases[] = {
      "BUG: kernel NULL pointer dereference in crashtest_write_null"},
     {"crashtest-null-6.12-amd64.txt",
      "BUG: kernel NULL pointer dereference in crashtest_write_null"},
+    // BUG() names crashtest.c, not the build directory (build-module.sh).
+    {"crashtest-bug-6.1-amd64.txt", "kernel BUG at crashtest.c:124"},
+    {"crashtest-bug-6.12-amd64.txt", "kernel BUG at crashtest.c:124"},
     {"crashtest-warn-6.1-amd64.txt", "WARNING in crashtest_trigger_write"},
     {"crashtest-warn-6.12-amd64.txt", "WARNING in crashtest_trigger_write"},
     // The oops in a timer callback (softirq): the same function, so the same
@@ -202,6 +205,7 @@ TEST(PanicSignature, OneCrashTypeOnBothKernelsHasOneSignature) {
         {"crashtest-oom-6.1-amd64.txt", "crashtest-oom-6.12-amd64.txt"},
         {"crashtest-nmi-6.1-amd64.txt", "crashtest-nmi-6.12-amd64.txt"},
         {"crashtest-hrtimer-6.1-amd64.txt", "crashtest-hrtimer-6.12-amd64.txt"},
+        {"crashtest-bug-6.1-amd64.txt", "crashtest-bug-6.12-amd64.txt"},
     };
     for (const auto& [on_6_1, on_6_12] : same_crash) {
         const auto first = panic_signature(fixture(on_6_1));
