@@ -161,7 +161,10 @@ log=$OUT/serial.log
 at() { e2e_stamp "$log" "$@"; }
 crash=$(at 'E2E: CRASH_TRIGGER')
 # The panic itself: later than the trigger for the types a watchdog detects
-# (soft lockup, hung task) or that take a while (OOM).
+# (soft lockup, hung task) or that take a while (OOM). Empty for an oops,
+# which kexecs before any panic line (oops_end() calls crash_kexec()), and
+# for an NMI, whose panic line reaches the log but not the serial console
+# (printk from NMI context is flushed to consoles later, never here).
 panic_at=$(at 'Kernel panic - not syncing')
 done_at=$(at 'E2E: CAPTURE_DONE')
 # field KEY: the value of KEY=... on the guest's E2E: lines ("" if none)
