@@ -233,9 +233,9 @@ done
 
 # Every kind of crash captured (issue 16): in every run the two riskiest
 # contexts, an NMI (QMP inject-nmi, unknown_nmi_panic) and an oops in a
-# timer callback (softirq, "Fatal exception in interrupt"), on both kernels,
-# and each type's signature the same on both (about 4 min: 4 cycles of about
-# a minute); FULL=1 runs every type (tests/e2e/run-crash-types.sh, README
+# timer callback (softirq; the oops kexecs at once, oops_end()), on both
+# kernels, and each type's signature the same on both (4 cycles: 1.5 min on
+# an idle host, up to 4 on a busy one); FULL=1 runs every type (tests/e2e/run-crash-types.sh, README
 # "Crash types"). The first run fetches each kernel's linux-headers .debs
 # (about 15 MB each) to build the crashtest module.
 step "crash types in QEMU: NMI and timer callback on both kernels, one signature per type"
