@@ -41,6 +41,7 @@ arm64_packages=(
 )
 test_packages=(
     qemu-system-x86 qemu-utils          # real kernel crashes under TCG
+    gcc-12 make                         # tests/e2e/crashtest: the crash-type module, built with Debian kernels' compiler against their linux-headers (fetched by build-module.sh with apt-get download, unpacked in the cache, not installed)
     qemu-system-arm                     # qemu-system-aarch64: real arm64 kernel crashes under TCG (tests/e2e/arm64, issue 14)
     qemu-user                           # qemu-aarch64: the arm64 makedumpfile on the host, as a reference for arm64 dumps (the amd64 one reads x86 dumps only)
     linux-image-amd64 linux-image-6.12-amd64 # the two kernels Debian 12 ships

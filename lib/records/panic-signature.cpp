@@ -103,7 +103,10 @@ bool starts_with_any(std::string_view name, std::initializer_list<std::string_vi
 // watchdog and NMI handlers that notice a lockup, the spinlock slow paths a
 // soft lockup spins in, and the sleeping primitives a hung task waits in
 // (kernel/sched/core.c, kernel/locking/), the string and memory copies
-// (arch/x86/lib/memcpy_64.S …) whose caller is the one at fault, and the
+// (arch/x86/lib/memcpy_64.S …) whose caller is the one at fault, the
+// busy-wait loops of udelay()/mdelay() a spinning caller sits in
+// (arch/x86/lib/delay.c: delay_tsc, delay_halt_*, delay_loop, which one by
+// CPU), and the
 // checkers that report on behalf of their caller (might_sleep, KASAN,
 // KFENCE). sysrq_handle_crash is not here: it is what crashes for sysrq-c.
 bool is_reporting_frame(std::string_view name) {
@@ -192,6 +195,11 @@ bool is_reporting_frame(std::string_view name) {
                                   "rt_mutex_",
                                   "__rt_mutex",
                                   "__down",
+                                  "delay_",
+                                  "__delay",
+                                  "__const_udelay",
+                                  "__udelay",
+                                  "__ndelay",
                                   "memcpy",
                                   "__memcpy",
                                   "memset",

@@ -1,11 +1,14 @@
 #!/bin/bash
 # Build the guest images for one kernel:
-#   build-initramfs.sh KVER OUTDIR [SAVER_BINARY [LOADER_BINARY]]
+#   build-initramfs.sh KVER OUTDIR [SAVER_BINARY [LOADER_BINARY [MODULE]]]
 # KVER may be a full release (6.1.0-56-amd64) or a series (6.1, 6.12).
 # SAVER_BINARY defaults to build/cli/crashcapture-save; when it does not exist
 # the images are built without it (the guest can then only save with cp/mdf).
 # LOADER_BINARY defaults to build/tests/e2e/crashcapture-kexec-load; when it
 # does not exist the first kernel can only load with kexec -p (-s or -c).
+# MODULE (optional): the crashtest module built for KVER
+# (crashtest/build-module.sh), put at /lib/crashtest.ko of the first kernel's
+# part only, for the e2e.crash= types that need it.
 #
 # OUTDIR receives:
 #   vmlinuz      the kernel, used for the first and the capture kernel
@@ -23,13 +26,14 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-[ $# -ge 2 ] || e2e_die "usage: build-initramfs.sh KVER OUTDIR [SAVER_BINARY [LOADER_BINARY]]"
+[ $# -ge 2 ] || e2e_die "usage: build-initramfs.sh KVER OUTDIR [SAVER_BINARY [LOADER_BINARY [MODULE]]]"
 KVER=$(e2e_kver "$1")
 OUTDIR=$2
 SAVER=${3:-$DEFAULT_SAVER}
 [ -x "$SAVER" ] || SAVER=
 LOADER=${4:-$DEFAULT_LOADER}
 [ -x "$LOADER" ] || LOADER=
+MODULE=${5:-}
 
 # What the capture kernel loads, in this order (guest-init.sh): the virtio PCI
 # transport and disk, crc32c for ext4 metadata checksums, ext4 itself, and
@@ -52,6 +56,7 @@ fingerprint() {
         stat -L -c '%n %s %Y' "/boot/vmlinuz-$KVER" "$BUSYBOX" "${PROGRAMS[@]}"
         [ -z "$SAVER" ] || sha256sum "$SAVER"
         [ -z "$LOADER" ] || sha256sum "$LOADER"
+        [ -z "$MODULE" ] || sha256sum "$MODULE"
         echo "modules ${MODULES[*]}"
     } | sha256sum | cut -d' ' -f1
 }
@@ -158,6 +163,7 @@ if [ -n "$LOADER" ]; then
     strip --strip-debug -o "$extra/usr/bin/crashcapture-kexec-load" "$LOADER"
     copy_libraries "$LOADER" "$extra"
 fi
+[ -z "$MODULE" ] || install -D -m 0644 "$MODULE" "$extra/lib/crashtest.ko"
 (cd "$extra" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) > "$work/extra.cpio"
 cat "$work/extra.cpio" "$work/capture.img" > "$work/first.img"
 

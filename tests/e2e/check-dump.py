@@ -1,11 +1,13 @@
 #!/usr/bin/python3
 """Check a dump directory written by crashcapture-save in a QEMU crash cycle.
 
-  check-dump.py [--no-record] DUMP_DIR MARKER
+  check-dump.py [--no-record] [--expect TEXT]... DUMP_DIR MARKER
 
 * status.json says "complete";
 * vmcore-dmesg.txt holds MARKER (written to /dev/kmsg just before the crash)
-  and the line the kernel prints when sysrq-c fires;
+  and each --expect TEXT, the crash's report lines (default: the line the
+  kernel prints when sysrq-c fires; lib.sh's e2e_crash_expect has them for
+  every crash type);
 * libkdumpfile opens vmcore, and the number of page frames it can read
   equals status.json's pages.written + pages.zero (zero pages are kept
   through one shared descriptor, so they are readable too);
@@ -50,8 +52,16 @@ def main():
     args = sys.argv[1:]
     with_record = "--no-record" not in args
     args = [a for a in args if a != "--no-record"]
+    expected_lines = []
+    while "--expect" in args:
+        at = args.index("--expect")
+        if at + 1 >= len(args):
+            raise SystemExit("check-dump.py: --expect needs a value")
+        expected_lines.append(args[at + 1])
+        del args[at:at + 2]
+    expected_lines = expected_lines or [SYSRQ_CRASH_LINE]
     if len(args) != 2:
-        raise SystemExit("usage: check-dump.py [--no-record] DUMP_DIR MARKER")
+        raise SystemExit("usage: check-dump.py [--no-record] [--expect TEXT]... DUMP_DIR MARKER")
     directory, marker = args
     vmcore = os.path.join(directory, "vmcore")
 
@@ -70,7 +80,8 @@ def main():
         log = ""
         check(False, f"vmcore-dmesg.txt: {e.strerror}")
     check(marker in log, f"marker {marker} in vmcore-dmesg.txt")
-    check(SYSRQ_CRASH_LINE in log, f"'{SYSRQ_CRASH_LINE}' in vmcore-dmesg.txt")
+    for line in expected_lines:
+        check(line in log, f"'{line}' in vmcore-dmesg.txt")
 
     # libkdumpfile: without an OS type it cannot set up address translation
     # and refuses even physical reads.

@@ -18,6 +18,8 @@
 #   e2e.action=crash|idle|poweroff   what the first kernel does once loaded;
 #                          idle waits forever (for QEMU dump-guest-memory)
 #   e2e.busy=MiB           memory to fill before crashing or idling (default 0)
+#   e2e.crash=TYPE         how the first kernel crashes (default sysrq: sysrq-c);
+#                          the other types are crash_by_type()'s below
 #
 # Every stage prints "E2E: STAGE ..." on the console: the host timestamps the
 # serial log, and its timings come from these lines.
@@ -67,6 +69,7 @@ SAVE=$(arg e2e.save $SAVE_DEFAULT)
 SAVE_ARGS=$(arg e2e.saveargs "")
 ACTION=$(arg e2e.action crash)
 BUSY=$(arg e2e.busy 0)
+CRASH_TYPE=$(arg e2e.crash sysrq)
 
 # fill_memory MIB: make the crashed kernel's memory look like a used
 # machine's, so that filtering and compression are measured on something
@@ -126,6 +129,74 @@ fill_memory() {
         i=$((i + 1))
     done
     stage "BUSY_DONE $(awk '/^(MemFree|Cached|AnonPages|Slab):/ { printf "%s%dMiB ", $1, $2 / 1024 }' /proc/meminfo)"
+}
+
+# set_sysctl NAME VALUE: NAME as under /proc/sys (kernel/panic_on_oops)
+set_sysctl() {
+    echo "$2" > "/proc/sys/$1" || die "sysctl $1=$2"
+}
+
+# crash_by_type TYPE: crash this kernel some other way than sysrq-c, with the
+# sysctls that turn the failure into a panic (Debian's defaults leave every
+# one of them off, and the kernel would carry on). The module types are
+# tests/e2e/crashtest/crashtest.c's, in /lib/crashtest.ko of the first
+# kernel's image; the write to its trigger runs in a child shell, so the task
+# that crashes is not init.
+crash_by_type() {
+    case $1 in
+        bug | null | warn | timer | hrtimer | softlockup | hungtask | stack)
+            insmod /lib/crashtest.ko || die "insmod crashtest.ko"
+            mount -t debugfs debugfs /sys/kernel/debug 2> /dev/null
+            [ -e /sys/kernel/debug/crashtest/trigger ] || die "no /sys/kernel/debug/crashtest/trigger"
+            ;;
+        oom | nmi) ;;
+        *) die "unknown e2e.crash=$1" ;;
+    esac
+    case $1 in
+        # An oops kills the task and the kernel goes on unless panic_on_oops
+        # (arch/x86/kernel/dumpstack.c, oops_end()); in interrupt context it
+        # panics regardless ("Fatal exception in interrupt").
+        bug | null | timer | hrtimer | stack) set_sysctl kernel/panic_on_oops 1 ;;
+        # kernel/panic.c, __warn(): check_panic_on_warn("kernel").
+        warn) set_sysctl kernel/panic_on_warn 1 ;;
+        # kernel/watchdog.c: a soft lockup is reported after
+        # 2 * watchdog_thresh seconds (get_softlockup_thresh()), and
+        # watchdog_timer_fn() panics with softlockup_panic.
+        softlockup)
+            set_sysctl kernel/softlockup_panic 1
+            set_sysctl kernel/watchdog_thresh 1
+            ;;
+        # kernel/hung_task.c: khungtaskd wakes every hung_task_timeout_secs
+        # (hung_task_check_interval_secs is 0) and check_hung_task() panics
+        # with hung_task_panic on a task blocked that long.
+        hungtask)
+            set_sysctl kernel/hung_task_panic 1
+            set_sysctl kernel/hung_task_timeout_secs 2
+            ;;
+        # mm/oom_kill.c, check_panic_on_oom(): "Out of memory: system-wide
+        # panic_on_oom is enabled" instead of killing a task. overcommit 1
+        # lets one allocation larger than the memory left succeed, so the
+        # OOM comes from faulting it in, not from a refused malloc.
+        oom)
+            set_sysctl vm/panic_on_oom 1
+            set_sysctl vm/overcommit_memory 1
+            ;;
+        # arch/x86/kernel/nmi.c, unknown_nmi_error(): an NMI no handler
+        # claims (QEMU's inject-nmi, as a BMC's "diagnostic interrupt")
+        # panics with unknown_nmi_panic, "NMI: Not continuing".
+        nmi) set_sysctl kernel/unknown_nmi_panic 1 ;;
+    esac
+    stage "CRASH_TRIGGER type=$1"
+    case $1 in
+        # dd's one buffer of 1.5 GiB (more than the guest's memory),
+        # filled page by page from /dev/zero.
+        oom) dd if=/dev/zero of=/dev/null bs=1536M count=1 2> /dev/null & ;;
+        # The host sends the NMI over QMP once it sees CRASH_TRIGGER.
+        nmi) ;;
+        *) (echo "$1" > /sys/kernel/debug/crashtest/trigger) & ;;
+    esac
+    sleep 120
+    die "still running 120 s after the $1 crash"
 }
 
 # mark: a marker only this boot wrote, in the kernel log. Finding it in the
@@ -188,6 +259,7 @@ if [ ! -e /proc/vmcore ]; then
     rm -f /boot/vmlinuz /boot/capture.img /usr/bin/crashcapture-kexec-load
     [ "$BUSY" -gt 0 ] && fill_memory "$BUSY"
     mark
+    [ "$CRASH_TYPE" = sysrq ] || crash_by_type "$CRASH_TYPE"
     stage CRASH_TRIGGER
     echo 1 > /proc/sys/kernel/sysrq
     echo c > /proc/sysrq-trigger

@@ -120,14 +120,15 @@ e2e_disk_extract() {
     debugfs -R "rdump $dir $dest" "$image" > /dev/null 2>&1
 }
 
-# e2e_initramfs KVER [SAVER [LOADER]] -> directory holding vmlinuz,
+# e2e_initramfs KVER [SAVER [LOADER [MODULE]]] -> directory holding vmlinuz,
 # capture.img and first.img for KVER (built or reused by build-initramfs.sh).
 # The cache key includes whether our saver is inside, so SAVE=cp corpus runs
 # and saver runs do not rebuild each other's images. LOADER (default: the
 # built crashcapture-kexec-load, if any) goes into the first kernel's part
-# only.
+# only, and so does MODULE (crashtest.ko, for e2e.crash= types), in images of
+# their own.
 e2e_initramfs() {
-    local kver=$1 saver=${2:-} loader=${3:-$DEFAULT_LOADER} dir
+    local kver=$1 saver=${2:-} loader=${3:-$DEFAULT_LOADER} module=${4:-} dir
     if [ -n "$saver" ] && [ -x "$saver" ]; then
         dir=$CACHE/initramfs/$kver-saver
     else
@@ -135,8 +136,50 @@ e2e_initramfs() {
         saver=/nonexistent
     fi
     [ -x "$loader" ] || loader=/nonexistent
-    "$E2E_DIR/build-initramfs.sh" "$kver" "$dir" "$saver" "$loader" >&2 || return 1
+    [ -z "$module" ] || dir=$dir-crashtest
+    "$E2E_DIR/build-initramfs.sh" "$kver" "$dir" "$saver" "$loader" "$module" >&2 || return 1
     echo "$dir"
+}
+
+# The crash types of guest-init.sh's e2e.crash= (sysrq is the default), and
+# those that need the crashtest module in the guest.
+E2E_CRASH_TYPES="sysrq bug null warn timer hrtimer softlockup hungtask stack oom nmi"
+E2E_MODULE_CRASH_TYPES="bug null warn timer hrtimer softlockup hungtask stack"
+
+# e2e_crash_expect TYPE -> the lines (one a line) the crashed kernel's log
+# must hold after a crash of TYPE, in the kernel's own words (6.1 and 6.12).
+e2e_crash_expect() {
+    case $1 in
+        # drivers/tty/sysrq.c: sysrq_crash_op's action_msg, pr_fmt "sysrq: ".
+        sysrq) echo "sysrq: Trigger a crash" ;;
+        # An oops never prints a panic line: oops_end() calls crash_kexec()
+        # itself when kexec_should_crash() (in interrupt, or panic_on_oops),
+        # before its panic("Fatal exception") (arch/x86/kernel/dumpstack.c).
+        # lib/bug.c, report_bug(): "kernel BUG at %s:%u!".
+        bug) echo "kernel BUG at" ;;
+        # arch/x86/mm/fault.c, show_fault_oops().
+        null) echo "BUG: kernel NULL pointer dereference, address: 0000000000000000" ;;
+        # kernel/panic.c: __warn() "WARNING: CPU: %d PID: %d at %pS",
+        # check_panic_on_warn() "%s: panic_on_warn set ...".
+        warn) printf '%s\n' "WARNING: CPU: " "panic_on_warn set" ;;
+        # The same oops, in softirq (kernel/time/timer.c, call_timer_fn())
+        # or hard interrupt context (kernel/time/hrtimer.c,
+        # __hrtimer_run_queues()): the call trace proves the context.
+        timer) printf '%s\n' "BUG: kernel NULL pointer dereference" "call_timer_fn" ;;
+        hrtimer) printf '%s\n' "BUG: kernel NULL pointer dereference" "__hrtimer_run_queues" ;;
+        # kernel/watchdog.c, watchdog_timer_fn().
+        softlockup) printf '%s\n' "BUG: soft lockup - CPU#0 stuck for" "Kernel panic - not syncing: softlockup: hung tasks" ;;
+        # kernel/hung_task.c, check_hung_task().
+        hungtask) printf '%s\n' "blocked for more than 2 seconds" "Kernel panic - not syncing: hung_task: blocked tasks" ;;
+        # arch/x86/kernel/traps.c, handle_stack_overflow().
+        stack) echo "stack guard page was hit at" ;;
+        # mm/oom_kill.c: out_of_memory() -> dump_header() "invoked
+        # oom-killer", check_panic_on_oom().
+        oom) printf '%s\n' "invoked oom-killer" "Kernel panic - not syncing: Out of memory: system-wide panic_on_oom is enabled" ;;
+        # arch/x86/kernel/nmi.c, unknown_nmi_error().
+        nmi) printf '%s\n' "NMI received for unknown reason" "Kernel panic - not syncing: NMI: Not continuing" ;;
+        *) return 1 ;;
+    esac
 }
 
 # e2e_json FILE EXPR: evaluate a python expression over the JSON document

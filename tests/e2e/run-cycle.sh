@@ -8,7 +8,7 @@
 #   run-cycle.sh [--kver K] [--mem MIB] [--crash SIZE] [--kexec s|c|ours]
 #                [--save ours|cp|mdf] [--busy MIB] [--save-args A,B]
 #                [--timeout S] [--out DIR] [--saver PATH] [--loader PATH]
-#                [--keep-disk]
+#                [--keep-disk] [--crash-type TYPE]
 # Each flag has an environment twin (defaults in brackets):
 #   KVER [newest 6.1]   MEM [1024]   CRASH [256M]   KEXEC [s]
 #   SAVE [ours when the saver is built, else cp]    BUSY [0]
@@ -17,6 +17,11 @@
 #   SAVER [build/cli/crashcapture-save]   KEEP_DISK [0]
 #   LOADER [build/tests/e2e/crashcapture-kexec-load] (KEXEC=ours)
 #   CPU [qemu64]   SMP [1]   ACCEL [tcg]
+#   CRASH_TYPE [sysrq]: how the first kernel crashes (guest-init.sh's
+#     e2e.crash=; lib.sh lists the types). Types other than sysrq build
+#     crashtest.ko for the kernel (crashtest/build-module.sh) into images of
+#     their own; nmi gives QEMU a QMP socket, OUT/qmp.sock, over which this
+#     script sends inject-nmi once the guest prints CRASH_TRIGGER.
 #
 # OUT receives serial.log (each line prefixed with seconds since QEMU
 # started), timings.txt, qemu-cmd.txt and the dump directory's files
@@ -41,6 +46,7 @@ KEEP_DISK=${KEEP_DISK:-0}
 CPU=${CPU:-qemu64}
 SMP=${SMP:-1}
 ACCEL=${ACCEL:-tcg}
+CRASH_TYPE=${CRASH_TYPE:-sysrq}
 
 while [ $# -gt 0 ]; do
     case $1 in
@@ -55,6 +61,7 @@ while [ $# -gt 0 ]; do
         --out) OUT=$2 ;;
         --saver) SAVER=$2 ;;
         --loader) LOADER=$2 ;;
+        --crash-type) CRASH_TYPE=$2 ;;
         --keep-disk)
             KEEP_DISK=1
             shift
@@ -87,9 +94,17 @@ case $KEXEC in
 esac
 case "$MEM$BUSY$TIMEOUT" in *[!0-9]*) e2e_die "MEM, BUSY and TIMEOUT are numbers" ;; esac
 [ "$SAVE" = ours ] || SAVER=
+e2e_crash_expect "$CRASH_TYPE" > /dev/null || e2e_die "CRASH_TYPE must be one of: $E2E_CRASH_TYPES"
+# Every type but sysrq gets the module in its images, also oom and nmi that
+# do not load it: one image per kernel for the whole matrix, kept apart from
+# the sysrq images every other test uses.
+module=
+if [ "$CRASH_TYPE" != sysrq ]; then
+    module=$("$E2E_DIR/crashtest/build-module.sh" "$KVER") || e2e_die "no crashtest module for $KVER"
+fi
 OUT=${OUT:-$CACHE/runs/$KVER-m$MEM-ck$CRASH-k$KEXEC-$SAVE-b$BUSY}
 
-images=$(e2e_initramfs "$KVER" "$SAVER" "$LOADER")
+images=$(e2e_initramfs "$KVER" "$SAVER" "$LOADER" "$module")
 
 # OUT belongs to this run: it is emptied first, but only when a previous run
 # made it (or it is empty), never an arbitrary directory.
@@ -106,6 +121,7 @@ e2e_disk_create "$disk" $((MEM + 512))
 
 cmdline="console=ttyS0 crashkernel=$CRASH panic=1 e2e.kexec=$KEXEC e2e.save=$SAVE e2e.busy=$BUSY"
 [ -z "$SAVE_ARGS" ] || cmdline="$cmdline e2e.saveargs=$SAVE_ARGS"
+[ "$CRASH_TYPE" = sysrq ] || cmdline="$cmdline e2e.crash=$CRASH_TYPE"
 # -nodefaults: no VGA, NIC or floppy to probe (boot time under TCG);
 # -no-reboot: the capture kernel's panic=1 ends QEMU instead of looping;
 # cache=unsafe: the host's page cache is fine for a throwaway disk.
@@ -113,15 +129,30 @@ qemu=(qemu-system-x86_64 -nodefaults -no-user-config -accel "$ACCEL" -cpu "$CPU"
     -smp "$SMP" -m "$MEM" -kernel "$images/vmlinuz" -initrd "$images/first.img"
     -append "$cmdline" -drive "file=$disk,format=raw,if=virtio,cache=unsafe"
     -serial stdio -display none -no-reboot)
+[ "$CRASH_TYPE" != nmi ] || qemu+=(-qmp "unix:$OUT/qmp.sock,server=on,wait=off")
 printf '%q ' "${qemu[@]}" > "$OUT/qemu-cmd.txt"
 echo >> "$OUT/qemu-cmd.txt"
 
 e2e_log "cycle: kernel $KVER, ${MEM} MiB, crashkernel=$CRASH, kexec=$KEXEC, save=$SAVE," \
     "busy ${BUSY} MiB, timeout ${TIMEOUT}s -> $OUT"
+# inject_nmi_when_ready: what a BMC's "diagnostic interrupt" does, once the
+# guest has set unknown_nmi_panic and says so with CRASH_TRIGGER.
+inject_nmi_when_ready() {
+    local _
+    for _ in $(seq $((TIMEOUT * 2))); do
+        if grep -q 'E2E: CRASH_TRIGGER' "$OUT/serial.log" 2> /dev/null; then
+            "$PYTHON" "$E2E_DIR/qmp.py" "$OUT/qmp.sock" inject-nmi > "$OUT/inject-nmi.txt" 2>&1
+            return
+        fi
+        sleep 0.5
+    done
+}
 t0=$(e2e_us)
 set +e
+[ "$CRASH_TYPE" != nmi ] || inject_nmi_when_ready &
 timeout -k 10 "$TIMEOUT" "${qemu[@]}" < /dev/null 2>&1 | e2e_timestamp "$t0" > "$OUT/serial.log"
 qemu_rc=${PIPESTATUS[0]}
+wait
 set -e
 t_exit=$(e2e_secs $(($(e2e_us) - t0)))
 
@@ -129,11 +160,17 @@ t_exit=$(e2e_secs $(($(e2e_us) - t0)))
 log=$OUT/serial.log
 at() { e2e_stamp "$log" "$@"; }
 crash=$(at 'E2E: CRASH_TRIGGER')
+# The panic itself: later than the trigger for the types a watchdog detects
+# (soft lockup, hung task) or that take a while (OOM). Empty for an oops,
+# which kexecs before any panic line (oops_end() calls crash_kexec()), and
+# for an NMI, whose panic line reaches the log but not the serial console
+# (printk from NMI context is flushed to consoles later, never here).
+panic_at=$(at 'Kernel panic - not syncing')
 done_at=$(at 'E2E: CAPTURE_DONE')
 # field KEY: the value of KEY=... on the guest's E2E: lines ("" if none)
 field() { { grep -o "E2E: .*[ ]$1=[^ ]*" "$log" || true; } | head -1 | sed "s/.*[ ]$1=//"; }
 {
-    echo "# kernel=$KVER mem=$MEM crashkernel=$CRASH kexec=$KEXEC save=$SAVE busy=$BUSY qemu_rc=$qemu_rc"
+    echo "# kernel=$KVER mem=$MEM crashkernel=$CRASH kexec=$KEXEC save=$SAVE busy=$BUSY crash_type=$CRASH_TYPE qemu_rc=$qemu_rc"
     echo "# seconds since QEMU started, then durations"
     echo "first_kernel_start $(at 'Linux version' 1)"
     echo "first_init $(at 'E2E: INIT_FIRST')"
@@ -142,6 +179,7 @@ field() { { grep -o "E2E: .*[ ]$1=[^ ]*" "$log" || true; } | head -1 | sed "s/.*
     echo "busy_start $(at 'E2E: BUSY_START')"
     echo "busy_done $(at 'E2E: BUSY_DONE')"
     echo "crash_trigger $crash"
+    echo "panic $panic_at"
     echo "capture_kernel_start $(at 'Linux version' 2)"
     echo "capture_init $(at 'E2E: INIT_CAPTURE')"
     echo "disk_ready $(at 'E2E: DISK_READY')"
@@ -152,6 +190,7 @@ field() { { grep -o "E2E: .*[ ]$1=[^ ]*" "$log" || true; } | head -1 | sed "s/.*
     echo "crash_to_capture_init $(e2e_elapsed "$crash" "$(at 'E2E: INIT_CAPTURE')")"
     echo "save_duration $(e2e_elapsed "$(at 'E2E: SAVE_START')" "$(at 'E2E: SAVE_DONE')")"
     echo "crash_to_capture_done $(e2e_elapsed "$crash" "$done_at")"
+    echo "panic_to_capture_done $(e2e_elapsed "$panic_at" "$done_at")"
     echo "whole_cycle $t_exit"
     # "Memory: 48788K/115316K available (...)": what the capture kernel had
     # left after its own image, the initrd and early allocations.

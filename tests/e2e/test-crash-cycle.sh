@@ -4,7 +4,11 @@
 #   test-crash-cycle.sh KVER        (6.1, 6.12 or a full release)
 # Env: SAVE [ours], KEXEC [ours], BUSY [448] MiB of memory filled before the
 # crash, MEM, CRASH, TIMEOUT, SAVER, LOADER (see run-cycle.sh),
-# OUT [$CACHE/runs/test-KVER-SAVE, or test-KVER-kKEXEC-SAVE for KEXEC s or c].
+# OUT [$CACHE/runs/test-KVER-SAVE, or test-KVER-kKEXEC-SAVE for KEXEC s or c;
+# -CRASH_TYPE appended for a type other than sysrq],
+# CRASH_TYPE [sysrq]: how the kernel crashes (run-cycle.sh, guest-init.sh);
+# the check then looks for that type's report lines (lib.sh,
+# e2e_crash_expect) instead of sysrq's.
 #
 # With KEXEC=ours (the default) the capture kernel is loaded by
 # crashcapture-kexec-load, the library's kexec_file_load on the command line
@@ -33,15 +37,24 @@ KVER=$(e2e_kver "$1")
 export SAVE=${SAVE:-ours}
 export KEXEC=${KEXEC:-ours}
 export BUSY=${BUSY:-448}
+export CRASH_TYPE=${CRASH_TYPE:-sysrq}
 export KVER
+type_suffix=
+[ "$CRASH_TYPE" = sysrq ] || type_suffix=-$CRASH_TYPE
 if [ "$KEXEC" = ours ]; then
-    export OUT=${OUT:-$CACHE/runs/test-$KVER-$SAVE}
+    export OUT=${OUT:-$CACHE/runs/test-$KVER-$SAVE$type_suffix}
 else
-    export OUT=${OUT:-$CACHE/runs/test-$KVER-k$KEXEC-$SAVE}
+    export OUT=${OUT:-$CACHE/runs/test-$KVER-k$KEXEC-$SAVE$type_suffix}
 fi
+expect=()
+while IFS= read -r line; do
+    expect+=(--expect "$line")
+done < <(e2e_crash_expect "$CRASH_TYPE" || e2e_die "CRASH_TYPE must be one of: $E2E_CRASH_TYPES")
+type_label=
+[ "$CRASH_TYPE" = sysrq ] || type_label=" crash=$CRASH_TYPE"
 
 fail() {
-    echo "FAIL: test-crash-cycle $KVER kexec=$KEXEC save=$SAVE: $*"
+    echo "FAIL: test-crash-cycle $KVER kexec=$KEXEC save=$SAVE$type_label: $*"
     exit 1
 }
 
@@ -79,7 +92,7 @@ fi
 
 case $SAVE in
     ours)
-        "$PYTHON" "$E2E_DIR/check-dump.py" "$OUT" "$mark" | tee "$OUT/check.txt"
+        "$PYTHON" "$E2E_DIR/check-dump.py" "${expect[@]}" "$OUT" "$mark" | tee "$OUT/check.txt"
         [ "${PIPESTATUS[0]}" = 0 ] || fail "$(grep -c '^FAIL' "$OUT/check.txt") dump check(s) failed (above)"
         # The saver writes its progress to stderr, which is /dev/console in
         # the capture kernel; it must be on the serial console for a person
@@ -99,14 +112,14 @@ case $SAVE in
     cp | mdf)
         # No status.json: check-dump.py checks the log and what drgn and
         # libkdumpfile read from the raw ELF copy (or makedumpfile's file).
-        "$PYTHON" "$E2E_DIR/check-dump.py" --no-record "$OUT" "$mark" | tee "$OUT/check.txt"
+        "$PYTHON" "$E2E_DIR/check-dump.py" --no-record "${expect[@]}" "$OUT" "$mark" | tee "$OUT/check.txt"
         [ "${PIPESTATUS[0]}" = 0 ] || fail "$(grep -c '^FAIL' "$OUT/check.txt") dump check(s) failed (above)"
         detail="vmcore $(stat -c %s "$OUT/vmcore") bytes"
         ;;
     *) fail "SAVE must be ours, cp or mdf" ;;
 esac
 
-echo "PASS: test-crash-cycle $KVER kexec=$KEXEC save=$SAVE crashkernel=${CRASH:-256M}:" \
+echo "PASS: test-crash-cycle $KVER kexec=$KEXEC save=$SAVE$type_label crashkernel=${CRASH:-256M}:" \
     "crash -> capture done $(timing crash_to_capture_done) s" \
     "(capture kernel up $(timing crash_to_capture_init) s, save $(timing save_duration) s)," \
     "whole cycle $(timing whole_cycle) s; $detail; capture MemTotal $(timing capture_memtotal_kib) kB," \

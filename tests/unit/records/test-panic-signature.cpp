@@ -1,7 +1,10 @@
 // The crash signature on kernel logs: the sysrq-c crashes are vmcore-dmesg.txt
 // of real captures (Debian 6.1 and 6.12, amd64 and arm64, from the end-to-end
-// guests); the other crash types are excerpts written in the format those
-// kernels print (each fixture's header cites nothing: the citations are in
+// guests), and so are the crashtest-*.txt fixtures: the crash-type matrix's
+// captures (tests/e2e/run-crash-types.sh, the crashtest module, an OOM, an
+// NMI), each cut from a few lines before the report to the end of the log.
+// The other crash types are excerpts written in the format those kernels
+// print (each fixture's header cites nothing: the citations are in
 // panic-signature.cpp, next to the code that reads each format).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -10,6 +13,7 @@
 #include <regex>
 #include <set>
 #include <sstream>
+#include <utility>
 
 #include "panic-signature.hpp"
 
@@ -124,6 +128,44 @@ const Case kCases[] = {
     {"arm64-null-deref-6.1.txt",
      "Unable to handle kernel NULL pointer dereference in crashtest_write_null"},
     {"arm64-stack-overflow-6.12.txt", "Kernel panic - not syncing: kernel stack overflow"},
+    // Real captures of the crash-type matrix (Debian 6.1.0-57 and 6.12.118,
+    // QEMU TCG).
+    {"crashtest-null-6.1-amd64.txt",
+     "BUG: kernel NULL pointer dereference in crashtest_write_null"},
+    {"crashtest-null-6.12-amd64.txt",
+     "BUG: kernel NULL pointer dereference in crashtest_write_null"},
+    // BUG() names crashtest.c, not the build directory (build-module.sh).
+    {"crashtest-bug-6.1-amd64.txt", "kernel BUG at crashtest.c:124"},
+    {"crashtest-bug-6.12-amd64.txt", "kernel BUG at crashtest.c:124"},
+    {"crashtest-warn-6.1-amd64.txt", "WARNING in crashtest_trigger_write"},
+    {"crashtest-warn-6.12-amd64.txt", "WARNING in crashtest_trigger_write"},
+    // The oops in a timer callback (softirq): the same function, so the same
+    // title as the NULL write in process context; the context is in the log.
+    {"crashtest-timer-6.1-amd64.txt",
+     "BUG: kernel NULL pointer dereference in crashtest_write_null"},
+    {"crashtest-timer-6.12-amd64.txt",
+     "BUG: kernel NULL pointer dereference in crashtest_write_null"},
+    // And in an hrtimer callback (hard interrupt).
+    {"crashtest-hrtimer-6.1-amd64.txt",
+     "BUG: kernel NULL pointer dereference in crashtest_write_null"},
+    {"crashtest-hrtimer-6.12-amd64.txt",
+     "BUG: kernel NULL pointer dereference in crashtest_write_null"},
+    {"crashtest-nmi-6.1-amd64.txt", "NMI received for unknown reason"},
+    {"crashtest-nmi-6.12-amd64.txt", "NMI received for unknown reason"},
+    // The pc is in mdelay()'s busy-wait (delay_tsc here; another CPU model
+    // takes another loop): the spinning caller names the lockup.
+    {"crashtest-softlockup-6.1-amd64.txt", "watchdog: BUG: soft lockup in crashtest_trigger_write"},
+    {"crashtest-softlockup-6.12-amd64.txt",
+     "watchdog: BUG: soft lockup in crashtest_trigger_write"},
+    {"crashtest-hungtask-6.1-amd64.txt", "INFO: task hung in crashtest_trigger_write"},
+    {"crashtest-hungtask-6.12-amd64.txt", "INFO: task hung in crashtest_trigger_write"},
+    // The recursion's frames are crashtest_recurse.isra.0: the suffix goes.
+    {"crashtest-stack-6.1-amd64.txt", "BUG: TASK stack guard page was hit in crashtest_recurse"},
+    {"crashtest-stack-6.12-amd64.txt", "BUG: TASK stack guard page was hit in crashtest_recurse"},
+    {"crashtest-oom-6.1-amd64.txt",
+     "Kernel panic - not syncing: Out of memory: system-wide panic_on_oom is enabled"},
+    {"crashtest-oom-6.12-amd64.txt",
+     "Kernel panic - not syncing: Out of memory: system-wide panic_on_oom is enabled"},
 };
 
 INSTANTIATE_TEST_SUITE_P(KernelLogs, PanicSignatureTest, ::testing::ValuesIn(kCases),
@@ -148,6 +190,28 @@ TEST(PanicSignature, DifferentCrashesHaveDifferentHashes) {
     }
     EXPECT_EQ(hashes.size(), titles.size());
     EXPECT_GE(titles.size(), 12u);
+}
+
+TEST(PanicSignature, OneCrashTypeOnBothKernelsHasOneSignature) {
+    // The matrix's real logs: 6.12 prints "Oops: Oops:", "UID: 0" and a
+    // "Tainted: [O]=..." line that 6.1 does not; the signature is the same.
+    const std::pair<const char*, const char*> same_crash[] = {
+        {"crashtest-null-6.1-amd64.txt", "crashtest-null-6.12-amd64.txt"},
+        {"crashtest-warn-6.1-amd64.txt", "crashtest-warn-6.12-amd64.txt"},
+        {"crashtest-timer-6.1-amd64.txt", "crashtest-timer-6.12-amd64.txt"},
+        {"crashtest-softlockup-6.1-amd64.txt", "crashtest-softlockup-6.12-amd64.txt"},
+        {"crashtest-hungtask-6.1-amd64.txt", "crashtest-hungtask-6.12-amd64.txt"},
+        {"crashtest-stack-6.1-amd64.txt", "crashtest-stack-6.12-amd64.txt"},
+        {"crashtest-oom-6.1-amd64.txt", "crashtest-oom-6.12-amd64.txt"},
+        {"crashtest-nmi-6.1-amd64.txt", "crashtest-nmi-6.12-amd64.txt"},
+        {"crashtest-hrtimer-6.1-amd64.txt", "crashtest-hrtimer-6.12-amd64.txt"},
+        {"crashtest-bug-6.1-amd64.txt", "crashtest-bug-6.12-amd64.txt"},
+    };
+    for (const auto& [on_6_1, on_6_12] : same_crash) {
+        const auto first = panic_signature(fixture(on_6_1));
+        EXPECT_FALSE(first.empty()) << on_6_1;
+        EXPECT_EQ(panic_signature(fixture(on_6_12)).hash, first.hash) << on_6_1 << " " << on_6_12;
+    }
 }
 
 TEST(PanicSignature, HashIsFnv1a64OfTheTitle) {
