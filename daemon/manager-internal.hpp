@@ -11,9 +11,9 @@
 namespace crashcapture::manager_internal {
 
 // A dump as ListDumps, GetDump and DumpCaptured show it. signature and
-// signature_hash are computed from the dump's kernel log now
-// (dump_signature()), not read from status.json: the saver does not write
-// them, so dumps of every version have them.
+// signature_hash are status.json's (schema 2: the saver's, from the log it
+// saved), or computed from the dump's kernel log for an older record
+// (dump_signature()), so dumps of every version have them.
 inline nlohmann::json entry_to_json(const DumpEntry& entry) {
     const auto signature = dump_signature(entry);
     return nlohmann::json{

@@ -43,6 +43,8 @@ nlohmann::json to_json(const DumpRecord& r) {
         {"boot_id", r.boot_id},
         {"crash_time", r.crash_time},
         {"panic_line", r.panic_line},
+        {"signature", r.signature},
+        {"signature_hash", r.signature_hash},
         {"input", r.input},
         {"format", r.format},
         {"compression", r.compression},
@@ -94,6 +96,8 @@ Result<DumpRecord> dump_record_from_json(const nlohmann::json& json) {
         r.boot_id = json.value("boot_id", "");
         r.crash_time = json_integer(json, "crash_time", int64_t{0});
         r.panic_line = json.value("panic_line", "");
+        r.signature = json.value("signature", "");
+        r.signature_hash = json.value("signature_hash", "");
         r.input = json.value("input", "");
         r.format = json.value("format", "");
         r.compression = json.value("compression", "");

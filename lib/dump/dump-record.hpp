@@ -14,7 +14,9 @@
 
 namespace crashcapture {
 
-inline constexpr int kDumpRecordSchemaVersion = 1;
+// 2: adds signature and signature_hash (panic-signature.hpp); a reader
+// takes both versions, a version 1 record has no signature.
+inline constexpr int kDumpRecordSchemaVersion = 2;
 
 enum class DumpResult { complete, incomplete, failed };
 std::string_view to_string(DumpResult result);
@@ -31,6 +33,10 @@ struct DumpRecord {
     std::string boot_id;         // the crashed boot's, when the capture kernel was told it
     int64_t crash_time = 0;      // VMCOREINFO CRASHTIME, seconds since the epoch
     std::string panic_line;
+    // The crash's name from the saved log (panic-signature.hpp): title and
+    // 16-hex-digit hash; empty when the log names no crash the parser knows.
+    std::string signature;
+    std::string signature_hash;
 
     std::string input;        // the vmcore read
     std::string format;       // kdump, elf, flattened

@@ -11,6 +11,7 @@
 #include "file-util.hpp"
 #include "kernel-address-space.hpp"
 #include "page-filter.hpp"
+#include "panic-signature.hpp"
 #include "printk-log.hpp"
 #include "vmcore-reader.hpp"
 #include "vmcoreinfo.hpp"
@@ -154,6 +155,9 @@ Status Saver::write_kernel_log(const Vmcoreinfo& info, const KernelAddressSpace&
         return tl::unexpected(log.error());
     }
     record_.panic_line = find_panic_line(log->text);
+    const auto signature = panic_signature(log->text);
+    record_.signature = signature.title;
+    record_.signature_hash = signature.hash;
     if (auto s = write_file_atomically(directory_.get(), std::string(kDmesgFileName), log->text,
                                        kPrivateFileMode);
         !s) {

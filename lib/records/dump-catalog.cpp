@@ -189,6 +189,14 @@ bool older(const DumpEntry& a, const DumpEntry& b) {
 }  // namespace
 
 PanicSignature dump_signature(const DumpEntry& entry) {
+    // The capture's own (status.json schema 2) is the dump's name for good;
+    // a record of an older saver gets it from its kernel log.
+    if (!entry.record.signature.empty()) {
+        return PanicSignature{entry.record.signature,
+                              entry.record.signature_hash.empty()
+                                  ? panic_signature_hash(entry.record.signature)
+                                  : entry.record.signature_hash};
+    }
     const auto& name = entry.record.dmesg_file;
     if (name.empty() || name.find('/') != std::string::npos || entry.path.empty()) {
         return {};

@@ -51,7 +51,8 @@ struct DumpEntry {
     bool has_record() const { return record_error.empty(); }
 };
 
-// The crash's signature (panic-signature.hpp) from the dump's kernel log,
+// The crash's signature: status.json's when the saver wrote one (schema 2),
+// else (panic-signature.hpp) from the dump's kernel log,
 // record.dmesg_file under path: its last kMaxSignatureLogBytes, where the
 // crash is. Empty when there is no log, it cannot be read, or it holds no
 // crash the parser knows. Computed when asked, not by scan_dumps(): the log

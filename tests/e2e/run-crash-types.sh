@@ -12,7 +12,7 @@
 # SAVE=ours, CRASH_TYPE=type) into $CACHE/runs/crash-types/KVER-TYPE: the
 # capture completes, vmcore-dmesg.txt holds the type's report lines (lib.sh,
 # e2e_crash_expect), libkdumpfile and drgn read the dump. Then the crash's
-# signature (lib/records/panic-signature.cpp, through
+# signature (lib/dump/panic-signature.cpp, through
 # build/tests/panic-signature-probe) is taken from the captured log.
 # --stable TYPES: for these types (default "timer nmi"), the signatures on
 # all the kernels run must be equal: the same bug on another kernel has the

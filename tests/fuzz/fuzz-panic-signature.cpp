@@ -1,4 +1,4 @@
-// The crash signature (lib/records/panic-signature) over any kernel log: the
+// The crash signature (lib/dump/panic-signature) over any kernel log: the
 // daemon reads vmcore-dmesg.txt and pstore records that a crashing kernel
 // wrote, so they may hold anything. A title is one line, and the hash is
 // the title's, present exactly when the title is.

@@ -57,7 +57,7 @@ make_fake_root
 make_dump 2026-11-20-1000-aaaa complete 1795000000
 make_dump 2026-11-21-1000-bbbb incomplete 1795100000
 # A real oops: its row shows the crash signature (README, "Crash signatures").
-cp "$HERE/../unit/records/fixtures/panic-signature/null-deref-6.1-amd64.txt" \
+cp "$HERE/../unit/dump/fixtures/panic-signature/null-deref-6.1-amd64.txt" \
     "$root/var/crash/2026-11-21-1000-bbbb/vmcore-dmesg.txt"
 # A lost capture: an earlier armed boot that ended without an orderly
 # shutdown and left no dump (the armed-boot ledger), with pstore's panic.

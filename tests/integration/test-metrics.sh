@@ -50,7 +50,7 @@ make_dump 2026-11-22-1000-cccc failed 1795200000
 # Two crashes of one bug on two "machines" (another timestamp, address, PID):
 # one signature series counting 2.
 make_dump 2026-11-23-1000-dddd complete 1795150000
-fixture=$HERE/../unit/records/fixtures/panic-signature/null-deref-6.1-amd64.txt
+fixture=$HERE/../unit/dump/fixtures/panic-signature/null-deref-6.1-amd64.txt
 cp "$fixture" "$root/var/crash/2026-11-21-1000-bbbb/vmcore-dmesg.txt"
 sed -E 's/\[ *[0-9]+\.[0-9]+\]/[ 4242.000001]/; s/ffff[0-9a-f]{12}/ffff888012345678/g; s/PID: [0-9]+/PID: 31337/' \
     "$fixture" > "$root/var/crash/2026-11-23-1000-dddd/vmcore-dmesg.txt"

@@ -1,4 +1,4 @@
-// Prints the crash signature of a kernel log (lib/records/panic-signature.hpp)
+// Prints the crash signature of a kernel log (lib/dump/panic-signature.hpp)
 // as "HASH TITLE": tests/e2e/run-crash-types.sh titles each captured
 // vmcore-dmesg.txt with it and holds the titles of one crash type on two
 // kernels against each other.

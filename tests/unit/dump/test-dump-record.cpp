@@ -27,6 +27,8 @@ DumpRecord sample() {
     r.boot_id = "0123456789abcdef0123456789abcdef";
     r.crash_time = 1795508256;
     r.panic_line = "Kernel panic - not syncing: sysrq triggered crash";
+    r.signature = "Kernel panic - not syncing: sysrq triggered crash";
+    r.signature_hash = "544ba0ae6b2cd5d0";
     r.input = "/proc/vmcore";
     r.format = "kdump";
     r.compression = "zstd";
@@ -58,6 +60,8 @@ void expect_equal(const DumpRecord& a, const DumpRecord& b) {
     EXPECT_EQ(a.boot_id, b.boot_id);
     EXPECT_EQ(a.crash_time, b.crash_time);
     EXPECT_EQ(a.panic_line, b.panic_line);
+    EXPECT_EQ(a.signature, b.signature);
+    EXPECT_EQ(a.signature_hash, b.signature_hash);
     EXPECT_EQ(a.input, b.input);
     EXPECT_EQ(a.format, b.format);
     EXPECT_EQ(a.compression, b.compression);
@@ -201,3 +205,19 @@ TEST(DumpRecord, MissingFileIsAnErrnoError) {
 }
 
 }  // namespace
+
+// Schema 2 added the signature; a version 1 record (an older saver) still
+// reads, with none.
+TEST(DumpRecord, AVersionOneRecordReadsWithoutASignature) {
+    auto v1 = dump_record_from_json(
+        nlohmann::json{{"schema_version", 1},
+                       {"result", "complete"},
+                       {"panic_line", "Kernel panic - not syncing: sysrq triggered crash"}});
+    ASSERT_TRUE(v1) << v1.error().message;
+    EXPECT_EQ(v1->schema_version, 1);
+    EXPECT_EQ(v1->signature, "");
+    EXPECT_EQ(v1->signature_hash, "");
+    const auto written = to_json(sample());
+    EXPECT_EQ(written.at("schema_version"), 2);
+    EXPECT_EQ(written.at("signature_hash"), "544ba0ae6b2cd5d0");
+}

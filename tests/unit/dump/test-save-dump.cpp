@@ -1,3 +1,4 @@
+#include "panic-signature.hpp"
 #include "save-dump.hpp"
 
 #include <dirent.h>
@@ -149,6 +150,10 @@ TEST_F(SaveDumpTest, CompleteKdumpDirectory) {
     EXPECT_EQ(r.boot_id, "0123456789abcdef0123456789abcdef");
     EXPECT_EQ(r.crash_time, static_cast<int64_t>(SyntheticKernel::kCrashTime));
     EXPECT_EQ(r.panic_line, "Kernel panic - not syncing: sysrq triggered crash");
+    // The capture names the crash itself (status.json schema 2).
+    EXPECT_EQ(r.schema_version, 2);
+    EXPECT_EQ(r.signature, "Kernel panic - not syncing: sysrq triggered crash");
+    EXPECT_EQ(r.signature_hash, panic_signature_hash(r.signature));
     EXPECT_EQ(r.input, dir_.file("vmcore.elf"));
     EXPECT_EQ(r.format, "kdump");
     EXPECT_EQ(r.compression, "zstd");

@@ -22,7 +22,7 @@ namespace {
 
 std::string fixture(const std::string& name) {
     const std::string path =
-        CRASHCAPTURE_SOURCE_DIR "/tests/unit/records/fixtures/panic-signature/" + name;
+        CRASHCAPTURE_SOURCE_DIR "/tests/unit/dump/fixtures/panic-signature/" + name;
     std::ifstream in(path);
     EXPECT_TRUE(in) << path;
     std::stringstream text;

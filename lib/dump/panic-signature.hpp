@@ -4,9 +4,12 @@
 // Modelled on how syzkaller's report parser (pkg/report/linux.go) titles
 // oopses; the rules and the skip list are in the README, "Crash signatures".
 //
-// Computed after the reboot, from what the capture or pstore kept, so it
-// works for dumps written by any version of crashcapture-save; nothing in
-// status.json changes.
+// crashcapture-save computes it in the capture kernel from the log it saves
+// and writes it to status.json (schema 2); after the reboot the daemon
+// computes it from vmcore-dmesg.txt for records that lack it (schema 1,
+// older savers) and from pstore records for lost captures. It is text
+// processing only, so it lives with the code that runs in the capture
+// kernel.
 #pragma once
 
 #include <string>
