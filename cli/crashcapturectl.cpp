@@ -295,6 +295,7 @@ int print_status(ManagerProxy& manager, bool json) {
         {"State", manager.State()},
         {"LastError", manager.LastError()},
         {"ReservationWarning", manager.ReservationWarning()},
+        {"PreviousRun", manager.PreviousRun()},
         {"CaptureKernel", manager.CaptureKernel()},
         {"CaptureInitrd", manager.CaptureInitrd()},
         {"CommandLine", manager.CommandLine()},
@@ -318,6 +319,9 @@ int print_status(ManagerProxy& manager, bool json) {
     if (!warning.empty()) {
         // The capture kernel may be loaded and still fail: say it first.
         std::cout << fmt::format("     WARNING: {}\n", warning);
+    }
+    if (const auto previous = status["PreviousRun"].get<std::string>(); !previous.empty()) {
+        std::cout << fmt::format(" PreviousRun: {}\n", previous);
     }
     std::cout << fmt::format("    Reserved: {}\n",
                              human_bytes(status["ReservedBytes"].get<uint64_t>()));

@@ -85,6 +85,7 @@ void DbusService::properties_changed() {
     compare(now.state != last_emitted_.state, "State");
     compare(now.last_error != last_emitted_.last_error, "LastError");
     compare(now.reservation_warning != last_emitted_.reservation_warning, "ReservationWarning");
+    compare(now.previous_run != last_emitted_.previous_run, "PreviousRun");
     compare(now.capture_kernel != last_emitted_.capture_kernel, "CaptureKernel");
     compare(now.capture_initrd != last_emitted_.capture_initrd, "CaptureInitrd");
     compare(now.command_line != last_emitted_.command_line, "CommandLine");
@@ -290,6 +291,9 @@ std::string DbusService::LastError() {
 }
 std::string DbusService::ReservationWarning() {
     return guarded([&] { return manager().properties().reservation_warning; });
+}
+std::string DbusService::PreviousRun() {
+    return guarded([&] { return manager().properties().previous_run; });
 }
 std::string DbusService::CaptureKernel() {
     return guarded([&] { return manager().properties().capture_kernel; });

@@ -47,6 +47,7 @@ class DbusService final : public sdbus::AdaptorInterfaces<org::crashcapture1::Ma
     std::string State() override;
     std::string LastError() override;
     std::string ReservationWarning() override;
+    std::string PreviousRun() override;
     std::string CaptureKernel() override;
     std::string CaptureInitrd() override;
     std::string CommandLine() override;

@@ -9,6 +9,8 @@
 //   CRASHCAPTURE_KEXEC_REJECT=TEXT   with the fake kexec: refuse kernels whose
 //                                    path contains TEXT, as the kernel refuses
 //                                    a bad image (ENOEXEC)
+//   CRASHCAPTURE_KEXEC_FAKE_LOAD_MS=N with the fake kexec: every load takes N ms
+//                                    (a kill in the middle of a load)
 //   CRASHCAPTURE_SETUP_COMMAND=EXE   SetReservation runs EXE setup --apply ...
 //                                    itself, not systemd-run ... crashcapturectl
 //                                    (for a daemon with no sandbox: tests)
@@ -112,6 +114,8 @@ int run() {
     if (env_or("CRASHCAPTURE_KEXEC", "real") == "fake") {
         auto fake = std::make_unique<FakeKexec>(paths.sys);
         fake->reject_kernels_containing(env_or("CRASHCAPTURE_KEXEC_REJECT", ""));
+        fake->set_load_duration(std::chrono::milliseconds(
+            std::strtoul(env_or("CRASHCAPTURE_KEXEC_FAKE_LOAD_MS", "0").c_str(), nullptr, 10)));
         kexec = std::move(fake);
     } else {
         kexec = std::make_unique<SystemKexec>(paths.sys, paths.proc);

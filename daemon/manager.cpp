@@ -15,6 +15,7 @@
 
 #include "capture-cmdline.hpp"
 #include "capture-manager.hpp"
+#include "daemon-run.hpp"
 #include "dracut-command.hpp"
 #include "dump-catalog.hpp"
 #include "file-util.hpp"
@@ -100,6 +101,7 @@ void Manager::set_state(ManagerState state, std::string error) {
         error = properties_.reservation_warning;
     }
     const bool changed = state != properties_.state || error != properties_.last_error;
+    const bool state_changed = state != properties_.state;
     properties_.state = state;
     properties_.last_error = std::move(error);
     if (changed) {
@@ -114,8 +116,49 @@ void Manager::set_state(ManagerState state, std::string error) {
                       {{"MESSAGE_ID", kMessageIdStateChanged},
                        {"CRASHCAPTURE_STATE", std::string(to_string(state))}});
     }
+    if (state_changed) {
+        record_daemon_run();
+    }
     update_boot_record();
     observer_.properties_changed();
+}
+
+void Manager::record_daemon_run() {
+    if (started_at_ == 0) {
+        return;  // before start(): note_previous_run() has not read the last one yet
+    }
+    DaemonRun run{.pid = ::getpid(),
+                  .boot_id = boot_id_,
+                  .state = std::string(to_string(properties_.state)),
+                  .started_at = started_at_,
+                  .state_since = now_sec()};
+    ::mkdir(paths_.state.c_str(), 0700);
+    if (auto s = write_daemon_run(paths_, run); !s) {
+        observer_.log(LOG_WARNING,
+                      "Cannot record the daemon's state for the next start: " + s.error().message);
+    }
+}
+
+void Manager::note_previous_run() {
+    auto previous = read_daemon_run(paths_);
+    if (!previous) {
+        observer_.log(LOG_WARNING, "Ignoring an unreadable record of the previous run: " +
+                                       previous.error().message);
+    }
+    std::vector<std::string> problems;
+    const auto removed = remove_build_leftovers(paths_, problems);
+    for (const auto& problem : problems) {
+        observer_.log(LOG_WARNING, "Cannot clear what a build cut short left: " + problem);
+    }
+    properties_.previous_run =
+        describe_previous_run(previous ? *previous : std::nullopt,
+                              normalize_boot_id(boot_id_).empty() ? "" : boot_id_, removed);
+    if (!properties_.previous_run.empty()) {
+        observer_.log(LOG_WARNING, "Previous run: " + properties_.previous_run,
+                      {{"MESSAGE_ID", kMessageIdPreviousRun}});
+    }
+    started_at_ = now_sec();
+    record_daemon_run();
 }
 
 std::string Manager::running_kernel_release() const {
@@ -212,6 +255,7 @@ void Manager::start() {
         this_boot_->orderly_shutdown = false;
         this_boot_->shutdown_at = 0;
     }
+    note_previous_run();
     auto reservation = read_reservation(paths_);
     if (reservation) {
         properties_.reserved_bytes = reservation->size_bytes;
@@ -538,6 +582,10 @@ Status Manager::unload() {
 
 void Manager::shutdown(std::optional<bool> system_shutdown) {
     loop_.cancel_timer("heartbeat");
+    // An orderly stop: the next start has nothing to report.
+    if (auto s = remove_daemon_run(paths_); !s) {
+        observer_.log(LOG_WARNING, s.error().message);
+    }
     if (system_shutdown.value_or(false)) {
         observer_.log(LOG_INFO,
                       "The system is shutting down; the capture kernel stays loaded, so a crash "

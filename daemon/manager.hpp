@@ -60,6 +60,10 @@ struct ManagerProperties {
     // Empty, or why the reservation is too small for this capture kernel
     // and initrd, with the crashkernel= to set (check_reservation_fit()).
     std::string reservation_warning;
+    // Empty, or what the last crashcaptured of this boot was doing when it
+    // stopped without an orderly stop, and what this start cleared up
+    // (describe_previous_run(), lib/records/daemon-run.hpp).
+    std::string previous_run;
 };
 
 // What the manager tells the outside world (D-Bus signals, the journal).
@@ -186,6 +190,11 @@ class Manager {
     uint64_t hotplug_reloads_ = 0;
     std::string boot_id_;  // empty when unknown: no ledger
     std::optional<ArmedBoot> this_boot_;
+    int64_t started_at_ = 0;
+    // Keeps running.json (daemon-run.hpp) in step with State.
+    void record_daemon_run();
+    // At start: reads the last run's running.json and clears a build's leftovers.
+    void note_previous_run();
     bool ledger_write_failed_ = false;
     // measure_initrd() of the capture initrd, kept while the file is the same.
     mutable InitrdSizeCache initrd_sizes_;

@@ -15,6 +15,7 @@
 #include <fstream>
 #include <limits>
 #include <sstream>
+#include <thread>
 
 #include "file-util.hpp"
 #include "text.hpp"
@@ -547,6 +548,11 @@ void FakeKexec::reject_kernels_containing(std::string pattern) {
     rejected_kernel_pattern_ = std::move(pattern);
 }
 
+void FakeKexec::set_load_duration(std::chrono::milliseconds duration) {
+    std::lock_guard lock(mutex_);
+    load_duration_ = duration;
+}
+
 std::optional<Error> FakeKexec::take_failure(KexecOperation operation) {
     for (auto it = next_failures_.begin(); it != next_failures_.end(); ++it) {
         if (it->first == operation) {
@@ -595,6 +601,10 @@ Status FakeKexec::load_crash_kernel(const std::string& kernel, const std::string
     }
     // From here on the kernel has already dropped the old crash image.
     loaded_.reset();
+    if (load_duration_.count() > 0) {
+        (void)mirror_state();
+        std::this_thread::sleep_for(load_duration_);
+    }
     if (!rejected_kernel_pattern_.empty() &&
         kernel.find(rejected_kernel_pattern_) != std::string::npos) {
         (void)mirror_state();

@@ -4,6 +4,7 @@
 // (STYLE.md, "Resources and seams").
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <mutex>
@@ -148,6 +149,11 @@ class FakeKexec final : public KexecInterface {
     // old image is dropped: crashcaptured's CRASHCAPTURE_KEXEC_REJECT, so the
     // integration tests can check that the last good image is put back.
     void reject_kernels_containing(std::string pattern);
+    // Every load takes this long, after the old image is dropped (the
+    // window a real load spends reading and checking the images):
+    // crashcaptured's CRASHCAPTURE_KEXEC_FAKE_LOAD_MS, so the integration
+    // tests can kill the daemon in the middle of a load.
+    void set_load_duration(std::chrono::milliseconds duration);
     // The next call of `operation` fails with error (queued, first in first out).
     void fail_next(KexecOperation operation, Error error);
     // Every call of `operation` fails with error until clear_failures().
@@ -162,6 +168,7 @@ class FakeKexec final : public KexecInterface {
   private:
     std::optional<Error> take_failure(KexecOperation operation);
     std::string rejected_kernel_pattern_;
+    std::chrono::milliseconds load_duration_{0};
     Status mirror_state();
 
     mutable std::mutex mutex_;

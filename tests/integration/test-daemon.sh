@@ -643,10 +643,72 @@ wait_state loaded 10
     fail "ssh target: /etc/resolv.conf changed, builds $builds_known -> $(wc -l < "$work/builds.log")"
 rm -rf "$root/etc/crashcapture/ssh"
 
+# ---- sudden death: SIGKILL during a build and during a load (issue 19 §3) ----
+# systemd restarts the daemon (Restart=on-failure) after killing its whole
+# control group, the builder too; here the test does both. After the
+# restart: no half-built file is left, the capture kernel is loaded again,
+# and PreviousRun and the journal say what the killed daemon was doing.
+state_dir=$root/var/lib/crashcapture
+kill -TERM "$daemon_pid"; wait "$daemon_pid" 2>/dev/null; daemon_pid=
+cp "$work/directory.conf" "$root/etc/crashcapture/crashcapture.conf"
+start_daemon
+wait_state loaded 20
+has '"state":"loaded"' < "$state_dir/running.json" && [ -z "$(prop PreviousRun)" ] &&
+    pass "running.json follows State, and an orderly restart has no PreviousRun" ||
+    fail "running.json $(cat "$state_dir/running.json" 2>&1), PreviousRun '$(prop PreviousRun)'"
+kill -TERM "$daemon_pid"; wait "$daemon_pid" 2>/dev/null; daemon_pid=
+[ ! -e "$state_dir/running.json" ] && pass "an orderly stop removes running.json" ||
+    fail "running.json left after an orderly stop: $(cat "$state_dir/running.json")"
+start_daemon FAKE_BUILDER_SLEEP=30
+wait_state loaded 10
+timeout 5 "$CTL" rebuild > /dev/null 2>&1 &
+for _ in $(seq 50); do
+    compgen -G "$state_dir/initrd-*.img.new.building" > /dev/null && break
+    sleep 0.1
+done
+killed_pid=$daemon_pid
+kill -KILL "$daemon_pid"; pkill -KILL -f "$BUILDER"; wait "$daemon_pid" 2>/dev/null; daemon_pid=
+leftovers=$(cd "$state_dir" && ls -d initrd-*.new* 2>/dev/null | tr '\n' ' ')
+start_daemon
+wait_state loaded 10; state=$(prop State)
+previous=$(prop PreviousRun)
+[ -n "$leftovers" ] && [ "$state" = loaded ] && [ "$(cat "$root/sys/kernel/kexec_crash_loaded")" = 1 ] &&
+    ! compgen -G "$state_dir/initrd-*.new*" > /dev/null &&
+    pass "SIGKILL during a build: restarted, loaded again, the half-built $leftovers removed" ||
+    fail "SIGKILL during a build: left '$leftovers', State $state, now $(ls "$state_dir" | tr '\n' ' ')"
+has "pid $killed_pid" <<< "$previous" && has 'while building the capture initrd' <<< "$previous" &&
+    has 'removed what a build cut short left: initrd-.*\.img\.new\.building' <<< "$previous" &&
+    has 'Previous run: the previous crashcaptured' < "$work/daemon.log" &&
+    pass "SIGKILL during a build: PreviousRun and the journal say so: ${previous:0:150}..." ||
+    fail "SIGKILL during a build: PreviousRun '$previous'"
+"$CTL" status 2> /dev/null | has '^ PreviousRun: the previous crashcaptured' &&
+    "$CTL" status --json 2> /dev/null | has '"PreviousRun": "the previous crashcaptured' &&
+    pass "crashcapturectl status shows PreviousRun (and --json)" ||
+    fail "crashcapturectl status: $("$CTL" status 2>&1 | head -5)"
+kill -TERM "$daemon_pid"; wait "$daemon_pid" 2>/dev/null; daemon_pid=
+# A load takes 3 s here; the D-Bus loop is busy meanwhile, so running.json
+# tells when the load has begun.
+start_daemon CRASHCAPTURE_KEXEC_FAKE_LOAD_MS=3000
+for _ in $(seq 50); do
+    has '"state":"loading"' 2> /dev/null < "$state_dir/running.json" && break
+    sleep 0.1
+done
+killed_pid=$daemon_pid
+mid_load=$(cat "$root/sys/kernel/kexec_crash_loaded")
+kill -KILL "$daemon_pid"; wait "$daemon_pid" 2>/dev/null; daemon_pid=
+start_daemon
+wait_state loaded 10; state=$(prop State)
+previous=$(prop PreviousRun)
+[ "$mid_load" = 0 ] && [ "$state" = loaded ] && [ "$(cat "$root/sys/kernel/kexec_crash_loaded")" = 1 ] &&
+    has "pid $killed_pid" <<< "$previous" && has 'while loading the capture kernel' <<< "$previous" &&
+    pass "SIGKILL during a load (old image already dropped): restarted and loaded again; PreviousRun: ${previous:0:110}..." ||
+    fail "SIGKILL during a load: kexec_crash_loaded mid-load $mid_load, State $state, PreviousRun '$previous'"
+
 # ---- a builder that fails says why in LastError ----
 kill -TERM "$daemon_pid"; wait "$daemon_pid" 2>/dev/null; daemon_pid=
 cp "$work/directory.conf" "$root/etc/crashcapture/crashcapture.conf"
 start_daemon FAKE_BUILDER_FAIL=1
+wait_state loaded 10  # on the bus, the last good image loaded
 "$CTL" rebuild > /dev/null 2>&1
 wait_state failed 10 && prop LastError | has 'fake-initrd-builder: failing as asked' &&
     pass "a failing builder's own message is in LastError: $(prop LastError)" ||
