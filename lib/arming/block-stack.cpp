@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <algorithm>
 #include <filesystem>
+#include <optional>
 #include <set>
 
 #include "file-util.hpp"
@@ -188,9 +189,42 @@ void classify_md(BlockStack& stack, BlockLayer& layer, const fs::path& sys) {
              {"65-md-incremental-imsm.rules"});
 }
 
+// A disk reached over the network, which the capture kernel could open only
+// after bringing the network up and logging in: the capture initrd does
+// neither yet, so such a target is refused up front rather than waited for
+// in vain. iSCSI: the disk sits under its session's directory, which holds
+// the iscsi_session class entry (drivers/scsi/scsi_transport_iscsi.c,
+// iscsi_session_class: /sys/devices/platform/hostH/sessionN/iscsi_session).
+// NVMe over Fabrics: its controllers are virtual devices under
+// /sys/devices/virtual/nvme-fabrics (drivers/nvme/host/fabrics.c,
+// nvmf_class and the "ctl" device).
+std::optional<std::string> network_disk(const fs::path& sys) {
+    std::error_code error;
+    for (fs::path at = sys; at.has_relative_path() && at != at.parent_path();
+         at = at.parent_path()) {
+        const std::string name = at.filename().string();
+        if (name.starts_with("session") && fs::exists(at / "iscsi_session", error)) {
+            return "an iSCSI disk (" + name + ")";
+        }
+        if (name == "nvme-fabrics") {
+            return std::string("an NVMe over Fabrics disk");
+        }
+    }
+    return std::nullopt;
+}
+
 // device/driver/module of a disk: the driver, when it is a module.
 void classify_disk(BlockStack& stack, BlockLayer& layer, const fs::path& sys) {
     std::error_code error;
+    if (const auto remote = network_disk(sys)) {
+        layer.detail = *remote;
+        stack.unsupported.push_back(fmt::format(
+            "{}: {}; the capture initrd does not bring up the network and log in to reach "
+            "it: set Target= to a directory on a local disk, raw: on a local disk, ssh:// or "
+            "nfs:",
+            layer.name, *remote));
+        return;
+    }
     const fs::path module = fs::read_symlink(sys / "device/driver/module", error);
     if (!error && !module.filename().empty()) {
         layer.detail = module.filename().string();

@@ -121,6 +121,39 @@ TEST_F(FakeSysfs, DmCryptIsRefusedByName) {
     EXPECT_THAT(stack->unsupported[0], HasSubstr("set Target="));
 }
 
+// An iSCSI LUN as the kernel lays it out (scsi_transport_iscsi.c): the
+// disk under its SCSI target under the session, which has the
+// iscsi_session class entry; and an NVMe over Fabrics namespace.
+TEST_F(FakeSysfs, DisksReachedOverTheNetworkAreRefusedByName) {
+    const std::string session = "devices/platform/host3/session1";
+    const std::string disk_dir = session + "/target3:0:0/3:0:0:0/block/sdb";
+    write("/sys/" + session + "/iscsi_session/session1/targetname", "iqn.2026-12.test:crash\n");
+    write("/sys/" + disk_dir + "/uevent", "MAJOR=8\nDEVNAME=sdb\n");
+    write("/sys/" + disk_dir + "/sdb1/partition", "1\n");
+    write("/sys/" + disk_dir + "/sdb1/uevent", "MAJOR=8\nDEVNAME=sdb1\n");
+    fs::create_directories(root_ + "/sys/dev/block");
+    fs::create_symlink("../../" + disk_dir + "/sdb1", root_ + "/sys/dev/block/8:17");
+    const auto iscsi = block_stack(paths_, 8, 17);
+    ASSERT_TRUE(iscsi) << iscsi.error().message;
+    ASSERT_EQ(iscsi->unsupported.size(), 1u);
+    EXPECT_THAT(iscsi->unsupported[0], HasSubstr("sdb: an iSCSI disk (session1)"));
+    EXPECT_THAT(iscsi->unsupported[0], HasSubstr("set Target="));
+
+    const std::string nvme = "devices/virtual/nvme-fabrics/ctl/nvme1/nvme1n1";
+    write("/sys/" + nvme + "/uevent", "MAJOR=259\nDEVNAME=nvme1n1\n");
+    fs::create_symlink("../../" + nvme, root_ + "/sys/dev/block/259:4");
+    const auto fabrics = block_stack(paths_, 259, 4);
+    ASSERT_TRUE(fabrics) << fabrics.error().message;
+    ASSERT_EQ(fabrics->unsupported.size(), 1u);
+    EXPECT_THAT(fabrics->unsupported[0], HasSubstr("nvme1n1: an NVMe over Fabrics disk"));
+
+    // A local disk is not: PlainPartitionNeedsOnlyItsDiskDriver.
+    disk("vda", "254:0", "virtio_blk");
+    const auto local = block_stack(paths_, 254, 0);
+    ASSERT_TRUE(local);
+    EXPECT_THAT(local->unsupported, IsEmpty());
+}
+
 TEST_F(FakeSysfs, AMissingDeviceIsAnError) {
     EXPECT_FALSE(block_stack(paths_, 8, 0));
 }
