@@ -165,7 +165,8 @@ for case in ET.parse(sys.argv[1]).iter("testcase"):
 PY
 
 # Every parser of untrusted bytes under libFuzzer with ASan and UBSan, on
-# its seed corpus (tests/fuzz, README "Fuzzing"): 15 s each, 300 s with FULL=1.
+# its seed corpus (tests/fuzz, README "Fuzzing"): 15 s each, 300 s with FULL=1;
+# first the capture side's unit tests, built in the same ASan+UBSan build.
 step "fuzzing (libFuzzer harnesses, clang, build-fuzz/)"
 run_test run-fuzzers.sh tests/fuzz/run-fuzzers.sh
 

@@ -17,6 +17,7 @@
 #include "fuzz-support.hpp"
 #include "initrd-image.hpp"
 #include "page-filter-fixture.hpp"
+#include "save-dump.hpp"
 #include "synthetic-vmcore.hpp"
 
 using namespace crashcapture;
@@ -241,6 +242,46 @@ int main(int argc, char** argv) {
             R"([{"ifname":"enp3s0","address":"00:11:22:33:44:55","addr_info":)"
             R"([{"family":"inet6","local":"fe80::1","prefixlen":64,"scope":"link"},)"
             R"({"family":"inet","local":"192.168.1.20","prefixlen":24,"scope":"global"}]}])");
+
+    // fuzz-capture-env: a configuration, then what the host reported.
+    const std::string host_lines =
+        "/var/crash\n/dev/mapper/vg0-crash\nUUID=2f1c8e9a-0b7d-4d55-9a3e-6c1f0e2d4b11\next4\n"
+        "/crash\nenp3s0\n192.168.1.20/24\n192.168.1.1\n192.168.1.5\n";
+    write_seed("capture-env", "directory",
+               std::string("[Dump]\nTarget=/var/crash\nGroup=adm\n[Capture]\n"
+                           "FailureAction=dump-to-rootfs\nTimeoutSec=30min\n") +
+                   '\0' + host_lines);
+    write_seed("capture-env", "ssh",
+               std::string("[Dump]\nTarget=ssh://dump@backup.example:2222/srv/crash dumps\n"
+                           "[Capture]\nFailureAction=shell\n") +
+                   '\0' + host_lines);
+    write_seed("capture-env", "nfs-quotes",
+               std::string("[Dump]\nTarget=nfs:[fd00::5]:/export/it's\n") + '\0' +
+                   "/mnt/it's $(reboot)\n/dev/vdb\n/dev/vdb\nxfs\n/a'b\neth0\n"
+                   "fd00::20/64\nfd00::1\nfd00::5\n");
+
+    // fuzz-raw-recovery: the tiny vmcore's flattened stream as a device
+    // (length first), then its record; and a device with no record.
+    {
+        SaveOptions save;
+        save.input = dir.file("tiny");
+        save.output_dir = dir.file("raw-record");
+        save.dump_to = dir.file("raw-device");
+        save.format = DumpFormat::flattened;
+        save.progress = ProgressMode::never;
+        save.tool_version = "make-corpus";
+        save.write.threads = 1;
+        const SaveResult saved = save_dump(save);
+        if (!saved.record_written) {
+            throw std::runtime_error("cannot write the raw-recovery seed: " + saved.record.error);
+        }
+        const std::string device = read_text_file(dir.file("raw-device"));
+        const auto length = static_cast<uint32_t>(device.size());
+        const std::string prefix(reinterpret_cast<const char*>(&length), sizeof(length));
+        write_seed("raw-recovery", "stream-and-record",
+                   prefix + device + read_text_file(dir.file("raw-record/status.json")));
+        write_seed("raw-recovery", "stream-only", prefix + device);
+    }
 
     write_seed(
         "mountinfo", "debian",

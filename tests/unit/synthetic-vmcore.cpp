@@ -70,7 +70,9 @@ std::vector<std::byte> read_whole_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     std::vector<char> chars((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     std::vector<std::byte> bytes(chars.size());
-    std::memcpy(bytes.data(), chars.data(), chars.size());
+    if (!chars.empty()) {  // memcpy's pointers must not be null even for 0 bytes (UBSan)
+        std::memcpy(bytes.data(), chars.data(), chars.size());
+    }
     return bytes;
 }
 
