@@ -757,4 +757,32 @@ CRASHCAPTURE_ROOT=$root "$CTL" setup > "$work/setup.out" 2>&1; rc=$?
     pass "fresh machine, failing build: setup offers no size and says why: $(head -c 160 "$work/setup.out")" ||
     fail "fresh machine, failing build: setup exit $rc: $(cat "$work/setup.out")"
 
+# ---- a target on dm-crypt: the real builder refuses it, LastError says why (issue 15) ----
+# No passphrase prompt in the capture kernel, ever: the builder reads the
+# block stack under the target from sysfs and refuses dm-crypt up front.
+# The fake root gets one: / on dm-0 (LUKS2) on vda3.
+kill -TERM "$daemon_pid"; wait "$daemon_pid" 2>/dev/null; daemon_pid=
+cp "$work/directory.conf" "$root/etc/crashcapture/crashcapture.conf"
+mkdir -p "$root/proc/self" "$root"/sys/devices/virtual/block/vda/vda3 \
+    "$root"/sys/devices/virtual/block/dm-0/dm "$root"/sys/devices/virtual/block/dm-0/slaves \
+    "$root"/sys/class/block "$root"/sys/dev/block
+echo "28 1 253:0 / / rw,relatime shared:1 - ext4 /dev/mapper/luks-1234 rw" > "$root/proc/self/mountinfo"
+echo "DEVNAME=vda" > "$root/sys/devices/virtual/block/vda/uevent"
+echo "DEVNAME=vda3" > "$root/sys/devices/virtual/block/vda/vda3/uevent"
+echo 1 > "$root/sys/devices/virtual/block/vda/vda3/partition"
+echo "DEVNAME=dm-0" > "$root/sys/devices/virtual/block/dm-0/uevent"
+echo luks-1234 > "$root/sys/devices/virtual/block/dm-0/dm/name"
+echo CRYPT-LUKS2-1234abcd-luks-1234 > "$root/sys/devices/virtual/block/dm-0/dm/uuid"
+ln -sfn ../../vda/vda3 "$root/sys/devices/virtual/block/dm-0/slaves/vda3"
+ln -sfn ../../devices/virtual/block/dm-0 "$root/sys/dev/block/253:0"
+ln -sfn ../../devices/virtual/block/vda/vda3 "$root/sys/class/block/vda3"
+BUILDER=$BUILD/cli/crashcapture-build-initrd start_daemon
+wait_state loaded 10
+"$CTL" rebuild > /dev/null 2>&1
+wait_state failed 10; error=$(prop LastError)
+has 'dm-0 (luks-1234): dm-crypt' <<< "$error" && has 'only from Linux 6.16' <<< "$error" &&
+    has 'set Target=' <<< "$error" && has '^       Error: .*dm-crypt' <<< "$("$CTL" status 2> /dev/null)" &&
+    pass "a target on dm-crypt: the real builder refuses it and the daemon says why: ${error:0:160}..." ||
+    fail "a target on dm-crypt: State $(prop State), LastError '$error'"
+
 checks_exit
