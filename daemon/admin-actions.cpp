@@ -1,9 +1,7 @@
 #include "admin-actions.hpp"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -42,8 +40,8 @@ AdminActions::AdminActions(EventLoop& loop, SystemPaths paths,
       observer_(observer) {}
 
 AdminActions::~AdminActions() {
-    if (setup_pidfd_) {
-        loop_.unwatch_fd(setup_pidfd_.get());
+    if (setup_pid_ > 0) {
+        loop_.unwatch_child(setup_pid_);
     }
     loop_.cancel_timer("capture-test");
 }
@@ -67,21 +65,7 @@ Status AdminActions::start_set_reservation(uint64_t size_mib, uid_t caller, Setu
     observer_.log(LOG_NOTICE, fmt::format("Setting crashkernel={}M for the next boot "
                                           "(SetReservation, uid {})",
                                           size_mib, caller));
-    setup_pidfd_.reset(static_cast<int>(::syscall(SYS_pidfd_open, setup_pid_, 0)));
-    if (!setup_pidfd_) {
-        // No pidfd (kernel < 5.3): wait here; update-grub takes seconds.
-        int status = 0;
-        ::waitpid(setup_pid_, &status, 0);
-        setup_finished(status);
-        return {};
-    }
-    loop_.watch_fd(setup_pidfd_.get(), POLLIN, [this](short) {
-        int status = 0;
-        ::waitpid(setup_pid_, &status, 0);
-        loop_.unwatch_fd(setup_pidfd_.get());
-        setup_pidfd_.reset();
-        setup_finished(status);
-    });
+    loop_.watch_child(setup_pid_, [this](int status) { setup_finished(status); });
     return {};
 }
 

@@ -56,7 +56,6 @@ class AdminActions {
     std::vector<std::string> setup_runner_;
     ManagerObserver& observer_;
     pid_t setup_pid_ = -1;
-    UniqueFd setup_pidfd_;
     uint64_t setup_mib_ = 0;
     SetupReply setup_reply_;
     UniqueFd sysrq_trigger_;

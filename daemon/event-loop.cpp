@@ -1,6 +1,9 @@
 #include "event-loop.hpp"
 
 #include <poll.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <vector>
@@ -13,6 +16,32 @@ void EventLoop::watch_fd(int fd, short events, FdHandler handler) {
 
 void EventLoop::unwatch_fd(int fd) {
     fds_.erase(fd);
+}
+
+void EventLoop::watch_child(pid_t pid, std::function<void(int status)> on_exit) {
+    UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+    if (!pidfd) {
+        int status = 0;
+        ::waitpid(pid, &status, 0);
+        on_exit(status);
+        return;
+    }
+    const int fd = pidfd.get();
+    children_[pid] = std::move(pidfd);
+    watch_fd(fd, POLLIN, [this, pid, on_exit = std::move(on_exit)](short) {
+        int status = 0;
+        ::waitpid(pid, &status, 0);
+        auto handler = on_exit;  // unwatch_child() destroys this closure
+        unwatch_child(pid);
+        handler(status);
+    });
+}
+
+void EventLoop::unwatch_child(pid_t pid) {
+    if (auto it = children_.find(pid); it != children_.end()) {
+        unwatch_fd(it->second.get());
+        children_.erase(it);
+    }
 }
 
 void EventLoop::arm_timer(const std::string& name, Clock::duration delay, TimerHandler handler) {

@@ -5,11 +5,16 @@
 // deadlines on CLOCK_MONOTONIC.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <optional>
+#include <string>
+
+#include "unique-fd.hpp"
 
 namespace crashcapture {
 
@@ -23,6 +28,13 @@ class EventLoop {
     // earlier watch of the same fd.
     void watch_fd(int fd, short events, FdHandler handler);
     void unwatch_fd(int fd);
+    // Calls on_exit with the wait status when child pid exits, having reaped
+    // it, through a pidfd (pidfd_open(2), Linux 5.3) watched in the loop.
+    // Without pidfds it waits here and calls on_exit before returning:
+    // rare, and still correct.
+    void watch_child(pid_t pid, std::function<void(int status)> on_exit);
+    // Stops watching pid; the caller reaps it.
+    void unwatch_child(pid_t pid);
     // (Re)arms a named one-shot timer; arming an armed timer moves it — the
     // debounce of a burst of file events.
     void arm_timer(const std::string& name, Clock::duration delay, TimerHandler handler);
@@ -48,6 +60,7 @@ class EventLoop {
         TimerHandler handler;
     };
     std::map<int, Watch> fds_;
+    std::map<pid_t, UniqueFd> children_;  // their pidfds
     std::map<std::string, Timer> timers_;
     std::function<std::optional<Clock::duration>()> external_timeout_;
     bool stopping_ = false;

@@ -1,10 +1,8 @@
 #include "manager.hpp"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -87,6 +85,7 @@ Manager::~Manager() {
     // A stop during a build (a package upgrade's restart): the builder and
     // its dracut go with the daemon, and leave no half-built image behind.
     if (builder_pid_ > 0) {
+        loop_.unwatch_child(builder_pid_);
         ::kill(-builder_pid_, SIGTERM);
         ::waitpid(builder_pid_, nullptr, 0);
         const std::string output = properties_.capture_initrd + ".new";
@@ -432,22 +431,8 @@ void Manager::begin_build() {
     ++builds_started_;
     builder_pid_ = pid;
     build_queue_.started();
-    builder_pidfd_.reset(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
     set_state(ManagerState::building);
-    if (!builder_pidfd_) {
-        // No pidfd (kernel < 5.3): wait here; rare and still correct.
-        int status = 0;
-        ::waitpid(pid, &status, 0);
-        build_finished(status);
-        return;
-    }
-    loop_.watch_fd(builder_pidfd_.get(), POLLIN, [this](short) {
-        int status = 0;
-        ::waitpid(builder_pid_, &status, 0);
-        loop_.unwatch_fd(builder_pidfd_.get());
-        builder_pidfd_.reset();
-        build_finished(status);
-    });
+    loop_.watch_child(pid, [this](int status) { build_finished(status); });
 }
 
 std::string Manager::builder_log_path() const {

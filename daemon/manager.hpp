@@ -40,7 +40,6 @@
 #include "reservation.hpp"
 #include "result.hpp"
 #include "system-paths.hpp"
-#include "unique-fd.hpp"
 
 namespace crashcapture {
 
@@ -185,7 +184,6 @@ class Manager {
     CaptureLoader loader_{kexec_};
     BuildQueue build_queue_;
     pid_t builder_pid_ = -1;
-    UniqueFd builder_pidfd_;
     uint64_t builds_started_ = 0;
     uint64_t hotplug_reloads_ = 0;
     std::string boot_id_;  // empty when unknown: no ledger
