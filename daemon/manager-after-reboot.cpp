@@ -188,7 +188,7 @@ void Manager::report_new_dumps() {
     }
     bool pruned = prune_ledger(*ledger, *dumps);
     for (const auto& entry : unreported(*dumps, *ledger)) {
-        const auto json = entry_to_json(entry);
+        const auto json = entry_to_json(entry, signatures_);
         const std::string result = json.value("result", "unknown");
         const auto& record = entry.record;
         observer_.log(result == "complete" ? LOG_NOTICE : LOG_ERR,

@@ -13,9 +13,10 @@ namespace crashcapture::manager_internal {
 // A dump as ListDumps, GetDump and DumpCaptured show it. signature and
 // signature_hash are status.json's (schema 2: the saver's, from the log it
 // saved), or computed from the dump's kernel log for an older record
-// (dump_signature()), so dumps of every version have them.
-inline nlohmann::json entry_to_json(const DumpEntry& entry) {
-    const auto signature = dump_signature(entry);
+// (dump_signature(), through the daemon's DumpSignatureCache), so dumps of
+// every version have them.
+inline nlohmann::json entry_to_json(const DumpEntry& entry, DumpSignatureCache& signatures) {
+    const auto signature = signatures.get(entry);
     return nlohmann::json{
         {"id", entry.id},
         {"path", entry.path},

@@ -603,7 +603,7 @@ nlohmann::json Manager::list_dumps() const {
     std::vector<nlohmann::json> entries;
     if (auto scan = scan_dump_directories(dump_locations())) {
         for (const auto& entry : scan->dumps) {
-            entries.push_back(entry_to_json(entry));
+            entries.push_back(entry_to_json(entry, signatures_));
         }
     }
     if (auto boots = read_armed_boots(armed_boots_directory(paths_))) {
@@ -640,7 +640,7 @@ Result<nlohmann::json> Manager::get_dump(const std::string& id) const {
     if (!entry) {
         return tl::unexpected(entry.error());
     }
-    return entry_to_json(*entry);
+    return entry_to_json(*entry, signatures_);
 }
 
 Result<std::string> Manager::get_dump_log(const std::string& id) const {

@@ -188,6 +188,8 @@ class Manager {
     uint64_t hotplug_reloads_ = 0;
     std::string boot_id_;  // empty when unknown: no ledger
     std::optional<ArmedBoot> this_boot_;
+    // Crash signatures of older records, read from their logs once.
+    mutable DumpSignatureCache signatures_;
     int64_t started_at_ = 0;
     // Keeps running.json (daemon-run.hpp) in step with State.
     void record_daemon_run();

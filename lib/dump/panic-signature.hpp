@@ -26,6 +26,7 @@ struct PanicSignature {
     std::string hash;
 
     bool empty() const { return title.empty(); }
+    bool operator==(const PanicSignature&) const = default;
 };
 
 // The signature of the crash a kernel log ends in. Lines may carry printk's

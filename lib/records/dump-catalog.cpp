@@ -215,6 +215,34 @@ PanicSignature dump_signature(const DumpEntry& entry) {
     return text ? panic_signature(*text) : PanicSignature{};
 }
 
+PanicSignature DumpSignatureCache::get(const DumpEntry& entry) {
+    const auto& name = entry.record.dmesg_file;
+    if (!entry.record.signature.empty() || name.empty() || name.find('/') != std::string::npos ||
+        entry.path.empty()) {
+        return dump_signature(entry);  // no log to read
+    }
+    const std::string path = entry.path + "/" + name;
+    struct stat st {};
+    if (::fstatat(AT_FDCWD, path.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode)) {
+        by_path_.erase(path);
+        return {};
+    }
+    const LogIdentity identity{
+        static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino),
+        static_cast<int64_t>(st.st_size),
+        static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
+    if (auto it = by_path_.find(path); it != by_path_.end() && it->second.first == identity) {
+        return it->second.second;
+    }
+    if (by_path_.size() >= kEntries) {
+        by_path_.clear();
+    }
+    ++logs_read_;
+    auto signature = dump_signature(entry);
+    by_path_[path] = {identity, signature};
+    return signature;
+}
+
 bool is_valid_dump_id(std::string_view id) {
     return static_cast<bool>(check_dump_id(id));
 }

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <set>
 #include <string>
 #include <string_view>
@@ -60,6 +61,31 @@ struct DumpEntry {
 // journal entry), not for retention's scans.
 inline constexpr size_t kMaxSignatureLogBytes = 16 << 20;
 PanicSignature dump_signature(const DumpEntry& entry);
+
+// dump_signature() for the daemon, which lists the same dumps again and again
+// (ListDumps, GetDump, the metrics file on every change and every 5
+// minutes): a log whose device, inode, size and modification time are those
+// it read last time is not read again (up to 16 MiB each for records
+// older than schema 2). Holds at most kEntries logs; past that it starts
+// over.
+class DumpSignatureCache {
+  public:
+    static constexpr size_t kEntries = 1024;
+    PanicSignature get(const DumpEntry& entry);
+    // How many logs get() has read: what the cache saved, for tests.
+    size_t logs_read() const { return logs_read_; }
+
+  private:
+    struct LogIdentity {
+        uint64_t device = 0;
+        uint64_t inode = 0;
+        int64_t size = 0;
+        int64_t modified_ns = 0;
+        bool operator==(const LogIdentity&) const = default;
+    };
+    std::map<std::string, std::pair<LogIdentity, PanicSignature>> by_path_;
+    size_t logs_read_ = 0;
+};
 
 // Every dump under crash_dir, oldest first (crash_time, then id). A
 // subdirectory is a dump when its name is a valid id and it holds status.json

@@ -208,6 +208,7 @@ TEST_F(DumpCatalog, SignatureComesFromTheKernelLog) {
 
     entry->record.dmesg_file = "";
     EXPECT_TRUE(dump_signature(*entry).empty());
+    entry->record.dmesg_file = "vmcore-dmesg.txt";
     entry->record.dmesg_file = "../a/vmcore-dmesg.txt";  // a record never names another directory
     EXPECT_TRUE(dump_signature(*entry).empty());
     entry->record.dmesg_file = "missing.txt";
@@ -485,3 +486,31 @@ TEST_F(DumpCatalog, PruningForgetsRemovedDumps) {
 }
 
 }  // namespace
+
+TEST_F(DumpCatalog, TheSignatureCacheReadsAnUnchangedLogOnce) {
+    make_complete_dump("a", 1000);
+    auto entry = load_dump(crash_dir(), "a");
+    ASSERT_TRUE(entry) << entry.error().message;
+    const std::string log = dump_path("a") + "/vmcore-dmesg.txt";
+    write_file(log, "[   26.575182] Kernel panic - not syncing: sysrq triggered crash\n");
+    DumpSignatureCache cache;
+    const auto first = cache.get(*entry);
+    EXPECT_EQ(first.title, "Kernel panic - not syncing: sysrq triggered crash");
+    for (int i = 0; i < 5; ++i) {
+        EXPECT_EQ(cache.get(*entry), first);
+    }
+    EXPECT_EQ(cache.logs_read(), 1u);
+
+    // A changed log (another size) is read again.
+    write_file(log, "[   26.575182] Kernel panic - not syncing: Fatal exception in interrupt\n");
+    EXPECT_EQ(cache.get(*entry).title, "Kernel panic - not syncing: Fatal exception in interrupt");
+    EXPECT_EQ(cache.logs_read(), 2u);
+
+    // The record's own signature (schema 2) needs no log at all.
+    entry->record.signature = "BUG: soft lockup";
+    EXPECT_EQ(cache.get(*entry).title, "BUG: soft lockup");
+    EXPECT_EQ(cache.logs_read(), 2u);
+    entry->record.signature.clear();
+    ::unlink(log.c_str());
+    EXPECT_TRUE(cache.get(*entry).empty()) << "a log that is gone is not answered from the cache";
+}
