@@ -27,8 +27,8 @@ void MetricsWriter::update(const Manager& manager) {
     snapshot.initrd_current = properties.state == ManagerState::loaded;
     snapshot.reserved_bytes = properties.reserved_bytes;
     snapshot.loaded_timestamp_seconds = properties.loaded_timestamp_usec / 1000000;
-    const auto [recommended, explanation] = manager.estimate_reservation();
-    (void)recommended;
+    // The figures behind the estimate, not the crashkernel= it recommends.
+    const nlohmann::json explanation = manager.estimate_reservation().second;
     if (const auto needed = explanation.find("needed_bytes");
         needed != explanation.end() && needed->is_number_unsigned()) {
         snapshot.needed_bytes = needed->get<uint64_t>();

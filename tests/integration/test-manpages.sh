@@ -1,6 +1,7 @@
 #!/bin/bash
 # The man pages against the programs they document, from a build directory
-# (BUILD, default ./build, configured with the man pages on):
+# (BUILD, default ./build; the pages are rendered from man/*.scd with scdoc,
+# or taken from BUILD/man without it):
 #   * every page renders with man -l without a groff or man warning;
 #   * crashcapture-save, crashcapture-build-initrd and crashcapturectl: every long option of --help (and
 #     of each command's --help) is in the man page's OPTIONS, and every long
@@ -31,6 +32,18 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/crashcapture-manpages.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 pages=(crashcaptured.8 crashcapturectl.1 crashcapture-save.8 crashcapture.conf.5 crashcapture-build-initrd.8)
+# Rendered here from the sources (man/NAME.scd) when scdoc is installed, so
+# that a page edited since the last build is the one checked (a stale page
+# in BUILD once hid an scdoc error that failed the package build); else
+# BUILD's.
+if command -v scdoc > /dev/null; then
+    MANDIR=$work/man
+    mkdir -p "$MANDIR"
+    for page in "${pages[@]}"; do
+        scdoc < "$TOP/man/$page.scd" > "$MANDIR/$page" 2> "$work/scdoc.err" ||
+            { fail "$page: scdoc: $(cat "$work/scdoc.err")"; rm -f "$MANDIR/$page"; }
+    done
+fi
 for page in "${pages[@]}"; do
     [ -s "$MANDIR/$page" ] || { fail "$MANDIR/$page missing (build the 'man' target; scdoc installed?)"; continue; }
     warnings=$(MANWIDTH=80 man --warnings -l "$MANDIR/$page" 2>&1 > /dev/null)
