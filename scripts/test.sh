@@ -124,15 +124,8 @@ rm -rf "$nobody_dir"
 trap - EXIT
 # The unit tests skipped as root, with their reasons, but those that just
 # passed as nobody: they go to the skip list.
-python3 - "$logs/unit-tests.xml" "${as_nobody_tests[@]}" << 'PY' >> "$skip_list"
-import sys, xml.etree.ElementTree as ET
-for case in ET.parse(sys.argv[1]).iter("testcase"):
-    if case.find("skipped") is None or case.get("name") in sys.argv[2:]:
-        continue
-    out = (case.findtext("system-out") or "").splitlines()
-    reason = next((out[i + 1].strip() for i, line in enumerate(out[:-1]) if line.endswith(": Skipped")), "")
-    print(f"unit test {case.get('name')}: {reason or 'skipped'}")
-PY
+tests/junit-skips.py "$logs/unit-tests.xml" 'unit test {name}: {reason}' \
+    --except "${as_nobody_tests[@]}" >> "$skip_list"
 
 # Sanitizers (issue 19): ThreadSanitizer over the parallel compressor's
 # tests (build-tsan/, the capture side only) every time; with FULL=1 also
@@ -154,15 +147,7 @@ step "arm64: cross-build (build-arm64/), unit tests under qemu-aarch64"
 arm64_args=(--test)
 [ "${FULL:-0}" = 1 ] || arm64_args+=(--saver)
 scripts/build-arm64.sh "${arm64_args[@]}" build-arm64
-python3 - build-arm64/unit-tests.xml << 'PY' >> "$skip_list"
-import sys, xml.etree.ElementTree as ET
-for case in ET.parse(sys.argv[1]).iter("testcase"):
-    if case.find("skipped") is None:
-        continue
-    out = (case.findtext("system-out") or "").splitlines()
-    reason = next((out[i + 1].strip() for i, line in enumerate(out[:-1]) if line.endswith(": Skipped")), "")
-    print(f"arm64 unit test {case.get('name')}: {reason or 'skipped'}")
-PY
+tests/junit-skips.py build-arm64/unit-tests.xml 'arm64 unit test {name}: {reason}' >> "$skip_list"
 
 # Every parser of untrusted bytes under libFuzzer with ASan and UBSan, on
 # its seed corpus (tests/fuzz, README "Fuzzing"): 15 s each, 300 s with FULL=1;

@@ -70,15 +70,7 @@ run_ctest() {
     shift 2
     ctest --test-dir "$dir" --output-on-failure -j"$jobs" \
         --output-junit "$PWD/$dir/unit-tests.xml" "$@" || status=$?
-    python3 - "$dir/unit-tests.xml" "$label" << 'PY'
-import sys, xml.etree.ElementTree as ET
-for case in ET.parse(sys.argv[1]).iter("testcase"):
-    if case.find("skipped") is None:
-        continue
-    out = (case.findtext("system-out") or "").splitlines()
-    reason = next((out[i + 1].strip() for i, line in enumerate(out[:-1]) if line.endswith(": Skipped")), "")
-    print(f"SKIP: unit test {case.get('name')} ({sys.argv[2]}): {reason or 'skipped'}")
-PY
+    tests/junit-skips.py "$dir/unit-tests.xml" "SKIP: unit test {name} ($label): {reason}"
     return "$status"
 }
 

@@ -61,18 +61,8 @@ if [ $# -eq 0 ]; then
         TMPDIR=$scratch "$build/tests/fuzz/saver-unit-tests-asan" --gtest_brief=1 \
         --gtest_output="xml:$build/saver-unit-tests-asan.xml" > "$scratch/unit.log" 2>&1 ||
         status=$?
-    python3 - "$build/saver-unit-tests-asan.xml" << 'PY' || true
-import sys, xml.etree.ElementTree as ET
-root = ET.parse(sys.argv[1]).getroot()
-for case in root.iter("testcase"):
-    skipped = case.find("skipped")
-    if skipped is not None or case.get("result") == "skipped":
-        reason = (skipped.get("message") if skipped is not None else "") or "skipped"
-        # GTEST_SKIP's message is "FILE:LINE" then the reason on its own line.
-        reason = reason.strip().splitlines()[-1]
-        print(f"SKIP: unit test {case.get('classname')}.{case.get('name')} (ASan+UBSan): {reason}")
-print(f"{root.get('tests')} tests, {root.get('failures')} failures")
-PY
+    tests/junit-skips.py "$build/saver-unit-tests-asan.xml" \
+        'SKIP: unit test {name} (ASan+UBSan): {reason}' || true
     if [ "$status" != 0 ]; then
         tail -n 80 "$scratch/unit.log"
         echo "FAIL: saver-unit-tests-asan (exit $status)"
