@@ -526,13 +526,21 @@ void Manager::load() {
     set_state(ManagerState::loading);
     std::string running = read_text(paths_.proc + "/cmdline");
     std::string boot_id = read_text(paths_.proc + "/sys/kernel/random/boot_id");
+    const CaptureCpuChoice cpus = capture_need().cpus;
     auto command_line = derive_capture_command_line(
-        running, *config_, boot_id, parse_boot_cpu_apicid(read_text(paths_.proc + "/cpuinfo")));
+        running, *config_, boot_id, parse_boot_cpu_apicid(read_text(paths_.proc + "/cpuinfo")),
+        cpus.cpus);
     if (!command_line) {
         set_state(ManagerState::failed, command_line.error().message);
         return;
     }
     properties_.command_line = *command_line;
+    if (cpus.cpus != properties_.capture_cpus || cpus.reason != properties_.capture_cpus_reason) {
+        observer_.log(LOG_INFO, fmt::format("The capture kernel gets {} CPU{} ({})", cpus.cpus,
+                                            cpus.cpus == 1 ? "" : "s", cpus.reason));
+    }
+    properties_.capture_cpus = cpus.cpus;
+    properties_.capture_cpus_reason = cpus.reason;
     // Loaded anyway when it does not fit (it may work, and nothing loaded
     // certainly does not), but the admin is told.
     check_reservation();
@@ -737,7 +745,7 @@ Result<std::vector<std::string>> Manager::apply_retention() {
     return plan;
 }
 
-std::pair<CaptureMemoryNeed, nlohmann::json> Manager::capture_need() const {
+Manager::CaptureNeed Manager::capture_need() const {
     const std::string kernel_path = !properties_.capture_kernel.empty()
                                         ? properties_.capture_kernel
                                         : paths_.boot + "/vmlinuz-" + running_kernel_release();
@@ -772,8 +780,21 @@ std::pair<CaptureMemoryNeed, nlohmann::json> Manager::capture_need() const {
         }
     }
     const uint64_t memory = read_memory_total(paths_).value_or(0);
-    const CaptureMemoryNeed need =
+    const CaptureMemoryNeed one_cpu =
         capture_memory_need(kernel_bytes, initrd_bytes, unpacked_bytes, memory);
+    auto reservation = read_reservation(paths_);
+    // Unknown online CPUs (no sysfs): one, as before CPUs= existed.
+    const CaptureCpuInputs cpu_inputs{
+        .reserved_bytes = reservation ? reservation->total_bytes() : 0,
+        .needed_one_cpu_bytes = one_cpu.needed_bytes,
+        .online_cpus =
+            count_cpu_list(read_text(paths_.sys + "/devices/system/cpu/online")).value_or(1),
+        .per_cpu_bytes = capture_cpu_cost_bytes(),
+        .configured = config_->capture_cpus,
+        .appended = appended_nr_cpus(config_->cmdline_append),
+    };
+    const CaptureCpuChoice cpus = choose_capture_cpus(cpu_inputs);
+    const CaptureMemoryNeed need = with_capture_cpus(one_cpu, cpus.extra_bytes);
     nlohmann::json explanation =
         explain_capture_need(need, {.kernel = kernel_path,
                                     .kernel_bytes_from_init_size = load_size.has_value(),
@@ -787,22 +808,26 @@ std::pair<CaptureMemoryNeed, nlohmann::json> Manager::capture_need() const {
     if (!initrd_note.empty()) {
         explanation["note"] = initrd_note;
     }
-    return {need, explanation};
+    explanation["capture_cpus"] = explain_capture_cpus(cpus, cpu_inputs);
+    return {need, one_cpu, cpus, explanation};
 }
 
 std::pair<uint64_t, nlohmann::json> Manager::estimate_reservation() const {
-    auto [need, explanation] = capture_need();
+    auto [need, one_cpu, cpus, explanation] = capture_need();
     auto reservation = read_reservation(paths_);
     const uint64_t reserved = reservation ? reservation->total_bytes() : 0;
     explanation["reserved_bytes"] = reserved;
     explanation["fits"] = reserved != 0 && reserved >= need.needed_bytes;
-    return {need.recommended_bytes, explanation};
+    // CPUs=auto takes what the reservation pays for, so it recommends the
+    // size for one CPU: a larger reservation only makes the capture faster.
+    const bool automatic = !config_->capture_cpus && !appended_nr_cpus(config_->cmdline_append);
+    return {automatic ? one_cpu.recommended_bytes : need.recommended_bytes, explanation};
 }
 
 void Manager::check_reservation() {
     auto reservation = read_reservation(paths_);
     const uint64_t reserved = reservation ? reservation->total_bytes() : 0;
-    const auto [need, explanation] = capture_need();
+    const auto [need, one_cpu, cpus, explanation] = capture_need();
     std::string warning = check_reservation_fit(reserved, need);
     if (warning == properties_.reservation_warning) {
         return;

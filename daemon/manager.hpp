@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "armed-boot-ledger.hpp"
+#include "capture-cpus.hpp"
 #include "capture-manager.hpp"
 #include "config.hpp"
 #include "event-loop.hpp"
@@ -63,6 +64,10 @@ struct ManagerProperties {
     // stopped without an orderly stop, and what this start cleared up
     // (describe_previous_run(), lib/records/daemon-run.hpp).
     std::string previous_run;
+    // The capture kernel's nr_cpus= at the last load, and why
+    // (choose_capture_cpus()); 0 before the first load.
+    unsigned capture_cpus = 0;
+    std::string capture_cpus_reason;
 };
 
 // What the manager tells the outside world (D-Bus signals, the journal).
@@ -162,8 +167,15 @@ class Manager {
     std::vector<std::string> fixed_inputs() const;
     std::vector<std::string> manifest_inputs() const;
     // What the capture needs (kernel load size, initrd and its unpacked
-    // size, margin), and the figures as JSON for EstimateReservation.
-    std::pair<CaptureMemoryNeed, nlohmann::json> capture_need() const;
+    // size, margin, the CPUs chosen for it), and the figures as JSON for
+    // EstimateReservation.
+    struct CaptureNeed {
+        CaptureMemoryNeed need;     // with the chosen CPUs' cost
+        CaptureMemoryNeed one_cpu;  // the same for one CPU
+        CaptureCpuChoice cpus;
+        nlohmann::json explanation;
+    };
+    CaptureNeed capture_need() const;
     // Compares the reservation with capture_need(); sets and logs
     // reservation_warning when it changes.
     void check_reservation();

@@ -82,9 +82,9 @@ const std::vector<CaptureParameter> kCaptureRemovedParameters = {
     {"mem",
      "a memory limit for the first kernel says nothing about the capture kernel's, whose memory "
      "map kexec builds from the reservation (SUSE load.sh)"},
-    {"nr_cpus", "we add nr_cpus=1"},
-    {"maxcpus", "we add nr_cpus=1; maxcpus= would still size per-CPU data for every CPU"},
-    {"possible_cpus", "we add nr_cpus=1"},
+    {"nr_cpus", "we add nr_cpus= with the CPUs chosen for the capture"},
+    {"maxcpus", "we add nr_cpus=; maxcpus= would still size per-CPU data for every CPU"},
+    {"possible_cpus", "we add nr_cpus="},
     {"panic", "we add panic=10"},
     {"panic_on_warn",
      "a warning in the capture kernel must not end the capture (kdump-utils prepare_cmdline() "
@@ -143,8 +143,9 @@ const std::vector<CaptureParameter> kCaptureAddedParameters = {
      "devices the crashed kernel left with interrupts pending or misrouted: poll every handler "
      "on each timer tick (kdump.rst)"},
     {"nr_cpus=1",
-     "bring up one CPU and size per-CPU data for one: the capture needs no more and has little "
-     "memory (kdump.rst; our saver runs one compressing thread then)"},
+     "bring up and size per-CPU data for only the CPUs the capture uses: one by default "
+     "(kdump.rst), more when the reservation pays for them (CaptureCommandLineOptions::"
+     "capture_cpus, choose_capture_cpus()); our saver compresses on each"},
     {"reset_devices",
      "drivers reset their device at probe instead of trusting the state the crashed kernel left "
      "(kdump.rst)"},
@@ -213,6 +214,9 @@ Result<std::string> build_capture_command_line(std::string_view running_command_
             return make_error(EINVAL, "KernelCommandLineAppend={}: {}", word, *problem);
         }
     }
+    if (options.capture_cpus == 0) {
+        return make_error(EINVAL, "the capture kernel needs at least one CPU");
+    }
     const auto boot_id = trim(options.boot_id);
     if (!boot_id.empty() && !is_uuid(boot_id)) {
         return make_error(EINVAL, "'{}' is not a boot id (a lower-case UUID)", boot_id);
@@ -239,7 +243,12 @@ Result<std::string> build_capture_command_line(std::string_view running_command_
 
     std::vector<std::string> added;
     for (const auto& parameter : kCaptureAddedParameters) {
-        if (applies_to(parameter, options.architecture)) {
+        if (!applies_to(parameter, options.architecture)) {
+            continue;
+        }
+        if (kernel_parameter_names_equal(kernel_parameter_name(parameter.word), "nr_cpus")) {
+            added.push_back(fmt::format("nr_cpus={}", options.capture_cpus));
+        } else {
             added.emplace_back(parameter.word);
         }
     }
@@ -277,8 +286,10 @@ Result<std::string> build_capture_command_line(std::string_view running_command_
 
 Result<std::string> derive_capture_command_line(std::string_view running_command_line,
                                                 const Config& config, std::string_view boot_id,
-                                                std::optional<unsigned> boot_cpu_apicid) {
+                                                std::optional<unsigned> boot_cpu_apicid,
+                                                unsigned capture_cpus) {
     CaptureCommandLineOptions options;
+    options.capture_cpus = capture_cpus;
     options.remove = config.cmdline_remove;
     options.append = config.cmdline_append;
     options.boot_id = std::string(boot_id);

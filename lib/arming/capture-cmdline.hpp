@@ -5,7 +5,8 @@
 //      without the words after "--" (arguments for the running system's init)
 //      and without the parameters in kCaptureRemovedParameters;
 //   2. minus the words of KernelCommandLineRemove=;
-//   3. plus kCaptureAddedParameters (those of the architecture), the crashed boot's id and, if
+//   3. plus kCaptureAddedParameters (those of the architecture; nr_cpus= with
+//      the CPUs chosen), the crashed boot's id and, if
 //      known, disable_cpu_apicid= — each left out when KernelCommandLineRemove=
 //      names it or KernelCommandLineAppend= sets it;
 //   4. plus KernelCommandLineAppend=, last, so it wins.
@@ -66,6 +67,8 @@ struct CaptureCommandLineOptions {
     // disable_cpu_apicid= like kdump-utils' prepare_cmdline().
     std::optional<unsigned> boot_cpu_apicid;
     CaptureArchitecture architecture = running_architecture();
+    // The capture kernel's nr_cpus= (choose_capture_cpus()); at least 1.
+    unsigned capture_cpus = 1;
 };
 
 // True if parameter applies to a capture kernel of architecture.
@@ -83,7 +86,7 @@ Result<std::string> build_capture_command_line(std::string_view running_command_
 // The same with KernelCommandLineRemove=/Append= from the config.
 Result<std::string> derive_capture_command_line(
     std::string_view running_command_line, const Config& config, std::string_view boot_id,
-    std::optional<unsigned> boot_cpu_apicid = std::nullopt);
+    std::optional<unsigned> boot_cpu_apicid = std::nullopt, unsigned capture_cpus = 1);
 
 // "initial apicid" of processor 0 in /proc/cpuinfo (x86), as kdump-utils'
 // get_bootcpu_apicid() finds it; nothing on other architectures.

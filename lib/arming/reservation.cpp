@@ -290,8 +290,9 @@ constexpr uint64_t kWindowsAlive = 2;
 constexpr uint64_t kSectionBytes = 128 * kMiB;
 constexpr uint64_t kBytesPerSection = 8;
 // The kdump writer's batch buffers: read, compressed slots and output data
-// (kdump-writer.cpp), each WriteOptions::batch_pages pages, for one thread
-// (nr_cpus=1 in the capture).
+// (kdump-writer.cpp), each WriteOptions::batch_pages pages per compressing
+// thread; saver_memory_bytes() counts one thread, capture_cpu_cost_bytes()
+// each further one.
 constexpr uint64_t kBatchBuffers = 3;
 // A compressor: ZSTD_estimateCCtxSize(1) is 0.56 MiB with Debian 12's
 // libzstd 1.5.4; zlib's deflate state at the default windowBits and
@@ -302,7 +303,38 @@ constexpr uint64_t kCompressorBytes = 1 * kMiB;
 // stacks. Code pages are the initrd's files.
 constexpr uint64_t kSaverProcessBytes = 2 * kMiB;
 
+// What the capture kernel itself spends on one more CPU. Measured
+// (bench/run-capture-cpus.sh m4096-c1 m4096-c2: Debian's 6.1.0-57 as the
+// capture kernel in crashkernel=256M, nr_cpus=1 against nr_cpus=2):
+//   * MemTotal at /init is 248 KiB lower with two CPUs: the second CPU's
+//     per-CPU area, "percpu: Embedded 62 pages/cpu" in its log
+//     (mm/percpu.c pcpu_embed_first_chunk() returns the rest of each unit);
+//   * the rest is allocated after boot and is below what MemAvailable at the
+//     saver's start resolves (it differed by -1.5 MiB, noise from the page
+//     cache): the idle, IRQ and exception stacks and five per-CPU threads
+//     (cpuhp, migration, ksoftirqd, two kworkers: a 16 KiB stack and a
+//     ~10 KiB task_struct each), about 0.25 MiB, and per-CPU slab and
+//     page-allocator (pcp) lists, which hold a few hundred KiB at most.
+// 1 MiB covers the three with room; the saver's thread is counted apart.
+constexpr uint64_t kCaptureKernelPerCpuBytes = 1 * kMiB;
+
 }  // namespace
+
+uint64_t capture_cpu_cost_bytes() {
+    // The saver's share: one more compressing thread, with its compressor
+    // and batch buffers (kdump-writer.cpp sizes both per thread).
+    const uint64_t saver_thread =
+        kBatchBuffers * WriteOptions{}.batch_pages * kPageSize + kCompressorBytes;
+    return kCaptureKernelPerCpuBytes + saver_thread;
+}
+
+CaptureMemoryNeed with_capture_cpus(CaptureMemoryNeed need, uint64_t extra_cpu_bytes) {
+    need.cpu_bytes = extra_cpu_bytes;
+    need.needed_bytes = saturating_add(need.needed_bytes, extra_cpu_bytes);
+    need.recommended_bytes =
+        std::max(round_up(need.needed_bytes, kRoundingBytes), kMeasuredFloorBytes);
+    return need;
+}
 
 uint64_t saver_memory_bytes(uint64_t memory_total_bytes) {
     const uint64_t frames = memory_total_bytes / kPageSize;
@@ -399,6 +431,7 @@ nlohmann::json explain_capture_need(const CaptureMemoryNeed& need,
         {"initrd_bytes", need.initrd_bytes},
         {"initrd_unpacked_bytes", need.initrd_unpacked_bytes},
         {"margin_bytes", need.margin_bytes},
+        {"cpu_bytes", need.cpu_bytes},
         {"memory_bytes", sources.memory_bytes},
         {"needed_bytes", need.needed_bytes},
         {"recommended_bytes", need.recommended_bytes},

@@ -92,6 +92,8 @@ struct CaptureMemoryNeed {
     uint64_t initrd_bytes = 0;           // the initrd archive
     uint64_t initrd_unpacked_bytes = 0;  // its files in rootfs (measure_initrd())
     uint64_t margin_bytes = 0;           // the measured working margin (+ saver growth)
+    // The capture's CPUs past the first (with_capture_cpus()); 0 = one CPU.
+    uint64_t cpu_bytes = 0;
     // The sum: a reservation below it does not capture.
     uint64_t needed_bytes = 0;
     // needed_bytes as a crashkernel= size: rounded up to 16 MiB, at least
@@ -105,6 +107,16 @@ struct CaptureMemoryNeed {
 // size. memory_total_bytes is the machine's (the saver's bitmaps grow with it).
 CaptureMemoryNeed capture_memory_need(uint64_t kernel_image_bytes, uint64_t initrd_bytes,
                                       uint64_t initrd_unpacked_bytes, uint64_t memory_total_bytes);
+
+// What each capture-kernel CPU past the first costs in the reservation:
+// the kernel's per-CPU memory (measured, reservation.cpp) plus the saver's
+// further compressing thread (its compressor and batch buffers).
+uint64_t capture_cpu_cost_bytes();
+
+// need (for one CPU) plus extra_cpu_bytes for more CPUs
+// (CaptureCpuChoice::extra_bytes): needed_bytes and recommended_bytes grow
+// by it, cpu_bytes records it.
+CaptureMemoryNeed with_capture_cpus(CaptureMemoryNeed need, uint64_t extra_cpu_bytes);
 
 // The measured working margin alone (kCaptureWorkingMarginBytes).
 uint64_t capture_working_margin_bytes();

@@ -173,6 +173,20 @@ const std::vector<KeyHandler>& key_handlers() {
              return error_of(usec);
          },
          [](Config& c) { c.timeout_usec = kDefaultCaptureTimeoutUsec; }},
+        {"Capture", "CPUs",
+         [](Config& c, std::string_view v) -> std::optional<std::string> {
+             if (v == "auto") {
+                 c.capture_cpus.reset();
+                 return std::nullopt;
+             }
+             const auto cpus = parse_integer<unsigned>(v);
+             if (!cpus || *cpus < 1 || *cpus > kMaxConfiguredCaptureCpus) {
+                 return fmt::format("not a CPU count (auto, or 1-{})", kMaxConfiguredCaptureCpus);
+             }
+             c.capture_cpus = *cpus;
+             return std::nullopt;
+         },
+         [](Config& c) { c.capture_cpus.reset(); }},
         {"Retention", "MaxUse",
          [](Config& c, std::string_view v) -> std::optional<std::string> {
              auto limit = parse_size_limit(v);
@@ -598,6 +612,7 @@ std::string Config::describe() const {
     line("FailureAction", to_string(failure_action));
     line("FinalAction", to_string(final_action));
     line("TimeoutSec", format_timespan(timeout_usec));
+    line("CPUs", capture_cpus ? std::to_string(*capture_cpus) : std::string("auto"));
     out += "\n[Retention]\n";
     if (retention.max_use) {
         line("MaxUse", to_string(*retention.max_use));
@@ -655,7 +670,9 @@ nlohmann::json to_json(const Config& config) {
           {"TimeoutSec", format_timespan(config.timeout_usec)},
           {"TimeoutUSec", config.timeout_usec == kInfiniteTimeSpan
                               ? nlohmann::json(nullptr)
-                              : nlohmann::json(config.timeout_usec)}}},
+                              : nlohmann::json(config.timeout_usec)},
+          {"CPUs",
+           config.capture_cpus ? nlohmann::json(*config.capture_cpus) : nlohmann::json("auto")}}},
         {"Retention",
          {{"MaxUse", limit(config.retention.max_use)},
           {"KeepFree", limit(config.retention.keep_free)},

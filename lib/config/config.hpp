@@ -62,6 +62,10 @@ struct RetentionSettings {
 };
 
 inline constexpr uint64_t kDefaultCaptureTimeoutUsec = 30ULL * 60 * 1000 * 1000;  // 30min
+// CPUs=N accepts 1 to this: Debian 12's amd64 kernels are built with
+// CONFIG_MAXSMP, so CONFIG_NR_CPUS=8192 (/boot/config-*), and the kernel caps nr_cpus= at
+// nr_cpu_ids anyway (kernel/smp.c nrcpus()).
+inline constexpr unsigned kMaxConfiguredCaptureCpus = 8192;
 inline constexpr std::string_view kDefaultTargetDirectory = "/var/crash";
 // [Metrics] Textfile=: node_exporter's textfile collector directory on
 // Debian (prometheus-node-exporter's --collector.textfile.directory). The
@@ -92,6 +96,9 @@ struct Config {
     FailureAction failure_action = FailureAction::reboot;
     FinalAction final_action = FinalAction::reboot;
     uint64_t timeout_usec = kDefaultCaptureTimeoutUsec;  // TimeoutSec=; kInfiniteTimeSpan = none
+    // CPUs=: the capture kernel's nr_cpus=; unset = auto, as many as the
+    // reservation pays for (choose_capture_cpus(), lib/arming/capture-cpus.hpp).
+    std::optional<unsigned> capture_cpus;
 
     // [Retention]
     RetentionSettings retention;

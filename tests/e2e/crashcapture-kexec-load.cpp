@@ -53,6 +53,11 @@ int main(int argc, char** argv) {
     app.add_option("-r,--remove", options.remove,
                    "A word or pattern to remove from it (KernelCommandLineRemove=); repeatable")
         ->allow_extra_args(false);
+    app.add_option("--cpus", options.capture_cpus,
+                   "The capture kernel's CPUs, its nr_cpus= (what the daemon chooses with "
+                   "choose_capture_cpus(), CPUs= of crashcapture.conf)")
+        ->default_val(1)
+        ->check(CLI::Range(1U, 8192U));
     app.add_flag("!--no-boot-id", with_boot_id, "Leave out crashcapture.boot_id=");
     app.add_flag("!--no-apicid", with_apicid, "Leave out disable_cpu_apicid=");
     app.add_flag("-n,--dry-run", dry_run, "Print the command line, load nothing");

@@ -20,6 +20,8 @@
 #   e2e.busy=MiB           memory to fill before crashing or idling (default 0)
 #   e2e.crash=TYPE         how the first kernel crashes (default sysrq: sysrq-c);
 #                          the other types are crash_by_type()'s below
+#   e2e.capcpus=N          the capture kernel's nr_cpus= (default 1); with
+#                          e2e.kexec=ours crashcapture-kexec-load --cpus N
 #
 # Every stage prints "E2E: STAGE ..." on the console: the host timestamps the
 # serial log, and its timings come from these lines.
@@ -70,6 +72,7 @@ SAVE_ARGS=$(arg e2e.saveargs "")
 ACTION=$(arg e2e.action crash)
 BUSY=$(arg e2e.busy 0)
 CRASH_TYPE=$(arg e2e.crash sysrq)
+CAPTURE_CPUS=$(arg e2e.capcpus 1)
 
 # fill_memory MIB: make the crashed kernel's memory look like a used
 # machine's, so that filtering and compression are measured on something
@@ -238,7 +241,7 @@ if [ ! -e /proc/vmcore ]; then
             # even when it was left to its default), and exactly one console.
             set -- --kernel /boot/vmlinuz --initrd /boot/capture.img \
                 --remove console --append console=ttyS0 \
-                --remove 'e2e.*' --append "e2e.save=$SAVE"
+                --remove 'e2e.*' --append "e2e.save=$SAVE" --cpus "$CAPTURE_CPUS"
             [ -n "$SAVE_ARGS" ] && set -- "$@" --append "e2e.saveargs=$SAVE_ARGS"
             [ -x /usr/bin/crashcapture-kexec-load ] || die "crashcapture-kexec-load is not in this image"
             crashcapture-kexec-load "$@" || die "crashcapture-kexec-load rc=$?"
@@ -246,7 +249,7 @@ if [ ! -e /proc/vmcore ]; then
         s | c)
             # The capture kernel's command line, as Debian's kdump-tools and
             # Fedora's kdump build it: one CPU, devices reset, no USB.
-            append="console=ttyS0 reset_devices nr_cpus=1 irqpoll nousb panic=1 e2e.save=$SAVE"
+            append="console=ttyS0 reset_devices nr_cpus=$CAPTURE_CPUS irqpoll nousb panic=1 e2e.save=$SAVE"
             [ -n "$SAVE_ARGS" ] && append="$append e2e.saveargs=$SAVE_ARGS"
             kexec -p "-$KEXEC_MODE" /boot/vmlinuz --initrd=/boot/capture.img --append="$append" ||
                 die "kexec -p -$KEXEC_MODE"
@@ -267,7 +270,7 @@ if [ ! -e /proc/vmcore ]; then
 fi
 
 # ================= capture kernel =================
-stage "INIT_CAPTURE kernel=$KVER save=$SAVE vmcore=$(stat -c %s /proc/vmcore) $(grep MemTotal /proc/meminfo | tr -s ' ')"
+stage "INIT_CAPTURE kernel=$KVER save=$SAVE vmcore=$(stat -c %s /proc/vmcore) cpus=$(cat /sys/devices/system/cpu/online) $(grep MemTotal /proc/meminfo | tr -s ' ')"
 # Set by crashcapture-kexec-load (e2e.kexec=ours), as crashcaptured sets it.
 BOOT_ID=$(arg crashcapture.boot_id "")
 # ext4 checksums its metadata with crc32c, a soft dependency busybox modprobe

@@ -16,7 +16,8 @@
 #   TIMEOUT [300] for the whole QEMU run   OUT [$CACHE/runs/<kver>-<knobs>]
 #   SAVER [build/cli/crashcapture-save]   KEEP_DISK [0]
 #   LOADER [build/tests/e2e/crashcapture-kexec-load] (KEXEC=ours)
-#   CPU [qemu64]   SMP [1]   ACCEL [tcg]
+#   CPU [qemu64]   SMP [1]   ACCEL [tcg; tcg,thread=multi when SMP > 1, one
+#     host thread per vCPU]   CAPTURE_CPUS [SMP]: the capture kernel's nr_cpus=
 #   CRASH_TYPE [sysrq]: how the first kernel crashes (guest-init.sh's
 #     e2e.crash=; lib.sh lists the types). Types other than sysrq build
 #     crashtest.ko for the kernel (crashtest/build-module.sh) into images of
@@ -45,7 +46,8 @@ LOADER=${LOADER:-$DEFAULT_LOADER}
 KEEP_DISK=${KEEP_DISK:-0}
 CPU=${CPU:-qemu64}
 SMP=${SMP:-1}
-ACCEL=${ACCEL:-tcg}
+ACCEL=${ACCEL:-}
+CAPTURE_CPUS=${CAPTURE_CPUS:-}
 CRASH_TYPE=${CRASH_TYPE:-sysrq}
 
 while [ $# -gt 0 ]; do
@@ -92,7 +94,12 @@ case $KEXEC in
     ours) [ -x "$LOADER" ] || e2e_die "KEXEC=ours but $LOADER is not built (cmake --build build --target crashcapture-kexec-load)" ;;
     *) e2e_die "KEXEC must be s, c or ours, not '$KEXEC'" ;;
 esac
-case "$MEM$BUSY$TIMEOUT" in *[!0-9]*) e2e_die "MEM, BUSY and TIMEOUT are numbers" ;; esac
+case "$MEM$BUSY$TIMEOUT$SMP$CAPTURE_CPUS" in *[!0-9]*) e2e_die "MEM, BUSY, TIMEOUT, SMP and CAPTURE_CPUS are numbers" ;; esac
+CAPTURE_CPUS=${CAPTURE_CPUS:-$SMP}
+if [ -z "$ACCEL" ]; then
+    ACCEL=tcg
+    [ "$SMP" -le 1 ] || ACCEL=tcg,thread=multi
+fi
 [ "$SAVE" = ours ] || SAVER=
 e2e_crash_expect "$CRASH_TYPE" > /dev/null || e2e_die "CRASH_TYPE must be one of: $E2E_CRASH_TYPES"
 # Every type but sysrq gets the module in its images, also oom and nmi that
@@ -120,6 +127,7 @@ disk=$OUT/disk.img
 e2e_disk_create "$disk" $((MEM + 512))
 
 cmdline="console=ttyS0 crashkernel=$CRASH panic=1 e2e.kexec=$KEXEC e2e.save=$SAVE e2e.busy=$BUSY"
+[ "$CAPTURE_CPUS" = 1 ] || cmdline="$cmdline e2e.capcpus=$CAPTURE_CPUS"
 [ -z "$SAVE_ARGS" ] || cmdline="$cmdline e2e.saveargs=$SAVE_ARGS"
 [ "$CRASH_TYPE" = sysrq ] || cmdline="$cmdline e2e.crash=$CRASH_TYPE"
 # -nodefaults: no VGA, NIC or floppy to probe (boot time under TCG);
@@ -134,7 +142,7 @@ printf '%q ' "${qemu[@]}" > "$OUT/qemu-cmd.txt"
 echo >> "$OUT/qemu-cmd.txt"
 
 e2e_log "cycle: kernel $KVER, ${MEM} MiB, crashkernel=$CRASH, kexec=$KEXEC, save=$SAVE," \
-    "busy ${BUSY} MiB, timeout ${TIMEOUT}s -> $OUT"
+    "busy ${BUSY} MiB, $SMP vCPU ($ACCEL), capture nr_cpus=$CAPTURE_CPUS, timeout ${TIMEOUT}s -> $OUT"
 # inject_nmi_when_ready: what a BMC's "diagnostic interrupt" does, once the
 # guest has set unknown_nmi_panic and says so with CRASH_TRIGGER.
 inject_nmi_when_ready() {
@@ -160,6 +168,11 @@ t_exit=$(e2e_secs $(($(e2e_us) - t0)))
 log=$OUT/serial.log
 at() { e2e_stamp "$log" "$@"; }
 crash=$(at 'E2E: CRASH_TRIGGER')
+# With two vCPUs the guest's CRASH_TRIGGER line never reached the serial log
+# (it was still in the tty's buffer, we think, when the panic stopped the
+# other CPU); the kernel's own line of the trigger (drivers/tty/sysrq.c,
+# printed before the panic) is then the time of the crash.
+[ -n "$crash" ] || [ "$CRASH_TYPE" != sysrq ] || crash=$(at 'sysrq: Trigger a crash')
 # The panic itself: later than the trigger for the types a watchdog detects
 # (soft lockup, hung task) or that take a while (OOM). Empty for an oops,
 # which kexecs before any panic line (oops_end() calls crash_kexec()), and
@@ -170,7 +183,7 @@ done_at=$(at 'E2E: CAPTURE_DONE')
 # field KEY: the value of KEY=... on the guest's E2E: lines ("" if none)
 field() { { grep -o "E2E: .*[ ]$1=[^ ]*" "$log" || true; } | head -1 | sed "s/.*[ ]$1=//"; }
 {
-    echo "# kernel=$KVER mem=$MEM crashkernel=$CRASH kexec=$KEXEC save=$SAVE busy=$BUSY crash_type=$CRASH_TYPE qemu_rc=$qemu_rc"
+    echo "# kernel=$KVER mem=$MEM crashkernel=$CRASH kexec=$KEXEC save=$SAVE busy=$BUSY crash_type=$CRASH_TYPE smp=$SMP accel=$ACCEL capture_cpus=$CAPTURE_CPUS qemu_rc=$qemu_rc"
     echo "# seconds since QEMU started, then durations"
     echo "first_kernel_start $(at 'Linux version' 1)"
     echo "first_init $(at 'E2E: INIT_FIRST')"
@@ -201,6 +214,7 @@ field() { { grep -o "E2E: .*[ ]$1=[^ ]*" "$log" || true; } | head -1 | sed "s/.*
     boot_memory=${boot_memory//K/}
     echo "capture_boot_available_kib ${boot_memory%/*}"
     echo "capture_boot_total_kib ${boot_memory#*/}"
+    echo "capture_online_cpus $(field cpus)"
     echo "capture_memtotal_kib $({ grep -o 'E2E: INIT_CAPTURE.*MemTotal: [0-9]*' "$log" || true; } | head -1 | sed 's/.* //')"
     echo "save_memavailable_kib $(field memavailable_kib)"
     echo "save_vmhwm_kib $(field vmhwm_kib)"

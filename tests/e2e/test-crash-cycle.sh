@@ -13,8 +13,10 @@
 # With KEXEC=ours (the default) the capture kernel is loaded by
 # crashcapture-kexec-load, the library's kexec_file_load on the command line
 # it derives (lib/capture-cmdline.cpp), and the test also asserts:
-#   * the derived line has no crashkernel=, has irqpoll nr_cpus=1
-#     reset_devices panic=10 and the first boot's crashcapture.boot_id;
+#   * the derived line has no crashkernel=, has irqpoll nr_cpus=N
+#     (CAPTURE_CPUS [SMP [1]], run-cycle.sh) reset_devices panic=10 and the
+#     first boot's crashcapture.boot_id, and the capture kernel brought up
+#     N CPUs;
 #   * the capture kernel booted with exactly that line (after the
 #     elfcorehdr= the kernel puts first);
 #   * status.json's boot_id is the first boot's (the saver got it from the
@@ -38,6 +40,8 @@ export SAVE=${SAVE:-ours}
 export KEXEC=${KEXEC:-ours}
 export BUSY=${BUSY:-448}
 export CRASH_TYPE=${CRASH_TYPE:-sysrq}
+export SMP=${SMP:-1}
+export CAPTURE_CPUS=${CAPTURE_CPUS:-$SMP}
 export KVER
 type_suffix=
 [ "$CRASH_TYPE" = sysrq ] || type_suffix=-$CRASH_TYPE
@@ -72,7 +76,7 @@ if [ "$KEXEC" = ours ]; then
     derived=$({ grep -o 'crashcapture-kexec-load: command line: .*' "$log" || true; } | head -1 |
         sed 's/^crashcapture-kexec-load: command line: //')
     [ -n "$derived" ] || fail "no 'crashcapture-kexec-load: command line:' in $log"
-    for word in irqpoll nr_cpus=1 reset_devices panic=10 "crashcapture.boot_id=$boot_id" console=ttyS0; do
+    for word in irqpoll "nr_cpus=$CAPTURE_CPUS" reset_devices panic=10 "crashcapture.boot_id=$boot_id" console=ttyS0; do
         [[ " $derived " == *" $word "* ]] || fail "the derived command line lacks $word: $derived"
     done
     for name in crashkernel panic=1 e2e.kexec e2e.busy; do
@@ -89,6 +93,24 @@ if [ "$KEXEC" = ours ]; then
     fi
     echo "ok: the capture kernel booted with elfcorehdr= and the derived line"
 fi
+# /sys/devices/system/cpu/online in the capture kernel: "0", "0-1", ...
+online=$(timing capture_online_cpus)
+online_count=0
+IFS=, read -ra online_ranges <<< "$online"
+for range in "${online_ranges[@]}"; do
+    online_count=$((online_count + ${range#*-} - ${range%-*} + 1))
+done
+# A crash on another CPU than the boot CPU leaves the boot CPU out:
+# disable_cpu_apicid= (which we add) keeps the capture kernel from sending it
+# INIT ("APIC: Disabling requested cpu" in its log,
+# arch/x86/kernel/apic/apic.c), so a guest with SMP CPUs has one fewer.
+expected=$CAPTURE_CPUS
+if [ "$CAPTURE_CPUS" -ge "$SMP" ] && grep -q 'APIC: Disabling requested cpu' "$OUT/capture-kernel.log" 2> /dev/null; then
+    expected=$((SMP - 1))
+fi
+[ "$online_count" = "$expected" ] ||
+    fail "the capture kernel had CPUs '$online' online, not $expected (nr_cpus=$CAPTURE_CPUS, $SMP vCPUs)"
+echo "ok: the capture kernel brought up $online_count CPU(s) ($online; nr_cpus=$CAPTURE_CPUS)"
 
 case $SAVE in
     ours)
@@ -122,5 +144,6 @@ esac
 echo "PASS: test-crash-cycle $KVER kexec=$KEXEC save=$SAVE$type_label crashkernel=${CRASH:-256M}:" \
     "crash -> capture done $(timing crash_to_capture_done) s" \
     "(capture kernel up $(timing crash_to_capture_init) s, save $(timing save_duration) s)," \
-    "whole cycle $(timing whole_cycle) s; $detail; capture MemTotal $(timing capture_memtotal_kib) kB," \
+    "whole cycle $(timing whole_cycle) s; $detail; capture CPUs $online_count," \
+    "MemTotal $(timing capture_memtotal_kib) kB, MemAvailable at save $(timing save_memavailable_kib) kB," \
     "saver peak RSS (VmHWM) $(timing save_vmhwm_kib) KiB"

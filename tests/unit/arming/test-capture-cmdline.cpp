@@ -243,6 +243,27 @@ TEST(CaptureCommandLine, AppendComesLastAndReplacesOurDefaults) {
     EXPECT_THAT(words, Contains("irqpoll"));
 }
 
+TEST(CaptureCommandLine, ChosenCpusBecomeNrCpus) {
+    CaptureCommandLineOptions options;
+    options.capture_cpus = 4;
+    const auto words = words_of(build_capture_command_line("root=/dev/vda1 nr_cpus=64", options));
+    EXPECT_EQ(count_named(words, "nr_cpus"), 1u);
+    EXPECT_THAT(words, Contains("nr_cpus=4"));
+    // KernelCommandLineAppend= still wins.
+    options.append = {"nr_cpus=2"};
+    const auto appended = words_of(build_capture_command_line("root=/dev/vda1", options));
+    EXPECT_EQ(count_named(appended, "nr_cpus"), 1u);
+    EXPECT_EQ(appended.back(), "nr_cpus=2");
+    // Through the config, as the daemon calls it.
+    Config config;
+    const auto derived = derive_capture_command_line("root=/dev/vda1", config, "", std::nullopt, 3);
+    ASSERT_TRUE(derived);
+    EXPECT_THAT(*derived, HasSubstr(" nr_cpus=3 "));
+    // No CPU at all is a caller's mistake.
+    options.capture_cpus = 0;
+    EXPECT_FALSE(build_capture_command_line("root=/dev/vda1", options));
+}
+
 TEST(CaptureCommandLine, AppendDoesNotDropTheRunningLinesWords) {
     // Several console= are legitimate: appending one adds it.
     CaptureCommandLineOptions options;

@@ -757,6 +757,21 @@ TEST(TimeSpans, Format) {
     }
 }
 
+TEST(ConfigCapture, Cpus) {
+    EXPECT_EQ(Config{}.capture_cpus, std::nullopt);
+    EXPECT_EQ(parse_ok("[Capture]\nCPUs=4\n").capture_cpus, 4u);
+    EXPECT_EQ(parse_ok("[Capture]\nCPUs=8192\n").capture_cpus, 8192u);
+    EXPECT_EQ(parse_ok("[Capture]\nCPUs=4\nCPUs=auto\n").capture_cpus, std::nullopt);
+    // An empty assignment resets to the default, auto.
+    EXPECT_EQ(parse_ok("[Capture]\nCPUs=4\nCPUs=\n").capture_cpus, std::nullopt);
+    EXPECT_EQ(to_json(parse_ok("[Capture]\nCPUs=2\n"))["Capture"]["CPUs"], 2);
+    for (const auto* bad : {"0", "-1", "8193", "two", "1.5", "all"}) {
+        const auto loaded = parse(fmt::format("[Capture]\nCPUs={}\n", bad));
+        ASSERT_EQ(loaded.errors.size(), 1u) << bad;
+        EXPECT_THAT(loaded.errors[0].message, HasSubstr("not a CPU count (auto, or 1-8192)"));
+    }
+}
+
 // ---------------------------------------------------------------------------
 // describe() and JSON.
 
@@ -770,6 +785,7 @@ TEST(ConfigDescribe, DefaultsListEveryKey) {
           "MaxUse=", "KeepFree=", "KeepDumps=0"}) {
         EXPECT_THAT(text, HasSubstr(key));
     }
+    EXPECT_THAT(text, HasSubstr("\nCPUs=auto\n"));
     EXPECT_THAT(text, HasSubstr("# Format= is unset: kdump for this target"));
     EXPECT_THAT(text, HasSubstr("# CompressionLevel= is unset: 1, the default for zstd"));
     EXPECT_THAT(text, HasSubstr("# Group= is unset: dumps readable by root only"));
@@ -784,7 +800,7 @@ TEST(ConfigDescribe, ReadsBackToAnEqualConfig) {
         "Compression=zlib\nCompressionLevel=9\nGroup=crash-readers\n"
         "[Capture]\nKernelCommandLineAppend=x=\"a b\" y\nKernelCommandLineRemove=rd.luks.* z\n"
         "Kernel=/boot/k\nInitrd=/boot/i\nFailureAction=dump-to-rootfs\nFinalAction=halt\n"
-        "TimeoutSec=infinity\n"
+        "TimeoutSec=infinity\nCPUs=4\n"
         "[Retention]\nMaxUse=1536M\nKeepFree=5%\nKeepDumps=3\n");
     const auto again = parse_ok(config.describe());
     EXPECT_EQ(again, config);
@@ -803,6 +819,7 @@ TEST(ConfigJson, EffectiveValues) {
     EXPECT_EQ(json["Capture"]["FailureAction"], "reboot");
     EXPECT_EQ(json["Capture"]["TimeoutSec"], "30min");
     EXPECT_EQ(json["Capture"]["TimeoutUSec"], 1800 * kSec);
+    EXPECT_EQ(json["Capture"]["CPUs"], "auto");
     EXPECT_TRUE(json["Retention"]["MaxUse"].is_null());
     EXPECT_EQ(json["Retention"]["KeepDumps"], 0);
     EXPECT_TRUE(json["Dump"]["Group"].is_null());
