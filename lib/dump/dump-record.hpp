@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "page-selection.hpp"
@@ -72,6 +73,12 @@ Result<DumpRecord> dump_record_from_json(const nlohmann::json& json);
 Status write_dump_record(int directory_fd, const DumpRecord& record,
                          const std::string& file_name = "status.json");
 Result<DumpRecord> read_dump_record(const std::string& path);
+
+// The error of the record a capture writes before it starts: a record that
+// still says it after the reboot is one whose capture never reached its end
+// (the capture kernel lost power, was reset or hung), whatever it wrote.
+inline constexpr std::string_view kCaptureInterruptedError =
+    "the capture was interrupted before it finished";
 
 // The record a capture writes before it starts ("failed: interrupted"), so a
 // capture kernel that dies mid-way still leaves a record. It is padded to
