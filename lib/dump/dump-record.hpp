@@ -85,9 +85,15 @@ inline constexpr std::string_view kCaptureInterruptedError =
 // kRecordReserveBytes so the final record can overwrite it in place when the
 // disk is full and the atomic rename cannot get a new block.
 inline constexpr size_t kRecordReserveBytes = 8192;
+// The errors of the atomic write that the reserved record's blocks, written
+// and synced before the dump, may still get past: the disk is full
+// (ENOSPC, EDQUOT), or new blocks fail to write (EIO: a target going bad
+// part-way, where what was written before still reads back).
+bool record_overwrites_in_place(int errno_value);
 Status write_dump_record_reserved(int directory_fd, const DumpRecord& record,
                                   const std::string& file_name = "status.json");
-// Atomic write; on ENOSPC/EDQUOT, overwrites the reserved record in place.
+// Atomic write; when the atomic write fails for want of new blocks, or on
+// them (record_overwrites_in_place), overwrites the reserved record in place.
 Status finalize_dump_record(int directory_fd, const DumpRecord& record,
                             const std::string& file_name = "status.json");
 
