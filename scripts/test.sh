@@ -340,6 +340,15 @@ if [ "${FULL:-0}" = 1 ]; then
         run_test "test-systemd-guest.sh --scenario $scenario" \
             tests/e2e/test-systemd-guest.sh --deb "$deb" --scenario "$scenario"
     done
+    # Sudden death (issue 19 §3), with FULL=1 only: the power cut mid-save
+    # (QMP system_reset), a target that returns EIO part-way (blkdebug), a
+    # capture that hangs on an NFS server that stopped answering (the unit's
+    # time limit). Not in the rotation: each waits out a failure.
+    sudden_death=(power-cut target-eio nfs-hang)
+    for scenario in "${sudden_death[@]}"; do
+        run_test "test-systemd-guest.sh --scenario $scenario" \
+            tests/e2e/test-systemd-guest.sh --deb "$deb" --scenario "$scenario"
+    done
     # The web console in a guest after a real capture (issue 20): Debian's
     # Cockpit, SetReservation and TestCapture for real, the host's browser.
     run_test "test-systemd-guest.sh --scenario cockpit" \

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <fstream>
 
 #include "file-util.hpp"
@@ -159,13 +160,17 @@ Status write_dump_record_reserved(int directory_fd, const DumpRecord& record,
     return write_file_atomically(directory_fd, file_name, text, 0644);
 }
 
+bool record_overwrites_in_place(int errno_value) {
+    return errno_value == ENOSPC || errno_value == EDQUOT || errno_value == EIO;
+}
+
 Status finalize_dump_record(int directory_fd, const DumpRecord& record,
                             const std::string& file_name) {
     auto atomic = write_dump_record(directory_fd, record, file_name);
-    if (atomic || (atomic.error().errno_value != ENOSPC && atomic.error().errno_value != EDQUOT)) {
+    if (atomic || !record_overwrites_in_place(atomic.error().errno_value)) {
         return atomic;
     }
-    // The disk is full: overwrite the reserved record's blocks in place.
+    // The disk is full or failing: overwrite the reserved record's blocks in place.
     const auto text = dump_record_text(record);
     UniqueFd fd(::openat(directory_fd, file_name.c_str(), O_WRONLY | O_CLOEXEC));
     if (!fd) {
@@ -179,12 +184,12 @@ Status finalize_dump_record(int directory_fd, const DumpRecord& record,
             if (errno == EINTR) {
                 continue;
             }
-            return make_errno_error(errno, "cannot overwrite {} (disk full)", file_name);
+            return make_errno_error(errno, "cannot overwrite {} in place", file_name);
         }
         done += static_cast<size_t>(n);
     }
     if (::ftruncate(fd.get(), static_cast<off_t>(text.size())) < 0 || ::fsync(fd.get()) < 0) {
-        return make_errno_error(errno, "cannot finish {} (disk full)", file_name);
+        return make_errno_error(errno, "cannot finish {} in place", file_name);
     }
     return {};
 }

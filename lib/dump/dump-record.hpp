@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "page-selection.hpp"
@@ -73,14 +74,26 @@ Status write_dump_record(int directory_fd, const DumpRecord& record,
                          const std::string& file_name = "status.json");
 Result<DumpRecord> read_dump_record(const std::string& path);
 
+// The error of the record a capture writes before it starts: a record that
+// still says it after the reboot is one whose capture never reached its end
+// (the capture kernel lost power, was reset or hung), whatever it wrote.
+inline constexpr std::string_view kCaptureInterruptedError =
+    "the capture was interrupted before it finished";
+
 // The record a capture writes before it starts ("failed: interrupted"), so a
 // capture kernel that dies mid-way still leaves a record. It is padded to
 // kRecordReserveBytes so the final record can overwrite it in place when the
 // disk is full and the atomic rename cannot get a new block.
 inline constexpr size_t kRecordReserveBytes = 8192;
+// The errors of the atomic write that the reserved record's blocks, written
+// and synced before the dump, may still get past: the disk is full
+// (ENOSPC, EDQUOT), or new blocks fail to write (EIO: a target going bad
+// part-way, where what was written before still reads back).
+bool record_overwrites_in_place(int errno_value);
 Status write_dump_record_reserved(int directory_fd, const DumpRecord& record,
                                   const std::string& file_name = "status.json");
-// Atomic write; on ENOSPC/EDQUOT, overwrites the reserved record in place.
+// Atomic write; when the atomic write fails for want of new blocks, or on
+// them (record_overwrites_in_place), overwrites the reserved record in place.
 Status finalize_dump_record(int directory_fd, const DumpRecord& record,
                             const std::string& file_name = "status.json");
 

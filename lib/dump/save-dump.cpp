@@ -197,6 +197,13 @@ Result<std::unique_ptr<DumpSink>> Saver::open_sink(std::string& file_name) {
     (void)::fchmod(fd.get(), kPrivateFileMode);
     if (options_.dump_to.empty()) {
         share_with_group(fd.get(), file_name);
+        // The partial dump's name on the disk before its first byte: a
+        // capture cut short (power, reset, hang) leaves vmcore.incomplete,
+        // which the catalog lists as incomplete, not a directory whose
+        // first record says only that the capture began.
+        if (auto s = fsync_directory(directory_.get(), options_.output_dir); !s) {
+            record_.warnings.push_back(s.error().message);
+        }
     }
     if (flattened) {
         return make_flattened_sink(std::move(fd), name);
@@ -257,7 +264,7 @@ SaveResult Saver::run() {
     // A record exists from the start: if the capture kernel dies mid-way, the
     // record says the capture began and did not finish.
     record_.result = DumpResult::failed;
-    record_.error = "the capture was interrupted before it finished";
+    record_.error = std::string(kCaptureInterruptedError);
     if (auto s =
             write_dump_record_reserved(directory_.get(), record_, std::string(kRecordFileName));
         !s) {

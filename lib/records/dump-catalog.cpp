@@ -164,6 +164,23 @@ std::optional<DumpEntry> read_entry(int crash_fd, const std::string& crash_dir,
             "or was reset)",
             kRecordFileName);
     }
+    if (entry.has_record() && entry.record.result == DumpResult::failed &&
+        entry.record.error == kCaptureInterruptedError) {
+        // The record crashcapture-save writes before it starts, never
+        // replaced: the capture stopped mid-way (power cut, reset, hang). It
+        // was written before the kernel log and the dump, so it names
+        // neither; what did reach the disk is listed, a partial dump as
+        // incomplete, never as a good one (its name still ends .incomplete).
+        entry.record.dump_file = dump_file;
+        entry.record.dmesg_file = has_dmesg ? std::string(kDmesgFileName) : std::string();
+        if (!dump_file.empty()) {
+            entry.record.result = DumpResult::incomplete;
+            entry.record.error = fmt::format(
+                "{}: the capture kernel lost power, was reset or hung before its final "
+                "record, and {} may hold only part of the dump",
+                kCaptureInterruptedError, dump_file);
+        }
+    }
     if (!entry.has_record()) {
         entry.record.result = dump_file.empty() ? DumpResult::failed : DumpResult::incomplete;
         entry.record.error = entry.record_error;

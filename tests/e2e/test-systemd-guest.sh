@@ -33,6 +33,13 @@
 #   target-full     the same disk filled to 2 MiB while armed: the capture
 #              fails with ENOSPC, the guest reboots; the record (status.json)
 #              and the kernel log are there and say why
+#   target-eio Target=/srv/crash on a second disk (128 MiB, ext4 with 4 KiB
+#              blocks) behind QEMU's blkdebug: every write to its last 96 MiB
+#              fails with EIO, so the journal, the records and the kernel log
+#              (below 32 MiB) are written and the dump, which cannot fit
+#              there, fails part-way; the save ends with a record naming the
+#              I/O error, the kernel log is kept, the capture unit takes its
+#              FailureAction (reboot) with no hung task; not also lost
 #   raw        Target=raw:/dev/disk/by-id/virtio-crashraw, a second disk with
 #              no filesystem: the capture writes the flattened stream to it
 #              and keeps the record on the root filesystem; after the reboot
@@ -55,6 +62,13 @@
 #   ssh-fallback  ssh-down with FailureAction=dump-to-rootfs: the fallback
 #              unit saves the dump to /var/crash on the root filesystem
 #              instead; the same checks as capture on it
+#   power-cut  the power fails while the capture writes: QMP system_reset as
+#              soon as crashcapture-save's progress on the serial console
+#              says part of the dump is written (the first "N% n/m MiB"
+#              line, about a second in); after the next boot the crash is
+#              listed as incomplete (or failed, or lost) with the reason,
+#              never as complete, and the partial dump is never named as a
+#              good one (its file still ends .incomplete)
 #   upgrade    a newer package (VERSION+upgrade1, its capture script changed
 #              by one comment line, as an upgrade that fixes the capture
 #              side: the package repacked, or with UPGRADE_FROM_SOURCE=1
@@ -69,6 +83,14 @@
 #              writes the dump directory there, keeping the record on the
 #              root filesystem; the dump on the host's export opens in
 #              libkdumpfile and drgn
+#   nfs-hang   the nfs scenario, but the host stops the NFS server (SIGSTOP)
+#              as soon as crashcapture-save's progress says part of the dump
+#              is written: the capture blocks on its hard mount. With
+#              [Capture] TimeoutSec=60 in the guest's crashcapture.conf (the
+#              default is longer), the unit's time limit fires, its
+#              ExecStopPost= leaves a note naming the time limit, systemd
+#              takes FailureAction=reboot; after the reboot the crash is
+#              listed as "lost" with that reason
 #   lvm        the Debian installer's LVM layout: /boot an ext2 partition,
 #              the root (and /var/crash) on vg0/root in a second one; a first
 #              boot with no crashkernel= where crashcapturectl setup chooses
@@ -92,9 +114,10 @@
 #              table; then the same checks as capture
 #
 #   test-systemd-guest.sh [--scenario capture|too-small|reset|reboot|
-#                                     target-missing|target-full|raw|ssh|
+#                                     target-missing|target-full|target-eio|
+#                                     raw|ssh|
 #                                     ssh-down|ssh-fallback|nfs|upgrade|lvm|
-#                                     lvm-lost|cockpit]
+#                                     lvm-lost|cockpit|power-cut|nfs-hang]
 #                         [--arch amd64|arm64]
 #                         [--kver K] [--mem MIB] [--crash SIZE] [--deb FILE]
 #                         [--timeout S] [--out DIR] [--no-driver-update]
@@ -161,9 +184,10 @@ case $SCENARIO in
     reboot) end=reboot; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
     target-missing) end=wipe-target; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
     target-full) end=fill-target; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
-    raw | ssh | ssh-down | ssh-fallback | nfs | lvm | lvm-lost | cockpit) end=crash; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
+    target-eio) end=crash; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
+    raw | ssh | ssh-down | ssh-fallback | nfs | lvm | lvm-lost | cockpit | power-cut | nfs-hang) end=crash; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
     upgrade) end=upgrade; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
-    *) e2e_die "unknown scenario $SCENARIO (capture, too-small, reset, reboot, target-missing, target-full, raw, ssh, ssh-down, ssh-fallback, nfs, upgrade, lvm, lvm-lost, cockpit)" ;;
+    *) e2e_die "unknown scenario $SCENARIO (capture, too-small, reset, reboot, target-missing, target-full, target-eio, raw, ssh, ssh-down, ssh-fallback, nfs, upgrade, lvm, lvm-lost, cockpit, power-cut, nfs-hang)" ;;
 esac
 CRASH=${CRASH:-256M}
 REPLACE_KERNEL=${REPLACE_KERNEL:-1}
@@ -219,7 +243,10 @@ cleanup() {
     fi
     [ -n "${lvm_loop:-}" ] && losetup -d "$lvm_loop" 2> /dev/null
     case $SCENARIO in ssh*) e2e_stop_sshd "$work/sshd" "$ssh_user" ;; esac
-    [ "$SCENARIO" = nfs ] && e2e_stop_nfs_server
+    # nfs-hang stopped it (SIGSTOP): a stopped process acts on SIGTERM only
+    # once continued.
+    [ "$SCENARIO" = nfs-hang ] && [ -n "${E2E_NFS_PID:-}" ] && kill -CONT "$E2E_NFS_PID" 2> /dev/null
+    case $SCENARIO in nfs | nfs-hang) e2e_stop_nfs_server ;; esac
     [ -n "${journal_remote_pid:-}" ] && kill "$journal_remote_pid" 2> /dev/null
     rm -rf "$work"
 }
@@ -522,6 +549,30 @@ if [ "$SCENARIO" = upgrade ]; then
     echo "UPGRADE_DEB=/var/lib/crashcapture-e2e/upgrade.deb" >> "$rootfs/etc/crashcapture-e2e.conf"
 fi
 
+# target-eio: the target disk goes bad past its first 32 MiB. mke2fs puts a
+# 128 MiB filesystem's metadata and its 16 MiB journal in the first 24 MiB
+# (checked below), and ext4 gives small files (the records, the kernel log)
+# blocks near them; the dump (about 60 MB here) cannot fit below 32 MiB, so
+# its writes fail part-way. blkdebug (QEMU docs/devel/blkdebug.rst) injects
+# an error only into a request that covers a rule's sector, so there is a
+# rule for each 4 KiB block: the filesystem's block size, below which no
+# write goes. The errors reach the guest as EIO (werror=report: virtio-blk's
+# VIRTIO_BLK_S_IOERR).
+target_eio_setup() {
+    local block_bytes=4096 bad_from_mib=32 disk_mib=128 journal_end sector
+    mkfs.ext4 -q -F -b "$block_bytes" -E lazy_itable_init=0,lazy_journal_init=0 -L crashtarget \
+        "$OUT/target.img" "${disk_mib}M" > /dev/null
+    # The journal's last block (debugfs stat <8>: the journal inode's extents).
+    journal_end=$(debugfs -R 'stat <8>' "$OUT/target.img" 2> /dev/null |
+        grep -oE '[0-9]+-[0-9]+' | tail -1 | cut -d- -f2)
+    [ -n "$journal_end" ] && [ $(((journal_end + 1) * block_bytes)) -le $((bad_from_mib << 20)) ] ||
+        e2e_die "the target's journal ends at block ${journal_end:-?}, past ${bad_from_mib} MiB"
+    for ((sector = (bad_from_mib << 20) / 512; sector < (disk_mib << 20) / 512; sector += block_bytes / 512)); do
+        printf '[inject-error]\nevent = "write_aio"\niotype = "write"\nerrno = "5"\nsector = "%s"\nonce = "off"\n\n' "$sector"
+    done > "$OUT/blkdebug.conf"
+    target_drive=(-drive "file=blkdebug:$OUT/blkdebug.conf:$OUT/target.img,format=raw,if=virtio,cache=unsafe,werror=report,rerror=report")
+}
+
 target_drive=()
 network=(-net none)
 case $SCENARIO in
@@ -535,11 +586,18 @@ case $SCENARIO in
     target-*)
         # Target= on a filesystem of its own, as administrators give dumps
         # their own disk; nofail: the guest still boots when it is gone.
-        echo 'LABEL=crashtarget /srv/crash ext4 rw,nofail,x-systemd.device-timeout=15s 0 2' >> "$rootfs/etc/fstab"
+        # target-eio waits systemd's default 90 s for it: on a loaded host
+        # its guest's udevd started 20 s after the mount's wait began, and
+        # 15 s timed out in both boots.
+        echo "LABEL=crashtarget /srv/crash ext4 rw,nofail,x-systemd.device-timeout=$([ "$SCENARIO" = target-eio ] && echo 90s || echo 15s) 0 2" >> "$rootfs/etc/fstab"
         mkdir -p "$rootfs/srv/crash"
         printf '[Dump]\nTarget=/srv/crash\n' > "$rootfs/etc/crashcapture/crashcapture.conf.d/50-e2e-target.conf"
-        mkfs.ext4 -q -F -L crashtarget "$OUT/target.img" 64M > /dev/null
-        target_drive=(-drive "file=$OUT/target.img,format=raw,if=virtio,cache=unsafe")
+        if [ "$SCENARIO" = target-eio ]; then
+            target_eio_setup
+        else
+            mkfs.ext4 -q -F -L crashtarget "$OUT/target.img" 64M > /dev/null
+            target_drive=(-drive "file=$OUT/target.img,format=raw,if=virtio,cache=unsafe")
+        fi
         ;;
     raw)
         # A disk of its own with no filesystem, named by the serial number
@@ -570,13 +628,16 @@ case $SCENARIO in
             printf '[Capture]\nFailureAction=dump-to-rootfs\n' >> "$rootfs/etc/crashcapture/crashcapture.conf.d/50-e2e-target.conf"
         fi
         ;;
-    nfs)
+    nfs | nfs-hang)
         e2e_start_nfs_server "$work/nfs" || e2e_die "cannot start the test's NFS server"
         nfs_export=$work/nfs/export
         printf '[Dump]\nTarget=nfs:10.0.2.2:/dumps\n' > "$rootfs/etc/crashcapture/crashcapture.conf.d/50-e2e-target.conf"
+        # A short time limit, so that the test does not wait the default's.
+        [ "$SCENARIO" = nfs-hang ] &&
+            printf '[Capture]\nTimeoutSec=60\n' >> "$rootfs/etc/crashcapture/crashcapture.conf.d/50-e2e-target.conf"
         ;;
 esac
-if [ -n "${ssh_directory:-}" ] || [ "$SCENARIO" = nfs ] || [ "$SCENARIO" = cockpit ] || [ "$JOURNAL_UPLOAD" = 1 ]; then
+if [ -n "${ssh_directory:-}" ] || [ "$SCENARIO" = nfs ] || [ "$SCENARIO" = nfs-hang ] || [ "$SCENARIO" = cockpit ] || [ "$JOURNAL_UPLOAD" = 1 ]; then
     # The guest's own network, as a Debian server with systemd-networkd has it.
     mkdir -p "$rootfs/etc/systemd/network"
     printf '[Match]\nName=e*\n[Network]\nDHCP=ipv4\n' > "$rootfs/etc/systemd/network/50-e2e.network"
@@ -709,6 +770,49 @@ if [ "$SCENARIO" = reset ]; then
                 exit 0
             fi
             sleep 1
+        done
+    ) &
+    resetter=$!
+fi
+if [ "$SCENARIO" = nfs-hang ]; then
+    # The NFS server stops answering mid-write: SIGSTOP at the first
+    # progress line of crashcapture-save (as for power-cut below). Its TCP
+    # connection stays open; nothing answers on it.
+    (
+        for _ in $(seq 1 "$TIMEOUT"); do
+            grep -q 'E2E: CRASHING' "$OUT/serial.log" && break
+            sleep 1
+        done
+        for _ in $(seq 1 $((TIMEOUT * 10))); do
+            progress=$(grep -m1 -oE 'crashcapture-save: +[0-9]+% [0-9]+/[0-9]+ MiB' "$OUT/serial.log" || true)
+            if [ -n "$progress" ]; then
+                kill -STOP "$E2E_NFS_PID" && echo "$progress" > "$OUT/nfs-stopped-at.txt"
+                exit 0
+            fi
+            sleep 0.1
+        done
+    ) &
+    resetter=$!
+fi
+if [ "$SCENARIO" = power-cut ]; then
+    # The power fails mid-save. crashcapture-save prints a progress line a
+    # second (lib/base/progress.cpp) and a capture takes about 3 s here, so
+    # after the crash the log is read ten times a second and the reset goes
+    # in at the first line with a percentage: part of the dump written, not
+    # all of it.
+    (
+        for _ in $(seq 1 "$TIMEOUT"); do
+            grep -q 'E2E: CRASHING' "$OUT/serial.log" && break
+            sleep 1
+        done
+        for _ in $(seq 1 $((TIMEOUT * 10))); do
+            progress=$(grep -m1 -oE 'crashcapture-save: +[0-9]+% [0-9]+/[0-9]+ MiB' "$OUT/serial.log" || true)
+            if [ -n "$progress" ]; then
+                "$PYTHON" "$E2E_DIR/qmp.py" "$work/qmp.sock" system_reset > "$OUT/qmp-reset.txt" 2>&1
+                echo "$progress" > "$OUT/power-cut-at.txt"
+                exit 0
+            fi
+            sleep 0.1
         done
     ) &
     resetter=$!
@@ -1180,6 +1284,110 @@ PY
         grep -q "$dump_id" "$results/journal-dump.json" 2> /dev/null &&
             pass "the journal has the entry for $dump_id" || fail "no journal entry for the incomplete dump"
         [ -z "$(lost_entries)" ] && pass "not also reported as lost" || fail "also reported as lost: $(lost_entries)"
+        ;;
+    power-cut)
+        if [ -s "$OUT/power-cut-at.txt" ] && grep -q '"return"' "$OUT/qmp-reset.txt" 2> /dev/null; then
+            pass "QMP system_reset while the capture wrote, at: $(cat "$OUT/power-cut-at.txt")"
+        else
+            fail "no reset mid-save: $(cat "$OUT/power-cut-at.txt" "$OUT/qmp-reset.txt" 2> /dev/null | tr '\n' ' ')"
+        fi
+        grep -qE 'crashcapture-save: complete:|crashcapture: the dump is complete' "$OUT/serial.log" &&
+            fail "the capture finished before the reset: $(grep -m1 -o 'crashcapture-save: complete:.*' "$OUT/serial.log")" ||
+            pass "the capture never finished (no 'complete' on the console)"
+        # Every entry after the reboot: this crash, listed as incomplete,
+        # failed or lost, each with its reason; none complete, and no dump
+        # file named as a finished one.
+        if "$PYTHON" - "$results/list.json" > "$OUT/power-cut-listing.txt" 2>&1 << 'PY'; then
+import json, sys
+entries = json.load(open(sys.argv[1]))
+assert entries, "nothing listed"
+for entry in entries:
+    record = entry["record"]
+    assert entry["result"] != "complete", entry
+    assert entry["result"] in ("incomplete", "failed", "lost"), entry["result"]
+    reason = record.get("error", "") or entry.get("lost", {}).get("capture_failure", "")
+    assert reason, "no reason: %s" % entry
+    assert record.get("dump_file", "") in ("", "vmcore.incomplete", "vmcore.flat.incomplete"), record
+    print("%s %s (%s): %s" % (entry["id"], entry["result"], record.get("dump_file") or "no dump file", reason))
+PY
+            pass "after the next boot: $(tr '\n' ';' < "$OUT/power-cut-listing.txt")"
+        else
+            fail "the listing after the power cut: $(tail -3 "$OUT/power-cut-listing.txt" | tr '\n' ' ') $(head -c 600 "$results/list.json" 2> /dev/null)"
+        fi
+        grep -q '"result": "incomplete"\|"result": "lost"' "$results/list.json" 2> /dev/null &&
+            pass "listed as incomplete or lost, as issue 19 asks" ||
+            fail "neither incomplete nor lost: $(grep -o '"result": "[a-z]*"' "$results/list.json" 2> /dev/null | sort -u | tr '\n' ' ')"
+        grep -qF "$marker" "$results/dmesg-via-dbus.txt" 2> /dev/null &&
+            pass "the crashed kernel's log, saved before the dump, is still offered (crashcapturectl dmesg)" ||
+            echo "NOTE: no kernel log of the crash after the power cut: $(head -2 "$results/dmesg-via-dbus.txt" 2> /dev/null | tr '\n' ' ')"
+        ;;
+    target-eio)
+        grep -qE 'I/O error.*dev vdb|Buffer I/O error on dev vdb|EXT4-fs.*vdb.*I/O error' "$OUT/serial.log" &&
+            pass "the target disk returned EIO to the capture kernel: $(grep -m1 -oE '(blk_update_request|I/O error|Buffer I/O error).*vdb.*' "$OUT/serial.log" | cut -c1-120)" ||
+            fail "no I/O error on vdb in the capture kernel's log"
+        saved=$(grep -m1 -oE 'crashcapture-save: (incomplete|failed): .*' "$OUT/serial.log" || true)
+        [ -n "$saved" ] && pass "crashcapture-save ended: ${saved#crashcapture-save: }" ||
+            fail "no incomplete or failed end of crashcapture-save on the console"
+        # FailureAction=reboot: the unit failed and systemd rebooted.
+        if grep -q 'Failed to start .*crashcaptu' "$OUT/serial.log" &&
+            sed -n '/Failed to start .*crashcaptu/,$p' "$OUT/serial.log" | grep -q 'systemd-shutdown\[1\]: Rebooting'; then
+            pass "the capture unit failed and took its FailureAction (reboot)"
+        else
+            fail "no failed capture unit followed by a reboot on the console"
+        fi
+        hung=$(grep -c 'blocked for more than' "$OUT/serial.log" || true)
+        crash_s=$(ts 'E2E: CRASHING') back_s=$(ts 'E2E: PHASE 2')
+        [ "$hung" = 0 ] && [ -n "$crash_s" ] && [ -n "$back_s" ] &&
+            pass "nothing hung: no hung task, $(echo "$back_s - $crash_s" | bc) s from the crash to the next boot's driver" ||
+            fail "a hang: $hung hung-task reports, crash at ${crash_s:-?} s, next boot at ${back_s:-?} s"
+        if [ -n "$dump_id" ] && "$PYTHON" - "$results/list.json" "$dump_id" > "$OUT/eio-record.txt" 2>&1 << 'PY'; then
+import json, sys
+entry = [e for e in json.load(open(sys.argv[1])) if e["id"] == sys.argv[2]][0]
+assert entry["result"] in ("incomplete", "failed"), entry["result"]
+assert entry["path"].startswith("/srv/crash/"), entry["path"]
+assert entry["record_error"] == "", entry["record_error"]
+error = entry["record"]["error"]
+assert "Input/output error" in error, error
+assert entry["record"]["dmesg_file"] == "vmcore-dmesg.txt", entry["record"]
+print(entry["result"] + ": " + error)
+PY
+            pass "listed from Target=/srv/crash, its record naming the error: $(cat "$OUT/eio-record.txt")"
+        else
+            fail "the record of the failing target: $(cat "$OUT/eio-record.txt") $(head -c 600 "$results/list.json" 2> /dev/null)"
+        fi
+        grep -qF "$marker" "$results/dmesg-via-dbus.txt" 2> /dev/null &&
+            pass "the crashed kernel's log was kept (crashcapturectl dmesg)" ||
+            fail "no kernel log of the crash on the failing target"
+        grep -q "$dump_id" "$results/journal-dump.json" 2> /dev/null &&
+            pass "the journal has the entry for $dump_id" || fail "no journal entry for the dump"
+        [ -z "$(lost_entries)" ] && pass "not also reported as lost" || fail "also reported as lost: $(lost_entries)"
+        ;;
+    nfs-hang)
+        [ -s "$OUT/nfs-stopped-at.txt" ] &&
+            pass "the host stopped the NFS server (SIGSTOP) while the capture wrote, at: $(cat "$OUT/nfs-stopped-at.txt")" ||
+            fail "the NFS server was not stopped mid-save"
+        grep -qE 'crashcapture-save: complete:|crashcapture: the dump is complete' "$OUT/serial.log" &&
+            fail "the capture finished although the server stopped" ||
+            pass "the capture never finished"
+        grep -q 'crashcapture-capture.service: start operation timed out' "$OUT/serial.log" ||
+            grep -q 'crashcapture: the capture did not finish within its time limit' "$OUT/serial.log" &&
+            pass "the capture unit's time limit fired: $(grep -m1 -o 'crashcapture: the capture did not finish within its time limit.*' "$OUT/serial.log" | cut -c1-200)" ||
+            fail "no time limit on the console"
+        grep -q 'crashcapture: left a note of this failure for crashcaptured' "$OUT/serial.log" &&
+            pass "ExecStopPost left a note on the root filesystem" || fail "no failure note left"
+        crash_s=$(ts 'E2E: CRASHING') timed_out_s=$(ts 'did not finish within its time limit') back_s=$(ts 'E2E: PHASE 2')
+        [ -n "$back_s" ] &&
+            pass "FailureAction=reboot: back $(echo "$back_s - $crash_s" | bc) s after the crash (the time limit fired $(echo "${timed_out_s:-$crash_s} - $crash_s" | bc) s after it)" ||
+            fail "the guest did not come back after the time limit"
+        lost=$(lost_entries)
+        if [ -n "$lost" ] && lost_reason_has "Target=nfs:10.0.2.2:/dumps" "did not finish within its time limit" \
+            "record:the capture kernel ran but could not save the dump"; then
+            pass "listed as lost, saying why: $(cat "$OUT/lost-reason.txt")"
+        else
+            fail "the lost entry does not say why: $(cat "$OUT/lost-reason.txt") $(head -c 600 "$results/list.json" 2> /dev/null)"
+        fi
+        grep -q '"CRASHCAPTURE_RESULT":"lost"' "$results/journal-dump.json" 2> /dev/null &&
+            pass "the journal has the lost-capture entry" || fail "no journal entry with CRASHCAPTURE_RESULT=lost"
         ;;
     reboot)
         [ -s "$results/list.json" ] && [ -z "$(lost_entries)" ] &&

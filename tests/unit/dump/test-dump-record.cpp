@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <cerrno>
 #include <fstream>
 
 #include "file-util.hpp"
@@ -148,6 +149,16 @@ TEST(DumpRecord, ReservedRecordIsPaddedAndStillValidJson) {
     ASSERT_TRUE(finalize_dump_record(fd->get(), final_record));
     EXPECT_EQ(read_dump_record(dir.file("status.json"))->result, DumpResult::complete);
     EXPECT_EQ(list_dir(dir.path()), std::vector<std::string>{"status.json"});
+}
+
+TEST(DumpRecord, FullOrFailingDiskOverwritesTheReservedRecordInPlace) {
+    EXPECT_TRUE(record_overwrites_in_place(ENOSPC));
+    EXPECT_TRUE(record_overwrites_in_place(EDQUOT));
+    EXPECT_TRUE(record_overwrites_in_place(EIO));
+    // Anything else is not about the disk's blocks: reported as it is.
+    EXPECT_FALSE(record_overwrites_in_place(EACCES));
+    EXPECT_FALSE(record_overwrites_in_place(EROFS));
+    EXPECT_FALSE(record_overwrites_in_place(0));
 }
 
 TEST(DumpRecord, BytesThatAreNotUtf8AreWrittenAsReplacementCharacters) {

@@ -249,6 +249,53 @@ TEST_F(DumpCatalog, GarbledRecordIsListedWithTheReason) {
     EXPECT_EQ(entry.record.dmesg_file, "");
 }
 
+TEST_F(DumpCatalog, InterruptedCaptureIsIncompleteWithWhatReachedTheDisk) {
+    // The power failed while crashcapture-save wrote: its first record
+    // ("failed: interrupted", written before the kernel log and the dump,
+    // so naming neither) was never replaced.
+    DumpRecord first;
+    first.result = DumpResult::failed;
+    first.error = std::string(kCaptureInterruptedError);
+    first.boot_id = "0fbfb924-b278-4106-917b-5bff165bd50b";
+    first.started_at = 1700000000;
+    make_dump_dir("cut");
+    auto fd = open_directory(dump_path("cut"));
+    ASSERT_TRUE(fd);
+    ASSERT_TRUE(write_dump_record_reserved(fd->get(), first, "status.json"));
+    write_file(dump_path("cut") + "/vmcore-dmesg.txt", "panic\n");
+    write_file(dump_path("cut") + "/vmcore.incomplete", "KDUMP   ");
+
+    auto entry = load_dump(crash_dir(), "cut");
+    ASSERT_TRUE(entry) << entry.error().message;
+    EXPECT_TRUE(entry->has_record());
+    EXPECT_EQ(entry->record.result, DumpResult::incomplete);
+    EXPECT_THAT(entry->record.error, HasSubstr(std::string(kCaptureInterruptedError)));
+    EXPECT_THAT(entry->record.error, HasSubstr("lost power"));
+    EXPECT_EQ(entry->record.dump_file, "vmcore.incomplete");
+    EXPECT_EQ(entry->record.dmesg_file, "vmcore-dmesg.txt");
+    EXPECT_EQ(entry->record.boot_id, first.boot_id);
+
+    // Cut before the dump was opened: only the kernel log, still a failure.
+    ASSERT_EQ(::unlink((dump_path("cut") + "/vmcore.incomplete").c_str()), 0);
+    entry = load_dump(crash_dir(), "cut");
+    ASSERT_TRUE(entry) << entry.error().message;
+    EXPECT_EQ(entry->record.result, DumpResult::failed);
+    EXPECT_EQ(entry->record.error, kCaptureInterruptedError);
+    EXPECT_EQ(entry->record.dump_file, "");
+    EXPECT_EQ(entry->record.dmesg_file, "vmcore-dmesg.txt");
+
+    // A final record is taken as it is, whatever lies beside it.
+    DumpRecord final_record = first;
+    final_record.error = "cannot write vmcore.incomplete at offset 4096: Input/output error";
+    write_file(dump_path("cut") + "/vmcore.incomplete", "KDUMP   ");
+    ASSERT_TRUE(write_dump_record(fd->get(), final_record));
+    entry = load_dump(crash_dir(), "cut");
+    ASSERT_TRUE(entry) << entry.error().message;
+    EXPECT_EQ(entry->record.result, DumpResult::failed);
+    EXPECT_EQ(entry->record.error, final_record.error);
+    EXPECT_EQ(entry->record.dump_file, "");
+}
+
 TEST_F(DumpCatalog, OnlyAKernelLogMeansTheCaptureFailed) {
     make_dump_dir("log-only");
     write_file(dump_path("log-only") + "/vmcore-dmesg.txt", "panic\n");
