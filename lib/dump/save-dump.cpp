@@ -194,7 +194,12 @@ Result<std::unique_ptr<DumpSink>> Saver::open_sink(std::string& file_name) {
     if (!fd) {
         return make_errno_error(errno, "cannot create {}", name);
     }
-    (void)::fchmod(fd.get(), kPrivateFileMode);
+    // A file of ours is private; a device's node keeps the mode the system
+    // gave it (a raw target's, or /dev/null, which must stay 0666).
+    struct stat st {};
+    if (::fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode)) {
+        (void)::fchmod(fd.get(), kPrivateFileMode);
+    }
     if (options_.dump_to.empty()) {
         share_with_group(fd.get(), file_name);
         // The partial dump's name on the disk before its first byte: a

@@ -9,10 +9,12 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <fstream>
 
 #include "kdump-test-reader.hpp"
@@ -431,6 +433,26 @@ TEST_F(SaveDumpTest, DumpToAFileOutsideTheDirectory) {
     EXPECT_EQ(dump.signature(), "KDUMP   ");
     EXPECT_THAT(list_dir(dir_.file("dump")),
                 UnorderedElementsAre("status.json", "vmcore-dmesg.txt"));
+}
+
+// A device's node is not ours to change: `--dump-to /dev/null` once left
+// the host's /dev/null 0600. A null device of the test's own (mknod: root;
+// skipped otherwise).
+TEST_F(SaveDumpTest, DumpToADeviceLeavesItsModeAlone) {
+    const std::string null = dir_.file("null");
+    if (::mknod(null.c_str(), S_IFCHR | 0666, ::makedev(1, 3)) < 0) {
+        GTEST_SKIP() << "cannot make a character device here: " << std::strerror(errno);
+    }
+    ::chmod(null.c_str(), 0666);  // past the umask
+    if (UniqueFd probe(::open(null.c_str(), O_WRONLY | O_CLOEXEC)); !probe) {
+        GTEST_SKIP() << "cannot open a device node here (a nodev mount?): " << std::strerror(errno);
+    }
+    auto o = options();
+    o.dump_to = null;
+    o.format = DumpFormat::flattened;
+    const auto result = save_dump(o);
+    ASSERT_EQ(result.exit_code, kExitComplete) << result.record.error;
+    EXPECT_EQ(mode_of(null), 0666u);
 }
 
 // A real "disk full": RLIMIT_FSIZE in a child makes write() fail with EFBIG
