@@ -205,7 +205,10 @@ Result<PageFilter> PageFilter::create(const KernelAddressSpace& memory, const Vm
                           "VMCOREINFO does not describe SPARSEMEM sections (only SPARSEMEM "
                           "kernels are supported)");
     }
-    if (*mem_section_size > kMaxMemSectionBytes ||
+    // A root of SPARSEMEM_EXTREME is one page of struct mem_section
+    // (SECTIONS_PER_ROOT = PAGE_SIZE / sizeof(struct mem_section),
+    // include/linux/mmzone.h): a struct larger than a page is no kernel's.
+    if (*mem_section_size > kMaxMemSectionBytes || *mem_section_size > page_size ||
         !field_fits(*section_mem_map_offset, sizeof(uint64_t), *mem_section_size)) {
         return make_error(
             0,
