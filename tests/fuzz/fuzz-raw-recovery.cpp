@@ -3,16 +3,14 @@
 // capture or an older capture's leftovers are anything, and the record the
 // capture copied to the root filesystem. Whatever they hold, recovery
 // returns (no exception, no sanitizer report), writes no more than the
-// device can hold (files are limited to 64 MiB with SIGXFSZ at its default,
-// as in fuzz-save-dump: the seeds' devices are a few KiB), and every dump
+// device can hold (files are limited to 64 MiB,
+// fuzz::limit_output_file_size(): the seeds' devices are a few KiB), and every dump
 // directory it makes has a status.json that reads back.
 //
 // Input: the device's length (4 bytes, little-endian, capped at what
 // follows), the device's bytes, then the capture's status.json (nothing: no
 // record came back). A length, not a NUL as the text harnesses split at:
 // the flattened header is 4096 bytes of mostly zeros.
-#include <signal.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -38,12 +36,7 @@ void write_text(const std::string& path, const std::string& text) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     static const fuzz::ScratchDirectory scratch;
-    static const bool limited = [] {
-        const rlimit limit{64ULL << 20, 64ULL << 20};
-        ::signal(SIGXFSZ, SIG_DFL);
-        return ::setrlimit(RLIMIT_FSIZE, &limit) == 0;
-    }();
-    (void)limited;
+    fuzz::limit_output_file_size();
     if (size < 4) {
         return 0;
     }

@@ -1,7 +1,9 @@
 #include "fuzz-support.hpp"
 
 #include <ftw.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -60,6 +62,19 @@ std::pair<std::string_view, std::string_view> split_at_nul(const uint8_t* data, 
         return {all, {}};
     }
     return {all.substr(0, nul), all.substr(nul + 1)};
+}
+
+void limit_output_file_size() {
+    static const bool limited = [] {
+        constexpr rlim_t kLimit = 64ULL << 20;
+        const rlimit limit{kLimit, kLimit};
+        ::signal(SIGXFSZ, SIG_DFL);
+        if (::setrlimit(RLIMIT_FSIZE, &limit) != 0) {
+            throw std::runtime_error("setrlimit(RLIMIT_FSIZE) failed");
+        }
+        return true;
+    }();
+    (void)limited;
 }
 
 }  // namespace crashcapture::fuzz

@@ -43,6 +43,13 @@ class ScratchDirectory {
 // parsers' real input). Without a NUL, everything is the first part.
 std::pair<std::string_view, std::string_view> split_at_nul(const uint8_t* data, size_t size);
 
+// Holds every file the process writes to 64 MiB (RLIMIT_FSIZE), with
+// SIGXFSZ at its default, so a write past that kills the harness and
+// libFuzzer reports the input: the seeds make dumps of a few KiB, and one
+// that reaches 64 MiB grew from a header's promise, not from data in the
+// input. Once per process; later calls do nothing.
+void limit_output_file_size();
+
 // fuzz-arm64-address-translation's physical memory, which make-corpus's
 // seeds build page tables in: 1 MiB from 1 GiB on, where QEMU virt's RAM
 // starts (hw/arm/virt.c, VIRT_MEM), swapper_pg_dir at its start.
