@@ -199,6 +199,18 @@ std::optional<DumpEntry> read_entry(int crash_fd, const std::string& crash_dir,
     return entry;
 }
 
+// The kernel log a signature is read from: record.dmesg_file, a plain name
+// in the dump's directory. Empty when the capture's own signature is in the
+// record (nothing to read) or the name is missing or not a plain name.
+std::string signature_log_path(const DumpEntry& entry) {
+    const auto& name = entry.record.dmesg_file;
+    if (!entry.record.signature.empty() || name.empty() || name.find('/') != std::string::npos ||
+        entry.path.empty()) {
+        return {};
+    }
+    return entry.path + "/" + name;
+}
+
 bool older(const DumpEntry& a, const DumpEntry& b) {
     return std::tie(a.crash_time, a.id) < std::tie(b.crash_time, b.id);
 }
@@ -214,11 +226,10 @@ PanicSignature dump_signature(const DumpEntry& entry) {
                                   ? panic_signature_hash(entry.record.signature)
                                   : entry.record.signature_hash};
     }
-    const auto& name = entry.record.dmesg_file;
-    if (name.empty() || name.find('/') != std::string::npos || entry.path.empty()) {
+    const std::string path = signature_log_path(entry);
+    if (path.empty()) {
         return {};
     }
-    const std::string path = entry.path + "/" + name;
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW));
     struct stat st {};
     if (!fd || ::fstat(fd.get(), &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -233,12 +244,10 @@ PanicSignature dump_signature(const DumpEntry& entry) {
 }
 
 PanicSignature DumpSignatureCache::get(const DumpEntry& entry) {
-    const auto& name = entry.record.dmesg_file;
-    if (!entry.record.signature.empty() || name.empty() || name.find('/') != std::string::npos ||
-        entry.path.empty()) {
-        return dump_signature(entry);  // no log to read
+    const std::string path = signature_log_path(entry);
+    if (path.empty()) {
+        return dump_signature(entry);  // the record's own, or no log to read
     }
-    const std::string path = entry.path + "/" + name;
     struct stat st {};
     if (::fstatat(AT_FDCWD, path.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode)) {
         by_path_.erase(path);
