@@ -585,8 +585,9 @@ Status FakeKexec::mirror_state() {
 
 Status FakeKexec::load_crash_kernel(const std::string& kernel, const std::string& initrd,
                                     const std::string& cmdline) {
-    std::lock_guard lock(mutex_);
+    std::unique_lock lock(mutex_);
     calls_.push_back(Call{KexecOperation::load, kernel, initrd, cmdline});
+    const Call call = calls_.back();
     if (auto status = check_cmdline(cmdline); !status) {
         return status;
     }
@@ -603,7 +604,12 @@ Status FakeKexec::load_crash_kernel(const std::string& kernel, const std::string
     loaded_.reset();
     if (load_duration_.count() > 0) {
         (void)mirror_state();
-        std::this_thread::sleep_for(load_duration_);
+        // Not holding the lock: a query meanwhile sees what the kernel
+        // shows during a load, no crash image.
+        const auto duration = load_duration_;
+        lock.unlock();
+        std::this_thread::sleep_for(duration);
+        lock.lock();
     }
     if (!rejected_kernel_pattern_.empty() &&
         kernel.find(rejected_kernel_pattern_) != std::string::npos) {
@@ -614,7 +620,7 @@ Status FakeKexec::load_crash_kernel(const std::string& kernel, const std::string
         (void)mirror_state();
         return tl::unexpected(*failure);
     }
-    loaded_ = calls_.back();
+    loaded_ = call;
     return mirror_state();
 }
 

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <fstream>
 #include <memory>
+#include <thread>
 
 #include "synthetic-vmcore.hpp"
 
@@ -363,6 +364,29 @@ TEST_F(KexecLoader, FakeLoadsWithoutInitrd) {
     ASSERT_TRUE(fake.load_crash_kernel(kernel(), "", ""));
     EXPECT_TRUE(fake.loaded());
     EXPECT_EQ(fake.loaded_image()->initrd, "");
+}
+
+// A slow fake load (CRASHCAPTURE_KEXEC_FAKE_LOAD_MS) does not hold its lock
+// while it waits: a query meanwhile answers at once, and sees what the
+// kernel shows during a load, no crash image.
+TEST_F(KexecLoader, FakeSlowLoadLetsQueriesThroughAndShowsNoImageMeanwhile) {
+    FakeKexec fake;
+    ASSERT_TRUE(fake.load_crash_kernel(kernel(), initrd(), "first"));
+    fake.set_load_duration(std::chrono::milliseconds(2000));
+    std::thread loader([&] { EXPECT_TRUE(fake.load_crash_kernel(kernel(), initrd(), "second")); });
+    // Wait for the load to have started (its call recorded).
+    while (fake.calls().size() < 2) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    const auto asked = std::chrono::steady_clock::now();
+    const auto loaded = fake.crash_kernel_loaded();
+    const auto answered = std::chrono::steady_clock::now() - asked;
+    loader.join();
+    ASSERT_TRUE(loaded);
+    EXPECT_FALSE(*loaded);
+    EXPECT_LT(answered, std::chrono::milliseconds(1000));
+    ASSERT_TRUE(fake.loaded_image());
+    EXPECT_EQ(fake.loaded_image()->cmdline, "second");
 }
 
 TEST_F(KexecLoader, FakeFailsOnceOnRequestAndDropsTheOldImageLikeTheKernel) {
