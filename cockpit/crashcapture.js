@@ -177,6 +177,11 @@
             notes.push(alert("warning", _("The reservation is too small"), manager.ReservationWarning));
         if (manager.LastError && manager.LastError !== manager.ReservationWarning)
             notes.push(alert(state === "loaded" ? "warning" : "danger", _("Last error"), manager.LastError));
+        // What the last crashcaptured of this boot was doing when it was
+        // killed, and what this one cleared up (lib/records/daemon-run.hpp).
+        if (manager.PreviousRun)
+            notes.push(alert("info", _("crashcaptured was restarted after it stopped unexpectedly"),
+                             manager.PreviousRun));
         replace("state-body",
                 description_list([
                     [_("State"), state_node, "state"],

@@ -166,8 +166,9 @@ browser wait 10 "$(dom '"#dump-log"') && $(dom '"#dump-log"').textContent.includ
 shot 03-details
 browser eval "$(dom '".pf-c-modal-box__footer button"').click()" || fail "click: $answer"
 
-# (4) a new dump appears live: the daemon reports it at its next start (DumpCaptured)
-kill -TERM "$daemon_pid"
+# (4) a new dump appears live: the daemon reports it at its next start
+# (DumpCaptured). Killed, not stopped: the next start says so (PreviousRun).
+kill -KILL "$daemon_pid"
 wait "$daemon_pid" 2> /dev/null || true
 daemon_pid=
 browser wait 10 "$(dom '"#state-body .pf-c-alert"') && $(dom '"#state-body"').textContent.includes(\"not running\")" &&
@@ -180,6 +181,10 @@ browser wait 20 "$(dom '"tr[data-id=\"2026-11-22-1000-cccc\"].crashcapture-new [
 grep -q 'Kernel crash captured: 2026-11-22-1000-cccc (failed)' "$work/daemon.log" ||
     fail "the daemon did not report 2026-11-22-1000-cccc: $(grep 'Kernel crash captured' "$work/daemon.log" | tail -2)"
 browser wait 20 "$(dom '"#state[data-state=loaded]"')" || fail "after the restart: $answer"
+previous=$(prop PreviousRun)
+[ -n "$previous" ] && browser wait 10 "$(dom '"#state-notes"') && $(dom '"#state-notes"').textContent.includes($(printf '%s' "$previous" | /usr/bin/python3 -c 'import json, sys; print(json.dumps(sys.stdin.read()))'))" &&
+    pass "after a SIGKILL the page shows the daemon's PreviousRun: ${previous:0:80}..." ||
+    fail "PreviousRun '$previous' not on the page: $answer"
 shot 05-new-dump
 
 # (5) remove a dump: a confirmation first
