@@ -6,6 +6,7 @@
 #include <optional>
 #include <set>
 
+#include "device-drivers.hpp"
 #include "file-util.hpp"
 #include "initrd-plan.hpp"
 #include "text.hpp"
@@ -213,8 +214,10 @@ std::optional<std::string> network_disk(const fs::path& sys) {
     return std::nullopt;
 }
 
-// device/driver/module of a disk: the driver, when it is a module.
-void classify_disk(BlockStack& stack, BlockLayer& layer, const fs::path& sys) {
+// A disk: refused when it is reached over the network; otherwise the
+// modules of its driver and of the devices above it.
+void classify_disk(BlockStack& stack, BlockLayer& layer, const fs::path& sys,
+                   const fs::path& devices_root) {
     std::error_code error;
     if (const auto remote = network_disk(sys)) {
         layer.detail = *remote;
@@ -225,10 +228,20 @@ void classify_disk(BlockStack& stack, BlockLayer& layer, const fs::path& sys) {
             layer.name, *remote));
         return;
     }
-    const fs::path module = fs::read_symlink(sys / "device/driver/module", error);
-    if (!error && !module.filename().empty()) {
-        layer.detail = module.filename().string();
-        add_unique(stack.kernel_modules, layer.detail);
+    // The disk's driver and the buses it hangs from: dracut installs only
+    // the drivers it is given (--drivers), so a SCSI disk needs ahci or
+    // virtio_scsi named as well as sd_mod.
+    const fs::path device = fs::canonical(sys / "device", error);
+    if (error) {
+        return;
+    }
+    const std::vector<std::string> modules =
+        bound_driver_modules(fs::weakly_canonical(devices_root), device);
+    if (!modules.empty()) {
+        layer.detail = modules.front();
+    }
+    for (const auto& module : modules) {
+        add_unique(stack.kernel_modules, module);
     }
 }
 
@@ -273,13 +286,13 @@ Status walk(const SystemPaths& paths, BlockStack& stack, const fs::path& sys, in
         BlockLayer disk{real.parent_path().filename().string(), "disk", ""};
         stack.layers.push_back(layer);
         if (seen.insert(disk.name).second) {
-            classify_disk(stack, disk, real.parent_path());
+            classify_disk(stack, disk, real.parent_path(), paths.resolve("/sys/devices"));
             stack.layers.push_back(disk);
         }
         return {};
     } else {
         layer.kind = "disk";
-        classify_disk(stack, layer, real);
+        classify_disk(stack, layer, real, paths.resolve("/sys/devices"));
     }
     stack.layers.push_back(layer);
     std::vector<std::string> slaves;

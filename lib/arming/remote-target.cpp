@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "device-drivers.hpp"
+
 namespace crashcapture {
 
 std::string ssh_capture_records_directory(const SystemPaths& paths) {
@@ -149,16 +151,7 @@ Result<std::vector<std::string>> network_device_drivers(const SystemPaths& paths
                           "interface only; route the server through one",
                           interface, interface);
     }
-    while (device.string().starts_with(devices.string()) && device != devices) {
-        const fs::path module = fs::read_symlink(device / "driver" / "module", error);
-        if (!error) {
-            const std::string name = module.filename().string();
-            if (std::find(drivers.begin(), drivers.end(), name) == drivers.end()) {
-                drivers.push_back(name);
-            }
-        }
-        device = device.parent_path();
-    }
+    drivers = bound_driver_modules(devices, device);
     return drivers;
 }
 

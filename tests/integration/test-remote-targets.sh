@@ -162,7 +162,7 @@ if [ -n "$gateway" ]; then
         grep -qx "CRASHCAPTURE_NFS_SOURCE='$gateway:/exports/crash'" "$work/nfs-plan.txt" &&
         grep -qx "CRASHCAPTURE_TARGET_FSTYPE='nfs4'" "$work/nfs-plan.txt" &&
         grep -qx "CRASHCAPTURE_NET_INTERFACE='$device'" "$work/nfs-plan.txt" &&
-        grep -q "'--add-drivers' 'nfsv4 " "$work/nfs-plan.txt"; then
+        grep -q "'--drivers' 'nfsv4 " "$work/nfs-plan.txt"; then
         pass "build-initrd --dry-run for nfs: the export, the NFSv4 client, the same interface"
     else
         fail "build-initrd --dry-run for nfs: $(cat "$work/nfs-plan.txt")"

@@ -49,7 +49,7 @@ install() {
     # crashcapture-build-initrd wrote CRASHCAPTURE_NET_*): ip to set up the
     # interface, getent and this system's resolver configuration so the
     # server's name resolves. The NIC's and NFS's kernel modules come with
-    # --add-drivers.
+    # --drivers.
     if grep -qx "CRASHCAPTURE_TARGET_KIND='\(ssh\|nfs\)'" "$CRASHCAPTURE_STAGING/capture.env"; then
         if ! inst_multiple ip getent; then
             dfatal "crashcapture: a target on another machine needs ip (iproute2) and getent"

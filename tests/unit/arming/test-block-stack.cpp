@@ -94,6 +94,35 @@ TEST_F(FakeSysfs, PlainPartitionNeedsOnlyItsDiskDriver) {
     EXPECT_THAT(stack->kernel_arguments, IsEmpty());
 }
 
+// A SATA disk as sysfs lays it out: the block device under its SCSI device
+// (driver sd), under the ATA port, under the AHCI controller's PCI function
+// (drivers/scsi/sd.c, drivers/ata/ahci.c). The capture initrd gets dracut's
+// exclusive --drivers list, so the controller's driver must be named too.
+TEST_F(FakeSysfs, ADiskNeedsTheDriversOfTheBusesItHangsFrom) {
+    const fs::path controller = fs::path(root_) / "sys/devices/pci0000:00/0000:00:1f.2";
+    const fs::path scsi = controller / "ata1/host0/target0:0:0/0:0:0:0";
+    const fs::path block = scsi / "block/sda";
+    fs::create_directories(block / "sda1");
+    std::ofstream(block / "uevent") << "DEVNAME=sda\n";
+    std::ofstream(block / "sda1/uevent") << "DEVNAME=sda1\n";
+    std::ofstream(block / "sda1/partition") << "1\n";
+    fs::create_symlink("../../../0:0:0:0", block / "device");
+    for (const auto& [device, module] : {std::pair{scsi, "sd_mod"}, {controller, "ahci"}}) {
+        fs::create_directories(device / "driver");
+        fs::create_symlink(std::string("../../../module/") + module, device / "driver/module");
+    }
+    // The host and the port have no driver of their own (no driver/ link).
+    fs::create_directories(fs::path(root_) / "sys/dev/block");
+    fs::create_symlink(block / "sda1", fs::path(root_) / "sys/dev/block/8:1");
+    fs::create_directories(fs::path(root_) / "sys/class/block");
+    fs::create_symlink(block, fs::path(root_) / "sys/class/block/sda");
+    const auto stack = block_stack(paths_, 8, 1);
+    ASSERT_TRUE(stack) << stack.error().message;
+    EXPECT_THAT(stack->layers, ElementsAre(BlockLayer{"sda1", "partition", ""},
+                                           BlockLayer{"sda", "disk", "sd_mod"}));
+    EXPECT_THAT(stack->kernel_modules, ElementsAre("sd_mod", "ahci"));
+}
+
 TEST_F(FakeSysfs, ThinVolumeNeedsThePoolDriverAndActivatesOnlyTheVolume) {
     disk("vda", "254:0", "virtio_blk");
     dm("dm-0", "253:0", "vg0-pool_tdata", kLvmUuid + "-tdata", {"vda"});
@@ -250,7 +279,7 @@ TEST(DracutCommand, RootOnLvmAddsTheStackModulesDriversAndActivation) {
         ElementsAre("dracut", "--force", "--conf", "/usr/lib/crashcapture/dracut.conf", "--confdir",
                     "/usr/lib/crashcapture/dracut.conf.d", "--modules",
                     std::string(kCaptureDracutModules) + " dm lvm dracut-systemd", "--add-device",
-                    "/dev/mapper/vg0-root", "--add-drivers", "ext4 dm-mod virtio_blk", "--kver",
+                    "/dev/mapper/vg0-root", "--drivers", "ext4 dm-mod virtio_blk", "--kver",
                     "6.1.0-28-amd64", "--tmpdir", "/tmp", "--kernel-cmdline", "rd.lvm.lv=vg0/root",
                     "--quiet", "/var/lib/crashcapture/initrd.building", "6.1.0-28-amd64"));
 }

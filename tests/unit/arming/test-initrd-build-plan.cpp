@@ -133,7 +133,7 @@ TEST_F(InstallerLayout, RootOnLvmWithASeparateBoot) {
     EXPECT_THAT(after(*planned, "--add-device"),
                 ::testing::ElementsAre("/dev/mapper/vg0-root", "/dev/vda1"));
     // ext4 once, for the root and for /boot's ext2; then the stack's.
-    EXPECT_THAT(after(*planned, "--add-drivers"), ::testing::ElementsAre("ext4 dm-mod virtio_blk"));
+    EXPECT_THAT(after(*planned, "--drivers"), ::testing::ElementsAre("ext4 dm-mod virtio_blk"));
     EXPECT_THAT(after(*planned, "--kernel-cmdline"), ::testing::ElementsAre("rd.lvm.lv=vg0/root"));
     EXPECT_EQ(planned->temporary_output, "/var/lib/crashcapture/initrd.building");
     EXPECT_EQ(planned->dracut_command.end()[-2], planned->temporary_output);
@@ -165,7 +165,7 @@ TEST_F(InstallerLayout, NfsTargetGoesOutThroughTheRoutesInterface) {
     EXPECT_THAT(environment, HasSubstr("CRASHCAPTURE_NET_ADDRESS='10.0.2.15/24'\n"));
     // The NFSv4 client, the root's ext4, then the NIC's driver; the root's
     // stack still comes up (FailureAction=dump-to-rootfs and the notes).
-    EXPECT_THAT(after(*planned, "--add-drivers"),
+    EXPECT_THAT(after(*planned, "--drivers"),
                 ::testing::ElementsAre("nfsv4 ext4 virtio_net dm-mod virtio_blk"));
     EXPECT_THAT(planned->destination, HasSubstr("through eth0 (10.0.2.15/24)"));
     EXPECT_EQ(network_.waits, 0);
