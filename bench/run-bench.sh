@@ -7,10 +7,12 @@
 # warm-up, so all read the vmcore from the page cache alike) at dump level 31:
 #   ours-1t   crashcapture-save --threads 1  (zstd level 1; a capture kernel with nr_cpus=1)
 #   ours-Nt   crashcapture-save, every CPU
+#   ours-lzo  crashcapture-save --threads 1 --compress lzo (makedumpfile -l's codec)
 #   mdf-l     makedumpfile -l -d 31          (lzo: its fastest)
 #   mdf-c     makedumpfile -c -d 31          (zlib: its smallest on Debian 12, no zstd there)
 # and the table gives median wall and CPU seconds, output bytes, peak RSS, and
-# the ratios ours-1t/mdf-l (time) and ours-1t/mdf-c (size).
+# the ratios ours-1t/mdf-l (time) and ours-1t/mdf-c (size), and the same for
+# ours-lzo.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 SAVE=${CRASHCAPTURE_SAVE:-$HERE/../build/cli/crashcapture-save}
@@ -41,10 +43,11 @@ for vmcore in "${vmcores[@]}"; do
     mdf_input=$vmcore
     [ -e "${vmcore%.vmcore}.mdf.vmcore" ] && mdf_input=${vmcore%.vmcore}.mdf.vmcore
     declare -A wall=() bytes=()
-    for tool in ours-1t ours-Nt mdf-l mdf-c; do
+    for tool in ours-1t ours-Nt ours-lzo mdf-l mdf-c; do
         case $tool in
             ours-1t) cmd=("$SAVE" --input "$vmcore" --output "$work/dir" --progress never --threads 1); out=$work/dir/vmcore ;;
             ours-Nt) cmd=("$SAVE" --input "$vmcore" --output "$work/dir" --progress never); out=$work/dir/vmcore ;;
+            ours-lzo) cmd=("$SAVE" --input "$vmcore" --output "$work/dir" --progress never --threads 1 --compress lzo); out=$work/dir/vmcore ;;
             # crashcapture-save fsyncs what it writes (a capture kernel may be
             # reset any moment); makedumpfile does not, so its runs end with a
             # sync of the output file, to compare the same durable result.
@@ -69,6 +72,12 @@ for vmcore in "${vmcores[@]}"; do
             "$(echo "${wall[ours-Nt]} / ${wall[mdf-l]}" | bc -l)" \
             "$(echo "${bytes[ours-1t]} / ${bytes[mdf-c]}" | bc -l)" \
             "$(echo "${bytes[ours-1t]} / ${bytes[mdf-l]}" | bc -l)"
+    fi
+    if [ -n "${wall[ours-lzo]:-}" ] && [ -n "${wall[mdf-l]:-}" ] && [ -n "${bytes[mdf-c]:-}" ]; then
+        printf '%-34s ratios: time ours-lzo/mdf-l %.2f; size ours-lzo/mdf-c %.3f, ours-lzo/mdf-l %.3f\n' \
+            "$name" "$(echo "${wall[ours-lzo]} / ${wall[mdf-l]}" | bc -l)" \
+            "$(echo "${bytes[ours-lzo]} / ${bytes[mdf-c]}" | bc -l)" \
+            "$(echo "${bytes[ours-lzo]} / ${bytes[mdf-l]}" | bc -l)"
     fi
     unset wall bytes
 done

@@ -56,10 +56,13 @@ int run(int argc, char** argv) {
                    "flattened (the kdump file as a stream, for ssh and raw devices)")
         ->check(CLI::IsMember({"kdump", "elf", "flattened", "flat"}))
         ->default_val("kdump");
-    app.add_option("-c,--compress", compression, "Per-page compression: zstd, zlib or none")
-        ->check(CLI::IsMember({"zstd", "zlib", "none"}))
+    app.add_option("-c,--compress", compression,
+                   "Per-page compression: zstd (smallest), lzo (fastest, as makedumpfile -l), "
+                   "zlib (as makedumpfile -c) or none")
+        ->check(CLI::IsMember({"zstd", "lzo", "zlib", "none"}))
         ->default_val("zstd");
-    app.add_option("--compress-level", level, "Compression level (default: zstd 1, zlib 1)");
+    app.add_option("--compress-level", level,
+                   "Compression level (default: zstd 1, zlib 1; lzo has only 1)");
     app.add_option("-d,--dump-level", options.write.dump_level,
                    "makedumpfile dump level, a sum of: 1 zero pages, 2 page cache, 4 page cache "
                    "with private data, 8 user data, 16 free pages (hwpoisoned and offline pages "

@@ -104,7 +104,7 @@ const std::vector<KeyHandler>& key_handlers() {
          [](Config& c, std::string_view v) -> std::optional<std::string> {
              auto compression = parse_compression(v);
              if (!compression) {
-                 return "not a compression (zstd, zlib, none)";
+                 return "not a compression (zstd, lzo, zlib, none)";
              }
              c.compression = *compression;
              return std::nullopt;
@@ -391,6 +391,10 @@ void Parser::check_whole() {
             // zlib.h: 1 (Z_BEST_SPEED) to 9 (Z_BEST_COMPRESSION); 0 stores
             // uncompressed, which Compression=none already says.
             error(at.file, at.line, fmt::format("{}: not a zlib level (1-9)", at.assignment));
+        } else if (config.compression == Compression::lzo && level != 1) {
+            // lzo1x_1 is the one method makedumpfile -l and the readers use.
+            error(at.file, at.line,
+                  fmt::format("{}: lzo has one level, 1 (lzo1x_1)", at.assignment));
         } else if (config.compression == Compression::zstd &&
                    (level < ZSTD_minCLevel() || level > ZSTD_maxCLevel())) {
             error(at.file, at.line,

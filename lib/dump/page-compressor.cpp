@@ -1,13 +1,24 @@
 #include "page-compressor.hpp"
 
+#include <lzo1x.h>
 #include <zlib.h>
 #include <zstd.h>
+
+#include <cstring>
+#include <vector>
 
 namespace crashcapture {
 
 // Flags from makedumpfile diskdump_mod.h (also crash's diskdump.h).
 constexpr uint32_t kDumpCompressedZlib = 0x1;   // DUMP_DH_COMPRESSED_ZLIB
+constexpr uint32_t kDumpCompressedLzo = 0x2;    // DUMP_DH_COMPRESSED_LZO
 constexpr uint32_t kDumpCompressedZstd = 0x20;  // DUMP_DH_COMPRESSED_ZSTD
+
+// lzo1x_1_compress() takes no output limit: its worst case for n input bytes
+// is n + n / 16 + 64 + 3 (LZO's FAQ, "expansion of incompressible data").
+constexpr size_t lzo_worst_case_bytes(size_t n) {
+    return n + n / 16 + 64 + 3;
+}
 
 std::optional<Compression> parse_compression(std::string_view name) {
     if (name == "none") {
@@ -19,6 +30,9 @@ std::optional<Compression> parse_compression(std::string_view name) {
     if (name == "zstd") {
         return Compression::zstd;
     }
+    if (name == "lzo") {
+        return Compression::lzo;
+    }
     return std::nullopt;
 }
 
@@ -28,6 +42,8 @@ std::string_view to_string(Compression compression) {
             return "none";
         case Compression::zlib:
             return "zlib";
+        case Compression::lzo:
+            return "lzo";
         case Compression::zstd:
             return "zstd";
     }
@@ -38,6 +54,8 @@ uint32_t kdump_compression_flag(Compression compression) {
     switch (compression) {
         case Compression::zlib:
             return kDumpCompressedZlib;
+        case Compression::lzo:
+            return kDumpCompressedLzo;
         case Compression::zstd:
             return kDumpCompressedZstd;
         case Compression::none:
@@ -55,6 +73,10 @@ struct PageCompressor::Codec {
     ZSTD_CCtx* zstd = nullptr;
     z_stream zlib{};
     bool zlib_ready = false;
+    // lzo1x_1's dictionary (LZO1X_1_MEM_COMPRESS, 64 KiB on 64-bit) and a
+    // worst-case output buffer, made once per compressor.
+    std::vector<unsigned char> lzo_work;
+    std::vector<unsigned char> lzo_out;
     ~Codec() {
         ZSTD_freeCCtx(zstd);
         if (zlib_ready) {
@@ -98,6 +120,17 @@ Result<PageCompressor> PageCompressor::create(Compression compression, int level
             return make_error(ENOMEM, "cannot create a zlib stream");
         }
         codec->zlib_ready = true;
+    } else if (compression == Compression::lzo) {
+        if (level != 1) {
+            return make_error(EINVAL, "lzo has one level (lzo1x_1), 1, not {}", level);
+        }
+        // lzo_init() checks that the library was built for this ABI; it
+        // may be called more than once (lzo/lzoconf.h).
+        if (lzo_init() != LZO_E_OK) {
+            return make_error(ENOTSUP, "liblzo2 does not match the headers it was built with");
+        }
+        codec->lzo_work.resize(LZO1X_1_MEM_COMPRESS);
+        codec->lzo_out.resize(lzo_worst_case_bytes(page_size));
     }
     return PageCompressor(compression, std::move(codec));
 }
@@ -127,6 +160,17 @@ size_t PageCompressor::compress(std::span<const std::byte> page, std::span<std::
                 return 0;
             }
             return limit - stream.avail_out;
+        }
+        case Compression::lzo: {
+            lzo_uint n = 0;
+            const int result =
+                lzo1x_1_compress(reinterpret_cast<const unsigned char*>(page.data()), page.size(),
+                                 codec_->lzo_out.data(), &n, codec_->lzo_work.data());
+            if (result != LZO_E_OK || n == 0 || n > limit) {
+                return 0;
+            }
+            std::memcpy(out.data(), codec_->lzo_out.data(), n);
+            return n;
         }
     }
     return 0;

@@ -14,7 +14,7 @@
 
 namespace crashcapture {
 
-enum class Compression { none, zlib, zstd };
+enum class Compression { none, zlib, lzo, zstd };
 
 std::optional<Compression> parse_compression(std::string_view name);
 std::string_view to_string(Compression compression);
@@ -23,7 +23,8 @@ std::string_view to_string(Compression compression);
 // (makedumpfile diskdump_mod.h DUMP_DH_COMPRESSED_*); 0 for none.
 uint32_t kdump_compression_flag(Compression compression);
 
-// Default level per method: zstd 1 and zlib 1 (Z_BEST_SPEED), as makedumpfile uses.
+// Default level per method: zstd 1 and zlib 1 (Z_BEST_SPEED), as makedumpfile
+// uses; lzo has one (lzo1x_1, makedumpfile -l), so its level is 1.
 int default_compression_level(Compression compression);
 
 class PageCompressor {

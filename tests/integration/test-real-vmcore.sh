@@ -10,13 +10,15 @@
 # status = number of failures, tests/checks.sh):
 #  1. --compress none --dump-level 1 is byte-identical to `makedumpfile -d 1`
 #     (headers, bitmaps, descriptors and data are laid out exactly as theirs);
+#  1b. --compress lzo --dump-level 1 is byte-identical to `makedumpfile -l
+#     -d 1` (the same lzo1x_1 blocks, kdump flag 0x2);
 #  2. vmcore-dmesg.txt is byte-identical to `makedumpfile --dump-dmesg`;
-#  3. zstd (default) and zlib dumps: libkdumpfile reads every page and each
+#  3. zstd (default), zlib and lzo dumps: libkdumpfile reads every page and each
 #     equals the source, drgn reads the release through a virtual address;
 #  4. the flattened stream, to a file and to stdout, replayed by
 #     `makedumpfile -R`, is byte-identical to the direct file;
 #  5. ELF output: libkdumpfile and drgn read it the same way;
-#  6. with VMLINUX: crash 8.0.2 runs `sys` and `log` on the zstd dump;
+#  6. with VMLINUX: crash 8.0.2 runs `sys` and `log` on the zstd and lzo dumps;
 #  7. bad input: a truncated copy gives an incomplete, flagged dump and the
 #     kernel log; a full disk (small tmpfs, root only) likewise.
 set -uo pipefail
@@ -62,6 +64,21 @@ else
     fail "saving without compression or makedumpfile -d 1 failed: $(tail -1 "$work/none.err") $(tail -1 "$work/mdf-d1.log")"
 fi
 
+# 1b. lzo: the pages makedumpfile -l writes, byte for byte
+if ! have_mdf; then
+    skip "lzo -d 1 against makedumpfile -l: $no_mdf_reason"
+elif save lzo-d1 --compress lzo --dump-level 1 &&
+    mdf -l -d 1 "$vmcore" "$work/mdf-l-d1" > "$work/mdf-l-d1.log" 2>&1; then
+    if cmp -s "$work/mdf-l-d1" "$work/lzo-d1/vmcore"; then
+        pass "--compress lzo -d 1 is byte-identical to makedumpfile -l -d 1 ($(stat -c %s "$work/mdf-l-d1") bytes)"
+    else
+        fail "--compress lzo -d 1 differs from makedumpfile -l -d 1: $(cmp "$work/mdf-l-d1" "$work/lzo-d1/vmcore" 2>&1 | head -1)"
+    fi
+    rm -rf "$work/mdf-l-d1" "$work/lzo-d1"
+else
+    fail "saving with lzo or makedumpfile -l -d 1 failed: $(tail -1 "$work/lzo-d1.err") $(tail -1 "$work/mdf-l-d1.log")"
+fi
+
 # 2. the kernel log
 if ! have_mdf; then
     skip "vmcore-dmesg.txt against makedumpfile --dump-dmesg: $no_mdf_reason"
@@ -76,7 +93,7 @@ else
 fi
 
 # 3. compressed dumps through libkdumpfile and drgn
-for compression in zstd zlib; do
+for compression in zstd zlib lzo; do
     if save "$compression" --compress "$compression" &&
         [ "$(record_field "$work/$compression/status.json" result)" = complete ]; then
         if "$HERE/verify-dump.py" --source "$vmcore" --dump "$work/$compression/vmcore" \
@@ -159,10 +176,14 @@ crash_reads() { # crash_reads DUMP OUT -> true if crash identified the panic
 if [ -n "$vmlinux" ]; then
     if ! crash_reads "$vmcore" "$work/crash-source.out"; then
         skip "crash $(crash --version 2>/dev/null | awk '/^crash/{print $2; exit}') cannot read even the raw vmcore of this kernel; nothing to compare"
-    elif crash_reads "$work/zstd/vmcore" "$work/crash.out"; then
-        pass "crash: sys and log on the zstd dump ($(grep 'PANIC:' "$work/crash.out" | xargs))"
     else
-        fail "crash reads the raw vmcore but not our zstd dump: $(head -5 "$work/crash.out" | tr '\n' ' ')"
+        for compression in zstd lzo; do
+            if crash_reads "$work/$compression/vmcore" "$work/crash-$compression.out"; then
+                pass "crash: sys and log on the $compression dump ($(grep 'PANIC:' "$work/crash-$compression.out" | xargs))"
+            else
+                fail "crash reads the raw vmcore but not our $compression dump: $(head -5 "$work/crash-$compression.out" | tr '\n' ' ')"
+            fi
+        done
     fi
 else
     skip "no VMLINUX given: crash is not run"

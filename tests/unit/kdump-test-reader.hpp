@@ -3,6 +3,7 @@
 // IMPLEMENTATION, crash diskdump.c) rather than from our writer's layout code.
 #pragma once
 
+#include <lzo/lzo1x.h>
 #include <zlib.h>
 #include <zstd.h>
 
@@ -126,6 +127,16 @@ class KdumpTestReader {
                            reinterpret_cast<const Bytef*>(in), d.size) != Z_OK ||
                 size != block_size()) {
                 return fail("zlib stream does not decompress to a page");
+            }
+            return out;
+        }
+        if (d.flags == 0x2) {  // DUMP_DH_COMPRESSED_LZO
+            lzo_uint size = out.size();
+            if (lzo1x_decompress_safe(reinterpret_cast<const unsigned char*>(in), d.size,
+                                      reinterpret_cast<unsigned char*>(out.data()), &size,
+                                      nullptr) != LZO_E_OK ||
+                size != block_size()) {
+                return fail("lzo block does not decompress to a page");
             }
             return out;
         }

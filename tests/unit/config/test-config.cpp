@@ -477,6 +477,11 @@ TEST(ConfigValues, CompressionLevelIsCheckedAgainstTheFinalCompression) {
     loaded = parse("[Dump]\nCompressionLevel=99\n");
     EXPECT_THAT(messages(loaded), ElementsAre(HasSubstr("not a zstd level")));
 
+    loaded = parse("[Dump]\nCompression=lzo\nCompressionLevel=3\n");
+    EXPECT_THAT(messages(loaded),
+                ElementsAre("test.conf:3: CompressionLevel=3: lzo has one level, 1 (lzo1x_1)"));
+    EXPECT_EQ(parse_ok("[Dump]\nCompression=lzo\n").effective_compression_level(), 1);
+
     EXPECT_EQ(parse_ok("[Dump]\nCompressionLevel=-5\n").compression_level, -5);  // zstd fast
     EXPECT_THAT(messages(parse("[Dump]\nCompressionLevel=high\n")),
                 ElementsAre("test.conf:2: CompressionLevel=high: not an integer"));

@@ -285,7 +285,8 @@ TEST_P(KdumpWriterCodecs, FourThreadsWriteTheFileOneThreadWrites) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Codecs, KdumpWriterCodecs,
-                         ::testing::Values(Compression::zstd, Compression::zlib, Compression::none),
+                         ::testing::Values(Compression::zstd, Compression::zlib, Compression::lzo,
+                                           Compression::none),
                          [](const auto& param_info) {
                              return std::string(to_string(param_info.param));
                          });

@@ -1,6 +1,7 @@
 #include "page-compressor.hpp"
 
 #include <gtest/gtest.h>
+#include <lzo/lzo1x.h>
 #include <zlib.h>
 #include <zstd.h>
 
@@ -13,7 +14,16 @@ namespace {
 
 std::vector<std::byte> decompress(Compression compression, std::span<const std::byte> in) {
     std::vector<std::byte> out(kPageSize * 2);
-    if (compression == Compression::zstd) {
+    if (compression == Compression::lzo) {
+        // crash's diskdump.c and libkdumpfile decompress with
+        // lzo1x_decompress_safe, one page at a time.
+        lzo_uint size = out.size();
+        EXPECT_EQ(
+            lzo1x_decompress_safe(reinterpret_cast<const unsigned char*>(in.data()), in.size(),
+                                  reinterpret_cast<unsigned char*>(out.data()), &size, nullptr),
+            LZO_E_OK);
+        out.resize(size);
+    } else if (compression == Compression::zstd) {
         // One-shot decompression of a whole frame, as crash and libkdumpfile do.
         const size_t n = ZSTD_decompress(out.data(), out.size(), in.data(), in.size());
         EXPECT_FALSE(ZSTD_isError(n)) << ZSTD_getErrorName(n);
@@ -89,7 +99,7 @@ TEST_P(CompressorRoundTrip, ZeroPageCompresses) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Codecs, CompressorRoundTrip,
-                         ::testing::Values(Compression::zstd, Compression::zlib),
+                         ::testing::Values(Compression::zstd, Compression::zlib, Compression::lzo),
                          [](const auto& param_info) {
                              return std::string(to_string(param_info.param));
                          });
@@ -109,20 +119,25 @@ TEST(PageCompressor, RejectsBadLevelsAndPageSizes) {
     EXPECT_FALSE(PageCompressor::create(Compression::zstd, ZSTD_maxCLevel() + 1, kPageSize));
     EXPECT_FALSE(PageCompressor::create(Compression::zstd, 1, 0));
     EXPECT_TRUE(PageCompressor::create(Compression::zstd, -5, kPageSize));
+    EXPECT_FALSE(PageCompressor::create(Compression::lzo, 2, kPageSize));
+    EXPECT_TRUE(PageCompressor::create(Compression::lzo, 1, kPageSize));
 }
 
 TEST(PageCompressor, FlagsAndNames) {
-    // makedumpfile diskdump_mod.h DUMP_DH_COMPRESSED_ZLIB / _ZSTD.
+    // makedumpfile diskdump_mod.h DUMP_DH_COMPRESSED_ZLIB / _LZO / _ZSTD.
     EXPECT_EQ(kdump_compression_flag(Compression::zlib), 0x1u);
+    EXPECT_EQ(kdump_compression_flag(Compression::lzo), 0x2u);
     EXPECT_EQ(kdump_compression_flag(Compression::zstd), 0x20u);
     EXPECT_EQ(kdump_compression_flag(Compression::none), 0u);
     EXPECT_EQ(parse_compression("zstd"), Compression::zstd);
     EXPECT_EQ(parse_compression("zlib"), Compression::zlib);
     EXPECT_EQ(parse_compression("none"), Compression::none);
-    EXPECT_FALSE(parse_compression("lzo"));
+    EXPECT_EQ(parse_compression("lzo"), Compression::lzo);
+    EXPECT_FALSE(parse_compression("snappy"));
     EXPECT_EQ(to_string(Compression::zlib), "zlib");
     EXPECT_EQ(default_compression_level(Compression::zstd), 1);
     EXPECT_EQ(default_compression_level(Compression::zlib), 1);
+    EXPECT_EQ(default_compression_level(Compression::lzo), 1);
 }
 
 }  // namespace
