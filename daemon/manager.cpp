@@ -392,6 +392,20 @@ void Manager::act_on(ArmingAction action) {
             load();
             return;
         case ArmingAction::keep:
+            // The image is current, but the CPU count it was loaded with
+            // comes from the machine (online CPUs, the reservation), which
+            // may have changed without a hotplug event reaching us: a Reload
+            // loads again when the choice differs.
+            if (const CaptureCpuChoice cpus = capture_need().cpus;
+                cpus.cpus != properties_.capture_cpus) {
+                observer_.log(LOG_INFO,
+                              fmt::format("The capture kernel was loaded with {} CPU{}, now "
+                                          "{}: loading it again",
+                                          properties_.capture_cpus,
+                                          properties_.capture_cpus == 1 ? "" : "s", cpus.cpus));
+                load();
+                return;
+            }
             // Nothing to load; the fit is checked again all the same.
             check_reservation();
             set_state(ManagerState::loaded);

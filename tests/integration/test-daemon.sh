@@ -404,6 +404,19 @@ send_uevent offline:cpu
 sleep 2
 wait_state loaded 10
 prop CommandLine | grep -q ' nr_cpus=1 ' && pass "online CPUs unknown: nr_cpus=1" || fail "back to one CPU: $(prop CommandLine)"
+# The CPUs come back without a uevent reaching the daemon: a Reload, with
+# the image unchanged, still loads again with the new count, and back.
+echo 0-7 > "$root/sys/devices/system/cpu/online"
+"$CTL" reload > /dev/null 2>&1
+wait_state loaded 10
+prop CommandLine | grep -q " nr_cpus=$cpus " &&
+    grep -q 'was loaded with 1 CPU, now' "$work/daemon.log" &&
+    pass "Reload with only the online CPUs changed: loaded again with nr_cpus=$cpus" ||
+    fail "Reload after the CPUs changed: $(prop CommandLine)"
+rm -f "$root/sys/devices/system/cpu/online"
+"$CTL" reload > /dev/null 2>&1
+wait_state loaded 10
+prop CommandLine | grep -q ' nr_cpus=1 ' && pass "and back: nr_cpus=1" || fail "Reload back to one CPU: $(prop CommandLine)"
 
 # ---- a broken config keeps the daemon alive and the old kernel loaded ----
 printf '[Dump]\nDumpLevel=40\n' > "$root/etc/crashcapture/crashcapture.conf"
