@@ -248,14 +248,15 @@ TEST_F(ConfigTree, ErrorsFromEveryFileAreCollected) {
     write_dropin("10-net.conf", "[Dump]\nTarget=ssh://\n[Network]\nHost=x\n");
     const auto loaded = load_config_files(paths_);
     const std::string main = paths_.config_file();
-    EXPECT_THAT(messages(loaded),
-                ElementsAre(main + ":12: DumpLevel=40: not a dump level (0-31)",
-                            main + ":13: Compression=lz4: not a compression (zstd, zlib, none)",
-                            dropin("10-net.conf") + ":2: Target=ssh://: no remote directory: "
-                                                    "ssh://[USER@]HOST[:PORT]/DIR",
-                            dropin("10-net.conf") +
-                                ":3: unknown section [Network] (expected [Dump], [Capture], "
-                                "[Retention] or [Metrics]); its keys are ignored"));
+    EXPECT_THAT(
+        messages(loaded),
+        ElementsAre(main + ":12: DumpLevel=40: not a dump level (0-31)",
+                    main + ":13: Compression=lz4: not a compression (zstd, lzo, zlib, none)",
+                    dropin("10-net.conf") + ":2: Target=ssh://: no remote directory: "
+                                            "ssh://[USER@]HOST[:PORT]/DIR",
+                    dropin("10-net.conf") +
+                        ":3: unknown section [Network] (expected [Dump], [Capture], "
+                        "[Retention] or [Metrics]); its keys are ignored"));
     const auto config = load_config(paths_);
     ASSERT_FALSE(config);
     EXPECT_EQ(config.error().errno_value, EINVAL);
