@@ -586,10 +586,11 @@ case $SCENARIO in
     target-*)
         # Target= on a filesystem of its own, as administrators give dumps
         # their own disk; nofail: the guest still boots when it is gone.
-        # target-eio waits systemd's default 90 s for it: on a loaded host
-        # its guest's udevd started 20 s after the mount's wait began, and
-        # 15 s timed out in both boots.
-        echo "LABEL=crashtarget /srv/crash ext4 rw,nofail,x-systemd.device-timeout=$([ "$SCENARIO" = target-eio ] && echo 90s || echo 15s) 0 2" >> "$rootfs/etc/fstab"
+        # The mount waits systemd's default 90 s for the disk: on a loaded
+        # host a guest's udevd started 20 s after the wait began, and 15 s
+        # timed out in both boots (target-eio). target-missing's second boot
+        # waits it out in full for the wiped label.
+        echo "LABEL=crashtarget /srv/crash ext4 rw,nofail,x-systemd.device-timeout=90s 0 2" >> "$rootfs/etc/fstab"
         mkdir -p "$rootfs/srv/crash"
         printf '[Dump]\nTarget=/srv/crash\n' > "$rootfs/etc/crashcapture/crashcapture.conf.d/50-e2e-target.conf"
         if [ "$SCENARIO" = target-eio ]; then
@@ -1379,6 +1380,17 @@ PY
         [ -n "$back_s" ] &&
             pass "FailureAction=reboot: back $(echo "$back_s - $crash_s" | bc) s after the crash (the time limit fired $(echo "${timed_out_s:-$crash_s} - $crash_s" | bc) s after it)" ||
             fail "the guest did not come back after the time limit"
+        # The saver sits in an uninterruptible NFS flush that no signal ends:
+        # the capture initrd's short stop timeouts (crashcapture-manager.conf,
+        # DefaultTimeoutStopSec=10s) bound the stop and systemd-shutdown's
+        # waits; with systemd's default 90 s each it came back 453 s after the
+        # time limit. The bound leaves room for the next boot under TCG.
+        if [ -n "$back_s" ] && [ -n "$timed_out_s" ]; then
+            limit_to_back=$(echo "$back_s - $timed_out_s" | bc)
+            [ "$(echo "$limit_to_back < 300" | bc)" = 1 ] &&
+                pass "back in the first kernel ${limit_to_back} s after the time limit (bound: 300 s)" ||
+                fail "${limit_to_back} s from the time limit to the first kernel again (bound: 300 s)"
+        fi
         lost=$(lost_entries)
         if [ -n "$lost" ] && lost_reason_has "Target=nfs:10.0.2.2:/dumps" "did not finish within its time limit" \
             "record:the capture kernel ran but could not save the dump"; then

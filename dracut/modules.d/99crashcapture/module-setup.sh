@@ -74,6 +74,9 @@ install() {
         /etc/systemd/system/crashcapture-capture.service.d/50-actions.conf
     inst_simple "$CRASHCAPTURE_STAGING/fallback-actions.conf" \
         /etc/systemd/system/crashcapture-fallback.service.d/50-actions.conf
+    # Short stop timeouts: a capture hung on its target reboots in about a
+    # minute after its time limit, not eight (crashcapture-manager.conf).
+    inst_simple "$moddir/crashcapture-manager.conf" /etc/systemd/system.conf.d/50-crashcapture.conf
     # Boot into crashcapture.target. In an initrd (/etc/initrd-release)
     # systemd starts initrd.target, elsewhere default.target (bootup(7));
     # both are aliased to ours, and a unit in /etc wins over one of the same
