@@ -31,6 +31,8 @@ the same total.
     capture-model.py calibrate A0 A B > costs.json     (run directories)
     capture-model.py check costs.json RUN...           predicted vs measured save seconds
     capture-model.py predict costs.json [--memory-gib 1024] [--kept 0.05]
+    capture-model.py follows PROBE costs.json      the memory formula against
+                                                   reservation.cpp's (a ctest)
 
 The memory the capture kernel needs follows lib/arming/reservation.cpp
 (capture_memory_need(), saver_memory_bytes(), capture_cpu_cost_bytes()); the
@@ -61,9 +63,9 @@ ROUNDING = 16 * MIB                # kRoundingBytes
 # The capture kernel and initrd the reservation sweep measured (reservation.cpp):
 # Debian 12's 6.1 kernel (init_size 63.6 MiB) and crashcaptured's dracut
 # initrd (12.7 MiB zstd, 37.6 MiB of files).
-KERNEL_LOAD = 63.6 * MIB
-INITRD = 12.7 * MIB
-INITRD_UNPACKED = 37.6 * MIB
+KERNEL_LOAD = int(63.6 * MIB)
+INITRD = int(12.7 * MIB)
+INITRD_UNPACKED = int(37.6 * MIB)
 
 
 def saver_memory(memory):
@@ -79,6 +81,31 @@ def capture_need(memory, cpus, kernel_per_cpu):
     per_cpu = kernel_per_cpu + BATCH_BUFFERS * BATCH_PAGES * PAGE + COMPRESSOR
     needed = KERNEL_LOAD + INITRD + INITRD_UNPACKED + margin + (cpus - 1) * per_cpu
     return needed, math.ceil(needed / ROUNDING) * ROUNDING
+
+
+def follows(probe, kernel_per_cpu):
+    """Runs tests/integration/probes/reservation.cpp's probe and compares its
+    needs with capture_need(): 0 when every one matches to the byte."""
+    import subprocess
+    sizes = [1 * GIB, 4 * GIB, 64 * GIB, 1024 * GIB, 4096 * GIB]
+    output = subprocess.run([probe, str(KERNEL_LOAD), str(INITRD),
+                             str(INITRD_UNPACKED)] + [str(m) for m in sizes],
+                            check=True, capture_output=True, text=True).stdout
+    lines = [json.loads(line) for line in output.splitlines()]
+    failures = 0
+    for line in lines:
+        if "cpu_cost" in line:
+            ours = capture_need(GIB, 2, kernel_per_cpu)[0] - capture_need(GIB, 1, kernel_per_cpu)[0]
+            same = ours == line["cpu_cost"]
+            print(f"one more CPU: reservation.cpp {line['cpu_cost']}, the model {ours}: "
+                  f"{'same' if same else 'DIFFERENT'}")
+        else:
+            ours = capture_need(line["memory"], 1, kernel_per_cpu)[0]
+            same = ours == line["needed"]
+            print(f"{line['memory'] / GIB:g} GiB, one CPU: reservation.cpp needs {line['needed']}, "
+                  f"the model {ours}: {'same' if same else 'DIFFERENT'}")
+        failures += not same
+    return 1 if failures or len(lines) != len(sizes) + 1 else 0
 
 
 def read_run(directory):
@@ -154,6 +181,9 @@ def main():
     p.add_argument("--kept", type=float, default=None,
                    help="kept fraction of frames (default: the calibration run's)")
     p.add_argument("--cpus", default="1,2,4,8,16,32,64")
+    p = sub.add_parser("follows")
+    p.add_argument("probe", help="the reservation-probe binary (build/tests/)")
+    p.add_argument("costs")
     args = parser.parse_args()
 
     if args.command == "calibrate":
@@ -165,6 +195,9 @@ def main():
 
     with open(args.costs) as f:
         costs = json.load(f)
+
+    if args.command == "follows":
+        return follows(args.probe, costs["kernel_per_cpu_bytes"])
 
     if args.command == "check":
         worst = 0.0
