@@ -151,7 +151,7 @@ tests/junit-skips.py build-arm64/unit-tests.xml 'arm64 unit test {name}: {reason
 
 # Every parser of untrusted bytes under libFuzzer with ASan and UBSan, on
 # its seed corpus (tests/fuzz, README "Fuzzing"): 15 s each, 300 s with FULL=1;
-# first the capture side's unit tests, built in the same ASan+UBSan build.
+# first every unit test, built in the same ASan+UBSan build.
 step "fuzzing (libFuzzer harnesses, clang, build-fuzz/)"
 run_test run-fuzzers.sh tests/fuzz/run-fuzzers.sh
 

@@ -51,24 +51,24 @@ artifacts=$build/fuzz-artifacts
 mkdir -p "$artifacts"
 failed=()
 
-# With every harness: first the capture side's unit tests under this
-# build's ASan+UBSan (saver-unit-tests-asan, tests/fuzz/CMakeLists.txt).
+# With every harness: first the unit tests under this build's ASan+UBSan
+# (unit-tests-asan, tests/fuzz/CMakeLists.txt).
 # A skipped test is listed as "SKIP: unit test NAME (...): reason".
 if [ $# -eq 0 ]; then
-    echo "=== the capture side's unit tests (lib/base, lib/dump) under ASan+UBSan"
+    echo "=== the unit tests (lib/base, dump, config, records, arming) under ASan+UBSan"
     status=0
     ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-        TMPDIR=$scratch "$build/tests/fuzz/saver-unit-tests-asan" --gtest_brief=1 \
-        --gtest_output="xml:$build/saver-unit-tests-asan.xml" > "$scratch/unit.log" 2>&1 ||
+        TMPDIR=$scratch "$build/tests/fuzz/unit-tests-asan" --gtest_brief=1 \
+        --gtest_output="xml:$build/unit-tests-asan.xml" > "$scratch/unit.log" 2>&1 ||
         status=$?
-    tests/junit-skips.py "$build/saver-unit-tests-asan.xml" \
+    tests/junit-skips.py "$build/unit-tests-asan.xml" \
         'SKIP: unit test {name} (ASan+UBSan): {reason}' || true
     if [ "$status" != 0 ]; then
         tail -n 80 "$scratch/unit.log"
-        echo "FAIL: saver-unit-tests-asan (exit $status)"
-        failed+=(saver-unit-tests-asan)
+        echo "FAIL: unit-tests-asan (exit $status)"
+        failed+=(unit-tests-asan)
     else
-        echo "PASS: saver-unit-tests-asan: no sanitizer report"
+        echo "PASS: unit-tests-asan: no sanitizer report"
     fi
 fi
 for name in "${harnesses[@]}"; do
