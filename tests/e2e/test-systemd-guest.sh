@@ -1424,6 +1424,10 @@ fi
     # nothing changed.
     grep -o 'E2E: BOOT_COST .*' "$OUT/serial.log" | sed 's/^E2E: BOOT_COST /boot_cost /' || true
     grep -o 'E2E: LOADED after=[0-9]*s' "$OUT/serial.log" | head -1 | sed 's/E2E: LOADED after=/first_build_and_load_s=/; s/s$//' || true
+    # The capture kernel's memory as the save started (crashcapture-capture's
+    # log_capture_memory): the map of where the reservation goes (issue 17).
+    grep -o 'crashcapture: memory as the save starts (KiB):.*' "$OUT/serial.log" | head -1 |
+        sed 's/^crashcapture: memory as the save starts (KiB): */capture_memory_kib /; s/\r$//' || true
     grep -o 'E2E: RELOADED after=[0-9]*s' "$OUT/serial.log" | head -1 | sed 's/E2E: RELOADED after=/rebuild_and_reload_s=/; s/s$//' || true
     crash=$(ts 'E2E: CRASHING')
     saving=$(ts 'crashcapture: saving')
