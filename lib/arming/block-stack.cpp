@@ -235,8 +235,7 @@ void classify_disk(BlockStack& stack, BlockLayer& layer, const fs::path& sys,
     if (error) {
         return;
     }
-    const std::vector<std::string> modules =
-        bound_driver_modules(fs::weakly_canonical(devices_root), device);
+    const std::vector<std::string> modules = bound_driver_modules(devices_root, device);
     if (!modules.empty()) {
         layer.detail = modules.front();
     }

@@ -9,13 +9,14 @@ std::vector<std::string> bound_driver_modules(const std::filesystem::path& sys_d
                                               const std::filesystem::path& device) {
     std::vector<std::string> modules;
     std::error_code error;
+    const std::filesystem::path root = std::filesystem::weakly_canonical(sys_devices, error);
     // lexically_relative: a device outside SYS_DEVICES (a fake tree's
     // stray link) yields nothing rather than walking up to "/".
-    const std::filesystem::path below = device.lexically_relative(sys_devices);
-    if (below.empty() || *below.begin() == "..") {
+    const std::filesystem::path below = device.lexically_relative(root);
+    if (error || below.empty() || *below.begin() == "..") {
         return modules;
     }
-    for (std::filesystem::path at = device; at != sys_devices && at.has_relative_path();
+    for (std::filesystem::path at = device; at != root && at.has_relative_path();
          at = at.parent_path()) {
         const std::filesystem::path module =
             std::filesystem::read_symlink(at / "driver/module", error);

@@ -14,8 +14,9 @@ namespace crashcapture {
 // DEVICE's bound drivers' modules, DEVICE first, then each parent up to (not
 // including) SYS_DEVICES, each once. A device whose driver is not a module
 // still has a driver/module link when its module kobject exists
-// (drivers/base/module.c, module_add_driver); dracut skips built-ins. Both
-// paths are canonical (symlinks resolved).
+// (drivers/base/module.c, module_add_driver); dracut skips built-ins. DEVICE
+// is canonical (symlinks resolved, as its walk up must follow the real
+// tree); SYS_DEVICES is resolved here (a fake root may sit behind a link).
 std::vector<std::string> bound_driver_modules(const std::filesystem::path& sys_devices,
                                               const std::filesystem::path& device);
 

@@ -1,7 +1,6 @@
 #include "remote-target.hpp"
 
 #include <fmt/format.h>
-#include <algorithm>
 #include <cerrno>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -137,10 +136,8 @@ Result<CaptureNetwork> capture_network_from(const Route& route, std::string_view
 Result<std::vector<std::string>> network_device_drivers(const SystemPaths& paths,
                                                         std::string_view interface) {
     namespace fs = std::filesystem;
-    std::vector<std::string> drivers;
     std::error_code error;
-    const fs::path devices = fs::weakly_canonical(paths.resolve("/sys/devices"), error);
-    fs::path device =
+    const fs::path device =
         fs::canonical(paths.resolve(fmt::format("/sys/class/net/{}/device", interface)), error);
     if (error) {
         // Documentation/ABI/testing/sysfs-class-net: only interfaces on a
@@ -151,8 +148,7 @@ Result<std::vector<std::string>> network_device_drivers(const SystemPaths& paths
                           "interface only; route the server through one",
                           interface, interface);
     }
-    drivers = bound_driver_modules(devices, device);
-    return drivers;
+    return bound_driver_modules(paths.resolve("/sys/devices"), device);
 }
 
 }  // namespace crashcapture
