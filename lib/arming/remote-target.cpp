@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "device-drivers.hpp"
+#include "json-integer.hpp"
 
 namespace crashcapture {
 
@@ -97,8 +98,15 @@ Result<CaptureNetwork> capture_network_of_link(const Route& route, const nlohman
             info.value("scope", "global") != "global") {
             continue;
         }
+        // An address is 32 or 128 bits long (RFC 791, RFC 8200): a longer
+        // prefix, or one that is no integer, is not one ip(8) prints.
+        const auto prefix_length = json_integer<unsigned>(info.at("prefixlen"), "prefixlen");
+        if (prefix_length > (ipv6 ? 128U : 32U)) {
+            throw JsonIntegerError(fmt::format("prefixlen: {} is longer than an {} address",
+                                               prefix_length, ipv6 ? "IPv6" : "IPv4"));
+        }
         if (network.address.empty() || local == route.source) {
-            network.address = fmt::format("{}/{}", local, info.value("prefixlen", 0));
+            network.address = fmt::format("{}/{}", local, prefix_length);
         }
         if (local == route.source) {
             break;
@@ -126,8 +134,9 @@ Result<CaptureNetwork> capture_network_from(const Route& route, std::string_view
     }
     try {
         return capture_network_of_link(route, links[0]);
-    } catch (const nlohmann::json::exception& e) {
-        // A member of another type than iproute2 prints (value() throws).
+    } catch (const std::exception& e) {
+        // A member of another type than iproute2 prints (value() throws), or
+        // a prefix length no address has (JsonIntegerError).
         return make_error(EINVAL, "ip printed {}'s addresses in an unexpected shape: {}",
                           route.device, e.what());
     }

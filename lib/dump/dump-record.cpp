@@ -102,8 +102,8 @@ Result<DumpRecord> dump_record_from_json(const nlohmann::json& json) {
         r.input = json.value("input", "");
         r.format = json.value("format", "");
         r.compression = json.value("compression", "");
-        r.compression_level = json.value("compression_level", 0);
-        r.dump_level = json.value("dump_level", 0);
+        r.compression_level = json_integer(json, "compression_level", 0);
+        r.dump_level = json_integer(json, "dump_level", 0);
         r.dump_file = json.value("dump_file", "");
         r.dmesg_file = json.value("dmesg_file", "");
         r.recovered_from = json.value("recovered_from", "");

@@ -103,7 +103,15 @@ TEST(SshTarget, MembersOfAnotherTypeAreErrorsNotExceptions) {
     for (const char* addresses :
          {R"([{"ifname":"eth0","address":["52:54:00:12:34:56"]}])",
           R"([{"ifname":"eth0","address":"52:54:00:12:34:56","addr_info":[{"family":"inet",)"
-          R"("local":"10.0.2.15","prefixlen":"24","scope":"global"}]}])"}) {
+          R"("local":"10.0.2.15","prefixlen":"24","scope":"global"}]}])",
+          // Found by fuzz-ip-route: a prefix length too big for an int went
+          // through a float-to-int cast (UBSan: float-cast-overflow).
+          R"([{"ifname":"eth0","address":"52:54:00:12:34:56","addr_info":[{"family":"inet",)"
+          R"("local":"10.0.2.15","prefixlen":288888888888888888888884,"scope":"global"}]}])",
+          R"([{"ifname":"eth0","address":"52:54:00:12:34:56","addr_info":[{"family":"inet",)"
+          R"("local":"10.0.2.15","prefixlen":33,"scope":"global"}]}])",
+          R"([{"ifname":"eth0","address":"52:54:00:12:34:56","addr_info":[{"family":"inet",)"
+          R"("local":"10.0.2.15","scope":"global"}]}])"}) {
         auto network = capture_network_from(*good, addresses);
         ASSERT_FALSE(network) << addresses;
         EXPECT_THAT(network.error().message, HasSubstr("unexpected shape")) << addresses;

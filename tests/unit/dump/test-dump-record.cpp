@@ -202,6 +202,14 @@ TEST(DumpRecord, WrongShapesAreErrors) {
         dump_record_from_json(nlohmann::json{{"schema_version", 99}, {"result", "complete"}});
     ASSERT_FALSE(newer);
     EXPECT_THAT(newer.error().message, HasSubstr("newer"));
+    // A level no int holds is an error, not a float-to-int cast (undefined
+    // behaviour: json.value("dump_level", 0) did that).
+    for (const char* level : {"dump_level", "compression_level"}) {
+        auto huge = dump_record_from_json(
+            nlohmann::json{{"schema_version", 1}, {"result", "complete"}, {level, 4e96}});
+        ASSERT_FALSE(huge) << level;
+        EXPECT_THAT(huge.error().message, HasSubstr(level));
+    }
     // Optional fields may be missing.
     auto minimal =
         dump_record_from_json(nlohmann::json{{"schema_version", 1}, {"result", "failed"}});
