@@ -100,6 +100,21 @@
 #              initrd without device-mapper): the root never appears, the
 #              capture leaves its note on /boot and reboots; listed as "lost"
 #              with the reason, the note moved off /boot
+#   uefi       the boot chain of a real server (issue 15 §1): a GPT disk
+#              with an EFI system partition, OVMF with Microsoft's keys
+#              enrolled and Secure Boot on (q35, SMM), Debian's signed
+#              shim, GRUB and kernel, so the kernel is locked down
+#              (lockdown=integrity); shim-signed, grub-efi-amd64-signed and
+#              mokutil installed in the image with dpkg. The first boot has
+#              no crashkernel=: crashcapturectl setup chooses it and
+#              setup --apply writes the GRUB drop-in and runs the guest's
+#              real update-grub; the next boot (a power cycle) comes through
+#              GRUB with crashkernel= from the generated grub.cfg, the
+#              daemon loads through kexec_file_load (there is no kexec-tools
+#              in the guest), and a crash is captured; the same checks as
+#              capture
+#   uefi-no-sb the same with OVMF's firmware without Secure Boot: no
+#              lockdown, the same story
 #   cockpit    the web console (issue 20): cockpit-ws and Debian's Cockpit
 #              packages (fetched once into the cache with apt in the image)
 #              and the cockpit-crashcapture package beside the .deb
@@ -117,7 +132,8 @@
 #                                     target-missing|target-full|target-eio|
 #                                     raw|ssh|
 #                                     ssh-down|ssh-fallback|nfs|upgrade|lvm|
-#                                     lvm-lost|cockpit|power-cut|nfs-hang]
+#                                     lvm-lost|uefi|uefi-no-sb|cockpit|
+#                                     power-cut|nfs-hang]
 #                         [--arch amd64|arm64]
 #                         [--kver K] [--mem MIB] [--crash SIZE] [--deb FILE]
 #                         [--timeout S] [--out DIR] [--no-driver-update]
@@ -185,9 +201,9 @@ case $SCENARIO in
     target-missing) end=wipe-target; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
     target-full) end=fill-target; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
     target-eio) end=crash; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
-    raw | ssh | ssh-down | ssh-fallback | nfs | lvm | lvm-lost | cockpit | power-cut | nfs-hang) end=crash; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
+    raw | ssh | ssh-down | ssh-fallback | nfs | lvm | lvm-lost | uefi | uefi-no-sb | cockpit | power-cut | nfs-hang) end=crash; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
     upgrade) end=upgrade; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
-    *) e2e_die "unknown scenario $SCENARIO (capture, too-small, reset, reboot, target-missing, target-full, target-eio, raw, ssh, ssh-down, ssh-fallback, nfs, upgrade, lvm, lvm-lost, cockpit, power-cut, nfs-hang)" ;;
+    *) e2e_die "unknown scenario $SCENARIO (capture, too-small, reset, reboot, target-missing, target-full, target-eio, raw, ssh, ssh-down, ssh-fallback, nfs, upgrade, lvm, lvm-lost, uefi, uefi-no-sb, cockpit, power-cut, nfs-hang)" ;;
 esac
 CRASH=${CRASH:-256M}
 REPLACE_KERNEL=${REPLACE_KERNEL:-1}
@@ -206,9 +222,18 @@ TIMEOUT=${TIMEOUT:-$([ "$ARCH" = arm64 ] && echo 7200 || echo 3000)}
 # The Debian installer's LVM layout (lvm, lvm-lost).
 LVM_LAYOUT=0
 case $SCENARIO in lvm | lvm-lost) LVM_LAYOUT=1 ;; esac
-# lvm: a first boot with no crashkernel= where `crashcapturectl setup`
-# chooses it, then the capture boot with that value (SETUP_FLOW=0: --crash).
-SETUP_FLOW=${SETUP_FLOW:-$([ "$SCENARIO" = lvm ] && echo 1 || echo 0)}
+# A GPT disk booted through OVMF, shim and GRUB (uefi, uefi-no-sb), with
+# Secure Boot on (uefi).
+UEFI=0 SECURE_BOOT=0
+case $SCENARIO in uefi) UEFI=1 SECURE_BOOT=1 ;; uefi-no-sb) UEFI=1 ;; esac
+# lvm, uefi: a first boot with no crashkernel= where `crashcapturectl setup`
+# chooses it, then the capture boot with that value (SETUP_FLOW=0: --crash);
+# uefi: setup --apply puts it in GRUB's configuration for the next boot.
+SETUP_FLOW=${SETUP_FLOW:-$({ [ "$SCENARIO" = lvm ] || [ "$UEFI" = 1 ]; } && echo 1 || echo 0)}
+# OVMF (Debian's ovmf): the 4 MiB build; .ms: Secure Boot with Microsoft's
+# keys enrolled in its variable store (shim is signed by Microsoft's UEFI CA).
+ovmf_code=/usr/share/OVMF/OVMF_CODE_4M.fd ovmf_vars=/usr/share/OVMF/OVMF_VARS_4M.fd
+[ "$SECURE_BOOT" = 1 ] && ovmf_code=/usr/share/OVMF/OVMF_CODE_4M.ms.fd ovmf_vars=/usr/share/OVMF/OVMF_VARS_4M.ms.fd
 [ "$(id -u)" = 0 ] || skip_script "test-systemd-guest.sh needs root (debootstrap, chroot)"
 if [ "$ARCH" = arm64 ]; then
     e2e_need qemu-system-aarch64 debootstrap mkfs.ext4 debugfs dpkg-deb apt-get
@@ -219,6 +244,10 @@ if [ "$ARCH" = arm64 ]; then
 else
     e2e_need qemu-system-x86_64 debootstrap mkfs.ext4 debugfs dpkg-deb
     [ "$LVM_LAYOUT" = 1 ] && e2e_need losetup pvcreate vgcreate lvcreate apt-get sfdisk mkfs.ext2
+    if [ "$UEFI" = 1 ]; then
+        e2e_need sfdisk mkfs.vfat mmd mcopy
+        [ -s "$ovmf_code" ] && [ -s "$ovmf_vars" ] || e2e_die "no $ovmf_code or $ovmf_vars (apt install ovmf)"
+    fi
     KVER=$(e2e_kver "$KVER")
 fi
 OUT=${OUT:-$CACHE/guest-runs/$SCENARIO-$KVER-m$MEM-c$CRASH}
@@ -493,6 +522,75 @@ if [ "$LVM_LAYOUT" = 1 ]; then
     mv "$rootfs/boot/e2e-boot-initrd.img" "$boot_initrd"
     root_arguments="root=/dev/mapper/vg0-root rd.lvm.lv=vg0/root rw"
 fi
+if [ "$UEFI" = 1 ]; then
+    # A server installed for UEFI: the root on the GPT disk's second
+    # partition, the EFI system partition on /boot/efi, GRUB and shim from
+    # Debian's signed packages. apt in the image resolves them against the
+    # mirror once and their .debs are cached (as for Cockpit); every run
+    # installs them with dpkg. Their postinsts leave the firmware alone in a
+    # chroot: grub-efi-amd64 runs grub-install only when
+    # /boot/efi/EFI/debian exists, shim-signed only under /sys/firmware/efi.
+    root_uuid=$(cat /proc/sys/kernel/random/uuid)
+    esp_serial=$(od -An -N4 -tx4 /dev/urandom | tr -d ' ' | tr a-f A-F)
+    esp_uuid=${esp_serial:0:4}-${esp_serial:4:4}
+    printf 'UUID=%s / ext4 errors=remount-ro 0 1\nUUID=%s /boot/efi vfat umask=0077 0 1\n' \
+        "$root_uuid" "$esp_uuid" > "$rootfs/etc/fstab"
+    mkdir -p "$rootfs/boot/efi"
+    uefi_debs=$CACHE/guest/uefi-debs-$key
+    mount -t proc proc "$rootfs/proc"
+    if [ ! -s "$uefi_debs/done" ]; then
+        cp /etc/resolv.conf "$rootfs/etc/resolv.conf"
+        printf 'deb %s bookworm main\ndeb %s bookworm-updates main\n' "$MIRROR" "$MIRROR" > "$rootfs/etc/apt/sources.list"
+        if chroot "$rootfs" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
+            sh -c 'apt-get update && apt-get install -y --download-only --no-install-recommends grub-efi-amd64 grub-efi-amd64-signed shim-signed mokutil' \
+            > "$OUT/apt-uefi.log" 2>&1; then
+            mkdir -p "$uefi_debs"
+            cp "$rootfs"/var/cache/apt/archives/*.deb "$uefi_debs/"
+            echo fetched > "$uefi_debs/done"
+        else
+            tail -20 "$OUT/apt-uefi.log"
+        fi
+        rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/archives/*.deb
+        [ -s "$uefi_debs/done" ] || { umount "$rootfs/proc"; e2e_die "apt could not fetch GRUB and shim in the image"; }
+    fi
+    mkdir -p "$rootfs/tmp/uefi-debs"
+    cp "$uefi_debs"/*.deb "$rootfs/tmp/uefi-debs/"
+    if chroot "$rootfs" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
+        sh -c 'dpkg -i /tmp/uefi-debs/*.deb' > "$OUT/dpkg-uefi.log" 2>&1; then
+        pass "GRUB ($(chroot "$rootfs" dpkg-query -W -f '${Version}' grub-efi-amd64-signed)) and shim ($(chroot "$rootfs" dpkg-query -W -f '${Version}' shim-signed)), signed, installed in the guest image"
+    else
+        tail -20 "$OUT/dpkg-uefi.log"
+        fail "dpkg -i of GRUB and shim failed"
+    fi
+    umount "$rootfs/proc"
+    rm -rf "$rootfs/tmp/uefi-debs"
+    # /etc/default/grub as an installed server has it, but the console on
+    # the serial port, where the test reads it, and no menu wait.
+    sed -i -E 's/^GRUB_TIMEOUT=.*/GRUB_TIMEOUT=0/; s/^GRUB_CMDLINE_LINUX_DEFAULT=.*/GRUB_CMDLINE_LINUX_DEFAULT="console=ttyS0"/' \
+        "$rootfs/etc/default/grub"
+    grep -q '^GRUB_CMDLINE_LINUX_DEFAULT="console=ttyS0"' "$rootfs/etc/default/grub" ||
+        e2e_die "no GRUB_CMDLINE_LINUX_DEFAULT in the image's /etc/default/grub"
+    # The kernel's initrd where update-grub looks for it: the host's
+    # initramfs-tools one (it finds root=UUID= itself).
+    cp "/boot/initrd.img-$KVER" "$rootfs/boot/"
+    # The grub.cfg the installer left: what grub-mkconfig would write for
+    # this kernel without crashkernel=. setup --apply has update-grub
+    # write the real one in the guest.
+    mkdir -p "$rootfs/boot/grub"
+    cat > "$rootfs/boot/grub/grub.cfg" << EOF
+# The test's stand-in for the installer's grub.cfg (update-grub replaces it).
+set timeout=0
+menuentry 'Debian GNU/Linux' {
+    search --no-floppy --fs-uuid --set=root $root_uuid
+    linux /boot/vmlinuz-$KVER root=UUID=$root_uuid ro console=ttyS0
+    initrd /boot/initrd.img-$KVER
+}
+EOF
+    for f in usr/lib/shim/shimx64.efi.signed usr/lib/shim/mmx64.efi.signed \
+        usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed; do
+        [ -s "$rootfs/$f" ] || e2e_die "the image has no /$f"
+    done
+fi
 if [ "$ARCH" = arm64 ]; then
     # kexec-tools (a dependency on arm64) must not turn the guest's reboot
     # after the capture into a kexec: the reboot stays a real one.
@@ -538,6 +636,7 @@ REPLACE_KERNEL=$REPLACE_KERNEL
 MARKER='$marker'
 END=$end
 SETUP=$SETUP_FLOW
+SETUP_APPLY=$UEFI
 WEB_CONSOLE=$([ "$SCENARIO" = cockpit ] && echo 1 || echo 0)
 JOURNAL_UPLOAD=$JOURNAL_UPLOAD
 EOF
@@ -689,16 +788,73 @@ if [ "$LVM_LAYOUT" = 1 ]; then
     dd if="$fsimg" of="$disk" bs=1M seek="$((lv_offset / 1048576))" conv=notrunc,sparse status=none
     rm -f "$fsimg"
     e2e_log "vg0/root: $lv_bytes bytes at byte $lv_offset of the disk; /boot: vda1"
+elif [ "$UEFI" = 1 ]; then
+    # GPT as the Debian installer makes it for UEFI: vda1 the EFI system
+    # partition (FAT32, 100 MiB), vda2 the root. The ESP is laid out as
+    # grub-install --uefi-secure-boot --removable leaves it: shim as the
+    # firmware's removable-media loader EFI/BOOT/BOOTX64.EFI (no NVRAM boot
+    # entry needed), GRUB and MokManager beside it, and GRUB's prefix
+    # directory EFI/debian (built into Debian's signed image) with the
+    # grub.cfg that finds the root by UUID and reads /boot/grub/grub.cfg.
+    rm -f "$disk"
+    truncate -s 4G "$disk"
+    esp_start=2048 esp_sectors=204800
+    root_start=$((esp_start + esp_sectors))
+    printf 'label: gpt\nstart=%s, size=%s, type=U\nstart=%s, type=L\n' \
+        "$esp_start" "$esp_sectors" "$root_start" | sfdisk -q "$disk" > "$OUT/sfdisk.log" 2>&1 ||
+        { cat "$OUT/sfdisk.log"; e2e_die "cannot partition the UEFI disk"; }
+    espimg=$OUT/esp.img
+    rm -f "$espimg"
+    mkfs.vfat -F 32 -i "$esp_serial" -n EFI -C "$espimg" "$((esp_sectors / 2))" > /dev/null ||
+        e2e_die "mkfs.vfat failed"
+    printf 'search.fs_uuid %s root\nset prefix=($root)/boot/grub\nconfigfile $prefix/grub.cfg\n' \
+        "$root_uuid" > "$work/esp-grub.cfg"
+    {
+        mmd -i "$espimg" ::/EFI ::/EFI/BOOT ::/EFI/debian &&
+            mcopy -i "$espimg" "$rootfs/usr/lib/shim/shimx64.efi.signed" ::/EFI/BOOT/BOOTX64.EFI &&
+            mcopy -i "$espimg" "$rootfs/usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed" ::/EFI/BOOT/grubx64.efi &&
+            mcopy -i "$espimg" "$rootfs/usr/lib/shim/mmx64.efi.signed" ::/EFI/BOOT/mmx64.efi &&
+            mcopy -i "$espimg" "$work/esp-grub.cfg" ::/EFI/debian/grub.cfg
+    } > "$OUT/esp.log" 2>&1 || { cat "$OUT/esp.log"; e2e_die "cannot fill the EFI system partition"; }
+    dd if="$espimg" of="$disk" bs=512 seek="$esp_start" conv=notrunc,sparse status=none
+    rm -f "$espimg"
+    root_offset=$((root_start * 512))
+    root_bytes=$(($(stat -c %s "$disk") - root_offset - 34 * 512)) # the backup GPT's 33 sectors at the end
+    root_bytes=$((root_bytes / 1048576 * 1048576))
+    fsimg=$OUT/root-partition.img
+    mkfs.ext4 -q -F -L rootfs -U "$root_uuid" -d "$rootfs" "$fsimg" "$((root_bytes / 1024))k" > /dev/null
+    dd if="$fsimg" of="$disk" bs=1M seek="$((root_offset / 1048576))" conv=notrunc,sparse status=none
+    rm -f "$fsimg"
+    cp "$ovmf_vars" "$OUT/efivars.fd"
+    e2e_log "GPT: vda1 the EFI system partition (UUID $esp_uuid), vda2 the root ($root_bytes bytes, UUID $root_uuid); OVMF $(basename "$(readlink -f "$ovmf_code")")"
 else
     mkfs.ext4 -q -F -L rootfs -d "$rootfs" "$disk" 4G > /dev/null
 fi
 
 # ---- boot, crash, capture, reboot, report ----
+# How QEMU boots the guest: its kernel given directly, with the command
+# line; or (uefi) OVMF from its flash, with a variable store of the guest's
+# own, then shim, GRUB and the kernel from the disk: the command line is
+# what grub.cfg says.
+firmware=() direct_boot=() direct_boot_append=()
+if [ "$UEFI" = 1 ]; then
+    firmware=(-drive "if=pflash,format=raw,unit=0,file=$ovmf_code,readonly=on"
+        -drive "if=pflash,format=raw,unit=1,file=$OUT/efivars.fd")
+    if [ "$SECURE_BOOT" = 1 ]; then
+        # OVMF's Secure Boot build keeps its variables behind SMM
+        # (OvmfPkg/README: "-machine q35,smm=on" and the flash's secure=on).
+        firmware=(-machine "q35,smm=on" -global "driver=cfi.pflash01,property=secure,value=on" "${firmware[@]}")
+    else
+        firmware=(-machine q35 "${firmware[@]}")
+    fi
+elif [ "$ARCH" = amd64 ]; then
+    direct_boot=(-kernel "/boot/vmlinuz-$KVER" -initrd "$boot_initrd")
+    direct_boot_append=(-append "$root_arguments console=ttyS0")
+fi
 if [ "$SETUP_FLOW" = 1 ]; then
     e2e_log "first boot with no crashkernel=: crashcapturectl setup chooses it (up to ${TIMEOUT}s)"
     setup_qemu=(qemu-system-x86_64 -accel tcg -m "$MEM" -smp 1 -cpu qemu64
-        -kernel "/boot/vmlinuz-$KVER" -initrd "$boot_initrd"
-        -append "$root_arguments console=ttyS0"
+        "${firmware[@]}" "${direct_boot[@]}" "${direct_boot_append[@]}"
         -drive "file=$disk,format=raw,if=virtio,cache=unsafe" "${target_drive[@]}"
         -display none -monitor none -serial stdio "${network[@]}")
     t_setup=$(e2e_us)
@@ -715,7 +871,7 @@ if [ "$SETUP_FLOW" = 1 ]; then
         fail "crashcapturectl setup chose no crashkernel= in the first boot; going on with $CRASH"
     fi
 fi
-e2e_log "booting $KVER, ${MEM} MiB, crashkernel=$CRASH (QEMU TCG; up to ${TIMEOUT}s)"
+e2e_log "booting $KVER, ${MEM} MiB, crashkernel=$CRASH$([ "$UEFI" = 1 ] && echo " from the guest's grub.cfg, through OVMF, shim and GRUB") (QEMU TCG; up to ${TIMEOUT}s)"
 if [ "$ARCH" = arm64 ]; then
     # As tests/e2e/arm64/run-cycle.sh: the virt board (PL011 console
     # ttyAMA0, virtio-pci), cortex-a57 (-cpu max emulates QARMA pointer
@@ -736,9 +892,9 @@ if [ "$ARCH" = arm64 ]; then
         -nodefaults -no-user-config -display none -serial stdio "${network[@]}"
         -qmp "unix:$work/qmp.sock,server=on,wait=off")
 else
+    [ "$UEFI" = 1 ] || direct_boot_append=(-append "$root_arguments console=ttyS0 crashkernel=$CRASH")
     qemu=(qemu-system-x86_64 -accel tcg -m "$MEM" -smp 1 -cpu qemu64
-        -kernel "/boot/vmlinuz-$KVER" -initrd "$boot_initrd"
-        -append "$root_arguments console=ttyS0 crashkernel=$CRASH"
+        "${firmware[@]}" "${direct_boot[@]}" "${direct_boot_append[@]}"
         -drive "file=$disk,format=raw,if=virtio,cache=unsafe" "${target_drive[@]}"
         -display none -monitor none -serial stdio "${network[@]}"
         -qmp "unix:$work/qmp.sock,server=on,wait=off")
@@ -857,6 +1013,9 @@ grep 'E2E: ' "$OUT/serial.log" | sed 's/^/  /'
 if [ "$LVM_LAYOUT" = 1 ]; then
     dd if="$disk" of="$fsimg" bs=1M skip="$((lv_offset / 1048576))" count="$((lv_bytes / 1048576))" \
         conv=sparse status=none
+elif [ "$UEFI" = 1 ]; then
+    dd if="$disk" of="$fsimg" bs=1M skip="$((root_offset / 1048576))" count="$((root_bytes / 1048576))" \
+        conv=sparse status=none
 fi
 debugfs -R "rdump /var/lib/crashcapture-e2e/results $OUT" "$fsimg" > /dev/null 2>&1
 debugfs -R "rdump /var/crash $OUT" "$fsimg" > /dev/null 2>&1
@@ -928,6 +1087,46 @@ if [ "$LVM_LAYOUT" = 1 ]; then
         pass "the capture initrd's capture.env names /boot (UUID=$boot_uuid) for a failure note" ||
         fail "capture.env names no spare note place: $(grep SPARE "$OUT/capture.env" | tr '\n' ' ')"
 fi
+if [ "$UEFI" = 1 ]; then
+    # Issue 15 §1: the administrator's setup --apply, for real, then a boot
+    # through the firmware, shim and GRUB with what update-grub wrote.
+    if "$PYTHON" -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["applied"] is True and "update-grub" in r["mechanism"], r; print(r["recommended"], "via", r["mechanism"])' \
+        "$results/setup-apply.json" > "$OUT/setup-apply.txt" 2>&1; then
+        pass "crashcapturectl setup --apply in the guest: $(cat "$OUT/setup-apply.txt") ($(grep -o 'apply_ms=[0-9]*' "$OUT/serial-setup.log" | head -1 | sed 's/apply_ms=//') ms)"
+    else
+        fail "setup --apply: $(cat "$OUT/setup-apply.txt" "$results/setup-apply.err" 2> /dev/null | tr '\n' ' ' | cut -c1-400)"
+    fi
+    grep -q '^### BEGIN /etc/grub.d/10_linux ###' "$results/grub.cfg" 2> /dev/null &&
+        grep -qE "^[[:space:]]*linux[[:space:]].*vmlinuz-$KVER .*crashkernel=$CRASH( |$)" "$results/grub.cfg" &&
+        pass "update-grub (grub-mkconfig) wrote grub.cfg with crashkernel=$CRASH on $(grep -cE "^[[:space:]]*linux[[:space:]].*crashkernel=$CRASH" "$results/grub.cfg") linux lines" ||
+        fail "the guest's grub.cfg after setup --apply has no linux line with crashkernel=$CRASH: $(grep -E '^[[:space:]]*linux' "$results/grub.cfg" 2> /dev/null | head -2 | tr '\n' ' ')"
+    armed_cmdline=$(grep -m1 -o 'E2E: CMDLINE .*' "$OUT/serial.log" | sed 's/^E2E: CMDLINE //; s/\r$//')
+    case " $armed_cmdline " in
+        *" BOOT_IMAGE=/boot/vmlinuz-$KVER "*" crashkernel=$CRASH "*)
+            pass "the armed boot came through GRUB with the reservation: $armed_cmdline" ;;
+        *) fail "the armed boot's command line is not GRUB's with crashkernel=$CRASH: '$armed_cmdline'" ;;
+    esac
+    security=$(grep -m1 -o 'E2E: SECURITY .*' "$OUT/serial.log" | sed 's/^E2E: SECURITY //; s/\r$//')
+    if [ "$SECURE_BOOT" = 1 ]; then
+        case $security in
+            *"secure_boot=SecureBoot enabled "*"lockdown=none [integrity] confidentiality "*"kexec_tools=none")
+                pass "Secure Boot on and the kernel locked down, with no kexec-tools in the guest: $security" ;;
+            *) fail "not Secure Boot with lockdown=integrity and no kexec-tools: '$security'" ;;
+        esac
+        # Loaded under lockdown: only kexec_file_load can have done it, and
+        # it checked the capture kernel's signature (KEXEC_SIG, as
+        # lockdown requires: kernel/kexec_file.c, kimage_validate_signature).
+        grep -q 'E2E: LOADED' "$OUT/serial.log" &&
+            pass "the daemon loaded the capture kernel under lockdown: kexec_file_load with Debian's signed kernel" ||
+            fail "no load under lockdown: $(grep -m1 -o 'E2E: STATE .*' "$OUT/serial.log")"
+    else
+        case $security in
+            *"secure_boot=SecureBoot disabled "*"lockdown=[none] integrity confidentiality "*)
+                pass "UEFI without Secure Boot, the kernel not locked down: $security" ;;
+            *) fail "not UEFI without Secure Boot and lockdown: '$security'" ;;
+        esac
+    fi
+fi
 if [ "$JOURNAL_UPLOAD" = 1 ]; then
     # The crash report as the fleet's collector received it.
     kill "$journal_remote_pid" 2> /dev/null
@@ -983,7 +1182,7 @@ if [ "$SCENARIO" = cockpit ]; then
 fi
 if [ "$SCENARIO" = capture ] || [ "$SCENARIO" = raw ] || [ "$SCENARIO" = ssh ] ||
     [ "$SCENARIO" = ssh-fallback ] || [ "$SCENARIO" = nfs ] || [ "$SCENARIO" = lvm ] ||
-    [ "$SCENARIO" = cockpit ]; then
+    [ "$UEFI" = 1 ] || [ "$SCENARIO" = cockpit ]; then
 if [ "$SCENARIO" = ssh-fallback ]; then
     grep -q 'crashcapture: cannot reach .* with ssh' "$OUT/serial.log" &&
         grep -q 'crashcapture: FailureAction=dump-to-rootfs: saving to /var/crash on the root filesystem instead of ssh://' "$OUT/serial.log" &&
@@ -1419,6 +1618,9 @@ fi
     echo "kernel=$KVER mem=${MEM}M crashkernel=$CRASH"
     echo "capture_initrd_bytes=$initrd_bytes capture_initrd_unpacked_bytes=$unpacked_bytes"
     echo "boot_to_loaded_s=$(ts 'E2E: LOADED')"
+    # uefi: QEMU's start to the kernel's first line: the firmware, shim and
+    # GRUB (the setup boot's, then the armed boot's).
+    [ "$UEFI" = 1 ] && echo "firmware_to_kernel_s=$(grep -m1 -E 'Linux version' "$OUT/serial-setup.log" | sed -E 's/^\[ *([0-9.]+)\].*/\1/') $(ts 'Linux version')"
     # What the service cost each boot (e2e-driver's boot_cost): its start to
     # READY, multi-user.target's time, its CPU; phase 2 is a start with
     # nothing changed.
