@@ -48,36 +48,35 @@ save() { # save NAME ARGS... -> dump directory $work/NAME
 }
 record_field() { /usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
 
+# byte_identical_to_makedumpfile NAME "MAKEDUMPFILE OPTIONS" OPTIONS...:
+# crashcapture-save with OPTIONS (the dump stays in $work/NAME) and
+# makedumpfile with its options on the same vmcore; PASS when the two
+# files hold the same bytes.
+byte_identical_to_makedumpfile() {
+    local name=$1 mdf_options ours theirs
+    read -r -a mdf_options <<< "$2"
+    shift 2
+    ours="$*" theirs="makedumpfile ${mdf_options[*]}"
+    if ! save "$name" "$@"; then
+        fail "saving with $ours failed: $(tail -1 "$work/$name.err")"
+    elif ! have_mdf; then
+        skip "$ours against $theirs: $no_mdf_reason"
+    elif ! mdf "${mdf_options[@]}" "$vmcore" "$work/mdf-$name" > "$work/mdf-$name.log" 2>&1; then
+        fail "$theirs failed: $(tail -1 "$work/mdf-$name.log")"
+    elif cmp -s "$work/mdf-$name" "$work/$name/vmcore"; then
+        pass "$ours is byte-identical to $theirs ($(stat -c %s "$work/mdf-$name") bytes)"
+    else
+        fail "$ours differs from $theirs: $(cmp "$work/mdf-$name" "$work/$name/vmcore" 2>&1 | head -1)"
+    fi
+    rm -f "$work/mdf-$name"
+}
+
 # 1. byte-identical to makedumpfile -d 1 (makedumpfile 1.7.2 says "The kernel
 #    version is not supported" on 6.x and still works; its exit code is 0).
-if ! have_mdf; then
-    save none --compress none --dump-level 1 || fail "saving without compression failed: $(tail -1 "$work/none.err")"
-    skip "-d 1 against makedumpfile: $no_mdf_reason"
-elif save none --compress none --dump-level 1 &&
-    mdf -d 1 "$vmcore" "$work/mdf-d1" > "$work/mdf-d1.log" 2>&1; then
-    if cmp -s "$work/mdf-d1" "$work/none/vmcore"; then
-        pass "--compress none -d 1 is byte-identical to makedumpfile -d 1 ($(stat -c %s "$work/mdf-d1") bytes)"
-    else
-        fail "--compress none -d 1 differs from makedumpfile -d 1: $(cmp "$work/mdf-d1" "$work/none/vmcore" 2>&1 | head -1)"
-    fi
-else
-    fail "saving without compression or makedumpfile -d 1 failed: $(tail -1 "$work/none.err") $(tail -1 "$work/mdf-d1.log")"
-fi
-
+byte_identical_to_makedumpfile none "-d 1" --compress none --dump-level 1
 # 1b. lzo: the pages makedumpfile -l writes, byte for byte
-if ! have_mdf; then
-    skip "lzo -d 1 against makedumpfile -l: $no_mdf_reason"
-elif save lzo-d1 --compress lzo --dump-level 1 &&
-    mdf -l -d 1 "$vmcore" "$work/mdf-l-d1" > "$work/mdf-l-d1.log" 2>&1; then
-    if cmp -s "$work/mdf-l-d1" "$work/lzo-d1/vmcore"; then
-        pass "--compress lzo -d 1 is byte-identical to makedumpfile -l -d 1 ($(stat -c %s "$work/mdf-l-d1") bytes)"
-    else
-        fail "--compress lzo -d 1 differs from makedumpfile -l -d 1: $(cmp "$work/mdf-l-d1" "$work/lzo-d1/vmcore" 2>&1 | head -1)"
-    fi
-    rm -rf "$work/mdf-l-d1" "$work/lzo-d1"
-else
-    fail "saving with lzo or makedumpfile -l -d 1 failed: $(tail -1 "$work/lzo-d1.err") $(tail -1 "$work/mdf-l-d1.log")"
-fi
+byte_identical_to_makedumpfile lzo-d1 "-l -d 1" --compress lzo --dump-level 1
+rm -rf "$work/lzo-d1"
 
 # 2. the kernel log
 if ! have_mdf; then
