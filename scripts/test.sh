@@ -307,12 +307,18 @@ guest_pair() {
 # build, a capture through LVM) and lvm-lost (a capture kernel that cannot
 # bring LVM up, whose note on /boot reaches the lost record); they ran as a
 # pair of their own in every run until the arm64 steps needed its 8 minutes.
-rotation=(target-full target-missing too-small reset reboot raw ssh ssh-down ssh-fallback nfs upgrade lvm lvm-lost)
+# capture (the same story booted with QEMU's -kernel) joined the rotation
+# when uefi became every run's story; uefi-no-sb is uefi without Secure Boot.
+rotation=(target-full target-missing too-small reset reboot raw ssh ssh-down ssh-fallback nfs upgrade lvm lvm-lost capture uefi-no-sb)
 commit=$(git rev-parse --short=8 HEAD 2> /dev/null || echo 0)
 rotating=${GUEST_SCENARIO:-${rotation[$((16#$commit % ${#rotation[@]}))]}}
-step "the administrator's story in a systemd guest: the .deb, dracut, a crash, the report; alongside, --scenario $rotating (this commit's turn)"
+# Every run's story (issue 15 §1): a server that boots through UEFI with
+# Secure Boot (OVMF, shim, GRUB, Debian's signed kernel, lockdown), where
+# crashcapturectl setup --apply runs the real update-grub; then the
+# daemon's build and load, a driver update's rebuild, a crash, the report.
+step "the administrator's story in a systemd guest booted through UEFI with Secure Boot: the .deb, setup --apply, dracut, a crash, the report; alongside, --scenario $rotating (this commit's turn)"
 run_test "test-systemd-guest.sh --base-only" tests/e2e/test-systemd-guest.sh --deb "$deb" --base-only
-guest_pair capture "$rotating"
+guest_pair uefi "$rotating"
 
 if [ "${FULL:-0}" = 1 ]; then
     step "full matrix"

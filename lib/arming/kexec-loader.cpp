@@ -154,10 +154,23 @@ std::string hint_for(int errno_value, const std::string& sys_root, const std::st
         case EKEYEXPIRED:
         case EBADMSG:
         case ENODATA:
-        case ENOPKG:
-            return "the capture kernel's signature was not accepted and this kernel enforces "
-                   "kexec signatures: use a kernel signed by a key the running kernel trusts, "
-                   "such as the distribution's signed kernel";
+        case ENOPKG: {
+            std::string hint =
+                "the capture kernel's signature was not accepted and this kernel enforces kexec "
+                "signatures";
+            // Why it enforces them: under Secure Boot, x86's IMA arch policy
+            // sets kexec_sig_enforced (arch/x86/kernel/ima_arch.c,
+            // arch_ima_get_policy), and the kernel is locked down as well;
+            // measured in the uefi guest ("kexec_file: Enforced kernel
+            // signature verification failed (-129)").
+            if (auto mode = lockdown_mode(sys_root); mode && *mode != "none") {
+                hint += fmt::format(
+                    " (it is locked down, lockdown={}, usually because of Secure Boot)", *mode);
+            }
+            return hint +
+                   ": use a kernel signed by a key the running kernel trusts, such as the "
+                   "distribution's signed kernel";
+        }
         case ENOEXEC:
             // kexec_image_probe_default(): no loader claimed the image; on
             // x86_64 the only one is the bzImage64 loader

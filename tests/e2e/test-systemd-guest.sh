@@ -111,10 +111,14 @@
 #              real update-grub; the next boot (a power cycle) comes through
 #              GRUB with crashkernel= from the generated grub.cfg, the
 #              daemon loads through kexec_file_load (there is no kexec-tools
-#              in the guest), and a crash is captured; the same checks as
-#              capture
+#              in the guest), a driver update makes it rebuild and reload,
+#              and a crash is captured; the same checks as capture, the
+#              crash report sent to the host's journal-remote included;
+#              after the capture's reboot, Kernel= a copy of the kernel
+#              with one byte changed must be refused (lockdown) with
+#              LastError saying why
 #   uefi-no-sb the same with OVMF's firmware without Secure Boot: no
-#              lockdown, the same story
+#              lockdown; the changed kernel loads; no driver update
 #   cockpit    the web console (issue 20): cockpit-ws and Debian's Cockpit
 #              packages (fetched once into the cache with apt in the image)
 #              and the cockpit-crashcapture package beside the .deb
@@ -201,7 +205,10 @@ case $SCENARIO in
     target-missing) end=wipe-target; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
     target-full) end=fill-target; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
     target-eio) end=crash; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
-    raw | ssh | ssh-down | ssh-fallback | nfs | lvm | lvm-lost | uefi | uefi-no-sb | cockpit | power-cut | nfs-hang) end=crash; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
+    # uefi: the administrator's story through the real boot chain, the
+    # driver update's rebuild included (every CI run's guest).
+    uefi) end=crash ;;
+    raw | ssh | ssh-down | ssh-fallback | nfs | lvm | lvm-lost | uefi-no-sb | cockpit | power-cut | nfs-hang) end=crash; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
     upgrade) end=upgrade; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
     *) e2e_die "unknown scenario $SCENARIO (capture, too-small, reset, reboot, target-missing, target-full, target-eio, raw, ssh, ssh-down, ssh-fallback, nfs, upgrade, lvm, lvm-lost, uefi, uefi-no-sb, cockpit, power-cut, nfs-hang)" ;;
 esac
@@ -402,40 +409,56 @@ else
     fail "crashcaptured.service is not enabled after installing the package"
 fi
 
-if [ "$SCENARIO" = cockpit ]; then
-    # Debian's Cockpit, as "apt install cockpit-ws cockpit-system" puts it on
-    # a server: apt in the image resolves it against the mirror once, and its
-    # .debs are cached; then every run installs them with dpkg.
-    COCKPIT_DEB=${COCKPIT_DEB:-$(ls "$(dirname "$DEB")"/cockpit-crashcapture_*_all.deb 2> /dev/null | tail -1)}
-    [ -s "$COCKPIT_DEB" ] || e2e_die "no cockpit-crashcapture package beside $DEB (COCKPIT_DEB=)"
-    cockpit_debs=$CACHE/guest/cockpit-debs-$key
+# image_apt_install NAME [--also FILE.deb] PACKAGE...: PACKAGEs as
+# "apt-get install --no-install-recommends" puts them on a server. apt in
+# the image resolves them against the mirror once, and their .debs are
+# cached in $CACHE/guest/NAME-debs-$key (a second base tarball would cost
+# more); every run installs them, and FILE.deb, with dpkg -i in the image
+# ($OUT/dpkg-NAME.log). Returns dpkg's status.
+image_apt_install() {
+    local name=$1 debs=$CACHE/guest/$1-debs-$key extra=() status=0
+    shift
+    if [ "$1" = --also ]; then
+        extra=("$2")
+        shift 2
+    fi
     mount -t proc proc "$rootfs/proc"
-    if [ ! -s "$cockpit_debs/done" ]; then
+    if [ ! -s "$debs/done" ]; then
         cp /etc/resolv.conf "$rootfs/etc/resolv.conf"
         printf 'deb %s bookworm main\ndeb %s bookworm-updates main\n' "$MIRROR" "$MIRROR" > "$rootfs/etc/apt/sources.list"
+        # shellcheck disable=SC2016 # $@ is expanded by the image's sh
         if chroot "$rootfs" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
-            sh -c 'apt-get update && apt-get install -y --download-only --no-install-recommends cockpit-ws cockpit-system' \
-            > "$OUT/apt-cockpit.log" 2>&1; then
-            mkdir -p "$cockpit_debs"
-            cp "$rootfs"/var/cache/apt/archives/*.deb "$cockpit_debs/"
-            echo fetched > "$cockpit_debs/done"
+            sh -c 'apt-get update && apt-get install -y --download-only --no-install-recommends "$@"' \
+            apt-in-image "$@" > "$OUT/apt-$name.log" 2>&1; then
+            mkdir -p "$debs"
+            cp "$rootfs"/var/cache/apt/archives/*.deb "$debs/"
+            echo fetched > "$debs/done"
         else
-            tail -20 "$OUT/apt-cockpit.log"
+            tail -20 "$OUT/apt-$name.log"
         fi
         rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/archives/*.deb
-        [ -s "$cockpit_debs/done" ] || { umount "$rootfs/proc"; e2e_die "apt could not fetch cockpit-ws in the image"; }
+        [ -s "$debs/done" ] || { umount "$rootfs/proc"; e2e_die "apt could not fetch $* in the image"; }
     fi
-    mkdir -p "$rootfs/tmp/cockpit-debs"
-    cp "$cockpit_debs"/*.deb "$COCKPIT_DEB" "$rootfs/tmp/cockpit-debs/"
-    if chroot "$rootfs" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
-        sh -c 'dpkg -i /tmp/cockpit-debs/*.deb' > "$OUT/dpkg-cockpit.log" 2>&1; then
+    mkdir -p "$rootfs/tmp/$name-debs"
+    cp "$debs"/*.deb "${extra[@]}" "$rootfs/tmp/$name-debs/"
+    chroot "$rootfs" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
+        sh -c "dpkg -i /tmp/$name-debs/*.deb" > "$OUT/dpkg-$name.log" 2>&1 || status=$?
+    umount "$rootfs/proc"
+    rm -rf "$rootfs/tmp/$name-debs"
+    return "$status"
+}
+
+if [ "$SCENARIO" = cockpit ]; then
+    # Debian's Cockpit, as "apt install cockpit-ws cockpit-system" puts it on
+    # a server (image_apt_install).
+    COCKPIT_DEB=${COCKPIT_DEB:-$(ls "$(dirname "$DEB")"/cockpit-crashcapture_*_all.deb 2> /dev/null | tail -1)}
+    [ -s "$COCKPIT_DEB" ] || e2e_die "no cockpit-crashcapture package beside $DEB (COCKPIT_DEB=)"
+    if image_apt_install cockpit --also "$COCKPIT_DEB" cockpit-ws cockpit-system; then
         pass "Cockpit ($(chroot "$rootfs" dpkg-query -W -f '${Version}' cockpit-ws)) and $(basename "$COCKPIT_DEB") installed in the guest image"
     else
         tail -20 "$OUT/dpkg-cockpit.log"
         fail "dpkg -i of Cockpit and cockpit-crashcapture failed"
     fi
-    umount "$rootfs/proc"
-    rm -rf "$rootfs/tmp/cockpit-debs"
     [ -L "$rootfs/etc/systemd/system/sockets.target.wants/cockpit.socket" ] ||
         chroot "$rootfs" systemctl enable cockpit.socket > /dev/null 2>&1 || true
     # The person at the browser: a local user, not root, not an administrator.
@@ -457,7 +480,7 @@ fi
 # systemd-journal-remote of the test's own on the host's loopback (10.0.2.2
 # from the guest), and the crash report must arrive there with its fields.
 JOURNAL_UPLOAD=0
-if [ "$ARCH" = amd64 ] && { [ "$SCENARIO" = capture ] || [ "$SCENARIO" = cockpit ]; }; then
+if [ "$ARCH" = amd64 ] && { [ "$SCENARIO" = capture ] || [ "$SCENARIO" = uefi ] || [ "$SCENARIO" = cockpit ]; }; then
     JOURNAL_UPLOAD=1
     e2e_need /lib/systemd/systemd-journal-remote
     journal_port=$((30000 + $$ % 10000))
@@ -525,9 +548,8 @@ fi
 if [ "$UEFI" = 1 ]; then
     # A server installed for UEFI: the root on the GPT disk's second
     # partition, the EFI system partition on /boot/efi, GRUB and shim from
-    # Debian's signed packages. apt in the image resolves them against the
-    # mirror once and their .debs are cached (as for Cockpit); every run
-    # installs them with dpkg. Their postinsts leave the firmware alone in a
+    # Debian's signed packages (image_apt_install). Their postinsts leave
+    # the firmware alone in a
     # chroot: grub-efi-amd64 runs grub-install only when
     # /boot/efi/EFI/debian exists, shim-signed only under /sys/firmware/efi.
     root_uuid=$(cat /proc/sys/kernel/random/uuid)
@@ -536,34 +558,12 @@ if [ "$UEFI" = 1 ]; then
     printf 'UUID=%s / ext4 errors=remount-ro 0 1\nUUID=%s /boot/efi vfat umask=0077 0 1\n' \
         "$root_uuid" "$esp_uuid" > "$rootfs/etc/fstab"
     mkdir -p "$rootfs/boot/efi"
-    uefi_debs=$CACHE/guest/uefi-debs-$key
-    mount -t proc proc "$rootfs/proc"
-    if [ ! -s "$uefi_debs/done" ]; then
-        cp /etc/resolv.conf "$rootfs/etc/resolv.conf"
-        printf 'deb %s bookworm main\ndeb %s bookworm-updates main\n' "$MIRROR" "$MIRROR" > "$rootfs/etc/apt/sources.list"
-        if chroot "$rootfs" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
-            sh -c 'apt-get update && apt-get install -y --download-only --no-install-recommends grub-efi-amd64 grub-efi-amd64-signed shim-signed mokutil' \
-            > "$OUT/apt-uefi.log" 2>&1; then
-            mkdir -p "$uefi_debs"
-            cp "$rootfs"/var/cache/apt/archives/*.deb "$uefi_debs/"
-            echo fetched > "$uefi_debs/done"
-        else
-            tail -20 "$OUT/apt-uefi.log"
-        fi
-        rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/archives/*.deb
-        [ -s "$uefi_debs/done" ] || { umount "$rootfs/proc"; e2e_die "apt could not fetch GRUB and shim in the image"; }
-    fi
-    mkdir -p "$rootfs/tmp/uefi-debs"
-    cp "$uefi_debs"/*.deb "$rootfs/tmp/uefi-debs/"
-    if chroot "$rootfs" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
-        sh -c 'dpkg -i /tmp/uefi-debs/*.deb' > "$OUT/dpkg-uefi.log" 2>&1; then
+    if image_apt_install uefi grub-efi-amd64 grub-efi-amd64-signed shim-signed mokutil; then
         pass "GRUB ($(chroot "$rootfs" dpkg-query -W -f '${Version}' grub-efi-amd64-signed)) and shim ($(chroot "$rootfs" dpkg-query -W -f '${Version}' shim-signed)), signed, installed in the guest image"
     else
         tail -20 "$OUT/dpkg-uefi.log"
         fail "dpkg -i of GRUB and shim failed"
     fi
-    umount "$rootfs/proc"
-    rm -rf "$rootfs/tmp/uefi-debs"
     # /etc/default/grub as an installed server has it, but the console on
     # the serial port, where the test reads it, and no menu wait.
     sed -i -E 's/^GRUB_TIMEOUT=.*/GRUB_TIMEOUT=0/; s/^GRUB_CMDLINE_LINUX_DEFAULT=.*/GRUB_CMDLINE_LINUX_DEFAULT="console=ttyS0"/' \
@@ -637,6 +637,7 @@ MARKER='$marker'
 END=$end
 SETUP=$SETUP_FLOW
 SETUP_APPLY=$UEFI
+TAMPERED_KERNEL=$UEFI
 WEB_CONSOLE=$([ "$SCENARIO" = cockpit ] && echo 1 || echo 0)
 JOURNAL_UPLOAD=$JOURNAL_UPLOAD
 EOF
@@ -1119,7 +1120,27 @@ if [ "$UEFI" = 1 ]; then
         grep -q 'E2E: LOADED' "$OUT/serial.log" &&
             pass "the daemon loaded the capture kernel under lockdown: kexec_file_load with Debian's signed kernel" ||
             fail "no load under lockdown: $(grep -m1 -o 'E2E: STATE .*' "$OUT/serial.log")"
+        # A kernel whose signature no longer matches, after the capture.
+        tampered=$(grep -m1 -o 'E2E: TAMPERED .*' "$OUT/serial.log" | sed 's/\r$//')
+        case $tampered in
+            *"outcome=refused "*)
+                # Debian's 6.1 under Secure Boot enforces kexec signatures
+                # (IMA's arch policy): EKEYREJECTED, "Enforced kernel
+                # signature verification failed (-129)" in its log.
+                if grep -q 'signature was not accepted.*locked down, lockdown=integrity' "$results/tampered-last-error.txt" 2> /dev/null; then
+                    pass "a capture kernel with one byte changed is refused under lockdown, and LastError says why: $(cut -c1-300 "$results/tampered-last-error.txt")"
+                else
+                    fail "the tampered kernel was refused, but LastError does not name the signature and lockdown: $(cat "$results/tampered-last-error.txt" 2> /dev/null)"
+                fi
+                ;;
+            *) fail "a capture kernel with one byte changed was not refused under lockdown: '$tampered' $(cat "$results/tampered-last-error.txt" 2> /dev/null)" ;;
+        esac
     else
+        tampered=$(grep -m1 -o 'E2E: TAMPERED .*' "$OUT/serial.log" | sed 's/\r$//')
+        case $tampered in
+            *"outcome=loaded "*) pass "without lockdown the same tampered kernel loads (the failed signature check is only noted): $tampered" ;;
+            *) fail "without lockdown the tampered kernel did not load: '$tampered' $(cat "$results/tampered-last-error.txt" 2> /dev/null)" ;;
+        esac
         case $security in
             *"secure_boot=SecureBoot disabled "*"lockdown=[none] integrity confidentiality "*)
                 pass "UEFI without Secure Boot, the kernel not locked down: $security" ;;

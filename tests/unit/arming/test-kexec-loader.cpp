@@ -200,6 +200,16 @@ TEST_F(KexecLoader, SignatureFailures) {
     }
 }
 
+TEST_F(KexecLoader, SignatureFailureUnderLockdownNamesIt) {
+    // What Debian's 6.1 said in the uefi guest (Secure Boot) for a kernel
+    // with one byte changed: EKEYREJECTED, not lockdown's EPERM.
+    EXPECT_THAT(explain(EKEYREJECTED).message, Not(HasSubstr("locked down")));
+    write_file(sys() + "/kernel/security/lockdown", "none [integrity] confidentiality\n");
+    const auto error = explain(EKEYREJECTED);
+    EXPECT_THAT(error.message, HasSubstr("signature was not accepted"));
+    EXPECT_THAT(error.message, HasSubstr("locked down, lockdown=integrity"));
+}
+
 TEST_F(KexecLoader, OtherErrnosHaveTheirHints) {
     EXPECT_THAT(explain(ENOEXEC).message, HasSubstr("bzImage"));
     EXPECT_THAT(explain(EBUSY).message, HasSubstr("another kexec load"));
