@@ -753,6 +753,24 @@ if [ -n "${ssh_directory:-}" ] || [ "$SCENARIO" = nfs ] || [ "$SCENARIO" = nfs-h
 fi
 disk=$OUT/disk.img
 fsimg=$disk
+# The root filesystem's place on a partitioned disk (lvm, uefi): its first
+# byte and its size; empty when the disk is the filesystem.
+root_offset='' root_bytes=''
+# partition_disk WHAT SFDISK_SCRIPT: a fresh 4 GiB $disk with that table.
+partition_disk() {
+    rm -f "$disk"
+    truncate -s 4G "$disk"
+    printf '%b' "$2" | sfdisk -q "$disk" > "$OUT/sfdisk.log" 2>&1 ||
+        { cat "$OUT/sfdisk.log"; e2e_die "cannot partition the $1 disk"; }
+}
+# write_root_filesystem [MKFS.EXT4 OPTION...]: $rootfs as an ext4 image of
+# root_bytes, written into $disk at root_offset.
+write_root_filesystem() {
+    fsimg=$OUT/root-filesystem.img
+    mkfs.ext4 -q -F -L rootfs "$@" -d "$rootfs" "$fsimg" "$((root_bytes / 1024))k" > /dev/null
+    dd if="$fsimg" of="$disk" bs=1M seek="$((root_offset / 1048576))" conv=notrunc,sparse status=none
+    rm -f "$fsimg"
+}
 if [ "$LVM_LAYOUT" = 1 ]; then
     # Two partitions, as the Debian installer's guided LVM makes them:
     # vda1 /boot (ext2, 256 MiB), vda2 the physical volume of vg0 with one
@@ -761,13 +779,9 @@ if [ "$LVM_LAYOUT" = 1 ]; then
     # (activation=0) and sees only a loop device over vda2 (--devices); the
     # filesystem goes in at the LV's first extent, which a linear LV on one
     # PV has contiguous.
-    rm -f "$disk"
-    truncate -s 4G "$disk"
     boot_start=2048 boot_sectors=524288
     pv_start=$((boot_start + boot_sectors))
-    printf 'label: dos\nstart=%s, size=%s, type=83\nstart=%s, type=8e\n' \
-        "$boot_start" "$boot_sectors" "$pv_start" | sfdisk -q "$disk" > "$OUT/sfdisk.log" 2>&1 ||
-        { cat "$OUT/sfdisk.log"; e2e_die "cannot partition the LVM disk"; }
+    partition_disk LVM "label: dos\nstart=$boot_start, size=$boot_sectors, type=83\nstart=$pv_start, type=8e\n"
     bootimg=$OUT/boot-partition.img
     mkfs.ext2 -q -F -U "$boot_uuid" -L boot -d "$rootfs/boot" "$bootimg" "$((boot_sectors / 2))k" > /dev/null
     dd if="$bootimg" of="$disk" bs=512 seek="$boot_start" conv=notrunc,sparse status=none
@@ -780,15 +794,12 @@ if [ "$LVM_LAYOUT" = 1 ]; then
             vgcreate -q "${lvm_opts[@]}" vg0 "$lvm_loop" &&
             lvcreate -q "${lvm_opts[@]}" -an -Zn -n root -l 100%FREE vg0
     } > "$OUT/lvm-create.log" 2>&1 || { cat "$OUT/lvm-create.log"; e2e_die "cannot make the LVM disk"; }
-    lv_offset=$(($(pvs --noheadings --units b --nosuffix -o pe_start "${lvm_opts[@]}" "$lvm_loop" 2> /dev/null | tr -d ' ') + pv_start * 512))
-    lv_bytes=$(lvs --noheadings --units b --nosuffix -o lv_size "${lvm_opts[@]}" vg0/root 2> /dev/null | tr -d ' ')
+    root_offset=$(($(pvs --noheadings --units b --nosuffix -o pe_start "${lvm_opts[@]}" "$lvm_loop" 2> /dev/null | tr -d ' ') + pv_start * 512))
+    root_bytes=$(lvs --noheadings --units b --nosuffix -o lv_size "${lvm_opts[@]}" vg0/root 2> /dev/null | tr -d ' ')
     losetup -d "$lvm_loop"
     lvm_loop=
-    fsimg=$OUT/root-lv.img
-    mkfs.ext4 -q -F -L rootfs -d "$rootfs" "$fsimg" "$((lv_bytes / 1024))k" > /dev/null
-    dd if="$fsimg" of="$disk" bs=1M seek="$((lv_offset / 1048576))" conv=notrunc,sparse status=none
-    rm -f "$fsimg"
-    e2e_log "vg0/root: $lv_bytes bytes at byte $lv_offset of the disk; /boot: vda1"
+    write_root_filesystem
+    e2e_log "vg0/root: $root_bytes bytes at byte $root_offset of the disk; /boot: vda1"
 elif [ "$UEFI" = 1 ]; then
     # GPT as the Debian installer makes it for UEFI: vda1 the EFI system
     # partition (FAT32, 100 MiB), vda2 the root. The ESP is laid out as
@@ -797,13 +808,9 @@ elif [ "$UEFI" = 1 ]; then
     # entry needed), GRUB and MokManager beside it, and GRUB's prefix
     # directory EFI/debian (built into Debian's signed image) with the
     # grub.cfg that finds the root by UUID and reads /boot/grub/grub.cfg.
-    rm -f "$disk"
-    truncate -s 4G "$disk"
     esp_start=2048 esp_sectors=204800
     root_start=$((esp_start + esp_sectors))
-    printf 'label: gpt\nstart=%s, size=%s, type=U\nstart=%s, type=L\n' \
-        "$esp_start" "$esp_sectors" "$root_start" | sfdisk -q "$disk" > "$OUT/sfdisk.log" 2>&1 ||
-        { cat "$OUT/sfdisk.log"; e2e_die "cannot partition the UEFI disk"; }
+    partition_disk UEFI "label: gpt\nstart=$esp_start, size=$esp_sectors, type=U\nstart=$root_start, type=L\n"
     espimg=$OUT/esp.img
     rm -f "$espimg"
     mkfs.vfat -F 32 -i "$esp_serial" -n EFI -C "$espimg" "$((esp_sectors / 2))" > /dev/null ||
@@ -820,12 +827,9 @@ elif [ "$UEFI" = 1 ]; then
     dd if="$espimg" of="$disk" bs=512 seek="$esp_start" conv=notrunc,sparse status=none
     rm -f "$espimg"
     root_offset=$((root_start * 512))
-    root_bytes=$(($(stat -c %s "$disk") - root_offset - 34 * 512)) # the backup GPT's 33 sectors at the end
+    root_bytes=$(($(stat -c %s "$disk") - root_offset - 33 * 512)) # the backup GPT's 33 sectors at the end
     root_bytes=$((root_bytes / 1048576 * 1048576))
-    fsimg=$OUT/root-partition.img
-    mkfs.ext4 -q -F -L rootfs -U "$root_uuid" -d "$rootfs" "$fsimg" "$((root_bytes / 1024))k" > /dev/null
-    dd if="$fsimg" of="$disk" bs=1M seek="$((root_offset / 1048576))" conv=notrunc,sparse status=none
-    rm -f "$fsimg"
+    write_root_filesystem -U "$root_uuid"
     cp "$ovmf_vars" "$OUT/efivars.fd"
     e2e_log "GPT: vda1 the EFI system partition (UUID $esp_uuid), vda2 the root ($root_bytes bytes, UUID $root_uuid); OVMF $(basename "$(readlink -f "$ovmf_code")")"
 else
@@ -1011,10 +1015,7 @@ fi
 grep 'E2E: ' "$OUT/serial.log" | sed 's/^/  /'
 
 # ---- results out of the disk image ----
-if [ "$LVM_LAYOUT" = 1 ]; then
-    dd if="$disk" of="$fsimg" bs=1M skip="$((lv_offset / 1048576))" count="$((lv_bytes / 1048576))" \
-        conv=sparse status=none
-elif [ "$UEFI" = 1 ]; then
+if [ -n "$root_offset" ]; then
     dd if="$disk" of="$fsimg" bs=1M skip="$((root_offset / 1048576))" count="$((root_bytes / 1048576))" \
         conv=sparse status=none
 fi
@@ -1108,6 +1109,7 @@ if [ "$UEFI" = 1 ]; then
         *) fail "the armed boot's command line is not GRUB's with crashkernel=$CRASH: '$armed_cmdline'" ;;
     esac
     security=$(grep -m1 -o 'E2E: SECURITY .*' "$OUT/serial.log" | sed 's/^E2E: SECURITY //; s/\r$//')
+    tampered=$(grep -m1 -o 'E2E: TAMPERED .*' "$OUT/serial.log" | sed 's/\r$//')
     if [ "$SECURE_BOOT" = 1 ]; then
         case $security in
             *"secure_boot=SecureBoot enabled "*"lockdown=none [integrity] confidentiality "*"kexec_tools=none")
@@ -1121,7 +1123,6 @@ if [ "$UEFI" = 1 ]; then
             pass "the daemon loaded the capture kernel under lockdown: kexec_file_load with Debian's signed kernel" ||
             fail "no load under lockdown: $(grep -m1 -o 'E2E: STATE .*' "$OUT/serial.log")"
         # A kernel whose signature no longer matches, after the capture.
-        tampered=$(grep -m1 -o 'E2E: TAMPERED .*' "$OUT/serial.log" | sed 's/\r$//')
         case $tampered in
             *"outcome=refused "*)
                 # Debian's 6.1 under Secure Boot enforces kexec signatures
@@ -1136,7 +1137,6 @@ if [ "$UEFI" = 1 ]; then
             *) fail "a capture kernel with one byte changed was not refused under lockdown: '$tampered' $(cat "$results/tampered-last-error.txt" 2> /dev/null)" ;;
         esac
     else
-        tampered=$(grep -m1 -o 'E2E: TAMPERED .*' "$OUT/serial.log" | sed 's/\r$//')
         case $tampered in
             *"outcome=loaded "*) pass "without lockdown the same tampered kernel loads (the failed signature check is only noted): $tampered" ;;
             *) fail "without lockdown the tampered kernel did not load: '$tampered' $(cat "$results/tampered-last-error.txt" 2> /dev/null)" ;;
