@@ -182,11 +182,34 @@ Result<CaptureNetwork> plan_capture_network(const SystemPaths& paths, const Conf
     if (!network) {
         return propagate(network.error(), "Target=" + config.target_description());
     }
-    auto drivers = network_device_drivers(paths, network->interface);
-    if (!drivers) {
-        return propagate(drivers.error(), "Target=" + config.target_description());
+    // What lies under the route's interface (a bond's ports, a VLAN's
+    // interface, a bridge's), which the capture makes again.
+    const auto links_json = probe.ip_json({"-d", "link", "show"});
+    auto links = links_json ? capture_links_from(network->interface, *links_json)
+                            : Result<std::vector<CaptureLink>>(tl::unexpected(links_json.error()));
+    if (!links) {
+        return propagate(links.error(), "Target=" + config.target_description());
     }
-    network->drivers = std::move(*drivers);
+    network->links = std::move(*links);
+    // Each NIC's driver and bus, then the modules of the kinds above them.
+    for (const auto& link : network->links) {
+        if (link.kind != "ethernet") {
+            continue;
+        }
+        auto drivers = network_device_drivers(paths, link.name);
+        if (!drivers) {
+            return propagate(drivers.error(), "Target=" + config.target_description());
+        }
+        for (auto& driver : *drivers) {
+            if (std::find(network->drivers.begin(), network->drivers.end(), driver) ==
+                network->drivers.end()) {
+                network->drivers.push_back(std::move(driver));
+            }
+        }
+    }
+    for (auto& module : capture_link_modules(network->links)) {
+        network->drivers.push_back(std::move(module));
+    }
     network->server_address = address.value_or("");
     return *network;
 }

@@ -384,6 +384,27 @@ std::string shell_quote(std::string_view word) {
     return quoted;
 }
 
+namespace {
+
+// CRASHCAPTURE_NET_LINKS: one line per interface the capture makes, the
+// route's interface last; a network planned without links is that
+// interface alone, a NIC found by its MAC.
+std::string capture_link_lines(const CaptureNetwork& network) {
+    if (network.links.empty()) {
+        return capture_link_line({"ethernet", network.interface, {network.mac}, {}});
+    }
+    std::string lines;
+    for (const auto& link : network.links) {
+        if (!lines.empty()) {
+            lines += '\n';
+        }
+        lines += capture_link_line(link);
+    }
+    return lines;
+}
+
+}  // namespace
+
 std::string capture_environment(const Config& config, const TargetFilesystem& target,
                                 const TargetFilesystem& root, std::optional<unsigned> group_id,
                                 const std::optional<TargetFilesystem>& state,
@@ -485,6 +506,7 @@ std::string capture_environment(const Config& config, const TargetFilesystem& ta
                 {"CRASHCAPTURE_NET_MAC", network ? network->mac : std::string()},
                 {"CRASHCAPTURE_NET_ADDRESS", network ? network->address : std::string()},
                 {"CRASHCAPTURE_NET_GATEWAY", network ? network->gateway : std::string()},
+                {"CRASHCAPTURE_NET_LINKS", network ? capture_link_lines(*network) : std::string()},
             });
     }
     for (const auto& [name, value] : remote_assignments) {

@@ -65,16 +65,51 @@ struct Route {
 };
 Result<Route> parse_ip_route(std::string_view json_text);
 
+// One interface the capture kernel makes to reach the server, in the order
+// it makes them (ports first). crashcapture-capture reads each as one line of
+// CRASHCAPTURE_NET_LINKS: "KIND NAME LOWER [IP-LINK ARGUMENTS]".
+struct CaptureLink {
+    std::string kind;  // "ethernet", "bond", "vlan" or "bridge"
+    std::string name;  // today's name; the capture gives it the same one
+    // ethernet: the permanent MAC the capture finds the NIC by (a bond port's
+    // current address is the bond's); bond, bridge: the ports; vlan: the
+    // interface below.
+    std::vector<std::string> lower;
+    // What `ip link add NAME type KIND` takes after the kind (ip-link(8)):
+    // "mode active-backup miimon 100 primary ens4"; "id 10".
+    std::vector<std::string> arguments;
+    bool operator==(const CaptureLink&) const = default;
+};
+// The line of CRASHCAPTURE_NET_LINKS.
+std::string capture_link_line(const CaptureLink& link);
+
+// The interfaces under DEVICE, from `ip -j -d link show` (every link, with
+// linkinfo), lowest first, DEVICE last: a physical NIC is one ethernet link;
+// a bond is its ports then the bond; a VLAN, the interface under it then the
+// VLAN; a bridge, its ports that lead to a NIC (a virtual machine's tap or a
+// container's veth is left out: nothing in the capture uses it), then the
+// bridge. Any other kind (team, macvlan, a tunnel, WireGuard ...) is an
+// error naming it.
+Result<std::vector<CaptureLink>> capture_links_from(std::string_view device,
+                                                    std::string_view links_json);
+
+// The modules for the kinds above physical NICs (bonding, 8021q, bridge), in
+// the order the links need them.
+std::vector<std::string> capture_link_modules(const std::vector<CaptureLink>& links);
+
 // The capture kernel's network, as crashcapture-capture sets it up.
 struct CaptureNetwork {
-    std::string interface;  // today's name; the capture finds it by mac
-    std::string mac;
-    std::string address;  // ADDRESS/PREFIX
+    std::string interface;  // today's name of the interface the route leaves by
+    std::string mac;        // its MAC today
+    std::string address;    // ADDRESS/PREFIX
     std::string gateway;
     std::vector<std::string> drivers;  // kernel modules, NIC first then its bus
     // The server's address as resolved at build time, "" when it could not
     // be (the capture resolves the name itself first).
     std::string server_address;
+    // What the capture makes, ending with interface; empty means interface
+    // alone, a NIC found by mac.
+    std::vector<CaptureLink> links;
     bool operator==(const CaptureNetwork&) const = default;
 };
 
@@ -86,8 +121,9 @@ Result<CaptureNetwork> capture_network_from(const Route& route, std::string_view
 // The kernel modules that drive the interface and the buses it sits on:
 // each device from /sys/class/net/IF/device up to /sys/devices whose
 // driver/module link names one (virtio_net, then virtio_pci; e1000e; ...).
-// Built-in drivers have no module and are left out. A virtual interface
-// (bond, bridge, VLAN: nothing the capture could rebuild) is an error.
+// Built-in drivers have no module and are left out. An interface with no
+// device (a dummy, or anything else capture_links_from() lets through as a
+// NIC) is an error.
 Result<std::vector<std::string>> network_device_drivers(const SystemPaths& paths,
                                                         std::string_view interface);
 

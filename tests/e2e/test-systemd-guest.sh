@@ -59,6 +59,13 @@
 #              it is crashing: the capture cannot reach the server, leaves a
 #              note on the root filesystem and reboots; listed as "lost"
 #              with the reason
+#   ssh-bond   the ssh story through an active-backup bond (issue 15 §3):
+#              two virtio NICs on two QEMU user networks, systemd-networkd's
+#              bond0 over them (the first the primary) with DHCP; the
+#              builder reads the bond and the capture kernel makes it again;
+#              the host cuts the primary's link (QMP set_link) when the guest
+#              says it is crashing, so the capture must fail over to the
+#              second NIC and still send the dump; the same checks as ssh
 #   ssh-fallback  ssh-down with FailureAction=dump-to-rootfs: the fallback
 #              unit saves the dump to /var/crash on the root filesystem
 #              instead; the same checks as capture on it
@@ -134,7 +141,7 @@
 #
 #   test-systemd-guest.sh [--scenario capture|too-small|reset|reboot|
 #                                     target-missing|target-full|target-eio|
-#                                     raw|ssh|
+#                                     raw|ssh|ssh-bond|
 #                                     ssh-down|ssh-fallback|nfs|upgrade|lvm|
 #                                     lvm-lost|uefi|uefi-no-sb|cockpit|
 #                                     power-cut|nfs-hang]
@@ -208,9 +215,9 @@ case $SCENARIO in
     # uefi: the administrator's story through the real boot chain, the
     # driver update's rebuild included (every CI run's guest).
     uefi) end=crash ;;
-    raw | ssh | ssh-down | ssh-fallback | nfs | lvm | lvm-lost | uefi-no-sb | cockpit | power-cut | nfs-hang) end=crash; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
+    raw | ssh | ssh-bond | ssh-down | ssh-fallback | nfs | lvm | lvm-lost | uefi-no-sb | cockpit | power-cut | nfs-hang) end=crash; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
     upgrade) end=upgrade; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
-    *) e2e_die "unknown scenario $SCENARIO (capture, too-small, reset, reboot, target-missing, target-full, target-eio, raw, ssh, ssh-down, ssh-fallback, nfs, upgrade, lvm, lvm-lost, uefi, uefi-no-sb, cockpit, power-cut, nfs-hang)" ;;
+    *) e2e_die "unknown scenario $SCENARIO (capture, too-small, reset, reboot, target-missing, target-full, target-eio, raw, ssh, ssh-bond, ssh-down, ssh-fallback, nfs, upgrade, lvm, lvm-lost, uefi, uefi-no-sb, cockpit, power-cut, nfs-hang)" ;;
 esac
 CRASH=${CRASH:-256M}
 REPLACE_KERNEL=${REPLACE_KERNEL:-1}
@@ -264,6 +271,8 @@ mkdir -p "$OUT"
 work=$(mktemp -d /var/tmp/crashcapture-guest.XXXXXX)
 rootfs=$work/rootfs
 ssh_user=ccguest$$
+# ssh-bond's two NICs (QEMU's locally administered 52:54:00 prefix).
+bond_primary_mac=52:54:00:cc:00:01 bond_backup_mac=52:54:00:cc:00:02
 cleanup() {
     if [ "$ARCH" = arm64 ]; then
         arm64_binfmt_unregister
@@ -711,7 +720,7 @@ case $SCENARIO in
         target_drive=(-drive "file=$OUT/target.img,format=raw,if=none,id=crashraw,cache=unsafe"
             -device "virtio-blk-pci,drive=crashraw,serial=crashraw,addr=0x1f")
         ;;
-    ssh | ssh-down | ssh-fallback)
+    ssh | ssh-bond | ssh-down | ssh-fallback)
         # The server: the host's loopback, 10.0.2.2 from the guest (QEMU's
         # user networking). Its user's home must be reachable: $work is 0700.
         chmod 0755 "$work"
@@ -745,6 +754,22 @@ if [ -n "${ssh_directory:-}" ] || [ "$SCENARIO" = nfs ] || [ "$SCENARIO" = nfs-h
     chroot "$rootfs" systemctl enable systemd-networkd.service > /dev/null 2>&1 ||
         e2e_die "cannot enable systemd-networkd in the guest"
     network=(-nic "user,model=virtio-net-pci")
+    if [ "$SCENARIO" = ssh-bond ]; then
+        # A server's bond as systemd-networkd makes it: active-backup, the
+        # carrier watched every 100 ms, the first NIC the primary; the
+        # NICs matched by MAC, each on a QEMU user network of its own
+        # (both reach the host's loopback as 10.0.2.2).
+        rm "$rootfs/etc/systemd/network/50-e2e.network"
+        printf '[NetDev]\nName=bond0\nKind=bond\n[Bond]\nMode=active-backup\nMIIMonitorSec=100ms\n' \
+            > "$rootfs/etc/systemd/network/40-e2e-bond0.netdev"
+        printf '[Match]\nMACAddress=%s\n[Network]\nBond=bond0\nPrimarySlave=%s\n' \
+            "$bond_primary_mac" yes > "$rootfs/etc/systemd/network/41-e2e-primary.network"
+        printf '[Match]\nMACAddress=%s\n[Network]\nBond=bond0\nPrimarySlave=%s\n' \
+            "$bond_backup_mac" no > "$rootfs/etc/systemd/network/42-e2e-backup.network"
+        printf '[Match]\nName=bond0\n[Network]\nDHCP=ipv4\n' > "$rootfs/etc/systemd/network/43-e2e-bond0.network"
+        network=(-netdev "user,id=lan0" -device "virtio-net-pci,netdev=lan0,id=nic-primary,mac=$bond_primary_mac"
+            -netdev "user,id=lan1" -device "virtio-net-pci,netdev=lan1,id=nic-backup,mac=$bond_backup_mac")
+    fi
     if [ "$SCENARIO" = cockpit ]; then
         # The guest's Cockpit (9090) on a loopback port of the host.
         cockpit_port=$((40000 + $$ % 20000))
@@ -914,6 +939,21 @@ if [ "$SCENARIO" = ssh-down ] || [ "$SCENARIO" = ssh-fallback ]; then
         for _ in $(seq 1 "$TIMEOUT"); do
             if grep -q 'E2E: CRASHING' "$OUT/serial.log"; then
                 e2e_stop_sshd "$work/sshd" "$ssh_user"
+                exit 0
+            fi
+            sleep 1
+        done
+    ) &
+    resetter=$!
+fi
+if [ "$SCENARIO" = ssh-bond ]; then
+    # The primary NIC's cable is pulled between the load and the crash: the
+    # capture kernel's bond must fail over to the backup.
+    (
+        for _ in $(seq 1 "$TIMEOUT"); do
+            if grep -q 'E2E: CRASHING' "$OUT/serial.log"; then
+                "$PYTHON" "$E2E_DIR/qmp.py" "$work/qmp.sock" set_link '{"name":"nic-primary","up":false}' \
+                    > "$OUT/qmp-set-link.txt" 2>&1
                 exit 0
             fi
             sleep 1
@@ -1201,7 +1241,7 @@ if [ "$SCENARIO" = cockpit ]; then
         fail "the host's browser check did not run: $(tail -3 "$OUT/cockpit-check.err" 2> /dev/null)"
     fi
 fi
-if [ "$SCENARIO" = capture ] || [ "$SCENARIO" = raw ] || [ "$SCENARIO" = ssh ] ||
+if [ "$SCENARIO" = capture ] || [ "$SCENARIO" = raw ] || [ "$SCENARIO" = ssh ] || [ "$SCENARIO" = ssh-bond ] ||
     [ "$SCENARIO" = ssh-fallback ] || [ "$SCENARIO" = nfs ] || [ "$SCENARIO" = lvm ] ||
     [ "$UEFI" = 1 ] || [ "$SCENARIO" = cockpit ]; then
 if [ "$SCENARIO" = ssh-fallback ]; then
@@ -1222,7 +1262,23 @@ PY
         fail "the fallback dump's record: $(cat "$OUT/fallback-record.txt")"
     fi
 fi
-if [ "$SCENARIO" = ssh ]; then
+if [ "$SCENARIO" = ssh-bond ]; then
+    grep -q '"return"' "$OUT/qmp-set-link.txt" 2> /dev/null &&
+        pass "the host cut the primary NIC's link (QMP set_link nic-primary off) when the guest was crashing" ||
+        fail "no set_link on the primary NIC: $(cat "$OUT/qmp-set-link.txt" 2> /dev/null)"
+    # crashcapture-capture's line: "network: bond0 (MODE) over PORTS,
+    # primary P, active port: A".
+    bond_line=$(grep -m1 -o 'crashcapture: network: bond0 (.*' "$OUT/serial.log" | tr -d '\r')
+    bond_primary=$(echo "$bond_line" | sed -nE 's/.*, primary ([^,]*), .*/\1/p')
+    bond_active=$(echo "$bond_line" | sed -nE 's/.*active port: (.*)$/\1/p')
+    if echo "$bond_line" | grep -q '(active-backup) over ' && [ -n "$bond_primary" ] &&
+        [ -n "$bond_active" ] && [ "$bond_active" != none ] && [ "$bond_active" != "$bond_primary" ]; then
+        pass "the capture kernel made the bond again and failed over: ${bond_line#crashcapture: network: }"
+    else
+        fail "the capture kernel's bond did not fail over to the backup: '${bond_line:-no bond line on the console}'"
+    fi
+fi
+if [ "$SCENARIO" = ssh ] || [ "$SCENARIO" = ssh-bond ]; then
     grep -q 'E2E: PROPAGATED status=0' "$OUT/serial.log" &&
         pass "crashcapturectl propagate in the guest: $(grep -m1 'can log in' "$results/propagate.txt" 2> /dev/null)" ||
         fail "crashcapturectl propagate in the guest: $(cat "$results/propagate.txt" 2> /dev/null)"

@@ -83,6 +83,18 @@ class InstallerLayout : public crashcapture::test::FakeSysfs {
         network_.output["address show dev eth0"] =
             R"([{"ifname":"eth0","address":"52:54:00:12:34:56","addr_info":)"
             R"([{"family":"inet","local":"10.0.2.15","prefixlen":24,"scope":"global"}]}])";
+        network_.output["-d link show"] =
+            R"([{"ifindex":2,"ifname":"eth0","address":"52:54:00:12:34:56"}])";
+    }
+
+    // A second virtio NIC, eth1, at 0000:00:04.0.
+    void second_nic() {
+        const fs::path pci = fs::path(root_) / "sys/devices/pci0000:00/0000:00:04.0";
+        fs::create_directories(pci / "virtio1/net/eth1");
+        fs::create_directories(pci / "virtio1/driver");
+        fs::create_symlink(root_ + "/sys/module/virtio_net", pci / "virtio1/driver/module");
+        fs::create_symlink(pci / "virtio1/net/eth1", root_ + "/sys/class/net/eth1");
+        fs::create_symlink(pci / "virtio1", pci / "virtio1/net/eth1/device");
     }
 
     Result<InitrdBuildPlan> plan(const std::string& target) {
@@ -170,6 +182,39 @@ TEST_F(InstallerLayout, NfsTargetGoesOutThroughTheRoutesInterface) {
     EXPECT_THAT(planned->destination, HasSubstr("through eth0 (10.0.2.15/24)"));
     EXPECT_EQ(network_.waits, 0);
     EXPECT_TRUE(progress_.empty());
+}
+
+TEST_F(InstallerLayout, SshThroughABondMakesTheBondAgain) {
+    second_nic();
+    network_.output["route get 10.0.2.2"] =
+        R"([{"dst":"10.0.2.2","dev":"bond0","prefsrc":"10.0.2.15","flags":[]}])";
+    network_.output["address show dev bond0"] =
+        R"([{"ifname":"bond0","address":"aa:bb:cc:00:00:01","addr_info":)"
+        R"([{"family":"inet","local":"10.0.2.15","prefixlen":24,"scope":"global"}]}])";
+    network_.output["-d link show"] =
+        R"([{"ifindex":2,"ifname":"eth0","master":"bond0","address":"aa:bb:cc:00:00:01",)"
+        R"("permaddr":"52:54:00:12:34:56"},)"
+        R"({"ifindex":3,"ifname":"eth1","master":"bond0","address":"aa:bb:cc:00:00:01",)"
+        R"("permaddr":"52:54:00:12:34:57"},)"
+        R"({"ifindex":4,"ifname":"bond0","address":"aa:bb:cc:00:00:01","linkinfo":)"
+        R"({"info_kind":"bond","info_data":{"mode":"active-backup","miimon":100}}}])";
+    const auto planned = plan("nfs:dumphost:/exports/crash");
+    ASSERT_TRUE(planned) << planned.error().message;
+    ASSERT_TRUE(planned->network);
+    EXPECT_EQ(planned->network->interface, "bond0");
+    ASSERT_EQ(planned->network->links.size(), 3U);
+    // virtio_net once for both NICs, then bonding; the root's stack last.
+    EXPECT_THAT(after(*planned, "--drivers"),
+                ::testing::ElementsAre("nfsv4 ext4 virtio_net bonding dm-mod virtio_blk"));
+    EXPECT_THAT(file(*planned, "capture.env"),
+                HasSubstr("CRASHCAPTURE_NET_LINKS='ethernet eth0 52:54:00:12:34:56\n"
+                          "ethernet eth1 52:54:00:12:34:57\n"
+                          "bond bond0 eth0,eth1 mode active-backup miimon 100'\n"));
+    // A port without a device behind it is refused with the reason.
+    fs::remove(fs::path(root_) / "sys/devices/pci0000:00/0000:00:04.0/virtio1/net/eth1/device");
+    const auto refused = plan("nfs:dumphost:/exports/crash");
+    ASSERT_FALSE(refused);
+    EXPECT_THAT(refused.error().message, HasSubstr("eth1 is a virtual interface with no device"));
 }
 
 TEST_F(InstallerLayout, NoRouteWaitsForTheNetworkThenSaysWhy) {

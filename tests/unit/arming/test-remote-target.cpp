@@ -148,7 +148,116 @@ TEST(SshTarget, DriversOfTheInterfaceAndItsBus) {
     fs::create_symlink(root.file("sys/devices/virtual/net/br0"), root.file("sys/class/net/br0"));
     auto bridge = network_device_drivers(paths, "br0");
     ASSERT_FALSE(bridge);
-    EXPECT_THAT(bridge.error().message, HasSubstr("virtual interface"));
+    EXPECT_THAT(bridge.error().message, HasSubstr("virtual interface with no device"));
+}
+
+namespace {
+
+// `ip -j -d link show` on a KVM host (iproute2 6.1's shape, trimmed): two
+// virtio NICs in an active-backup bond (their current address is the
+// bond's, permaddr their own), VLAN 10 on the bond, a bridge over the VLAN
+// with a virtual machine's tap in it too, and a loopback.
+constexpr const char* kKvmHostLinks = R"([
+ {"ifindex":1,"ifname":"lo","address":"00:00:00:00:00:00","link_type":"loopback"},
+ {"ifindex":3,"ifname":"ens4","master":"bond0","address":"aa:bb:cc:00:00:01",
+  "permaddr":"52:54:00:12:34:57",
+  "linkinfo":{"info_slave_kind":"bond","info_slave_data":{"state":"BACKUP"}}},
+ {"ifindex":2,"ifname":"ens3","master":"bond0","address":"aa:bb:cc:00:00:01",
+  "permaddr":"52:54:00:12:34:56",
+  "linkinfo":{"info_slave_kind":"bond","info_slave_data":{"state":"ACTIVE"}}},
+ {"ifindex":4,"ifname":"bond0","address":"aa:bb:cc:00:00:01",
+  "linkinfo":{"info_kind":"bond","info_data":{"mode":"active-backup","miimon":0,
+   "updelay":200,"downdelay":0,"primary":"ens3","xmit_hash_policy":"layer2",
+   "lacp_rate":"slow","arp_interval":1000}}},
+ {"ifindex":5,"ifname":"bond0.10","link":"bond0","address":"aa:bb:cc:00:00:01",
+  "master":"br0",
+  "linkinfo":{"info_kind":"vlan","info_data":{"protocol":"802.1Q","id":10},
+   "info_slave_kind":"bridge"}},
+ {"ifindex":6,"ifname":"br0","address":"aa:bb:cc:00:00:01",
+  "linkinfo":{"info_kind":"bridge","info_data":{"stp_state":0}}},
+ {"ifindex":7,"ifname":"vnet0","master":"br0","address":"fe:54:00:aa:aa:aa",
+  "linkinfo":{"info_kind":"tun","info_slave_kind":"bridge"}},
+ {"ifindex":8,"ifname":"wg0","linkinfo":{"info_kind":"wireguard"}},
+ {"ifindex":9,"ifname":"br1","linkinfo":{"info_kind":"bridge"}},
+ {"ifindex":10,"ifname":"vnet1","master":"br1","linkinfo":{"info_kind":"tun"}}
+])";
+
+std::vector<std::string> link_lines(const std::vector<CaptureLink>& links) {
+    std::vector<std::string> lines;
+    for (const auto& link : links) {
+        lines.push_back(capture_link_line(link));
+    }
+    return lines;
+}
+
+}  // namespace
+
+TEST(SshTarget, LinksUnderTheRoutesInterfaceComeFirst) {
+    // A NIC in a bond is found by its own (permanent) address.
+    const auto port = capture_links_from("ens4", kKvmHostLinks);
+    ASSERT_TRUE(port) << port.error().message;
+    EXPECT_THAT(link_lines(*port), ElementsAre("ethernet ens4 52:54:00:12:34:57"));
+    // The bond: its ports in ifindex order, its mode and primary; miimon
+    // 100 in place of the system's ARP monitoring, no lacp_rate or
+    // xmit_hash_policy (the kernel refuses them in active-backup).
+    const auto bond = capture_links_from("bond0", kKvmHostLinks);
+    ASSERT_TRUE(bond) << bond.error().message;
+    EXPECT_THAT(link_lines(*bond),
+                ElementsAre("ethernet ens3 52:54:00:12:34:56", "ethernet ens4 52:54:00:12:34:57",
+                            "bond bond0 ens3,ens4 mode active-backup miimon 100 updelay 200 "
+                            "primary ens3"));
+    // The bridge over the VLAN over the bond; the tap is left out.
+    const auto bridge = capture_links_from("br0", kKvmHostLinks);
+    ASSERT_TRUE(bridge) << bridge.error().message;
+    EXPECT_THAT(link_lines(*bridge),
+                ElementsAre("ethernet ens3 52:54:00:12:34:56", "ethernet ens4 52:54:00:12:34:57",
+                            "bond bond0 ens3,ens4 mode active-backup miimon 100 updelay 200 "
+                            "primary ens3",
+                            "vlan bond0.10 bond0 id 10", "bridge br0 bond0.10"));
+    EXPECT_THAT(capture_link_modules(*bridge), ElementsAre("bonding", "8021q", "bridge"));
+    EXPECT_TRUE(capture_link_modules(*port).empty());
+}
+
+TEST(SshTarget, LinksTheCaptureCannotMakeAreRefusedByName) {
+    const auto wireguard = capture_links_from("wg0", kKvmHostLinks);
+    ASSERT_FALSE(wireguard);
+    EXPECT_THAT(wireguard.error().message, HasSubstr("wg0 is a wireguard interface"));
+    EXPECT_THAT(wireguard.error().message, HasSubstr("bonds, VLANs and bridges"));
+    const auto only_taps = capture_links_from("br1", kKvmHostLinks);
+    ASSERT_FALSE(only_taps);
+    EXPECT_THAT(only_taps.error().message, HasSubstr("bridge br1 has no port"));
+    const auto gone = capture_links_from("eth9", kKvmHostLinks);
+    ASSERT_FALSE(gone);
+    EXPECT_THAT(gone.error().message, HasSubstr("nothing about eth9"));
+    // Shapes iproute2 does not print: an error each, never a line that
+    // would make something else in the capture.
+    const std::vector<std::pair<std::string, std::string>> odd = {
+        {"e", "{}"},
+        {"bad name", R"([{"ifname":"bad name","address":"52:54:00:00:00:01"}])"},
+        {"v", R"([{"ifname":"v","link":"e","linkinfo":{"info_kind":"vlan","info_data":{}}},)"
+              R"({"ifname":"e","address":"52:54:00:00:00:01"}])"},
+        {"b", R"([{"ifname":"b","linkinfo":{"info_kind":"bond","info_data":{"mode":"x y"}}},)"
+              R"({"ifname":"e","master":"b","address":"52:54:00:00:00:01"}])"},
+        {"v",
+         R"([{"ifname":"v","link":"v","linkinfo":{"info_kind":"vlan","info_data":{"id":1}}}])"},
+        {"e", R"([{"ifname":"e","address":7}])"},
+    };
+    for (const auto& [name, json] : odd) {
+        EXPECT_FALSE(capture_links_from(name, json)) << json;
+    }
+}
+
+TEST(SshTarget, BondsKeepTheOptionsTheirModeTakes) {
+    const auto links = capture_links_from("bond1", R"([
+ {"ifindex":2,"ifname":"eno1","master":"bond1","address":"52:54:00:00:00:01"},
+ {"ifindex":3,"ifname":"eno2","master":"bond1","address":"52:54:00:00:00:02"},
+ {"ifindex":4,"ifname":"bond1","linkinfo":{"info_kind":"bond","info_data":{
+  "mode":"802.3ad","miimon":50,"primary":"eno1","xmit_hash_policy":"layer3+4",
+  "lacp_rate":"fast","ad_select":"stable"}}}])");
+    ASSERT_TRUE(links) << links.error().message;
+    EXPECT_EQ(capture_link_line(links->back()),
+              "bond bond1 eno1,eno2 mode 802.3ad miimon 50 xmit_hash_policy layer3+4 "
+              "lacp_rate fast ad_select stable");
 }
 
 TEST(SshTarget, CaptureEnvironmentCarriesSshAndNetwork) {
@@ -159,15 +268,26 @@ TEST(SshTarget, CaptureEnvironmentCarriesSshAndNetwork) {
     TargetFilesystem root{"/", "/", "/dev/vda", "UUID=2", "ext4", "/", true};
     TargetFilesystem state{"/var/lib/crashcapture", "/", "/dev/vda", "UUID=2", "ext4",
                            "/var/lib/crashcapture", true};
-    const CaptureNetwork network{"eth0", "52:54:00:12:34:56", "10.0.2.15/24", "10.0.2.2",
-                                 {},     "10.0.2.2"};
+    // Through an active-backup bond of two NICs.
+    const CaptureNetwork network{"bond0",
+                                 "aa:bb:cc:00:00:01",
+                                 "10.0.2.15/24",
+                                 "10.0.2.2",
+                                 {},
+                                 "10.0.2.2",
+                                 {{"ethernet", "ens3", {"52:54:00:12:34:56"}, {}},
+                                  {"ethernet", "ens4", {"52:54:00:12:34:57"}, {}},
+                                  {"bond", "bond0", {"ens3", "ens4"}, {"mode", "active-backup"}}}};
     const std::string text =
         capture_environment(config, remote, root, std::nullopt, state, network);
     for (const auto* line : {
              "CRASHCAPTURE_TARGET_KIND='ssh'\n",
              "CRASHCAPTURE_SSH_DESTINATION='dump@backup'\n",
              "CRASHCAPTURE_SSH_DIRECTORY='/srv/crash'\n",
-             "CRASHCAPTURE_NET_MAC='52:54:00:12:34:56'\n",
+             "CRASHCAPTURE_NET_INTERFACE='bond0'\n",
+             "CRASHCAPTURE_NET_LINKS='ethernet ens3 52:54:00:12:34:56\n"
+             "ethernet ens4 52:54:00:12:34:57\n"
+             "bond bond0 ens3,ens4 mode active-backup'\n",
              "CRASHCAPTURE_NET_ADDRESS='10.0.2.15/24'\n",
              "CRASHCAPTURE_NET_GATEWAY='10.0.2.2'\n",
              "CRASHCAPTURE_KEPT_RECORD_DIRECTORY='/var/lib/crashcapture/ssh-captures'\n",
@@ -207,7 +327,7 @@ TEST(NfsTarget, CaptureEnvironmentCarriesTheMountAndNetwork) {
     TargetFilesystem root{"/", "/", "/dev/vda", "UUID=2", "ext4", "/", true};
     TargetFilesystem state{"/var/lib/crashcapture", "/", "/dev/vda", "UUID=2", "ext4",
                            "/var/lib/crashcapture", true};
-    const CaptureNetwork network{"eth0", "52:54:00:12:34:56", "fd00::15/64", "", {}, "fd00::2"};
+    const CaptureNetwork network{"eth0", "52:54:00:12:34:56", "fd00::15/64", "", {}, "fd00::2", {}};
     const std::string text =
         capture_environment(config, remote, root, std::nullopt, state, network);
     for (const auto* line : {
@@ -217,6 +337,8 @@ TEST(NfsTarget, CaptureEnvironmentCarriesTheMountAndNetwork) {
              "CRASHCAPTURE_NFS_HOST='fd00::2'\n",
              "CRASHCAPTURE_NFS_ADDRESS='fd00::2'\n",
              "CRASHCAPTURE_NET_MAC='52:54:00:12:34:56'\n",
+             // No links planned: the interface alone, a NIC found by its MAC.
+             "CRASHCAPTURE_NET_LINKS='ethernet eth0 52:54:00:12:34:56'\n",
              "CRASHCAPTURE_KEPT_RECORD_DIRECTORY='/var/lib/crashcapture/nfs-captures'\n",
              // NFS can seek: a kdump file, like a local directory.
              "CRASHCAPTURE_SAVE_ARGUMENTS='--format kdump ",
