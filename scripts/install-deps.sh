@@ -69,6 +69,7 @@ test_packages=(
     chromium python3-websocket          # the Cockpit page's test: headless Chromium driven over the DevTools protocol
     prometheus-node-exporter            # test-metrics.sh: the real node_exporter serves the daemon's textfile metrics over HTTP
     systemd-journal-remote              # the capture guest: systemd-journal-remote on loopback collects the guest's crash report (journal-upload)
+    xfsprogs btrfs-progs                # the target-xfs and target-btrfs guests: their target disks (mkfs, btrfs subvolume create)
     ovmf dosfstools mtools              # the uefi guests: OVMF (Secure Boot with Microsoft's keys, and without), an EFI system partition made with mkfs.vfat and filled with mcopy (no mount)
 )
 

@@ -309,7 +309,11 @@ guest_pair() {
 # pair of their own in every run until the arm64 steps needed its 8 minutes.
 # capture (the same story booted with QEMU's -kernel) joined the rotation
 # when uefi became every run's story; uefi-no-sb is uefi without Secure Boot.
-rotation=(target-full target-missing too-small reset reboot raw ssh ssh-down ssh-fallback nfs upgrade lvm lvm-lost capture uefi-no-sb)
+# Issue 15's networks and filesystems: ssh-bond (an active-backup bond whose
+# primary's link is cut before the crash), ssh-bridge (a KVM host's bridge), ssh-ipv6 (an IPv6-only network),
+# target-xfs and target-btrfs (a subvolume).
+rotation=(target-full target-missing too-small reset reboot raw ssh ssh-down ssh-fallback nfs upgrade lvm lvm-lost capture uefi-no-sb
+    ssh-bond ssh-bridge ssh-ipv6 target-xfs target-btrfs)
 commit=$(git rev-parse --short=8 HEAD 2> /dev/null || echo 0)
 rotating=${GUEST_SCENARIO:-${rotation[$((16#$commit % ${#rotation[@]}))]}}
 # Every run's story (issue 15 §1): a server that boots through UEFI with

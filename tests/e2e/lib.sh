@@ -194,24 +194,27 @@ print(eval(sys.argv[2], {"d": d}))
 EOF
 }
 
-# e2e_start_sshd DIR USER PORT: a private OpenSSH server for Target=ssh tests,
-# on 127.0.0.1:PORT (a QEMU guest with user networking reaches it as
-# 10.0.2.2:PORT), with its configuration, host key and log (sshd.log) in DIR,
+# e2e_start_sshd DIR USER PORT [ADDRESS...]: a private OpenSSH server for
+# Target=ssh tests, on 127.0.0.1:PORT or the addresses given (a QEMU guest
+# with user networking reaches 127.0.0.1 as 10.0.2.2:PORT, ::1 as its
+# ipv6-host), with its configuration, host key and log (sshd.log) in DIR,
 # and a throwaway USER whose home is DIR/home and whose authorized_keys holds
 # only DIR/admin_key.pub, the "server admin's" key made here. DIR and the
 # directories above it must be searchable by USER (sshd's StrictModes wants
 # the home not writable by others). Sets E2E_SSHD_PID; e2e_stop_sshd DIR USER
 # undoes it all.
 e2e_start_sshd() {
-    local dir=$1 user=$2 port=$3
+    local dir=$1 user=$2 port=$3 address
+    shift 3
+    [ $# -gt 0 ] || set -- 127.0.0.1
     useradd --home-dir "$dir/home" --create-home --shell /bin/sh "$user" || return 1
     usermod -p '*' "$user" # no password, but not locked: sshd refuses locked accounts
     ssh-keygen -q -t ed25519 -N '' -f "$dir/host_key" < /dev/null
     ssh-keygen -q -t ed25519 -N '' -f "$dir/admin_key" -C admin < /dev/null
     install -d -m 0700 -o "$user" "$dir/home/.ssh"
     install -m 0600 -o "$user" "$dir/admin_key.pub" "$dir/home/.ssh/authorized_keys"
-    cat > "$dir/sshd_config" << EOF
-ListenAddress 127.0.0.1
+    for address; do echo "ListenAddress $address"; done > "$dir/sshd_config"
+    cat >> "$dir/sshd_config" << EOF
 Port $port
 HostKey $dir/host_key
 PidFile $dir/sshd.pid

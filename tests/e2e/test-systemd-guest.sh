@@ -33,6 +33,12 @@
 #   target-full     the same disk filled to 2 MiB while armed: the capture
 #              fails with ENOSPC, the guest reboots; the record (status.json)
 #              and the kernel log are there and say why
+#   target-xfs, target-btrfs  the capture story with Target=/srv/crash on a
+#              second disk of XFS (320 MiB, XFS's smallest is 300), or of
+#              btrfs mounted from its subvolume @crash (subvol= in fstab:
+#              the capture mounts the filesystem and writes into /@crash);
+#              the host reads the dump off the disk through a read-only loop
+#              mount; the same checks as capture
 #   target-eio Target=/srv/crash on a second disk (128 MiB, ext4 with 4 KiB
 #              blocks) behind QEMU's blkdebug: every write to its last 96 MiB
 #              fails with EIO, so the journal, the records and the kernel log
@@ -66,6 +72,17 @@
 #              the host cuts the primary's link (QMP set_link) when the guest
 #              says it is crashing, so the capture must fail over to the
 #              second NIC and still send the dump; the same checks as ssh
+#   ssh-bridge the ssh story on a KVM host's network: systemd-networkd's
+#              bridge br0 with the NIC enslaved and the address (DHCP) on
+#              the bridge; the capture kernel makes the bridge again; the
+#              same checks as ssh
+#   ssh-ipv6   the ssh story on an IPv6-only network: QEMU user networking
+#              with ipv4=off and the prefix fd00::/64 (the host's loopback
+#              ::1 is fd00::2 there), the guest's address from router
+#              advertisements (systemd-networkd, no DHCP),
+#              Target=ssh://USER@[fd00::2]:PORT/DIR; the capture kernel
+#              brings up the IPv6 address and sends the dump; the same
+#              checks as ssh
 #   ssh-fallback  ssh-down with FailureAction=dump-to-rootfs: the fallback
 #              unit saves the dump to /var/crash on the root filesystem
 #              instead; the same checks as capture on it
@@ -141,7 +158,8 @@
 #
 #   test-systemd-guest.sh [--scenario capture|too-small|reset|reboot|
 #                                     target-missing|target-full|target-eio|
-#                                     raw|ssh|ssh-bond|
+#                                     target-xfs|target-btrfs|
+#                                     raw|ssh|ssh-bond|ssh-bridge|ssh-ipv6|
 #                                     ssh-down|ssh-fallback|nfs|upgrade|lvm|
 #                                     lvm-lost|uefi|uefi-no-sb|cockpit|
 #                                     power-cut|nfs-hang]
@@ -211,13 +229,13 @@ case $SCENARIO in
     reboot) end=reboot; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
     target-missing) end=wipe-target; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
     target-full) end=fill-target; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
-    target-eio) end=crash; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
+    target-eio | target-xfs | target-btrfs) end=crash; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
     # uefi: the administrator's story through the real boot chain, the
     # driver update's rebuild included (every CI run's guest).
     uefi) end=crash ;;
-    raw | ssh | ssh-bond | ssh-down | ssh-fallback | nfs | lvm | lvm-lost | uefi-no-sb | cockpit | power-cut | nfs-hang) end=crash; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
+    raw | ssh | ssh-bond | ssh-bridge | ssh-ipv6 | ssh-down | ssh-fallback | nfs | lvm | lvm-lost | uefi-no-sb | cockpit | power-cut | nfs-hang) end=crash; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
     upgrade) end=upgrade; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
-    *) e2e_die "unknown scenario $SCENARIO (capture, too-small, reset, reboot, target-missing, target-full, target-eio, raw, ssh, ssh-bond, ssh-down, ssh-fallback, nfs, upgrade, lvm, lvm-lost, uefi, uefi-no-sb, cockpit, power-cut, nfs-hang)" ;;
+    *) e2e_die "unknown scenario $SCENARIO (capture, too-small, reset, reboot, target-missing, target-full, target-eio, target-xfs, target-btrfs, raw, ssh, ssh-bond, ssh-bridge, ssh-ipv6, ssh-down, ssh-fallback, nfs, upgrade, lvm, lvm-lost, uefi, uefi-no-sb, cockpit, power-cut, nfs-hang)" ;;
 esac
 CRASH=${CRASH:-256M}
 REPLACE_KERNEL=${REPLACE_KERNEL:-1}
@@ -699,15 +717,33 @@ case $SCENARIO in
         # host a guest's udevd started 20 s after the wait began, and 15 s
         # timed out in both boots (target-eio). target-missing's second boot
         # waits it out in full for the wiped label.
-        echo "LABEL=crashtarget /srv/crash ext4 rw,nofail,x-systemd.device-timeout=90s 0 2" >> "$rootfs/etc/fstab"
+        target_fstab="ext4 rw,nofail,x-systemd.device-timeout=90s 0 2"
         mkdir -p "$rootfs/srv/crash"
         printf '[Dump]\nTarget=/srv/crash\n' > "$rootfs/etc/crashcapture/crashcapture.conf.d/50-e2e-target.conf"
         if [ "$SCENARIO" = target-eio ]; then
             target_eio_setup
+        elif [ "$SCENARIO" = target-xfs ]; then
+            # No fsck pass: fsck.xfs does nothing, and the guest has no xfsprogs.
+            truncate -s 320M "$OUT/target.img"
+            mkfs.xfs -q -f -L crashtarget "$OUT/target.img" || e2e_die "mkfs.xfs failed"
+            target_fstab="xfs rw,nofail,x-systemd.device-timeout=90s 0 0"
+            target_drive=(-drive "file=$OUT/target.img,format=raw,if=virtio,cache=unsafe")
+        elif [ "$SCENARIO" = target-btrfs ]; then
+            # A subvolume as distributions lay them out (@crash), mounted by
+            # subvol=: mountinfo's root is /@crash.
+            truncate -s 256M "$OUT/target.img"
+            mkfs.btrfs -q -f -L crashtarget "$OUT/target.img" > /dev/null || e2e_die "mkfs.btrfs failed"
+            mkdir -p "$work/target-mount"
+            mount -o loop "$OUT/target.img" "$work/target-mount" || e2e_die "cannot mount the btrfs target image"
+            btrfs -q subvolume create "$work/target-mount/@crash" || { umount "$work/target-mount"; e2e_die "btrfs subvolume create failed"; }
+            umount "$work/target-mount"
+            target_fstab="btrfs rw,nofail,subvol=@crash,x-systemd.device-timeout=90s 0 0"
+            target_drive=(-drive "file=$OUT/target.img,format=raw,if=virtio,cache=unsafe")
         else
             mkfs.ext4 -q -F -L crashtarget "$OUT/target.img" 64M > /dev/null
             target_drive=(-drive "file=$OUT/target.img,format=raw,if=virtio,cache=unsafe")
         fi
+        echo "LABEL=crashtarget /srv/crash $target_fstab" >> "$rootfs/etc/fstab"
         ;;
     raw)
         # A disk of its own with no filesystem, named by the serial number
@@ -720,15 +756,17 @@ case $SCENARIO in
         target_drive=(-drive "file=$OUT/target.img,format=raw,if=none,id=crashraw,cache=unsafe"
             -device "virtio-blk-pci,drive=crashraw,serial=crashraw,addr=0x1f")
         ;;
-    ssh | ssh-bond | ssh-down | ssh-fallback)
+    ssh | ssh-bond | ssh-bridge | ssh-ipv6 | ssh-down | ssh-fallback)
         # The server: the host's loopback, 10.0.2.2 from the guest (QEMU's
         # user networking). Its user's home must be reachable: $work is 0700.
         chmod 0755 "$work"
         mkdir -m 0755 "$work/sshd"
         ssh_port=$((20000 + $$ % 20000))
-        e2e_start_sshd "$work/sshd" "$ssh_user" "$ssh_port" || e2e_die "cannot start the test's sshd"
+        ssh_listen=(127.0.0.1) ssh_host=10.0.2.2
+        [ "$SCENARIO" = ssh-ipv6 ] && ssh_listen=(127.0.0.1 ::1) ssh_host='[fd00::2]'
+        e2e_start_sshd "$work/sshd" "$ssh_user" "$ssh_port" "${ssh_listen[@]}" || e2e_die "cannot start the test's sshd"
         ssh_directory=$work/sshd/home/dumps
-        printf '[Dump]\nTarget=ssh://%s@10.0.2.2:%s%s\n' "$ssh_user" "$ssh_port" "$ssh_directory" \
+        printf '[Dump]\nTarget=ssh://%s@%s:%s%s\n' "$ssh_user" "$ssh_host" "$ssh_port" "$ssh_directory" \
             > "$rootfs/etc/crashcapture/crashcapture.conf.d/50-e2e-target.conf"
         # The server admin's key, which propagate logs in with once.
         install -d -m 0700 "$rootfs/root/.ssh"
@@ -754,6 +792,21 @@ if [ -n "${ssh_directory:-}" ] || [ "$SCENARIO" = nfs ] || [ "$SCENARIO" = nfs-h
     chroot "$rootfs" systemctl enable systemd-networkd.service > /dev/null 2>&1 ||
         e2e_die "cannot enable systemd-networkd in the guest"
     network=(-nic "user,model=virtio-net-pci")
+    if [ "$SCENARIO" = ssh-ipv6 ]; then
+        # IPv6 only: QEMU's user network without IPv4, its router
+        # advertising fd00::/64; the host (and its loopback's sshd) is
+        # fd00::2.
+        printf '[Match]\nName=e*\n[Network]\nDHCP=no\nIPv6AcceptRA=yes\nLinkLocalAddressing=ipv6\n' \
+            > "$rootfs/etc/systemd/network/50-e2e.network"
+        network=(-netdev "user,id=lan0,ipv4=off,ipv6=on,ipv6-net=fd00::/64,ipv6-host=fd00::2"
+            -device "virtio-net-pci,netdev=lan0")
+    fi
+    if [ "$SCENARIO" = ssh-bridge ]; then
+        # A KVM host's bridge: the NIC a port of br0, the lease on br0.
+        printf '[NetDev]\nName=br0\nKind=bridge\n' > "$rootfs/etc/systemd/network/40-e2e-br0.netdev"
+        printf '[Match]\nName=e*\n[Network]\nBridge=br0\n' > "$rootfs/etc/systemd/network/50-e2e.network"
+        printf '[Match]\nName=br0\n[Network]\nDHCP=ipv4\n' > "$rootfs/etc/systemd/network/41-e2e-br0.network"
+    fi
     if [ "$SCENARIO" = ssh-bond ]; then
         # A server's bond as systemd-networkd makes it: active-backup, the
         # carrier watched every 100 ms, the first NIC the primary; the
@@ -1064,6 +1117,20 @@ debugfs -R "rdump /var/crash $OUT" "$fsimg" > /dev/null 2>&1
 results=$OUT/results
 dump_id=$(sed -nE 's/.*E2E: DONE .* dump=(.*)$/\1/p' "$OUT/serial.log" | tail -1)
 dump_dir=$OUT/crash/$dump_id
+if [ "$SCENARIO" = target-xfs ] || [ "$SCENARIO" = target-btrfs ]; then
+    # The dump is on the target disk: read it through a read-only loop
+    # mount (XFS: norecovery, nothing replayed into the image).
+    mkdir -p "$work/target-mount" "$OUT/crash"
+    target_options=ro,loop
+    target_directory=$work/target-mount
+    [ "$SCENARIO" = target-xfs ] && target_options=ro,loop,norecovery
+    [ "$SCENARIO" = target-btrfs ] && target_directory=$work/target-mount/@crash
+    if [ -n "$dump_id" ] && mount -o "$target_options" "$OUT/target.img" "$work/target-mount"; then
+        cp -a "$target_directory/$dump_id" "$OUT/crash/" 2> /dev/null
+        ls -la "$target_directory" > "$OUT/target-listing.txt" 2>&1
+        umount "$work/target-mount"
+    fi
+fi
 
 # The serial log's time stamp of the first (or Nth) line matching $1; empty
 # when none does (never a failure: set -e would end the test before its summary).
@@ -1241,7 +1308,9 @@ if [ "$SCENARIO" = cockpit ]; then
         fail "the host's browser check did not run: $(tail -3 "$OUT/cockpit-check.err" 2> /dev/null)"
     fi
 fi
-if [ "$SCENARIO" = capture ] || [ "$SCENARIO" = raw ] || [ "$SCENARIO" = ssh ] || [ "$SCENARIO" = ssh-bond ] ||
+if [ "$SCENARIO" = capture ] || [ "$SCENARIO" = target-xfs ] || [ "$SCENARIO" = target-btrfs ] ||
+    [ "$SCENARIO" = raw ] || [ "$SCENARIO" = ssh ] || [ "$SCENARIO" = ssh-bond ] || [ "$SCENARIO" = ssh-ipv6 ] ||
+    [ "$SCENARIO" = ssh-bridge ] ||
     [ "$SCENARIO" = ssh-fallback ] || [ "$SCENARIO" = nfs ] || [ "$SCENARIO" = lvm ] ||
     [ "$UEFI" = 1 ] || [ "$SCENARIO" = cockpit ]; then
 if [ "$SCENARIO" = ssh-fallback ]; then
@@ -1262,27 +1331,67 @@ PY
         fail "the fallback dump's record: $(cat "$OUT/fallback-record.txt")"
     fi
 fi
+if [ "$SCENARIO" = target-xfs ] || [ "$SCENARIO" = target-btrfs ]; then
+    target_fs=${SCENARIO#target-}
+    # crashcapture-capture: "mounted DEVICE (SOURCE, FSTYPE) on MOUNTPOINT",
+    # the source as the builder named it (UUID=...).
+    grep -qE "crashcapture: mounted [^ ]+ \([^,]+, $target_fs\) on /run/crashcapture/target" "$OUT/serial.log" &&
+        pass "the capture kernel mounted the $target_fs target: $(grep -oE "crashcapture: mounted [^ ]+ \([^,]+, $target_fs\).*" "$OUT/serial.log" | head -1 | cut -d' ' -f2-)" ||
+        fail "the capture kernel did not say it mounted the $target_fs target on /run/crashcapture/target"
+    if [ "$SCENARIO" = target-btrfs ]; then
+        lsinitrd -f etc/crashcapture/capture.env "$results/capture-initrd.img" > "$OUT/capture.env" 2> /dev/null
+        grep -q "CRASHCAPTURE_TARGET_DIRECTORY='/@crash'" "$OUT/capture.env" &&
+            pass "the builder kept the subvolume as the directory in the filesystem (CRASHCAPTURE_TARGET_DIRECTORY='/@crash')" ||
+            fail "capture.env has no CRASHCAPTURE_TARGET_DIRECTORY='/@crash': $(grep TARGET_DIRECTORY "$OUT/capture.env" 2> /dev/null)"
+    fi
+    [ -n "$dump_id" ] && [ -s "$dump_dir/vmcore" ] &&
+        pass "the dump is on the $target_fs disk: $dump_id/vmcore ($(stat -c %s "$dump_dir/vmcore") bytes)" ||
+        fail "no $dump_id/vmcore on the $target_fs disk: $(tr '\n' ' ' < "$OUT/target-listing.txt" 2> /dev/null)"
+fi
 if [ "$SCENARIO" = ssh-bond ]; then
     grep -q '"return"' "$OUT/qmp-set-link.txt" 2> /dev/null &&
         pass "the host cut the primary NIC's link (QMP set_link nic-primary off) when the guest was crashing" ||
         fail "no set_link on the primary NIC: $(cat "$OUT/qmp-set-link.txt" 2> /dev/null)"
+    # The builder's list (capture.env's CRASHCAPTURE_NET_LINKS): both NICs
+    # by their own MAC, then the bond over them.
+    lsinitrd -f etc/crashcapture/capture.env "$results/capture-initrd.img" > "$OUT/capture.env" 2> /dev/null
+    backup_name=$(sed -nE "s/^(CRASHCAPTURE_NET_LINKS=')?ethernet ([^ ]+) $bond_backup_mac\$/\2/p" "$OUT/capture.env")
+    grep -q "ethernet [^ ]* $bond_primary_mac\$" "$OUT/capture.env" && [ -n "$backup_name" ] &&
+        grep -qE "^bond bond0 [^ ]+,[^ ]+ mode active-backup miimon 100" "$OUT/capture.env" &&
+        pass "the builder read the bond: $(sed -n '/^CRASHCAPTURE_NET_LINKS=/,/'"'"'$/p' "$OUT/capture.env" | tr '\n' ';')" ||
+        fail "capture.env's links are not the two NICs and the bond: $(grep -A3 NET_LINKS "$OUT/capture.env" | tr '\n' ';')"
     # crashcapture-capture's line: "network: bond0 (MODE) over PORTS,
-    # primary P, active port: A".
+    # primary P, active port: A"; A must be the backup NIC, the primary's
+    # link being down.
     bond_line=$(grep -m1 -o 'crashcapture: network: bond0 (.*' "$OUT/serial.log" | tr -d '\r')
-    bond_primary=$(echo "$bond_line" | sed -nE 's/.*, primary ([^,]*), .*/\1/p')
     bond_active=$(echo "$bond_line" | sed -nE 's/.*active port: (.*)$/\1/p')
-    if echo "$bond_line" | grep -q '(active-backup) over ' && [ -n "$bond_primary" ] &&
-        [ -n "$bond_active" ] && [ "$bond_active" != none ] && [ "$bond_active" != "$bond_primary" ]; then
-        pass "the capture kernel made the bond again and failed over: ${bond_line#crashcapture: network: }"
+    if echo "$bond_line" | grep -q '(active-backup) over ' && [ -n "$backup_name" ] &&
+        [ "$bond_active" = "$backup_name" ]; then
+        pass "the capture kernel made the bond again and failed over to the backup NIC ($backup_name, $bond_backup_mac): ${bond_line#crashcapture: network: }"
     else
-        fail "the capture kernel's bond did not fail over to the backup: '${bond_line:-no bond line on the console}'"
+        fail "the capture kernel's bond did not fail over to the backup NIC (${backup_name:-?}): '${bond_line:-no bond line on the console}'"
     fi
 fi
-if [ "$SCENARIO" = ssh ] || [ "$SCENARIO" = ssh-bond ]; then
+if [ "$SCENARIO" = ssh-bridge ]; then
+    lsinitrd -f etc/crashcapture/capture.env "$results/capture-initrd.img" > "$OUT/capture.env" 2> /dev/null
+    grep -qE "^(CRASHCAPTURE_NET_LINKS=')?ethernet [^ ]+ 52:54:00:" "$OUT/capture.env" &&
+        grep -qE "^bridge br0 [^ ,]+'\$" "$OUT/capture.env" &&
+        grep -q "CRASHCAPTURE_NET_INTERFACE='br0'" "$OUT/capture.env" &&
+        pass "the builder read the bridge: $(sed -n '/^CRASHCAPTURE_NET_LINKS=/,/'"'"'$/p' "$OUT/capture.env" | tr '\n' ';')" ||
+        fail "capture.env's links are not the NIC and br0 over it: $(grep -A2 NET_LINKS "$OUT/capture.env" | tr '\n' ';')"
+    grep -q 'crashcapture: network: br0 10\.0\.2\.15/24' "$OUT/serial.log" &&
+        pass "the capture kernel made br0 again and put the address on it" ||
+        fail "no 'network: br0 10.0.2.15/24' from the capture kernel"
+fi
+if [ "$SCENARIO" = ssh ] || [ "$SCENARIO" = ssh-bond ] || [ "$SCENARIO" = ssh-ipv6 ] || [ "$SCENARIO" = ssh-bridge ]; then
     grep -q 'E2E: PROPAGATED status=0' "$OUT/serial.log" &&
         pass "crashcapturectl propagate in the guest: $(grep -m1 'can log in' "$results/propagate.txt" 2> /dev/null)" ||
         fail "crashcapturectl propagate in the guest: $(cat "$results/propagate.txt" 2> /dev/null)"
-    grep -q 'crashcapture: network: .* 10\.0\.2\.15/24' "$OUT/serial.log" &&
+    # 10.0.2.15 is QEMU's first DHCP lease; ssh-ipv6's address is the
+    # guest's SLAAC one in fd00::/64.
+    network_pattern='10\.0\.2\.15/24'
+    [ "$SCENARIO" = ssh-ipv6 ] && network_pattern='fd00:[0-9a-f:]*/64'
+    grep -q "crashcapture: network: .* $network_pattern" "$OUT/serial.log" &&
         grep -q 'crashcapture: saving the crashed kernel.s memory to ssh://' "$OUT/serial.log" &&
         pass "the capture kernel brought up $(grep -o 'crashcapture: network: .*' "$OUT/serial.log" | head -1 | cut -d' ' -f3-) and sent the dump through ssh" ||
         fail "the capture did not say it set up the network and sent the dump through ssh"
