@@ -17,6 +17,7 @@
 //   CRASHCAPTURE_SHUTDOWN=yes|no     at SIGTERM, do not ask systemd whether the
 //                                    system is shutting down: take this answer
 #include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
@@ -229,6 +230,42 @@ int run() {
         service.log(LOG_WARNING, fmt::format("Failed to listen to kernel uevents ({}): CPU and "
                                              "memory hotplug will not reload the capture kernel",
                                              std::strerror(errno)));
+    }
+
+    // Address, route and link changes (rtnetlink(7) multicast groups): an
+    // ssh or nfs target's capture carries a copy of the network, which a
+    // new DHCP lease would leave stale (Manager::network_event()).
+    UniqueFd route_events(
+        ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE));
+    sockaddr_nl route_address{};
+    route_address.nl_family = AF_NETLINK;
+    route_address.nl_groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR |
+                              RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE;
+    if (route_events && ::bind(route_events.get(), reinterpret_cast<sockaddr*>(&route_address),
+                               sizeof(route_address)) == 0) {
+        loop.watch_fd(route_events.get(), POLLIN, [&](short) {
+            char buffer[16384];
+            bool any = false;
+            for (;;) {
+                const ssize_t n = ::recv(route_events.get(), buffer, sizeof(buffer), 0);
+                // ENOBUFS: the socket overflowed and messages were dropped,
+                // which is a change too.
+                if (n > 0 || (n < 0 && errno == ENOBUFS)) {
+                    any = true;
+                    continue;
+                }
+                break;
+            }
+            if (any) {
+                manager.network_event();
+            }
+        });
+    } else {
+        service.log(LOG_WARNING,
+                    fmt::format("Failed to listen to network changes ({}): an ssh or nfs target's "
+                                "capture initrd keeps the network it was built with until the "
+                                "next rebuild",
+                                std::strerror(errno)));
     }
 
     manager.start();

@@ -7,6 +7,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -18,6 +19,7 @@
 #include "dump-catalog.hpp"
 #include "file-util.hpp"
 #include "group.hpp"
+#include "initrd-build-plan.hpp"
 #include "manager-internal.hpp"
 #include "message-ids.hpp"
 #include "process.hpp"
@@ -301,6 +303,103 @@ void Manager::hotplug_event(const Uevent& event) {
     });
 }
 
+namespace {
+
+bool has_remote_target(const std::optional<Config>& config) {
+    return config &&
+           (config->target.kind == TargetKind::ssh || config->target.kind == TargetKind::nfs);
+}
+
+// The network towards the server now, without waiting for it.
+Result<std::string> current_network_summary(const SystemPaths& paths, const Config& config) {
+    SystemNetworkProbe probe;
+    auto network = plan_capture_network(paths, config, probe, /*wait_seconds=*/0);
+    if (!network) {
+        return tl::unexpected(network.error());
+    }
+    return capture_network_summary(*network);
+}
+
+}  // namespace
+
+std::string Manager::build_network_path() const {
+    return paths_.state + "/initrd-" + running_kernel_release() + ".network";
+}
+
+void Manager::record_build_network() {
+    network_at_build_.clear();
+    ::unlink(build_network_path().c_str());
+    if (!has_remote_target(config_)) {
+        return;
+    }
+    // As the build began (a change during the build then shows as one at
+    // the next check); at boot the network may have come up only while the
+    // builder waited for it: then as it is now.
+    auto summary = network_before_build_ ? Result<std::string>(*network_before_build_)
+                                         : current_network_summary(paths_, *config_);
+    network_before_build_.reset();
+    if (!summary) {
+        return;  // the next check takes today's as the initrd's
+    }
+    network_at_build_ = std::move(*summary);
+    if (auto directory = open_directory(paths_.state)) {
+        const std::string path = build_network_path();
+        (void)write_file_atomically(directory->get(), path.substr(path.rfind('/') + 1),
+                                    network_at_build_, 0600);
+    }
+}
+
+void Manager::network_event() {
+    if (!has_remote_target(config_)) {
+        return;
+    }
+    // A DHCP renewal or a router advertisement comes as a burst of
+    // messages: one check after 5 s of quiet.
+    loop_.arm_timer("network", std::chrono::seconds(5), [this] { check_network(); });
+}
+
+void Manager::check_network() {
+    if (!has_remote_target(config_)) {
+        return;
+    }
+    // A build or load under way: look again once it is over.
+    if (properties_.state == ManagerState::building || properties_.state == ManagerState::loading) {
+        loop_.arm_timer("network", std::chrono::seconds(30), [this] { check_network(); });
+        return;
+    }
+    // Without a loaded capture kernel there is nothing stale.
+    if (properties_.state != ManagerState::loaded) {
+        return;
+    }
+    if (network_at_build_.empty()) {
+        network_at_build_ = read_text(build_network_path());
+        if (network_at_build_.empty()) {
+            // An initrd built before this was recorded: take today's as its.
+            record_build_network();
+            return;
+        }
+    }
+    auto summary = current_network_summary(paths_, *config_);
+    if (!summary) {
+        // No way to the server now (a link down): the copy may work again
+        // when it returns; nothing better to build.
+        observer_.log(LOG_DEBUG,
+                      "Network changed, no way to the server now: " + summary.error().message);
+        return;
+    }
+    if (*summary == network_at_build_) {
+        return;
+    }
+    ++network_rebuilds_;
+    std::string was = network_at_build_, now = *summary;
+    std::replace(was.begin(), was.end(), '\n', ';');
+    std::replace(now.begin(), now.end(), '\n', ';');
+    observer_.log(LOG_INFO, fmt::format("The network towards Target={} changed (was: {} now: {}), "
+                                        "rebuilding the capture initrd",
+                                        config_->target_description(), was, now));
+    request_reload(true);
+}
+
 void Manager::request_reload(bool force) {
     if (!build_queue_.request(force)) {
         return;  // a build is running: one more pass when it ends picks the change up
@@ -435,6 +534,12 @@ void Manager::begin_build() {
     // ("run crashcapturectl propagate", "no route to ...") reaches LastError
     // and not only the journal (build_finished()).
     ::mkdir(paths_.run.c_str(), 0700);
+    network_before_build_.reset();
+    if (has_remote_target(config_)) {
+        if (auto summary = current_network_summary(paths_, *config_)) {
+            network_before_build_ = std::move(*summary);
+        }
+    }
     const auto started = start_program(args, builder_log_path());
     if (!started) {
         set_state(ManagerState::failed,
@@ -493,6 +598,7 @@ void Manager::build_finished(int status) {
             fmt::format("cannot install {}: {}", properties_.capture_initrd, std::strerror(errno)));
     } else {
         save_build_manifest();
+        record_build_network();
         act_on(properties_.reserved_bytes != 0 ? ArmingAction::load
                                                : ArmingAction::wait_for_reservation);
     }

@@ -103,6 +103,14 @@ class Manager {
     // header current itself (crash_hotplug = 1); bursts are debounced.
     void hotplug_event(const Uevent& event);
     uint64_t hotplug_reloads() const { return hotplug_reloads_; }
+    // The kernel's routing netlink said addresses, routes or links changed.
+    // For an ssh or nfs target, after a quiet period, the network towards
+    // the server is read again and compared with the loaded capture
+    // initrd's copy (capture_network_summary()); a difference (a new DHCP
+    // lease, a bond's new port) rebuilds it. Lifetime refreshes of the same
+    // address compare equal and cost three `ip` calls; other targets
+    // ignore the event.
+    void network_event();
 
     const ManagerProperties& properties() const { return properties_; }
     // The configuration in effect; empty before the first good read.
@@ -179,6 +187,14 @@ class Manager {
     // Compares the reservation with capture_need(); sets and logs
     // reservation_warning when it changes.
     void check_reservation();
+    // network_event()'s check, and the copy kept after each build
+    // (initrd-KVER.network in the state directory).
+    void check_network();
+    void record_build_network();
+    std::string build_network_path() const;
+    std::string network_at_build_;
+    std::optional<std::string> network_before_build_;
+    uint64_t network_rebuilds_ = 0;
     // This boot's ledger record: created when first armed, then refreshed
     // (armed or not, last seen) on every call.
     void update_boot_record();

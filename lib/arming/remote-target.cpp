@@ -375,6 +375,16 @@ std::vector<std::string> capture_link_modules(const std::vector<CaptureLink>& li
     return modules;
 }
 
+std::string capture_network_summary(const CaptureNetwork& network) {
+    std::string text =
+        fmt::format("interface {}\naddress {}\ngateway {}\nserver {}\n", network.interface,
+                    network.address, network.gateway, network.server_address);
+    for (const auto& link : network.links) {
+        text += "link " + capture_link_line(link) + "\n";
+    }
+    return text;
+}
+
 std::string capture_link_line(const CaptureLink& link) {
     std::string lower;
     for (const auto& name : link.lower) {

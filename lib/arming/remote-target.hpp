@@ -113,6 +113,12 @@ struct CaptureNetwork {
     bool operator==(const CaptureNetwork&) const = default;
 };
 
+// What of the network a capture initrd carries, as text to compare: the
+// interface, its address and gateway, the links made again, the server's
+// address. crashcaptured keeps the one of the loaded initrd and rebuilds
+// when the system's differs (a new DHCP lease, a NIC replaced).
+std::string capture_network_summary(const CaptureNetwork& network);
+
 // The interface's MAC and the address the route leaves from, out of
 // `ip -j address show dev DEVICE` ([{"ifname":..,"address":MAC,
 // "addr_info":[{"family":"inet","local":..,"prefixlen":..,"scope":..}]}]).

@@ -772,6 +772,8 @@ case $SCENARIO in
         install -d -m 0700 "$rootfs/root/.ssh"
         install -m 0600 "$work/sshd/admin_key" "$rootfs/root/.ssh/e2e-admin"
         echo "SSH_IDENTITY=/root/.ssh/e2e-admin" >> "$rootfs/etc/crashcapture-e2e.conf"
+        # ssh: the lease changes once armed; the daemon must rebuild by itself.
+        [ "$SCENARIO" = ssh ] && echo "NETWORK_CHANGE=1" >> "$rootfs/etc/crashcapture-e2e.conf"
         if [ "$SCENARIO" = ssh-fallback ]; then
             printf '[Capture]\nFailureAction=dump-to-rootfs\n' >> "$rootfs/etc/crashcapture/crashcapture.conf.d/50-e2e-target.conf"
         fi
@@ -1388,9 +1390,17 @@ if [ "$SCENARIO" = ssh ] || [ "$SCENARIO" = ssh-bond ] || [ "$SCENARIO" = ssh-ip
         pass "crashcapturectl propagate in the guest: $(grep -m1 'can log in' "$results/propagate.txt" 2> /dev/null)" ||
         fail "crashcapturectl propagate in the guest: $(cat "$results/propagate.txt" 2> /dev/null)"
     # 10.0.2.15 is QEMU's first DHCP lease; ssh-ipv6's address is the
-    # guest's SLAAC one in fd00::/64.
+    # guest's SLAAC one in fd00::/64; ssh's is the one the driver moved the
+    # route to (NETWORK_CHANGE).
     network_pattern='10\.0\.2\.15/24'
     [ "$SCENARIO" = ssh-ipv6 ] && network_pattern='fd00:[0-9a-f:]*/64'
+    if [ "$SCENARIO" = ssh ]; then
+        network_pattern='10\.0\.2\.77/24'
+        grep -q 'E2E: NETWORK_RELOADED' "$OUT/serial.log" &&
+            grep -q 'The network towards Target=ssh://.* changed' "$results/daemon-phase1.log" &&
+            pass "the daemon heard the new address on rtnetlink and rebuilt by itself: $(grep -o 'E2E: NETWORK_RELOADED after=[0-9]*s' "$OUT/serial.log"); $(grep -o 'The network towards.*' "$results/daemon-phase1.log" | head -1 | cut -c1-200)" ||
+            fail "no rebuild after the network change: $(grep -o 'E2E: NETWORK_.*' "$OUT/serial.log" | tr '\n' ' ')"
+    fi
     grep -q "crashcapture: network: .* $network_pattern" "$OUT/serial.log" &&
         grep -q 'crashcapture: saving the crashed kernel.s memory to ssh://' "$OUT/serial.log" &&
         pass "the capture kernel brought up $(grep -o 'crashcapture: network: .*' "$OUT/serial.log" | head -1 | cut -d' ' -f3-) and sent the dump through ssh" ||

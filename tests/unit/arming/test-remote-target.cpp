@@ -260,6 +260,37 @@ TEST(SshTarget, BondsKeepTheOptionsTheirModeTakes) {
               "lacp_rate fast ad_select stable");
 }
 
+TEST(SshTarget, NetworkSummaryChangesWithWhatTheCaptureCarries) {
+    const CaptureNetwork leased{"bond0",
+                                "aa:bb:cc:00:00:01",
+                                "10.0.2.15/24",
+                                "10.0.2.2",
+                                {},
+                                "10.0.2.2",
+                                {{"ethernet", "ens3", {"52:54:00:12:34:56"}, {}},
+                                 {"bond", "bond0", {"ens3"}, {"mode", "active-backup"}}}};
+    const std::string summary = capture_network_summary(leased);
+    EXPECT_THAT(summary, HasSubstr("address 10.0.2.15/24\n"));
+    EXPECT_THAT(summary, HasSubstr("link bond bond0 ens3 mode active-backup\n"));
+    // The same network read again (drivers are the kernel's, not the
+    // network's) is no change.
+    CaptureNetwork same = leased;
+    same.drivers = {"virtio_net", "bonding"};
+    EXPECT_EQ(capture_network_summary(same), summary);
+    // A new lease, another gateway, a NIC replaced (its MAC), a port more.
+    CaptureNetwork renumbered = leased;
+    renumbered.address = "10.0.2.77/24";
+    CaptureNetwork rerouted = leased;
+    rerouted.gateway = "10.0.2.1";
+    CaptureNetwork replaced = leased;
+    replaced.links[0].lower = {"52:54:00:99:99:99"};
+    CaptureNetwork grown = leased;
+    grown.links[1].lower.push_back("ens4");
+    for (const auto& changed : {renumbered, rerouted, replaced, grown}) {
+        EXPECT_NE(capture_network_summary(changed), summary);
+    }
+}
+
 TEST(SshTarget, CaptureEnvironmentCarriesSshAndNetwork) {
     Config config;
     config.target = ssh_target("ssh://dump@backup:2222/srv/crash");
