@@ -306,8 +306,7 @@ void Manager::hotplug_event(const Uevent& event) {
 namespace {
 
 bool has_remote_target(const std::optional<Config>& config) {
-    return config &&
-           (config->target.kind == TargetKind::ssh || config->target.kind == TargetKind::nfs);
+    return config && config->target.is_remote();
 }
 
 // The network towards the server now, without waiting for it.
@@ -322,13 +321,13 @@ Result<std::string> current_network_summary(const SystemPaths& paths, const Conf
 
 }  // namespace
 
-std::string Manager::build_network_path() const {
-    return paths_.state + "/initrd-" + running_kernel_release() + ".network";
+std::string Manager::build_network_name() const {
+    return "initrd-" + running_kernel_release() + ".network";
 }
 
 void Manager::record_build_network() {
     network_at_build_.clear();
-    ::unlink(build_network_path().c_str());
+    ::unlink((paths_.state + "/" + build_network_name()).c_str());
     if (!has_remote_target(config_)) {
         return;
     }
@@ -343,9 +342,8 @@ void Manager::record_build_network() {
     }
     network_at_build_ = std::move(*summary);
     if (auto directory = open_directory(paths_.state)) {
-        const std::string path = build_network_path();
-        (void)write_file_atomically(directory->get(), path.substr(path.rfind('/') + 1),
-                                    network_at_build_, 0600);
+        (void)write_file_atomically(directory->get(), build_network_name(), network_at_build_,
+                                    0600);
     }
 }
 
@@ -372,7 +370,7 @@ void Manager::check_network() {
         return;
     }
     if (network_at_build_.empty()) {
-        network_at_build_ = read_text(build_network_path());
+        network_at_build_ = read_text(paths_.state + "/" + build_network_name());
         if (network_at_build_.empty()) {
             // An initrd built before this was recorded: take today's as its.
             record_build_network();
@@ -390,7 +388,6 @@ void Manager::check_network() {
     if (*summary == network_at_build_) {
         return;
     }
-    ++network_rebuilds_;
     std::string was = network_at_build_, now = *summary;
     std::replace(was.begin(), was.end(), '\n', ';');
     std::replace(now.begin(), now.end(), '\n', ';');

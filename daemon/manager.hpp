@@ -191,10 +191,9 @@ class Manager {
     // (initrd-KVER.network in the state directory).
     void check_network();
     void record_build_network();
-    std::string build_network_path() const;
+    std::string build_network_name() const;  // in the state directory
     std::string network_at_build_;
     std::optional<std::string> network_before_build_;
-    uint64_t network_rebuilds_ = 0;
     // This boot's ledger record: created when first armed, then refreshed
     // (armed or not, last seen) on every call.
     void update_boot_record();

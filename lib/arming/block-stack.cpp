@@ -20,12 +20,6 @@ namespace fs = std::filesystem;
 // A stack deeper than this is a loop in a fake tree, not a real system.
 constexpr int kMaxDepth = 16;
 
-void add_unique(std::vector<std::string>& list, const std::string& item) {
-    if (std::find(list.begin(), list.end(), item) == list.end()) {
-        list.push_back(item);
-    }
-}
-
 void add_rule(BlockStack& stack, std::string what, std::vector<std::string> alternatives) {
     ImageFile file{std::move(what), std::move(alternatives)};
     if (std::find(stack.udev_rules.begin(), stack.udev_rules.end(), file) ==

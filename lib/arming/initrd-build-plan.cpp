@@ -17,6 +17,7 @@
 #include "group.hpp"
 #include "initrd-inputs.hpp"
 #include "process.hpp"
+#include "text.hpp"
 
 namespace crashcapture {
 namespace {
@@ -200,15 +201,12 @@ Result<CaptureNetwork> plan_capture_network(const SystemPaths& paths, const Conf
         if (!drivers) {
             return propagate(drivers.error(), "Target=" + config.target_description());
         }
-        for (auto& driver : *drivers) {
-            if (std::find(network->drivers.begin(), network->drivers.end(), driver) ==
-                network->drivers.end()) {
-                network->drivers.push_back(std::move(driver));
-            }
+        for (const auto& driver : *drivers) {
+            add_unique(network->drivers, driver);
         }
     }
-    for (auto& module : capture_link_modules(network->links)) {
-        network->drivers.push_back(std::move(module));
+    for (const auto& module : capture_link_modules(network->links)) {
+        add_unique(network->drivers, module);
     }
     network->server_address = address.value_or("");
     return *network;
@@ -235,7 +233,7 @@ Result<InitrdBuildPlan> plan_initrd_build(const SystemPaths& paths, const Config
             return tl::unexpected(keys.error());
         }
     }
-    if (kind == TargetKind::ssh || kind == TargetKind::nfs) {
+    if (config.target.is_remote()) {
         auto network = plan_capture_network(paths, config, probe, kNetworkWaitSeconds,
                                             [&](const std::string& why) {
                                                 plan.notes.push_back(why);
@@ -258,7 +256,7 @@ Result<InitrdBuildPlan> plan_initrd_build(const SystemPaths& paths, const Config
     auto target =
         kind == TargetKind::raw
             ? resolve_raw_target(paths, *mountinfo, swaps.value_or(""), config.target.path)
-        : kind == TargetKind::ssh || kind == TargetKind::nfs
+        : config.target.is_remote()
             ? Result<TargetFilesystem>(remote_target(config))
             : resolve_directory_target(paths, *mountinfo, config.target.path);
     if (!target) {

@@ -183,7 +183,7 @@ std::vector<std::string> fixed_initrd_inputs(const SystemPaths& paths, const Con
         paths.resolve(kDracutProgram),
         paths.resolve(kDracutLibrary),
     };
-    if (config.target.kind == TargetKind::ssh || config.target.kind == TargetKind::nfs) {
+    if (config.target.is_remote()) {
         for (const auto file : kResolverFiles) {
             inputs.push_back(paths.resolve(file));
         }

@@ -10,6 +10,7 @@
 
 #include "device-drivers.hpp"
 #include "json-integer.hpp"
+#include "text.hpp"
 
 namespace crashcapture {
 
@@ -366,9 +367,8 @@ std::vector<std::string> capture_link_modules(const std::vector<CaptureLink>& li
     std::vector<std::string> modules;
     for (const auto& link : links) {
         for (const auto& [kind, module] : kRebuiltLinkKinds) {
-            if (link.kind == kind &&
-                std::find(modules.begin(), modules.end(), module) == modules.end()) {
-                modules.emplace_back(module);
+            if (link.kind == kind) {
+                add_unique(modules, std::string(module));
             }
         }
     }

@@ -2,12 +2,23 @@
 // parsing of what the kernel, a config file or a tool printed.
 #pragma once
 
+#include <algorithm>
 #include <charconv>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <system_error>
+#include <vector>
 
 namespace crashcapture {
+
+// Appends item unless list has it already: module and program lists keep
+// their first-seen order.
+inline void add_unique(std::vector<std::string>& list, const std::string& item) {
+    if (std::find(list.begin(), list.end(), item) == list.end()) {
+        list.push_back(item);
+    }
+}
 
 // C's isspace() in the "C" locale, which is also the kernel's for the command
 // line (lib/ctype.c): space, \t, \n, \v, \f, \r.

@@ -27,6 +27,8 @@ struct Target {
     std::string host;   // ssh and nfs; IPv6 without brackets
     uint16_t port = 0;  // ssh; 0 = ssh's default
 
+    // On another machine (ssh, nfs): the capture needs the network.
+    bool is_remote() const { return kind == TargetKind::ssh || kind == TargetKind::nfs; }
     bool operator==(const Target&) const = default;
 };
 
