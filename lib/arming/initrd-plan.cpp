@@ -387,14 +387,10 @@ std::string shell_quote(std::string_view word) {
 namespace {
 
 // CRASHCAPTURE_NET_LINKS: one line per interface the capture makes, the
-// route's interface last; a network planned without links is that
-// interface alone, a NIC found by its MAC.
+// route's interface last.
 std::string capture_link_lines(const CaptureNetwork& network) {
-    if (network.links.empty()) {
-        return capture_link_line({"ethernet", network.interface, {network.mac}, {}});
-    }
     std::string lines;
-    for (const auto& link : network.links) {
+    for (const auto& link : links_to_make(network)) {
         if (!lines.empty()) {
             lines += '\n';
         }

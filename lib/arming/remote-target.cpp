@@ -375,11 +375,18 @@ std::vector<std::string> capture_link_modules(const std::vector<CaptureLink>& li
     return modules;
 }
 
+std::vector<CaptureLink> links_to_make(const CaptureNetwork& network) {
+    if (network.links.empty()) {
+        return {{"ethernet", network.interface, {network.mac}, {}}};
+    }
+    return network.links;
+}
+
 std::string capture_network_summary(const CaptureNetwork& network) {
     std::string text =
         fmt::format("interface {}\naddress {}\ngateway {}\nserver {}\n", network.interface,
                     network.address, network.gateway, network.server_address);
-    for (const auto& link : network.links) {
+    for (const auto& link : links_to_make(network)) {
         text += "link " + capture_link_line(link) + "\n";
     }
     return text;

@@ -113,6 +113,10 @@ struct CaptureNetwork {
     bool operator==(const CaptureNetwork&) const = default;
 };
 
+// network.links, or, for a network planned without them, its interface
+// alone as a NIC found by its MAC.
+std::vector<CaptureLink> links_to_make(const CaptureNetwork& network);
+
 // What of the network a capture initrd carries, as text to compare: the
 // interface, its address and gateway, the links made again, the server's
 // address. crashcaptured keeps the one of the loaded initrd and rebuilds
