@@ -987,54 +987,30 @@ fi
 printf '%q ' "${qemu[@]}" > "$OUT/qemu-cmd.txt"
 t0=$(e2e_us)
 : > "$OUT/serial.log"
-if [ "$SCENARIO" = ssh-down ] || [ "$SCENARIO" = ssh-fallback ]; then
-    # The server goes away between the load and the crash: the capture
-    # kernel finds nobody listening.
+# The host's side of a scenario, in the background while QEMU runs (its pid
+# in resetter, killed when QEMU ends).
+# when_serial_says PATTERN ACTION...: ACTION once a line of the guest's
+# console matches PATTERN (read each second, up to TIMEOUT).
+when_serial_says() {
+    local pattern=$1
+    shift
     (
         for _ in $(seq 1 "$TIMEOUT"); do
-            if grep -q 'E2E: CRASHING' "$OUT/serial.log"; then
-                e2e_stop_sshd "$work/sshd" "$ssh_user"
+            if grep -q "$pattern" "$OUT/serial.log"; then
+                "$@"
                 exit 0
             fi
             sleep 1
         done
     ) &
     resetter=$!
-fi
-if [ "$SCENARIO" = ssh-bond ]; then
-    # The primary NIC's cable is pulled between the load and the crash: the
-    # capture kernel's bond must fail over to the backup.
-    (
-        for _ in $(seq 1 "$TIMEOUT"); do
-            if grep -q 'E2E: CRASHING' "$OUT/serial.log"; then
-                "$PYTHON" "$E2E_DIR/qmp.py" "$work/qmp.sock" set_link '{"name":"nic-primary","up":false}' \
-                    > "$OUT/qmp-set-link.txt" 2>&1
-                exit 0
-            fi
-            sleep 1
-        done
-    ) &
-    resetter=$!
-fi
-if [ "$SCENARIO" = reset ]; then
-    # The power button nobody should press: a reset of the armed guest, as
-    # a hung machine's watchdog or an operator does it.
-    (
-        for _ in $(seq 1 "$TIMEOUT"); do
-            if grep -q 'E2E: ARMED' "$OUT/serial.log"; then
-                sleep 2
-                "$PYTHON" "$E2E_DIR/qmp.py" "$work/qmp.sock" system_reset > "$OUT/qmp-reset.txt" 2>&1
-                exit 0
-            fi
-            sleep 1
-        done
-    ) &
-    resetter=$!
-fi
-if [ "$SCENARIO" = nfs-hang ]; then
-    # The NFS server stops answering mid-write: SIGSTOP at the first
-    # progress line of crashcapture-save (as for power-cut below). Its TCP
-    # connection stays open; nothing answers on it.
+}
+# at_first_save_progress ACTION: once the guest is crashing, ACTION PROGRESS
+# at crashcapture-save's first progress line ("N% n/m MiB": part of the dump
+# written, not all of it). The saver prints one a second
+# (lib/base/progress.cpp) and a capture takes about 3 s here, so the log is
+# read ten times a second.
+at_first_save_progress() {
     (
         for _ in $(seq 1 "$TIMEOUT"); do
             grep -q 'E2E: CRASHING' "$OUT/serial.log" && break
@@ -1043,57 +1019,65 @@ if [ "$SCENARIO" = nfs-hang ]; then
         for _ in $(seq 1 $((TIMEOUT * 10))); do
             progress=$(grep -m1 -oE 'crashcapture-save: +[0-9]+% [0-9]+/[0-9]+ MiB' "$OUT/serial.log" || true)
             if [ -n "$progress" ]; then
-                kill -STOP "$E2E_NFS_PID" && echo "$progress" > "$OUT/nfs-stopped-at.txt"
+                "$1" "$progress"
                 exit 0
             fi
             sleep 0.1
         done
     ) &
     resetter=$!
-fi
-if [ "$SCENARIO" = power-cut ]; then
-    # The power fails mid-save. crashcapture-save prints a progress line a
-    # second (lib/base/progress.cpp) and a capture takes about 3 s here, so
-    # after the crash the log is read ten times a second and the reset goes
-    # in at the first line with a percentage: part of the dump written, not
-    # all of it.
-    (
-        for _ in $(seq 1 "$TIMEOUT"); do
-            grep -q 'E2E: CRASHING' "$OUT/serial.log" && break
-            sleep 1
-        done
-        for _ in $(seq 1 $((TIMEOUT * 10))); do
-            progress=$(grep -m1 -oE 'crashcapture-save: +[0-9]+% [0-9]+/[0-9]+ MiB' "$OUT/serial.log" || true)
-            if [ -n "$progress" ]; then
-                "$PYTHON" "$E2E_DIR/qmp.py" "$work/qmp.sock" system_reset > "$OUT/qmp-reset.txt" 2>&1
-                echo "$progress" > "$OUT/power-cut-at.txt"
-                exit 0
-            fi
-            sleep 0.1
-        done
-    ) &
-    resetter=$!
-fi
-if [ "$SCENARIO" = cockpit ]; then
-    # After the capture's reboot the guest says HOST-CHECK and waits: the
-    # host's browser looks at its Cockpit, then ends it (QMP quit).
-    (
-        for _ in $(seq 1 "$TIMEOUT"); do
-            if grep -q 'E2E: HOST-CHECK' "$OUT/serial.log"; then
-                id=$(sed -nE 's/.*E2E: DONE .* dump=(.*)$/\1/p' "$OUT/serial.log" | tail -1)
-                t_check=$(e2e_us)
-                "$PYTHON" "$E2E_DIR/cockpit-guest-check.py" "https://127.0.0.1:$cockpit_port" \
-                    "$cockpit_user" "$cockpit_password" "$id" "$OUT/cockpit" \
-                    > "$OUT/cockpit-check.txt" 2> "$OUT/cockpit-check.err"
-                echo "SECONDS	$(e2e_secs $(($(e2e_us) - t_check)))" >> "$OUT/cockpit-check.txt"
-                "$PYTHON" "$E2E_DIR/qmp.py" "$work/qmp.sock" quit > "$OUT/qmp-quit.txt" 2>&1
-                exit 0
-            fi
-            sleep 1
-        done
-    ) &
-    resetter=$!
-fi
+}
+qmp() {
+    "$PYTHON" "$E2E_DIR/qmp.py" "$work/qmp.sock" "$@"
+}
+case $SCENARIO in
+    ssh-down | ssh-fallback)
+        # The server goes away between the load and the crash: the capture
+        # kernel finds nobody listening.
+        when_serial_says 'E2E: CRASHING' e2e_stop_sshd "$work/sshd" "$ssh_user"
+        ;;
+    ssh-bond)
+        # The primary NIC's cable is pulled between the load and the crash:
+        # the capture kernel's bond must fail over to the backup.
+        cut_primary_link() { qmp set_link '{"name":"nic-primary","up":false}' > "$OUT/qmp-set-link.txt" 2>&1; }
+        when_serial_says 'E2E: CRASHING' cut_primary_link
+        ;;
+    reset)
+        # The power button nobody should press: a reset of the armed guest,
+        # as a hung machine's watchdog or an operator does it.
+        reset_armed_guest() { sleep 2 && qmp system_reset > "$OUT/qmp-reset.txt" 2>&1; }
+        when_serial_says 'E2E: ARMED' reset_armed_guest
+        ;;
+    nfs-hang)
+        # The NFS server stops answering mid-write: SIGSTOP (its TCP
+        # connection stays open; nothing answers on it).
+        stop_nfs_server() { kill -STOP "$E2E_NFS_PID" && echo "$1" > "$OUT/nfs-stopped-at.txt"; }
+        at_first_save_progress stop_nfs_server
+        ;;
+    power-cut)
+        # The power fails mid-save.
+        cut_power() {
+            qmp system_reset > "$OUT/qmp-reset.txt" 2>&1
+            echo "$1" > "$OUT/power-cut-at.txt"
+        }
+        at_first_save_progress cut_power
+        ;;
+    cockpit)
+        # After the capture's reboot the guest says HOST-CHECK and waits:
+        # the host's browser looks at its Cockpit, then ends it (QMP quit).
+        check_web_console() {
+            local id t_check
+            id=$(sed -nE 's/.*E2E: DONE .* dump=(.*)$/\1/p' "$OUT/serial.log" | tail -1)
+            t_check=$(e2e_us)
+            "$PYTHON" "$E2E_DIR/cockpit-guest-check.py" "https://127.0.0.1:$cockpit_port" \
+                "$cockpit_user" "$cockpit_password" "$id" "$OUT/cockpit" \
+                > "$OUT/cockpit-check.txt" 2> "$OUT/cockpit-check.err"
+            echo "SECONDS	$(e2e_secs $(($(e2e_us) - t_check)))" >> "$OUT/cockpit-check.txt"
+            qmp quit > "$OUT/qmp-quit.txt" 2>&1
+        }
+        when_serial_says 'E2E: HOST-CHECK' check_web_console
+        ;;
+esac
 set +e
 timeout "$TIMEOUT" "${qemu[@]}" < /dev/null 2>&1 | e2e_timestamp "$t0" > "$OUT/serial.log"
 qemu_status=${PIPESTATUS[0]}
@@ -1119,6 +1103,13 @@ debugfs -R "rdump /var/crash $OUT" "$fsimg" > /dev/null 2>&1
 results=$OUT/results
 dump_id=$(sed -nE 's/.*E2E: DONE .* dump=(.*)$/\1/p' "$OUT/serial.log" | tail -1)
 dump_dir=$OUT/crash/$dump_id
+# What the capture read (capture.env in the last capture initrd the guest
+# copied out), for the checks of the builder's plan below.
+lsinitrd -f etc/crashcapture/capture.env "$results/capture-initrd.img" > "$OUT/capture.env" 2> /dev/null || true
+# capture.env's CRASHCAPTURE_NET_LINKS on one line, ';' between the links.
+capture_env_links() {
+    sed -n '/^CRASHCAPTURE_NET_LINKS=/,/'"'"'$/p' "$OUT/capture.env" | tr '\n' ';'
+}
 if [ "$SCENARIO" = target-xfs ] || [ "$SCENARIO" = target-btrfs ]; then
     # The dump is on the target disk: read it through a read-only loop
     # mount (XFS: norecovery, nothing replayed into the image).
@@ -1193,7 +1184,6 @@ if [ "$LVM_LAYOUT" = 1 ]; then
     fi
     [ "$SCENARIO" = lvm ] && grep -q 'did not appear' "$OUT/serial.log" &&
         fail "the capture waited in vain for the root's device: $(grep -m1 -o 'crashcapture: .*did not appear.*' "$OUT/serial.log")"
-    lsinitrd -f etc/crashcapture/capture.env "$results/capture-initrd.img" > "$OUT/capture.env" 2> /dev/null
     grep -q "^CRASHCAPTURE_SPARE_NOTE_SOURCE='UUID=$boot_uuid'" "$OUT/capture.env" &&
         pass "the capture initrd's capture.env names /boot (UUID=$boot_uuid) for a failure note" ||
         fail "capture.env names no spare note place: $(grep SPARE "$OUT/capture.env" | tr '\n' ' ')"
@@ -1341,7 +1331,6 @@ if [ "$SCENARIO" = target-xfs ] || [ "$SCENARIO" = target-btrfs ]; then
         pass "the capture kernel mounted the $target_fs target: $(grep -oE "crashcapture: mounted [^ ]+ \([^,]+, $target_fs\).*" "$OUT/serial.log" | head -1 | cut -d' ' -f2-)" ||
         fail "the capture kernel did not say it mounted the $target_fs target on /run/crashcapture/target"
     if [ "$SCENARIO" = target-btrfs ]; then
-        lsinitrd -f etc/crashcapture/capture.env "$results/capture-initrd.img" > "$OUT/capture.env" 2> /dev/null
         grep -q "CRASHCAPTURE_TARGET_DIRECTORY='/@crash'" "$OUT/capture.env" &&
             pass "the builder kept the subvolume as the directory in the filesystem (CRASHCAPTURE_TARGET_DIRECTORY='/@crash')" ||
             fail "capture.env has no CRASHCAPTURE_TARGET_DIRECTORY='/@crash': $(grep TARGET_DIRECTORY "$OUT/capture.env" 2> /dev/null)"
@@ -1356,11 +1345,10 @@ if [ "$SCENARIO" = ssh-bond ]; then
         fail "no set_link on the primary NIC: $(cat "$OUT/qmp-set-link.txt" 2> /dev/null)"
     # The builder's list (capture.env's CRASHCAPTURE_NET_LINKS): both NICs
     # by their own MAC, then the bond over them.
-    lsinitrd -f etc/crashcapture/capture.env "$results/capture-initrd.img" > "$OUT/capture.env" 2> /dev/null
     backup_name=$(sed -nE "s/^(CRASHCAPTURE_NET_LINKS=')?ethernet ([^ ]+) $bond_backup_mac\$/\2/p" "$OUT/capture.env")
     grep -q "ethernet [^ ]* $bond_primary_mac\$" "$OUT/capture.env" && [ -n "$backup_name" ] &&
         grep -qE "^bond bond0 [^ ]+,[^ ]+ mode active-backup miimon 100" "$OUT/capture.env" &&
-        pass "the builder read the bond: $(sed -n '/^CRASHCAPTURE_NET_LINKS=/,/'"'"'$/p' "$OUT/capture.env" | tr '\n' ';')" ||
+        pass "the builder read the bond: $(capture_env_links)" ||
         fail "capture.env's links are not the two NICs and the bond: $(grep -A3 NET_LINKS "$OUT/capture.env" | tr '\n' ';')"
     # crashcapture-capture's line: "network: bond0 (MODE) over PORTS,
     # primary P, active port: A"; A must be the backup NIC, the primary's
@@ -1375,11 +1363,10 @@ if [ "$SCENARIO" = ssh-bond ]; then
     fi
 fi
 if [ "$SCENARIO" = ssh-bridge ]; then
-    lsinitrd -f etc/crashcapture/capture.env "$results/capture-initrd.img" > "$OUT/capture.env" 2> /dev/null
     grep -qE "^(CRASHCAPTURE_NET_LINKS=')?ethernet [^ ]+ 52:54:00:" "$OUT/capture.env" &&
         grep -qE "^bridge br0 [^ ,]+'\$" "$OUT/capture.env" &&
         grep -q "CRASHCAPTURE_NET_INTERFACE='br0'" "$OUT/capture.env" &&
-        pass "the builder read the bridge: $(sed -n '/^CRASHCAPTURE_NET_LINKS=/,/'"'"'$/p' "$OUT/capture.env" | tr '\n' ';')" ||
+        pass "the builder read the bridge: $(capture_env_links)" ||
         fail "capture.env's links are not the NIC and br0 over it: $(grep -A2 NET_LINKS "$OUT/capture.env" | tr '\n' ';')"
     grep -q 'crashcapture: network: br0 10\.0\.2\.15/24' "$OUT/serial.log" &&
         pass "the capture kernel made br0 again and put the address on it" ||
