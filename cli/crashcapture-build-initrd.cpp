@@ -69,19 +69,23 @@ void make_target_directory(const std::string& path) {
 // crash is lost.
 void check_image(const SystemPaths& paths, const std::string& image,
                  const std::string& kernel_version, const BlockStack& stack) {
-    const auto listing = measure_initrd(image, /*with_names=*/true);
-    if (!listing) {
+    const auto files = list_initrd_files(image);
+    const auto sized = measure_initrd(image);
+    if (!files || !sized) {
         ::unlink(image.c_str());
-        fail(fmt::format("cannot list the built initrd: {}", listing.error().message));
+        fail(fmt::format("cannot list the built initrd: {}",
+                         (files ? sized.error() : files.error()).message));
     }
+    const bool squashed = std::find(files->begin(), files->end(), kSquashImageName) != files->end();
     // dracut.conf asks for zstd; without the zstd program dracut falls back
     // to gzip -9 quietly, which is bigger and slower to unpack in the
     // capture kernel (issue 17). Still a working initrd: a warning, not a
-    // refusal.
-    if (std::find(listing->segments.begin(), listing->segments.end(), "zstd") ==
-        listing->segments.end()) {
+    // refusal. A squashed image is compressed inside (mksquashfs -comp
+    // zstd, built in): dracut leaves the cpio around it as it is.
+    if (!squashed && std::find(sized->segments.begin(), sized->segments.end(), "zstd") ==
+                         sized->segments.end()) {
         std::string segments;
-        for (const auto& segment : listing->segments) {
+        for (const auto& segment : sized->segments) {
             segments += (segments.empty() ? "" : ", ") + segment;
         }
         std::cerr << fmt::format(
@@ -99,7 +103,7 @@ void check_image(const SystemPaths& paths, const std::string& image,
             rest.remove_prefix(std::min(end + 1, rest.size()));
         }
     }
-    const auto missing = missing_from_image(stack, listing->file_names, builtin);
+    const auto missing = missing_from_image(stack, *files, builtin);
     if (!missing.empty()) {
         std::string list;
         for (const auto& item : missing) {
@@ -175,6 +179,12 @@ int main(int argc, char** argv) {
         fail(planned.error().message);
     }
     const InitrdBuildPlan& plan = *planned;
+    if (!plan.squash) {
+        std::cerr << fmt::format(
+            "crashcapture-build-initrd: warning: packing the initrd unsquashed: {}; its files "
+            "are then unpacked into the crashkernel= reservation, about 20 MB more\n",
+            plan.squash_missing);
+    }
     if (verbose) {
         for (const auto& note : plan.notes) {
             std::cerr << "crashcapture-build-initrd: " << note << '\n';
@@ -199,6 +209,10 @@ int main(int argc, char** argv) {
             std::cout << "# " << layer.name << ": " << layer.kind
                       << (layer.detail.empty() ? "" : " " + layer.detail) << '\n';
         }
+        std::cout << "\n# packing\n# "
+                  << (plan.squash ? "squashfs image (zstd) behind dracut's squash loader"
+                                  : "cpio, unpacked into tmpfs: " + plan.squash_missing)
+                  << '\n';
         std::cout << "\n# dracut command\n";
         for (const auto& word : plan.dracut_command) {
             std::cout << shell_quote(word) << ' ';
@@ -217,7 +231,18 @@ int main(int argc, char** argv) {
         write_text(staging + "/" + name, text, 0644);
     }
 
-    const auto ran = run_program(plan.dracut_command, {"CRASHCAPTURE_STAGING=" + staging});
+    std::vector<std::string> environment = {"CRASHCAPTURE_STAGING=" + staging};
+    // Our dracut.conf says reproducible="yes", which dracut applies to its
+    // cpio; mksquashfs stamps the squash image with the time of the build
+    // unless SOURCE_DATE_EPOCH says otherwise (squashfs-tools 4.5). The time
+    // dracut itself uses for the cpio: its function library's mtime.
+    struct stat functions {};
+    if (::stat(paths.resolve(std::string(kDracutLibrary) + "/dracut-functions.sh").c_str(),
+               &functions) == 0 &&
+        std::getenv("SOURCE_DATE_EPOCH") == nullptr) {
+        environment.push_back(fmt::format("SOURCE_DATE_EPOCH={}", functions.st_mtim.tv_sec));
+    }
+    const auto ran = run_program(plan.dracut_command, environment);
     if (!ran) {
         fail(ran.error().message);
     }

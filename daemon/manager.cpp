@@ -898,7 +898,8 @@ Manager::CaptureNeed Manager::capture_need() const {
     }
     const uint64_t memory = read_memory_total(paths_).value_or(0);
     const CaptureMemoryNeed one_cpu =
-        capture_memory_need(kernel_bytes, initrd_bytes, unpacked_bytes, memory);
+        capture_memory_need(kernel_bytes, initrd_bytes, unpacked_bytes, memory,
+                            measured != nullptr && measured->squashed);
     auto reservation = read_reservation(paths_);
     // Unknown online CPUs (no sysfs): one, as before CPUs= existed.
     const CaptureCpuInputs cpu_inputs{
@@ -920,6 +921,7 @@ Manager::CaptureNeed Manager::capture_need() const {
     if (measured != nullptr) {
         explanation["initrd_segments"] = measured->segments;
         explanation["initrd_files"] = measured->files;
+        explanation["initrd_squashed"] = measured->squashed;
         explanation["initrd_unpacked_estimated"] = measured->estimated;
     }
     if (!initrd_note.empty()) {

@@ -60,6 +60,7 @@ test_packages=(
     lvm2                                # the lvm guest: pvcreate/vgcreate/lvcreate write its disk's LVM metadata (no device-mapper needed)
     fdisk                               # the lvm guests: sfdisk writes the installer-like partition table (/boot, the PV)
     dracut-core                         # lsinitrd: what the systemd guest's capture initrd holds
+    dracut-squash                       # squashfs-tools: the initrd listing's unit test packs and lists a real squashfs image; the package depends on it
     rpm                                 # rpmbuild for packaging/rpm (scripts/build-rpm.sh)
     clang libclang-rt-14-dev            # tests/fuzz: libFuzzer (libclang_rt.fuzzer) and the sanitizers for clang 14
     systemd                             # systemd-analyze verify, systemd-tmpfiles on the chroot

@@ -35,6 +35,9 @@ struct DracutInvocation {
     // Filesystem and network drivers; the stack's kernel modules are added.
     std::vector<std::string> drivers;
     BlockStack stack;  // under the root and the target, merged
+    // Pack the image with dracut's squash module (squash_unavailable_reason(),
+    // initrd-build-plan.hpp).
+    bool squash = false;
     bool verbose = false;
 };
 

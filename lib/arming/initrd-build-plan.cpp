@@ -212,6 +212,42 @@ Result<CaptureNetwork> plan_capture_network(const SystemPaths& paths, const Conf
     return *network;
 }
 
+std::optional<std::string> squash_unavailable_reason(const SystemPaths& paths,
+                                                     const std::string& kernel_version) {
+    const auto exists = [&](const std::string& path) {
+        return ::access(paths.resolve(path).c_str(), F_OK) == 0;
+    };
+    if (!exists(std::string(kDracutLibrary) + "/modules.d/99squash/module-setup.sh")) {
+        return "dracut's squash module is not installed (Debian: dracut-squash)";
+    }
+    for (const char* program : {"mksquashfs", "unsquashfs"}) {
+        if (!exists(fmt::format("/usr/bin/{}", program)) &&
+            !exists(fmt::format("/usr/sbin/{}", program))) {
+            return fmt::format("{} is not installed (squashfs-tools)", program);
+        }
+    }
+    // A module's line in modules.dep ("kernel/fs/squashfs/squashfs.ko:",
+    // compressed ones end .ko.xz or .ko.zst), or its path in
+    // modules.builtin when it is built in.
+    const std::string modules =
+        read_module_index(paths, kernel_version, "modules.dep").value_or("") +
+        read_module_index(paths, kernel_version, "modules.builtin").value_or("");
+    for (const char* module : {"squashfs", "loop", "overlay"}) {
+        if (modules.find(fmt::format("/{}.ko", module)) == std::string::npos) {
+            return fmt::format("kernel {} has no {} module", kernel_version, module);
+        }
+    }
+    // The kernel's configuration, where installed: a squashfs without zstd
+    // (fs/squashfs/Kconfig, SQUASHFS_ZSTD) cannot read the image.
+    if (auto config = read_kernel_file(paths.resolve("/boot/config-" + kernel_version))) {
+        if (config->find("\nCONFIG_SQUASHFS_ZSTD=y") == std::string::npos) {
+            return fmt::format("kernel {}'s squashfs cannot read zstd (CONFIG_SQUASHFS_ZSTD)",
+                               kernel_version);
+        }
+    }
+    return std::nullopt;
+}
+
 Result<std::string> read_module_index(const SystemPaths& paths, const std::string& kernel_version,
                                       const std::string& name) {
     auto text = read_kernel_file(fmt::format("{}/{}/{}", paths.modules, kernel_version, name));
@@ -355,6 +391,21 @@ Result<InitrdBuildPlan> plan_initrd_build(const SystemPaths& paths, const Config
                                   plan.network->drivers.end());
     }
     invocation.stack = plan.stack;
+    if (auto why = squash_unavailable_reason(paths, request.kernel_version)) {
+        plan.squash_missing = *why;
+    } else {
+        plan.squash = true;
+        // 99squash's installpost(): the loader is busybox when dracut finds
+        // one, else sh, kmod and util-linux's mount with their libraries
+        // (kmod alone pulls in libcrypto, 4.7 MB on Debian 12).
+        if (::access(paths.resolve("/usr/bin/busybox").c_str(), X_OK) != 0 &&
+            ::access(paths.resolve("/bin/busybox").c_str(), X_OK) != 0) {
+            plan.notes.push_back(
+                "no busybox: the squash loader takes sh, kmod and mount with their libraries, "
+                "about 8 MB more while the capture kernel unpacks its initrd");
+        }
+    }
+    invocation.squash = plan.squash;
     invocation.verbose = request.verbose;
     plan.dracut_command = dracut_command(invocation);
     plan.destination = describe_destination(config, plan);

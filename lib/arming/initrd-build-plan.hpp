@@ -61,6 +61,14 @@ Result<CaptureNetwork> plan_capture_network(
 Result<std::string> read_module_index(const SystemPaths& paths, const std::string& kernel_version,
                                       const std::string& name);
 
+// Why the capture initrd for kernel_version cannot be packed with dracut's
+// squash module here, or nothing when it can: the module
+// (modules.d/99squash, Debian's dracut-squash), mksquashfs and unsquashfs
+// (squashfs-tools), and the kernel's squashfs, loop and overlay modules,
+// with zstd in its squashfs when its config says.
+std::optional<std::string> squash_unavailable_reason(const SystemPaths& paths,
+                                                     const std::string& kernel_version);
+
 struct InitrdBuildRequest {
     std::string kernel_version;
     std::string output;  // the image; dracut writes output + ".building" first
@@ -88,6 +96,10 @@ struct InitrdBuildPlan {
     std::string destination;
     // What was left out and why (verbose output): no failure notes, no /boot.
     std::vector<std::string> notes;
+    // Packed with dracut's squash module; when not, squash_missing says why
+    // (the builder warns: the capture needs more of the reservation).
+    bool squash = false;
+    std::string squash_missing;
 };
 
 // Everything from the configuration and the system under paths

@@ -254,16 +254,11 @@ Status write_recorded_inputs(const std::string& path, const std::string& kernel_
 
 Status record_initrd_inputs(const SystemPaths& paths, const std::string& image,
                             const std::string& kernel_release, const std::string& list_path) {
-    auto listed = measure_initrd(image, /*list_files=*/true);
+    auto listed = list_initrd_files(image);
     if (!listed) {
         return propagate(listed.error(), "cannot list the files of the capture initrd");
     }
-    if (!listed->note.empty()) {
-        // A listing with holes would leave inputs unwatched.
-        return make_error(EINVAL, "cannot list every file of {}: {}", image, listed->note);
-    }
-    return write_recorded_inputs(list_path, kernel_release,
-                                 host_files_of_image(paths, listed->file_names));
+    return write_recorded_inputs(list_path, kernel_release, host_files_of_image(paths, *listed));
 }
 
 Result<std::vector<std::string>> read_recorded_inputs(const std::string& path) {

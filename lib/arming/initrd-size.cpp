@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
 
@@ -12,6 +13,7 @@
 #include <memory>
 #include <optional>
 
+#include "process.hpp"
 #include "unique-fd.hpp"
 
 namespace crashcapture {
@@ -30,6 +32,7 @@ constexpr uint32_t kModeRegular = 0100000;
 constexpr std::string_view kTrailerName{"TRAILER!!!\0", 11};
 // The longest name worth keeping to compare with the trailer's.
 constexpr size_t kNameKept = 16;
+static_assert(kSquashImageName.size() + 1 <= kNameKept);
 // Decompression output per step: small, the data is counted, not kept.
 constexpr size_t kChunkBytes = 64 * 1024;
 // A "compressed" stream that unpacks to more than this is not an initrd
@@ -109,6 +112,9 @@ class CpioWalker {
                 }
                 case State::skip: {
                     const size_t n = static_cast<size_t>(std::min<uint64_t>(left_, length - i));
+                    if (keep_data_) {
+                        keep_data(data + i, n);
+                    }
                     i += n;
                     left_ -= n;
                     if (left_ == 0) {
@@ -166,13 +172,26 @@ class CpioWalker {
             if ((mode_ & kModeTypeMask) == kModeRegular) {
                 ++size_.files;
                 size_.unpacked_bytes += round_up_page(file_size_);
+                // name_ keeps kNameKept bytes when not listing: the name
+                // and its NUL fit.
+                if (std::string_view(name_.c_str()) == kSquashImageName) {
+                    size_.squashed = true;
+                }
                 if (list_files_) {
                     // The name ends with its NUL (namesize counts it).
                     size_.file_names.emplace_back(name_.c_str());
+                    keep_data_ =
+                        file_size_ > 0 && std::string_view(name_.c_str()) == kSquashImageName;
+                    if (keep_data_) {
+                        size_.squash_image.clear();
+                        size_.squash_image.reserve(file_size_);
+                    }
                 }
             }
         }
-        left_ = padding_to_4(kCpioHeaderBytes + name_size_) + file_size_ + padding_to_4(file_size_);
+        data_start_ = padding_to_4(kCpioHeaderBytes + name_size_);
+        skipped_ = 0;
+        left_ = data_start_ + file_size_ + padding_to_4(file_size_);
         state_ = State::skip;
         if (left_ == 0) {
             // Nothing to skip: the entry ends here.
@@ -185,9 +204,27 @@ class CpioWalker {
         }
     }
 
+    // Keeps the part of [data, data + n) of the entry being skipped that is
+    // its file data (after the name's padding, before the data's).
+    void keep_data(const unsigned char* data, size_t n) {
+        const uint64_t from = std::max(skipped_, data_start_);
+        const uint64_t to = std::min(skipped_ + n, data_start_ + file_size_);
+        if (from < to) {
+            size_.squash_image.append(reinterpret_cast<const char*>(data + (from - skipped_)),
+                                      static_cast<size_t>(to - from));
+        }
+        skipped_ += n;
+        if (skipped_ >= data_start_ + file_size_) {
+            keep_data_ = false;
+        }
+    }
+
     InitrdSize& size_;
     bool stop_after_trailer_;
     bool list_files_;
+    bool keep_data_ = false;
+    uint64_t data_start_ = 0;  // the entry's data, counted from the end of its header
+    uint64_t skipped_ = 0;
     State state_ = State::header;
     std::array<char, kCpioHeaderBytes> header_{};
     size_t filled_ = 0;
@@ -442,6 +479,84 @@ Result<InitrdSize> measure_initrd(const std::string& path, bool list_files) {
         return propagate(result.error(), path);
     }
     return result;
+}
+
+std::vector<std::string> squash_listing_files(std::string_view listing) {
+    std::vector<std::string> files;
+    while (!listing.empty()) {
+        const size_t end = std::min(listing.find('\n'), listing.size());
+        std::string_view line = listing.substr(0, end);
+        listing.remove_prefix(std::min(end + 1, listing.size()));
+        // "-rw-r--r-- root/root 1234 2026-12-07 00:07 /usr/bin/ssh": a
+        // regular file's mode starts with '-' (unsquashfs.c's
+        // modestr); five fields, then the path.
+        if (!line.starts_with('-')) {
+            continue;
+        }
+        for (int field = 0; field < 5 && !line.empty(); ++field) {
+            line.remove_prefix(std::min(line.find(' '), line.size()));
+            line.remove_prefix(std::min(line.find_first_not_of(' '), line.size()));
+        }
+        while (line.starts_with('/')) {
+            line.remove_prefix(1);
+        }
+        if (!line.empty()) {
+            files.emplace_back(line);
+        }
+    }
+    return files;
+}
+
+Result<std::vector<std::string>> list_initrd_files(const std::string& path) {
+    auto listed = measure_initrd(path, /*list_files=*/true);
+    if (!listed) {
+        return tl::unexpected(listed.error());
+    }
+    if (!listed->note.empty()) {
+        // A listing with holes would leave inputs unwatched and modules
+        // unchecked.
+        return make_error(EINVAL, "cannot list every file of {}: {}", path, listed->note);
+    }
+    std::vector<std::string> files = std::move(listed->file_names);
+    if (listed->squash_image.empty()) {
+        return files;
+    }
+    // unsquashfs reads a file: a private copy of the image in /tmp (the
+    // daemon's builder has a PrivateTmp of its own).
+    char copy_name[] = "/tmp/crashcapture-squash.XXXXXX";
+    UniqueFd copy(::mkostemp(copy_name, O_CLOEXEC));
+    if (!copy) {
+        return make_errno_error(errno, "cannot create a file in /tmp for {}'s squash image", path);
+    }
+    const std::string copy_path = copy_name;
+    std::string_view left = listed->squash_image;
+    while (!left.empty()) {
+        const ssize_t n = ::write(copy.get(), left.data(), left.size());
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            const int error = n < 0 ? errno : EIO;
+            ::unlink(copy_path.c_str());
+            return make_errno_error(error, "cannot copy {}'s squash image to {}", path, copy_path);
+        }
+        left.remove_prefix(static_cast<size_t>(n));
+    }
+    copy.reset();
+    // -llc: every file but directories, with its mode; -d "": paths
+    // from the image's root rather than under squashfs-root/.
+    auto listing = program_output({"unsquashfs", "-llc", "-d", "", copy_path});
+    ::unlink(copy_path.c_str());
+    if (!listing) {
+        return propagate(listing.error(),
+                         fmt::format("cannot list the squash image inside {} (unsquashfs, from "
+                                     "squashfs-tools)",
+                                     path));
+    }
+    for (auto& file : squash_listing_files(*listing)) {
+        files.push_back(std::move(file));
+    }
+    return files;
 }
 
 Result<InitrdSizeCache::Measured> InitrdSizeCache::measure(const std::string& path) {

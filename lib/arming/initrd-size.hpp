@@ -51,7 +51,21 @@ struct InitrdSize {
     // The names of the regular files, as the archive spells them ("usr/bin/ssh"),
     // in archive order; filled only when asked for (list_files).
     std::vector<std::string> file_names;
+    // The content of dracut's squash image (kSquashImageName), when the
+    // archive has one and list_files was asked for: the files inside it are
+    // listed from it (list_initrd_files()).
+    std::string squash_image;
+    // The archive has dracut's squash image at its top (kSquashImageName):
+    // the capture kernel mounts it rather than unpacking the files inside,
+    // and the reservation's working margin is the squashed one
+    // (capture_memory_need(), reservation.hpp).
+    bool squashed = false;
 };
+
+// Where dracut's squash module (99squash, dracut.sh: squash_img=
+// "$initdir/squash-root.img") puts the squashfs image that holds everything
+// but its small loader.
+inline constexpr std::string_view kSquashImageName = "squash-root.img";
 
 // Walks the initrd in memory. An error only for input that cannot be an
 // initrd at all (no segment can be recognised); a known segment that is
@@ -63,6 +77,15 @@ Result<InitrdSize> measure_initrd_data(std::string_view data, bool list_files = 
 
 // The same for a file (mapped, not read into memory).
 Result<InitrdSize> measure_initrd(const std::string& path, bool list_files = false);
+
+// Every regular file of the initrd, as the archive spells them
+// ("usr/bin/ssh"): the cpio's, and with a squash image the files inside it
+// too, listed by unsquashfs (squashfs-tools, which dracut's squash module
+// needs). An error when the image cannot be listed whole.
+Result<std::vector<std::string>> list_initrd_files(const std::string& path);
+// The regular files of `unsquashfs -llc -d ""`'s listing, without the
+// leading '/': what list_initrd_files() adds for a squash image.
+std::vector<std::string> squash_listing_files(std::string_view listing);
 
 // measure_initrd() of the last file asked for, kept while it is the same
 // file (path, device, inode, size and mtime unchanged): status queries and

@@ -265,6 +265,22 @@ namespace {
 // only ever loads dracut initrds, which is what it is set for.
 constexpr uint64_t kCaptureWorkingMarginBytes = 29 * kMiB;
 
+// The same for the initrd crashcapture-build-initrd makes by default since
+// issue 17: dracut's squash loader (busybox, loop, squashfs, overlay) and a
+// zstd squashfs image of the same files. The kernel keeps the image and
+// reads the files through the page cache; the loader is freed at its
+// switch_root. Swept the same way (6.1.0-57, 1 GiB, 2026-12-07):
+//   loader of busybox: 15.6 MiB archive, unpacked the same, so
+//   1 + 2 + 3 = 94.9 MiB; 104M ran out of memory unpacking it; 112M saved
+//   the dump, then ran out of memory as the capture ended (a capture that
+//   panics is not one to offer); 128M captured;
+//   loader of sh, kmod and mount (no busybox): 22.6 MiB, so 108.7 MiB;
+//   112M ran out of memory unpacking; 128M captured.
+// So the margin is in (17.1, 19.3] MiB: 19 MiB. Smaller than the unpacked
+// initrd's because the files the capture runs are counted once, as page
+// cache the kernel can reclaim, not as tmpfs plus the processes' pages.
+constexpr uint64_t kSquashedWorkingMarginBytes = 19 * kMiB;
+
 // The sweep's guest had 1 GiB; the saver's bitmaps grow with the memory it
 // dumps (up to one page filter window), so a larger machine adds the
 // difference.
@@ -347,20 +363,21 @@ uint64_t saver_memory_bytes(uint64_t memory_total_bytes) {
                           batches + kCompressorBytes + kSaverProcessBytes);
 }
 
-uint64_t capture_working_margin_bytes() {
-    return kCaptureWorkingMarginBytes;
+uint64_t capture_working_margin_bytes(bool squashed_initrd) {
+    return squashed_initrd ? kSquashedWorkingMarginBytes : kCaptureWorkingMarginBytes;
 }
 
 CaptureMemoryNeed capture_memory_need(uint64_t kernel_image_bytes, uint64_t initrd_bytes,
-                                      uint64_t initrd_unpacked_bytes, uint64_t memory_total_bytes) {
+                                      uint64_t initrd_unpacked_bytes, uint64_t memory_total_bytes,
+                                      bool squashed_initrd) {
     CaptureMemoryNeed need;
     need.kernel_bytes = kernel_image_bytes;
     need.initrd_bytes = initrd_bytes;
     need.initrd_unpacked_bytes = initrd_unpacked_bytes;
     const uint64_t saver_now = saver_memory_bytes(memory_total_bytes);
     const uint64_t saver_measured = saver_memory_bytes(kCalibrationMemoryBytes);
-    need.margin_bytes =
-        kCaptureWorkingMarginBytes + (saver_now > saver_measured ? saver_now - saver_measured : 0);
+    need.margin_bytes = capture_working_margin_bytes(squashed_initrd) +
+                        (saver_now > saver_measured ? saver_now - saver_measured : 0);
     uint64_t needed = kernel_image_bytes;
     needed = saturating_add(needed, initrd_bytes);
     needed = saturating_add(needed, initrd_unpacked_bytes);

@@ -105,8 +105,11 @@ struct CaptureMemoryNeed {
 // a caller that only knows the file size passes that, and the result is too
 // small by the kernel's expansion (about 56 MiB for Debian's): use the load
 // size. memory_total_bytes is the machine's (the saver's bitmaps grow with it).
+// squashed_initrd: the initrd is dracut's squash loader and image
+// (InitrdSize::squashed), whose working margin is measured apart.
 CaptureMemoryNeed capture_memory_need(uint64_t kernel_image_bytes, uint64_t initrd_bytes,
-                                      uint64_t initrd_unpacked_bytes, uint64_t memory_total_bytes);
+                                      uint64_t initrd_unpacked_bytes, uint64_t memory_total_bytes,
+                                      bool squashed_initrd = false);
 
 // What each capture-kernel CPU past the first costs in the reservation:
 // the kernel's per-CPU memory (measured, reservation.cpp) plus the saver's
@@ -119,7 +122,7 @@ uint64_t capture_cpu_cost_bytes();
 CaptureMemoryNeed with_capture_cpus(CaptureMemoryNeed need, uint64_t extra_cpu_bytes);
 
 // The measured working margin alone (kCaptureWorkingMarginBytes).
-uint64_t capture_working_margin_bytes();
+uint64_t capture_working_margin_bytes(bool squashed_initrd = false);
 
 // capture_memory_need(...).recommended_bytes: the crashkernel= size to
 // recommend (crashcapturectl estimate, EstimateReservation).

@@ -127,6 +127,23 @@ e2e_disk_extract() {
 # built crashcapture-kexec-load, if any) goes into the first kernel's part
 # only, and so does MODULE (crashtest.ko, for e2e.crash= types), in images of
 # their own.
+# e2e_initrd_file IMAGE PATH: one file of a dracut image on stdout, from
+# inside its squash-root.img when dracut's squash module packed it (the
+# builder's default; lsinitrd -f reads only the cpio around it), else from
+# the cpio.
+e2e_initrd_file() {
+    local image=$1 path=${2#/} squashfs status=0
+    squashfs=$(mktemp)
+    if cpio --extract --quiet --to-stdout squash-root.img < "$image" > "$squashfs" 2> /dev/null &&
+        [ -s "$squashfs" ]; then
+        unsquashfs -cat "$squashfs" "$path" 2> /dev/null || status=$?
+    else
+        lsinitrd -f "$path" "$image" 2> /dev/null || status=$?
+    fi
+    rm -f "$squashfs"
+    return "$status"
+}
+
 e2e_initramfs() {
     local kver=$1 saver=${2:-} loader=${3:-$DEFAULT_LOADER} module=${4:-} dir
     if [ -n "$saver" ] && [ -x "$saver" ]; then

@@ -363,9 +363,10 @@ fi
 
 # ---- the base image, cached ----
 # The package's dependencies without versions, so that the per-run install
-# needs no network. Alternatives (the D-Bus system bus, a virtual package)
+# needs no network. Of alternatives, the first, as apt picks it (busybox |
+# busybox-static: busybox); the D-Bus system bus's are virtual packages and
 # are left out: dbus is in the base list.
-depends=$(dpkg-deb -f "$DEB" Depends | tr ',' '\n' | sed -E '/\|/d; s/\(.*\)//; s/ //g' |
+depends=$(dpkg-deb -f "$DEB" Depends | tr ',' '\n' | sed -E '/dbus-system-bus/d; s/\|.*//; s/\(.*\)//; s/ //g' |
     sed '/^$/d' | sort | tr '\n' ',')
 # openssh-client and iproute2: what Target=ssh needs (the package suggests them).
 base_packages="systemd-sysv,udev,kmod,dbus,e2fsprogs,util-linux,procps,zstd,openssh-client,iproute2,${depends%,}"
@@ -1105,7 +1106,7 @@ dump_id=$(sed -nE 's/.*E2E: DONE .* dump=(.*)$/\1/p' "$OUT/serial.log" | tail -1
 dump_dir=$OUT/crash/$dump_id
 # What the capture read (capture.env in the last capture initrd the guest
 # copied out), for the checks of the builder's plan below.
-lsinitrd -f etc/crashcapture/capture.env "$results/capture-initrd.img" > "$OUT/capture.env" 2> /dev/null || true
+e2e_initrd_file "$results/capture-initrd.img" etc/crashcapture/capture.env > "$OUT/capture.env" || true
 # capture.env's CRASHCAPTURE_NET_LINKS on one line, ';' between the links.
 capture_env_links() {
     sed -n '/^CRASHCAPTURE_NET_LINKS=/,/'"'"'$/p' "$OUT/capture.env" | tr '\n' ';'
@@ -1176,7 +1177,7 @@ if [ "$LVM_LAYOUT" = 1 ]; then
     if lsinitrd "$results/capture-initrd.img" > "$OUT/capture-initrd-list.txt" 2> /dev/null &&
         grep -q '/dm-mod\.ko' "$OUT/capture-initrd-list.txt" &&
         grep -qE 'sbin/lvm$' "$OUT/capture-initrd-list.txt" &&
-        lsinitrd -f etc/cmdline.d/01-default.conf "$results/capture-initrd.img" 2> /dev/null |
+        e2e_initrd_file "$results/capture-initrd.img" etc/cmdline.d/01-default.conf |
         grep -q 'rd.lvm.lv=vg0/root'; then
         pass "the capture initrd holds dm-mod, lvm and rd.lvm.lv=vg0/root"
     else
@@ -1793,13 +1794,18 @@ fi
 
 # ---- measurements ----
 initrd_bytes=$(stat -c %s "$results/capture-initrd.img" 2> /dev/null || echo 0)
-unpacked_bytes=0
+# What the capture kernel's tmpfs holds once it unpacked the cpio (with
+# dracut's squash module: the loader and squash-root.img), and what the
+# squash image holds, read from it page by page as the capture runs.
+unpacked_bytes=0 squashed_bytes=0
 if [ "$initrd_bytes" -gt 0 ]; then
-    unpacked_bytes=$(lsinitrd "$results/capture-initrd.img" 2> /dev/null | awk '$1 ~ /^-/ {s += $5} END {print s + 0}')
+    lsinitrd "$results/capture-initrd.img" > "$OUT/capture-initrd-list.txt" 2> /dev/null || true
+    unpacked_bytes=$(awk '/^Squashed content/ {squash = 1} !squash && $1 ~ /^-/ {s += $5} END {print s + 0}' "$OUT/capture-initrd-list.txt")
+    squashed_bytes=$(awk '/^Squashed content/ {squash = 1; next} squash && $1 ~ /^-/ {s += $3} END {print s + 0}' "$OUT/capture-initrd-list.txt")
 fi
 {
     echo "kernel=$KVER mem=${MEM}M crashkernel=$CRASH"
-    echo "capture_initrd_bytes=$initrd_bytes capture_initrd_unpacked_bytes=$unpacked_bytes"
+    echo "capture_initrd_bytes=$initrd_bytes capture_initrd_unpacked_bytes=$unpacked_bytes capture_initrd_squashed_file_bytes=$squashed_bytes"
     echo "boot_to_loaded_s=$(ts 'E2E: LOADED')"
     # uefi: QEMU's start to the kernel's first line: the firmware, shim and
     # GRUB (the setup boot's, then the armed boot's).

@@ -173,6 +173,9 @@ fi
     fail "no /usr/lib/crashcapture/dracut.conf"
 dracut_version=$(in_root dpkg-query -W -f='${Version}' dracut-core 2>&1) && [ -x "$root/usr/bin/dracut" ] &&
     pass "dracut-core $dracut_version came with the package" || fail "dracut is not installed with the package ($dracut_version)"
+[ -f "$root/usr/lib/dracut/modules.d/99squash/module-setup.sh" ] && [ -x "$root/usr/bin/mksquashfs" ] &&
+    pass "dracut's squash module and mksquashfs came with the package" ||
+    fail "no dracut squash module or mksquashfs: the capture initrd would be unpacked whole into the reservation"
 for program in /usr/bin/crashcapturectl /usr/sbin/crashcapture-save $builder; do
     version=$(in_root "$program" --version 2>&1) && pass "$program --version: $version" ||
         fail "$program --version: $version"

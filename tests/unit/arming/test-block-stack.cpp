@@ -310,6 +310,26 @@ TEST(DracutCommand, ASeparateBootIsAddedOnceBesideRootAndTarget) {
     EXPECT_THAT(command, Contains("/dev/vda1"));
 }
 
+TEST(DracutCommand, SquashAddsDracutsSquashModuleWithZstd) {
+    DracutInvocation invocation;
+    invocation.kernel_version = "6.1.0-28-amd64";
+    invocation.output = "out";
+    invocation.root_device = "/dev/vda1";
+    invocation.stack = lvm_stack();
+    const auto plain = dracut_command(invocation);
+    EXPECT_THAT(plain, Contains(std::string(kCaptureDracutModules) + " dm lvm dracut-systemd"));
+    EXPECT_THAT(plain, ::testing::Not(Contains("--squash-compressor")));
+    invocation.squash = true;
+    const auto squashed = dracut_command(invocation);
+    EXPECT_THAT(squashed,
+                Contains(std::string(kCaptureDracutModules) + " dm lvm dracut-systemd squash"));
+    const auto option = std::find(squashed.begin(), squashed.end(), "--squash-compressor");
+    ASSERT_NE(option, squashed.end());
+    EXPECT_EQ(option[1], "zstd");
+    // The output and the release stay the last two words.
+    EXPECT_EQ(squashed.end()[-2], "out");
+}
+
 TEST(FilesystemModule, FoundByItsFsAliasElseItsOwnName) {
     // As Debian 12's 6.1 modules.alias has them.
     constexpr std::string_view kAliases =

@@ -245,3 +245,46 @@ TEST_F(InstallerLayout, SshTargetWithoutTheCapturesKeySaysToPropagate) {
     EXPECT_THAT(planned.error().message, HasSubstr("crashcapturectl propagate"));
     EXPECT_THAT(network_.calls, Not(Contains("route get 10.0.2.2")));
 }
+
+TEST_F(InstallerLayout, SquashedWhenDracutSquashfsToolsAndTheKernelAllowIt) {
+    const std::string modules = "/lib/modules/" + std::string(kKernel);
+    const auto why = [&] { return squash_unavailable_reason(paths_, kKernel).value_or("none"); };
+    EXPECT_THAT(why(), HasSubstr("dracut-squash"));
+    auto planned = plan("/var/crash");
+    ASSERT_TRUE(planned) << planned.error().message;
+    EXPECT_FALSE(planned->squash);
+    EXPECT_THAT(planned->squash_missing, HasSubstr("squash module is not installed"));
+    EXPECT_THAT(after(*planned, "--modules"), Not(Contains(HasSubstr("squash"))));
+
+    write("/usr/lib/dracut/modules.d/99squash/module-setup.sh", "#!/bin/bash\n");
+    EXPECT_THAT(why(), HasSubstr("mksquashfs is not installed (squashfs-tools)"));
+    write("/usr/bin/mksquashfs", "");
+    write("/usr/bin/unsquashfs", "");
+    // Debian 6.1: squashfs and overlay as modules, loop too; 6.12
+    // compresses them (.ko.xz). One missing is named.
+    write(modules + "/modules.dep",
+          "kernel/fs/squashfs/squashfs.ko:\nkernel/drivers/block/loop.ko:\n");
+    EXPECT_EQ(why(), "kernel 6.1.0-28-amd64 has no overlay module");
+    write(modules + "/modules.builtin", "kernel/fs/overlayfs/overlay.ko.xz\n");
+    EXPECT_EQ(why(), "none");
+    // A kernel config that lacks zstd in squashfs is believed; no config
+    // file at all is not a reason.
+    write("/boot/config-" + std::string(kKernel),
+          "CONFIG_SQUASHFS=m\n# CONFIG_SQUASHFS_ZSTD is not set\n");
+    EXPECT_THAT(why(), HasSubstr("CONFIG_SQUASHFS_ZSTD"));
+    write("/boot/config-" + std::string(kKernel), "CONFIG_SQUASHFS=m\nCONFIG_SQUASHFS_ZSTD=y\n");
+    planned = plan("/var/crash");
+    ASSERT_TRUE(planned) << planned.error().message;
+    EXPECT_TRUE(planned->squash);
+    EXPECT_EQ(planned->squash_missing, "");
+    EXPECT_THAT(after(*planned, "--modules"), Contains(HasSubstr(" squash")));
+    EXPECT_THAT(after(*planned, "--squash-compressor"), ::testing::ElementsAre("zstd"));
+    // dracut's loader is busybox when there is one, else sh, kmod and
+    // mount with their libraries: the plan says what that costs.
+    EXPECT_THAT(planned->notes, Contains(HasSubstr("no busybox")));
+    write("/usr/bin/busybox", "");
+    fs::permissions(root_ + "/usr/bin/busybox", fs::perms::owner_exec, fs::perm_options::add);
+    planned = plan("/var/crash");
+    ASSERT_TRUE(planned) << planned.error().message;
+    EXPECT_THAT(planned->notes, Not(Contains(HasSubstr("busybox"))));
+}

@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
+#include <iterator>
 
 #include "initrd-image.hpp"
 #include "synthetic-vmcore.hpp"
@@ -113,6 +115,84 @@ TEST(InitrdSize, ListsRegularFilesOfEverySegmentWhenAsked) {
     ASSERT_TRUE(counted);
     EXPECT_TRUE(counted->file_names.empty());
     EXPECT_EQ(counted->unpacked_bytes, listed->unpacked_bytes);
+}
+
+TEST(InitrdSize, KeepsTheSquashImageOnlyWhenListing) {
+    // Across zstd's output chunks, between two other files; a file of the
+    // same name elsewhere is not it.
+    const std::string image = noise(200'003);
+    const std::string data = zstd(cpio_archive({{"init", kRegular, "#!/bin/sh"},
+                                                {"squash-root.img", kRegular, image},
+                                                {"usr/squash-root.img", kRegular, "no"},
+                                                {"usr/bin/mount", kRegular, noise(5000)}}));
+    const auto listed = measure_initrd_data(data, /*list_files=*/true);
+    ASSERT_TRUE(listed) << listed.error().message;
+    EXPECT_EQ(listed->squash_image.size(), image.size());
+    EXPECT_TRUE(listed->squash_image == image);
+    EXPECT_EQ(listed->files, 4u);
+    EXPECT_TRUE(listed->squashed);
+    const auto counted = measure_initrd_data(data);
+    ASSERT_TRUE(counted);
+    EXPECT_TRUE(counted->squash_image.empty());
+    // Seen without listing too: the daemon's fit check uses it.
+    EXPECT_TRUE(counted->squashed);
+    // Not at the top, or a longer name: not dracut's image.
+    for (const char* name : {"usr/squash-root.img", "squash-root.img.old"}) {
+        const auto other = measure_initrd_data(cpio_archive({{name, kRegular, "x"}}));
+        ASSERT_TRUE(other);
+        EXPECT_FALSE(other->squashed) << name;
+    }
+}
+
+TEST(InitrdSize, SquashListingKeepsRegularFilesOnly) {
+    // unsquashfs -llc -d "" (squashfs-tools 4.5.1), as in a dracut image.
+    constexpr std::string_view kListing =
+        "lrwxrwxrwx root/root                 7 2026-12-07 00:07 /bin -> usr/bin\n"
+        "drwxr-xr-x root/root                 3 2026-12-07 00:07 /dev\n"
+        "-rw-r--r-- root/root               139 2026-12-07 00:07 /etc/ld.so.cache\n"
+        "-rwxr-xr-x root/root           1265648 2026-12-07 00:07 /usr/bin/bash\n"
+        "-rw-r--r-- root/root                 0 2026-12-07 00:07 /usr/lib/a file\n"
+        "crw-r--r-- root/root             5,  1 2026-12-07 00:07 /dev/console\n";
+    EXPECT_THAT(squash_listing_files(kListing),
+                ElementsAre("etc/ld.so.cache", "usr/bin/bash", "usr/lib/a file"));
+    EXPECT_TRUE(squash_listing_files("").empty());
+}
+
+TEST(InitrdSize, ListsTheFilesInsideARealSquashImage) {
+    if (std::system("command -v mksquashfs >/dev/null && command -v unsquashfs >/dev/null") != 0) {
+        GTEST_SKIP() << "no mksquashfs/unsquashfs (squashfs-tools)";
+    }
+    TempDir dir;
+    const std::string tree = dir.file("tree");
+    ASSERT_EQ(std::system(("mkdir -p " + tree + "/usr/bin " + tree + "/etc && echo x > " + tree +
+                           "/usr/bin/ssh && echo y > " + tree + "/etc/passwd && ln -s usr/bin " +
+                           tree + "/bin")
+                              .c_str()),
+              0);
+    const std::string squashfs = dir.file("root.sqsh");
+    ASSERT_EQ(std::system(("mksquashfs " + tree + " " + squashfs +
+                           " -comp zstd -no-progress -quiet >/dev/null")
+                              .c_str()),
+              0);
+    std::ifstream in(squashfs, std::ios::binary);
+    const std::string image((std::istreambuf_iterator<char>(in)), {});
+    const std::string initrd = dir.file("initrd.img");
+    std::ofstream(initrd, std::ios::binary)
+        << cpio_archive({{"init", kRegular, "#!/bin/sh"}, {"squash-root.img", kRegular, image}});
+    const auto files = list_initrd_files(initrd);
+    ASSERT_TRUE(files) << files.error().message;
+    EXPECT_THAT(*files, ElementsAre("init", "squash-root.img", "etc/passwd", "usr/bin/ssh"));
+
+    // A damaged image is an error, not a short list.
+    std::ofstream(initrd, std::ios::binary)
+        << cpio_archive({{"init", kRegular, "#!/bin/sh"},
+                         {"squash-root.img", kRegular, image.substr(0, 96) + noise(900)}});
+    EXPECT_FALSE(list_initrd_files(initrd));
+    // No squash image: the cpio's files, no unsquashfs run.
+    std::ofstream(initrd, std::ios::binary) << zstd(cpio_archive(kFiles));
+    const auto plain = list_initrd_files(initrd);
+    ASSERT_TRUE(plain) << plain.error().message;
+    EXPECT_THAT(*plain, ElementsAre("usr/one", "usr/page", "usr/more"));
 }
 
 TEST(InitrdSize, SeveralArchivesInOneStreamAndSeveralStreams) {

@@ -347,6 +347,37 @@ TEST(Estimate, TheDracutSweepFailuresAreCaughtAndItsSmallestWorkingSizeFits) {
     EXPECT_EQ(check_reservation_fit(144 * kMiB, need4), "");
 }
 
+// The squashed sweep (kSquashedWorkingMarginBytes): the same guest, the
+// initrd with dracut's squash loader (busybox) and image; and without
+// busybox, whose loader is sh, kmod and mount.
+constexpr uint64_t kSquashedInitrd = 16'399'360;
+constexpr uint64_t kSquashedUnpacked = 16'400'384;  // lsinitrd's 16'390'229 in whole pages
+constexpr uint64_t kSquashedNoBusyboxInitrd = 23'664'128;
+constexpr uint64_t kSquashedNoBusyboxUnpacked = 23'666'688;
+
+TEST(Estimate, TheSquashedSweepFailuresAreCaughtAndItsSmallestWorkingSizeFits) {
+    const auto need =
+        capture_memory_need(kInitSize61, kSquashedInitrd, kSquashedUnpacked, kGiB, true);
+    EXPECT_EQ(need.margin_bytes, capture_working_margin_bytes(true));
+    EXPECT_LT(capture_working_margin_bytes(true), capture_working_margin_bytes(false));
+    // 104M ran out of memory unpacking; 112M saved, then ran out of memory
+    // as the capture ended; 128M captured.
+    for (const uint64_t failed : {104 * kMiB, 112 * kMiB}) {
+        EXPECT_THAT(check_reservation_fit(failed, need), HasSubstr("needs about 128M")) << failed;
+    }
+    EXPECT_EQ(check_reservation_fit(128 * kMiB, need), "");
+    EXPECT_EQ(need.recommended_bytes, 128 * kMiB);
+    const auto no_busybox = capture_memory_need(kInitSize61, kSquashedNoBusyboxInitrd,
+                                                kSquashedNoBusyboxUnpacked, kGiB, true);
+    EXPECT_FALSE(check_reservation_fit(112 * kMiB, no_busybox).empty());
+    EXPECT_EQ(check_reservation_fit(128 * kMiB, no_busybox), "");
+    // The same files unpacked whole would be asked 16M more.
+    EXPECT_EQ(
+        capture_memory_need(kInitSize61, kDracutInitrd, kDracutUnpacked, kGiB).recommended_bytes -
+            need.recommended_bytes,
+        16 * kMiB);
+}
+
 TEST(Estimate, TheBusyboxSweepFailuresAreCaught) {
     // Its user space needs less than a dracut one: the margin errs large
     // there (a warning at 104M and 88M, which captured), never small.
