@@ -279,7 +279,13 @@ constexpr uint64_t kCaptureWorkingMarginBytes = 29 * kMiB;
 // So the margin is in (17.1, 19.3] MiB: 19 MiB. Smaller than the unpacked
 // initrd's because the files the capture runs are counted once, as page
 // cache the kernel can reclaim, not as tmpfs plus the processes' pages.
+// Swept on x86_64 only: elsewhere (arm64) a squashed initrd keeps the
+// unpacked one's margin, which errs large, until it is swept there too.
+#if defined(__x86_64__)
 constexpr uint64_t kSquashedWorkingMarginBytes = 19 * kMiB;
+#else
+constexpr uint64_t kSquashedWorkingMarginBytes = kCaptureWorkingMarginBytes;
+#endif
 
 // The sweep's guest had 1 GiB; the saver's bitmaps grow with the memory it
 // dumps (up to one page filter window), so a larger machine adds the

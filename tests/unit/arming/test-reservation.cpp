@@ -359,6 +359,9 @@ TEST(Estimate, TheSquashedSweepFailuresAreCaughtAndItsSmallestWorkingSizeFits) {
     const auto need =
         capture_memory_need(kInitSize61, kSquashedInitrd, kSquashedUnpacked, kGiB, true);
     EXPECT_EQ(need.margin_bytes, capture_working_margin_bytes(true));
+#if !defined(__x86_64__)
+    GTEST_SKIP() << "the squashed margin is swept on x86_64 only; here it is the cpio's";
+#endif
     EXPECT_LT(capture_working_margin_bytes(true), capture_working_margin_bytes(false));
     // 104M ran out of memory unpacking; 112M saved, then ran out of memory
     // as the capture ended; 128M captured.
