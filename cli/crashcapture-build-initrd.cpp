@@ -66,26 +66,24 @@ void make_target_directory(const std::string& path) {
 
 // What the image must hold for the block stack, checked in the image itself:
 // a capture initrd without them waits for its device and reboots, and the
-// crash is lost.
-void check_image(const SystemPaths& paths, const std::string& image,
-                 const std::string& kernel_version, const BlockStack& stack) {
-    const auto files = list_initrd_files(image);
-    const auto sized = measure_initrd(image);
-    if (!files || !sized) {
+// crash is lost. Returns the listing (list_initrd()), which the recorded
+// inputs are made from.
+InitrdSize check_image(const SystemPaths& paths, const std::string& image,
+                       const std::string& kernel_version, const BlockStack& stack) {
+    auto listed = list_initrd(image);
+    if (!listed) {
         ::unlink(image.c_str());
-        fail(fmt::format("cannot list the built initrd: {}",
-                         (files ? sized.error() : files.error()).message));
+        fail(fmt::format("cannot list the built initrd: {}", listed.error().message));
     }
-    const bool squashed = std::find(files->begin(), files->end(), kSquashImageName) != files->end();
     // dracut.conf asks for zstd; without the zstd program dracut falls back
     // to gzip -9 quietly, which is bigger and slower to unpack in the
     // capture kernel (issue 17). Still a working initrd: a warning, not a
     // refusal. A squashed image is compressed inside (mksquashfs -comp
     // zstd, built in): dracut leaves the cpio around it as it is.
-    if (!squashed && std::find(sized->segments.begin(), sized->segments.end(), "zstd") ==
-                         sized->segments.end()) {
+    if (!listed->squashed && std::find(listed->segments.begin(), listed->segments.end(), "zstd") ==
+                                 listed->segments.end()) {
         std::string segments;
-        for (const auto& segment : sized->segments) {
+        for (const auto& segment : listed->segments) {
             segments += (segments.empty() ? "" : ", ") + segment;
         }
         std::cerr << fmt::format(
@@ -103,7 +101,7 @@ void check_image(const SystemPaths& paths, const std::string& image,
             rest.remove_prefix(std::min(end + 1, rest.size()));
         }
     }
-    const auto missing = missing_from_image(stack, *files, builtin);
+    const auto missing = missing_from_image(stack, listed->file_names, builtin);
     if (!missing.empty()) {
         std::string list;
         for (const auto& item : missing) {
@@ -115,6 +113,7 @@ void check_image(const SystemPaths& paths, const std::string& image,
                         "target need ({}); not arming a capture that cannot reach them",
                         list));
     }
+    return std::move(*listed);
 }
 
 }  // namespace
@@ -256,10 +255,10 @@ int main(int argc, char** argv) {
                         "--verbose --kernel-version {} --output FILE to see why",
                         status, kernel_version));
     }
-    check_image(paths, temporary_output, kernel_version, plan.stack);
+    const InitrdSize listed = check_image(paths, temporary_output, kernel_version, plan.stack);
     if (!record_inputs.empty()) {
         if (auto recorded =
-                record_initrd_inputs(paths, temporary_output, kernel_version, record_inputs);
+                record_initrd_inputs(paths, listed.file_names, kernel_version, record_inputs);
             !recorded) {
             ::unlink(temporary_output.c_str());
             fail(recorded.error().message);

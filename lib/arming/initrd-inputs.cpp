@@ -252,13 +252,10 @@ Status write_recorded_inputs(const std::string& path, const std::string& kernel_
     return write_file_atomically(fd->get(), name, json.dump(1) + "\n", 0644);
 }
 
-Status record_initrd_inputs(const SystemPaths& paths, const std::string& image,
+Status record_initrd_inputs(const SystemPaths& paths, const std::vector<std::string>& image_files,
                             const std::string& kernel_release, const std::string& list_path) {
-    auto listed = list_initrd_files(image);
-    if (!listed) {
-        return propagate(listed.error(), "cannot list the files of the capture initrd");
-    }
-    return write_recorded_inputs(list_path, kernel_release, host_files_of_image(paths, *listed));
+    return write_recorded_inputs(list_path, kernel_release,
+                                 host_files_of_image(paths, image_files));
 }
 
 Result<std::vector<std::string>> read_recorded_inputs(const std::string& path) {

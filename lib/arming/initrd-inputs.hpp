@@ -73,9 +73,10 @@ std::vector<std::string> host_files_of_image(const SystemPaths& paths,
 // "files": […]}), written through a temporary file and rename.
 Status write_recorded_inputs(const std::string& path, const std::string& kernel_release,
                              const std::vector<std::string>& files);
-// What crashcapture-build-initrd does once dracut wrote `image`: lists its
-// files, maps them to host files and writes the list to list_path.
-Status record_initrd_inputs(const SystemPaths& paths, const std::string& image,
+// What crashcapture-build-initrd does once dracut wrote the image and it
+// listed image_files (list_initrd()): maps them to host files and writes
+// the list to list_path.
+Status record_initrd_inputs(const SystemPaths& paths, const std::vector<std::string>& image_files,
                             const std::string& kernel_release, const std::string& list_path);
 
 // An empty list when the file does not exist (an initrd built before this

@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 
+#include "file-util.hpp"
 #include "process.hpp"
 #include "unique-fd.hpp"
 
@@ -174,14 +175,12 @@ class CpioWalker {
                 size_.unpacked_bytes += round_up_page(file_size_);
                 // name_ keeps kNameKept bytes when not listing: the name
                 // and its NUL fit.
-                if (std::string_view(name_.c_str()) == kSquashImageName) {
-                    size_.squashed = true;
-                }
+                const bool squash_image = std::string_view(name_.c_str()) == kSquashImageName;
+                size_.squashed = size_.squashed || squash_image;
                 if (list_files_) {
                     // The name ends with its NUL (namesize counts it).
                     size_.file_names.emplace_back(name_.c_str());
-                    keep_data_ =
-                        file_size_ > 0 && std::string_view(name_.c_str()) == kSquashImageName;
+                    keep_data_ = squash_image && file_size_ > 0;
                     if (keep_data_) {
                         size_.squash_image.clear();
                         size_.squash_image.reserve(file_size_);
@@ -507,19 +506,18 @@ std::vector<std::string> squash_listing_files(std::string_view listing) {
     return files;
 }
 
-Result<std::vector<std::string>> list_initrd_files(const std::string& path) {
+Result<InitrdSize> list_initrd(const std::string& path) {
     auto listed = measure_initrd(path, /*list_files=*/true);
     if (!listed) {
-        return tl::unexpected(listed.error());
+        return listed;
     }
     if (!listed->note.empty()) {
         // A listing with holes would leave inputs unwatched and modules
         // unchecked.
         return make_error(EINVAL, "cannot list every file of {}: {}", path, listed->note);
     }
-    std::vector<std::string> files = std::move(listed->file_names);
     if (listed->squash_image.empty()) {
-        return files;
+        return listed;
     }
     // unsquashfs reads a file: a private copy of the image in /tmp (the
     // daemon's builder has a PrivateTmp of its own).
@@ -529,20 +527,13 @@ Result<std::vector<std::string>> list_initrd_files(const std::string& path) {
         return make_errno_error(errno, "cannot create a file in /tmp for {}'s squash image", path);
     }
     const std::string copy_path = copy_name;
-    std::string_view left = listed->squash_image;
-    while (!left.empty()) {
-        const ssize_t n = ::write(copy.get(), left.data(), left.size());
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            const int error = n < 0 ? errno : EIO;
-            ::unlink(copy_path.c_str());
-            return make_errno_error(error, "cannot copy {}'s squash image to {}", path, copy_path);
-        }
-        left.remove_prefix(static_cast<size_t>(n));
-    }
+    const Status written = write_all(copy.get(), listed->squash_image, copy_path);
     copy.reset();
+    std::string().swap(listed->squash_image);
+    if (!written) {
+        ::unlink(copy_path.c_str());
+        return propagate(written.error(), fmt::format("cannot copy {}'s squash image", path));
+    }
     // -llc: every file but directories, with its mode; -d "": paths
     // from the image's root rather than under squashfs-root/.
     auto listing = program_output({"unsquashfs", "-llc", "-d", "", copy_path});
@@ -554,9 +545,9 @@ Result<std::vector<std::string>> list_initrd_files(const std::string& path) {
                                      path));
     }
     for (auto& file : squash_listing_files(*listing)) {
-        files.push_back(std::move(file));
+        listed->file_names.push_back(std::move(file));
     }
-    return files;
+    return listed;
 }
 
 Result<InitrdSizeCache::Measured> InitrdSizeCache::measure(const std::string& path) {

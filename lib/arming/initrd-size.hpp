@@ -53,7 +53,7 @@ struct InitrdSize {
     std::vector<std::string> file_names;
     // The content of dracut's squash image (kSquashImageName), when the
     // archive has one and list_files was asked for: the files inside it are
-    // listed from it (list_initrd_files()).
+    // listed from it (list_initrd()).
     std::string squash_image;
     // The archive has dracut's squash image at its top (kSquashImageName):
     // the capture kernel mounts it rather than unpacking the files inside,
@@ -78,13 +78,14 @@ Result<InitrdSize> measure_initrd_data(std::string_view data, bool list_files = 
 // The same for a file (mapped, not read into memory).
 Result<InitrdSize> measure_initrd(const std::string& path, bool list_files = false);
 
-// Every regular file of the initrd, as the archive spells them
-// ("usr/bin/ssh"): the cpio's, and with a squash image the files inside it
-// too, listed by unsquashfs (squashfs-tools, which dracut's squash module
-// needs). An error when the image cannot be listed whole.
-Result<std::vector<std::string>> list_initrd_files(const std::string& path);
+// measure_initrd(path, list_files) whose file_names are every regular file
+// of the initrd, as the archive spells them ("usr/bin/ssh"): the cpio's,
+// and with a squash image the files inside it too, listed by unsquashfs
+// (squashfs-tools, which dracut's squash module needs); squash_image is
+// released once listed. An error when the image cannot be listed whole.
+Result<InitrdSize> list_initrd(const std::string& path);
 // The regular files of `unsquashfs -llc -d ""`'s listing, without the
-// leading '/': what list_initrd_files() adds for a squash image.
+// leading '/': what list_initrd() adds for a squash image.
 std::vector<std::string> squash_listing_files(std::string_view listing);
 
 // measure_initrd() of the last file asked for, kept while it is the same

@@ -16,6 +16,20 @@ Status fsync_directory(int directory_fd, const std::string& name_for_errors) {
     return {};
 }
 
+Status write_all(int fd, std::string_view contents, const std::string& name_for_errors) {
+    while (!contents.empty()) {
+        const ssize_t n = ::write(fd, contents.data(), contents.size());
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return make_errno_error(errno, "cannot write {}", name_for_errors);
+        }
+        contents.remove_prefix(static_cast<size_t>(n));
+    }
+    return {};
+}
+
 Status write_file_atomically(int directory_fd, const std::string& name, std::string_view contents,
                              mode_t mode) {
     const std::string temporary = name + ".tmp";
@@ -26,18 +40,9 @@ Status write_file_atomically(int directory_fd, const std::string& name, std::str
     }
     // The umask must not widen or narrow what we chose.
     (void)::fchmod(fd.get(), mode);
-    size_t done = 0;
-    while (done < contents.size()) {
-        const ssize_t n = ::write(fd.get(), contents.data() + done, contents.size() - done);
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            const int saved = errno;
-            ::unlinkat(directory_fd, temporary.c_str(), 0);
-            return make_errno_error(saved, "cannot write {}", temporary);
-        }
-        done += static_cast<size_t>(n);
+    if (auto written = write_all(fd.get(), contents, temporary); !written) {
+        ::unlinkat(directory_fd, temporary.c_str(), 0);
+        return written;
     }
     if (::fsync(fd.get()) < 0) {
         const int saved = errno;

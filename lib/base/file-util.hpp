@@ -18,6 +18,10 @@ Status write_file_atomically(int directory_fd, const std::string& name, std::str
 
 Status fsync_directory(int directory_fd, const std::string& name_for_errors);
 
+// All of contents to fd (EINTR retried, short writes continued); the error
+// keeps errno and names name_for_errors ("cannot write NAME").
+Status write_all(int fd, std::string_view contents, const std::string& name_for_errors);
+
 Result<UniqueFd> open_directory(const std::string& path);
 
 // Everything from fd's offset to its end (EINTR retried); EFBIG when it is

@@ -179,20 +179,24 @@ TEST(InitrdSize, ListsTheFilesInsideARealSquashImage) {
     const std::string initrd = dir.file("initrd.img");
     std::ofstream(initrd, std::ios::binary)
         << cpio_archive({{"init", kRegular, "#!/bin/sh"}, {"squash-root.img", kRegular, image}});
-    const auto files = list_initrd_files(initrd);
-    ASSERT_TRUE(files) << files.error().message;
-    EXPECT_THAT(*files, ElementsAre("init", "squash-root.img", "etc/passwd", "usr/bin/ssh"));
+    const auto listed = list_initrd(initrd);
+    ASSERT_TRUE(listed) << listed.error().message;
+    EXPECT_THAT(listed->file_names,
+                ElementsAre("init", "squash-root.img", "etc/passwd", "usr/bin/ssh"));
+    EXPECT_TRUE(listed->squashed);
+    EXPECT_TRUE(listed->squash_image.empty());  // released once listed
 
     // A damaged image is an error, not a short list.
     std::ofstream(initrd, std::ios::binary)
         << cpio_archive({{"init", kRegular, "#!/bin/sh"},
                          {"squash-root.img", kRegular, image.substr(0, 96) + noise(900)}});
-    EXPECT_FALSE(list_initrd_files(initrd));
+    EXPECT_FALSE(list_initrd(initrd));
     // No squash image: the cpio's files, no unsquashfs run.
     std::ofstream(initrd, std::ios::binary) << zstd(cpio_archive(kFiles));
-    const auto plain = list_initrd_files(initrd);
+    const auto plain = list_initrd(initrd);
     ASSERT_TRUE(plain) << plain.error().message;
-    EXPECT_THAT(*plain, ElementsAre("usr/one", "usr/page", "usr/more"));
+    EXPECT_THAT(plain->file_names, ElementsAre("usr/one", "usr/page", "usr/more"));
+    EXPECT_FALSE(plain->squashed);
 }
 
 TEST(InitrdSize, SeveralArchivesInOneStreamAndSeveralStreams) {
