@@ -45,6 +45,10 @@ std::string read_text(const std::string& path) {
 // How often this boot's ledger record says the system is alive: the "last
 // seen" of a lost capture is at most this old. One small atomic write.
 constexpr auto kHeartbeatPeriod = std::chrono::minutes(10);
+// How long a rebuild waits for depmod after a module changed: depmod takes a
+// few seconds (a minute under emulation, beside a build); a module copied in
+// by hand without it must not hold the rebuild back for ever.
+constexpr auto kDepmodWait = std::chrono::minutes(3);
 
 uint64_t now_usec() {
     return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
@@ -451,6 +455,9 @@ void Manager::request_reload(bool force) {
     const bool builds =
         action == ArmingAction::build || action == ArmingAction::load_previous_then_build;
     if (builds && !force && old && facts.initrd_exists) {
+        if (waiting_for_depmod(*old, *manifest)) {
+            return;  // the old initrd stays loaded meanwhile
+        }
         // A kernel package touches thousands of modules; the journal gets the
         // first few and a count, not a 500 kB message.
         constexpr std::size_t kInputsNamed = 5;
@@ -468,6 +475,42 @@ void Manager::request_reload(bool force) {
         pending_manifest_ = std::move(*manifest);
     }
     act_on(action);
+}
+
+bool Manager::waiting_for_depmod(const Manifest& old, const Manifest& now) {
+    const std::string release = running_kernel_release();
+    const auto module =
+        module_changed_after_depmod(now, diff_manifests(old, now), paths_.modules + "/" + release);
+    if (!module) {
+        depmod_wait_since_.reset();
+        loop_.cancel_timer("depmod-wait");
+        return false;
+    }
+    const auto now_time = EventLoop::Clock::now();
+    if (!depmod_wait_since_) {
+        depmod_wait_since_ = now_time;
+        observer_.log(
+            LOG_INFO,
+            fmt::format("{} changed after modules.dep was written: waiting for depmod "
+                        "{} (at most {} s) before rebuilding the capture initrd, which "
+                        "finds modules through modules.dep",
+                        *module, release,
+                        std::chrono::duration_cast<std::chrono::seconds>(kDepmodWait).count()));
+    }
+    const auto waited = now_time - *depmod_wait_since_;
+    if (waited >= kDepmodWait) {
+        observer_.log(LOG_WARNING,
+                      fmt::format("depmod has not run since {} changed: rebuilding the capture "
+                                  "initrd with the modules.dep there is (run depmod {}, and the "
+                                  "daemon rebuilds it again)",
+                                  *module, release));
+        depmod_wait_since_.reset();
+        return false;
+    }
+    // depmod writing modules.dep is a watched change and ends the wait
+    // earlier; this is the limit.
+    loop_.arm_timer("depmod-wait", kDepmodWait - waited, [this] { request_reload(false); });
+    return true;
 }
 
 void Manager::act_on(ArmingAction action) {

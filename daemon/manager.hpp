@@ -208,6 +208,10 @@ class Manager {
     std::optional<Config> config_;
     ManagerProperties properties_;
     std::optional<Manifest> pending_manifest_;
+    // A rebuild held back while a changed module waits for depmod
+    // (module_changed_after_depmod()): true to wait on, since when.
+    bool waiting_for_depmod(const Manifest& old, const Manifest& now);
+    std::optional<EventLoop::Clock::time_point> depmod_wait_since_;
     CaptureLoader loader_{kexec_};
     BuildQueue build_queue_;
     pid_t builder_pid_ = -1;

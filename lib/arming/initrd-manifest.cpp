@@ -585,6 +585,59 @@ std::vector<std::string> changed_inputs(const Manifest& old_manifest, const Mani
     return lines;
 }
 
+namespace {
+
+bool is_kernel_module(std::string_view path) {
+    // kmod's module suffixes (libkmod/libkmod-util.c): uncompressed, gzip,
+    // xz and zstd.
+    for (std::string_view suffix : {".ko", ".ko.gz", ".ko.xz", ".ko.zst"}) {
+        if (path.size() > suffix.size() && path.ends_with(suffix)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+}  // namespace
+
+std::optional<std::string> module_changed_after_depmod(const Manifest& now,
+                                                       const std::vector<ManifestChange>& changes,
+                                                       const std::string& module_directory) {
+    const std::string prefix = module_directory + "/";
+    const std::string depmod_output = prefix + "modules.dep";
+    std::optional<int64_t> depmod_ctime_ns;
+    std::unordered_map<std::string_view, const ManifestEntry*> entries;
+    for (const auto& entry : now.entries) {
+        if (entry.path == depmod_output && entry.kind == ManifestEntryKind::file) {
+            depmod_ctime_ns = entry.ctime_ns;
+        }
+        if (entry.kind == ManifestEntryKind::file && entry.path.starts_with(prefix)) {
+            entries.emplace(entry.path, &entry);
+        }
+    }
+    const ManifestEntry* newest = nullptr;
+    for (const auto& change : changes) {
+        if (change.kind == ManifestChangeKind::removed || !is_kernel_module(change.path)) {
+            continue;
+        }
+        const auto found = entries.find(change.path);
+        if (found == entries.end()) {
+            continue;  // not a file of this tree
+        }
+        const ManifestEntry& module = *found->second;
+        if (depmod_ctime_ns && module.ctime_ns <= *depmod_ctime_ns) {
+            continue;
+        }
+        if (newest == nullptr || module.ctime_ns > newest->ctime_ns) {
+            newest = &module;
+        }
+    }
+    if (newest == nullptr) {
+        return std::nullopt;
+    }
+    return newest->path;
+}
+
 nlohmann::json to_json(const Manifest& manifest) {
     nlohmann::json inputs = nlohmann::json::array();
     for (const auto& input : manifest.inputs) {

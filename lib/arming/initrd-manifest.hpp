@@ -101,6 +101,19 @@ std::vector<ManifestChange> diff_manifests(const Manifest& old_manifest, const M
 // means nothing really changed and the existing initrd can be kept.
 std::vector<std::string> changed_inputs(const Manifest& old_manifest, const Manifest& now);
 
+// The newest kernel module (.ko, .ko.gz/.xz/.zst) that `changes` added or
+// modified under module_directory (/usr/lib/modules/KVER) after that tree's
+// modules.dep was written, by ctime, which neither dpkg nor cp -p can set
+// back; or nullopt. Such a module is not yet in modules.dep: depmod runs
+// after the files are in place (a kernel package's postinst, DKMS, or by
+// hand), and dracut resolves modules through modules.dep, so an initrd built
+// before depmod ends holds the old driver, or misses the new one, and must
+// be built again once it has run. A tree without modules.dep is waiting for
+// its first depmod: any changed module counts.
+std::optional<std::string> module_changed_after_depmod(const Manifest& now,
+                                                       const std::vector<ManifestChange>& changes,
+                                                       const std::string& module_directory);
+
 // JSON. Paths and symlink targets that are not valid UTF-8 (JSON cannot hold
 // them) are stored hex-encoded under "path_hex" / "target_hex".
 nlohmann::json to_json(const Manifest& manifest);

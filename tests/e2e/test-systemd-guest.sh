@@ -1145,6 +1145,13 @@ if [ "$REPLACE_KERNEL" = 1 ]; then
     grep -q 'E2E: RELOADED' "$OUT/serial.log" &&
         pass "a driver update (updates/ + depmod) made the daemon rebuild and reload: $(grep -o 'E2E: RELOADED.*' "$OUT/serial.log" | head -1)" ||
         fail "no rebuild and reload after the driver update"
+    # cp then depmod: one rebuild, once depmod has written modules.dep (a
+    # build started before it would hold the old driver, and a second
+    # would follow).
+    module_rebuilds=$(grep -c 'Capture initrd inputs changed (.*/lib/modules/' "$results/daemon-phase1.log" || true)
+    [ "$module_rebuilds" = 1 ] &&
+        pass "the driver update was one rebuild$(grep -q 'waiting for depmod' "$results/daemon-phase1.log" && echo ", after the daemon waited for depmod")" ||
+        fail "the driver update made $module_rebuilds rebuilds: $(grep -o 'Capture initrd inputs changed.*' "$results/daemon-phase1.log" | cut -c1-200 | tr '\n' ' ')"
 fi
 # The dump check-dump.py opens: the one in the guest's /var/crash, or for
 # an ssh target the stream on the server, replayed.

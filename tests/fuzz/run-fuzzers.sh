@@ -2,7 +2,7 @@
 # Builds the libFuzzer harnesses (tests/fuzz, clang, in build-fuzz/) and runs
 # each for FUZZ_SECONDS (default 15; FULL=1: 300) on a scratch copy of its
 # seed corpus (tests/fuzz/corpus/<harness>/), so the repository's seeds only
-# change by hand. Any crash, sanitizer report, leak or timeout fails the
+# change by hand, FUZZ_JOBS (default: one per core) at a time. Any crash, sanitizer report, leak or timeout fails the
 # run; the input that did it is kept in build-fuzz/fuzz-artifacts/ (add it
 # to the corpus as a regression seed once it is fixed).
 #   tests/fuzz/run-fuzzers.sh [HARNESS...]    default: every harness
@@ -71,19 +71,40 @@ if [ $# -eq 0 ]; then
         echo "PASS: unit-tests-asan: no sanitizer report"
     fi
 fi
+# fuzz_one NAME: one harness on its scratch corpus; its output goes to
+# $scratch/NAME.log, its exit status to $scratch/NAME.status.
+fuzz_one() {
+    local name=$1 status=0
+    # -rss_limit_mb: a capture kernel has a few hundred MiB; -timeout: one
+    # input taking longer than 10 s is a hang. TMPDIR: what harnesses write.
+    TMPDIR=$scratch "$build/tests/fuzz/fuzz-$name" "$scratch/$name" \
+        -max_total_time="$seconds" -rss_limit_mb=1024 -timeout=10 -print_final_stats=1 \
+        -artifact_prefix="$artifacts/$name-" > "$scratch/$name.log" 2>&1 || status=$?
+    echo "$status" > "$scratch/$name.status"
+}
+# One harness per core at a time (FUZZ_JOBS, default nproc): each is one
+# single-threaded process, so two cores fuzz twice as much in the same time.
+jobs=${FUZZ_JOBS:-$(nproc)}
+running=0
+declare -A seeds
 for name in "${harnesses[@]}"; do
     corpus=$scratch/$name
     mkdir -p "$corpus"
     if [ -d "tests/fuzz/corpus/$name" ]; then
         cp -r "tests/fuzz/corpus/$name/." "$corpus/"
     fi
-    echo "=== fuzz-$name: ${seconds}s from $(find "$corpus" -type f | wc -l) seeds"
-    # -rss_limit_mb: a capture kernel has a few hundred MiB; -timeout: one
-    # input taking longer than 10 s is a hang. TMPDIR: what harnesses write.
-    status=0
-    TMPDIR=$scratch "$build/tests/fuzz/fuzz-$name" "$corpus" \
-        -max_total_time="$seconds" -rss_limit_mb=1024 -timeout=10 -print_final_stats=1 \
-        -artifact_prefix="$artifacts/$name-" > "$scratch/$name.log" 2>&1 || status=$?
+    seeds[$name]=$(find "$corpus" -type f | wc -l)
+    fuzz_one "$name" &
+    running=$((running + 1))
+    if [ "$running" -ge "$jobs" ]; then
+        wait -n
+        running=$((running - 1))
+    fi
+done
+wait
+for name in "${harnesses[@]}"; do
+    echo "=== fuzz-$name: ${seconds}s from ${seeds[$name]} seeds"
+    status=$(cat "$scratch/$name.status")
     grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|#[0-9]+ +DONE)' "$scratch/$name.log" || true
     if [ "$status" != 0 ]; then
         tail -n 60 "$scratch/$name.log"

@@ -46,6 +46,9 @@ with open(sys.argv[1], "r+b") as f:
         f.seek(offset); f.write(data)
 PY
     echo "module" > "$root/usr/lib/modules/$kver/kernel/virtio_blk.ko"
+    # depmod's output, written after the modules as depmod does: a module
+    # newer than it makes the daemon wait for depmod before a rebuild.
+    echo "kernel/virtio_blk.ko:" > "$root/usr/lib/modules/$kver/modules.dep"
     printf '[Dump]\nDumpLevel=31\n' > "$root/etc/crashcapture/crashcapture.conf"
     echo "UUID=1b2c / ext4 defaults 0 1" > "$root/etc/fstab"
     echo "nameserver 192.0.2.1" > "$root/etc/resolv.conf"

@@ -262,7 +262,10 @@ this_boot=$(cat "$root/proc/sys/kernel/random/boot_id")
 grep -q '"armed": true' "$root/var/lib/crashcapture/boots/$this_boot.json" 2>/dev/null &&
     pass "this boot is in the ledger, armed" || fail "this boot's ledger record: $(cat "$root/var/lib/crashcapture/boots/$this_boot.json" 2>&1)"
 
-# ---- a storm of file events: one rebuild ----
+# ---- a storm of file events, then depmod: one rebuild ----
+# 5,000 modules copied in, as a kernel package or DKMS does before its
+# depmod: the daemon waits for modules.dep (dracut finds modules through
+# it), then rebuilds once.
 builds_before=$(wc -l < "$work/builds.log")
 /usr/bin/python3 - "$root/usr/lib/modules/$kver/kernel" <<'PY'
 import os, sys
@@ -272,10 +275,20 @@ for i in range(5000):  # 10,000 events: a create and a close-write per file
         f.write("x")
 PY
 sleep 4
+[ "$(wc -l < "$work/builds.log")" = "$builds_before" ] && [ "$(prop State)" = loaded ] &&
+    pass "5,000 modules newer than modules.dep: no rebuild before depmod, the old initrd stays loaded" ||
+    fail "modules before depmod: $(($(wc -l < "$work/builds.log") - builds_before)) rebuilds, state $(prop State)"
+has -F "kernel/new-4999.ko changed after modules.dep was written: waiting for depmod $kver" "$work/daemon.log" &&
+    pass "the journal says it waits for depmod, naming the newest module" ||
+    fail "no waiting-for-depmod line: $(grep -i depmod "$work/daemon.log" | tail -2)"
+# depmod writes modules.dep.tmp and renames it (depmod.c, depmod_output()).
+printf 'kernel/virtio_blk.ko:\n' > "$root/usr/lib/modules/$kver/modules.dep.tmp"
+mv "$root/usr/lib/modules/$kver/modules.dep.tmp" "$root/usr/lib/modules/$kver/modules.dep"
+sleep 4
 wait_state loaded 20
 builds_after=$(wc -l < "$work/builds.log")
-[ $((builds_after - builds_before)) = 1 ] && pass "10,000 file events: one rebuild" ||
-    fail "10,000 file events: $((builds_after - builds_before)) rebuilds"
+[ $((builds_after - builds_before)) = 1 ] && pass "10,000 file events and depmod: one rebuild" ||
+    fail "10,000 file events and depmod: $((builds_after - builds_before)) rebuilds"
 changed_line=$(grep 'inputs changed (added: .*new-' "$work/daemon.log" | tail -1)
 [ -n "$changed_line" ] && [ "${#changed_line}" -lt 1000 ] && has ' and 4995 more), rebuilding' <<< "$changed_line" &&
     pass "5,000 new modules: the log names 5 and counts the rest (${#changed_line} chars)" ||

@@ -575,4 +575,71 @@ TEST(InitrdManifestKinds, NamesRoundTrip) {
     EXPECT_FALSE(parse_manifest_entry_kind("fifo"));
 }
 
+// module_changed_after_depmod(): a manifest of /usr/lib/modules/KVER as the
+// walk records it, with ctimes in seconds for readability.
+ManifestEntry tree_file(const std::string& path, int64_t ctime_s) {
+    ManifestEntry entry;
+    entry.path = path;
+    entry.kind = ManifestEntryKind::file;
+    entry.ctime_ns = ctime_s * 1'000'000'000;
+    return entry;
+}
+
+constexpr const char* kTree = "/usr/lib/modules/6.1.0-57-amd64";
+
+TEST(ModuleChangedAfterDepmod, AModuleCopiedInBeforeDepmodIsNamed) {
+    Manifest now;
+    const std::string module = std::string(kTree) + "/updates/virtio_blk.ko";
+    now.entries = {tree_file(std::string(kTree) + "/modules.dep", 100), tree_file(module, 200)};
+    const std::vector<ManifestChange> changes{{ManifestChangeKind::added, module, ""}};
+    EXPECT_EQ(module_changed_after_depmod(now, changes, kTree), module);
+}
+
+TEST(ModuleChangedAfterDepmod, DepmodAfterTheModuleEndsTheWait) {
+    Manifest now;
+    const std::string module = std::string(kTree) + "/updates/virtio_blk.ko";
+    now.entries = {tree_file(std::string(kTree) + "/modules.dep", 201), tree_file(module, 200)};
+    const std::vector<ManifestChange> changes{
+        {ManifestChangeKind::added, module, ""},
+        {ManifestChangeKind::modified, std::string(kTree) + "/modules.dep", "content"}};
+    EXPECT_EQ(module_changed_after_depmod(now, changes, kTree), std::nullopt);
+}
+
+TEST(ModuleChangedAfterDepmod, TheNewestOfSeveralCompressedModulesIsNamed) {
+    Manifest now;
+    const std::string older = std::string(kTree) + "/kernel/drivers/block/virtio_blk.ko.xz";
+    const std::string newer = std::string(kTree) + "/kernel/drivers/scsi/sd_mod.ko.zst";
+    now.entries = {tree_file(older, 150), tree_file(newer, 160),
+                   tree_file(std::string(kTree) + "/modules.dep", 100)};
+    const std::vector<ManifestChange> changes{{ManifestChangeKind::modified, older, "content"},
+                                              {ManifestChangeKind::modified, newer, "content"}};
+    EXPECT_EQ(module_changed_after_depmod(now, changes, kTree), newer);
+}
+
+TEST(ModuleChangedAfterDepmod, ATreeWithoutModulesDepWaitsForItsFirstDepmod) {
+    Manifest now;
+    const std::string module = std::string(kTree) + "/kernel/fs/ext4/ext4.ko";
+    now.entries = {tree_file(module, 5)};
+    const std::vector<ManifestChange> changes{
+        {ManifestChangeKind::added, module, ""},
+        {ManifestChangeKind::removed, std::string(kTree) + "/modules.dep", ""}};
+    EXPECT_EQ(module_changed_after_depmod(now, changes, kTree), module);
+}
+
+TEST(ModuleChangedAfterDepmod, OtherFilesRemovalsAndOtherTreesDoNotWait) {
+    Manifest now;
+    const std::string firmware = "/usr/lib/firmware/foo.bin";
+    const std::string other_kernel = "/usr/lib/modules/6.12.118+deb12-amd64/kernel/a.ko";
+    const std::string not_a_module = std::string(kTree) + "/modules.alias";
+    const std::string removed = std::string(kTree) + "/updates/gone.ko";
+    now.entries = {tree_file(std::string(kTree) + "/modules.dep", 100), tree_file(firmware, 300),
+                   tree_file(other_kernel, 300), tree_file(not_a_module, 300)};
+    const std::vector<ManifestChange> changes{
+        {ManifestChangeKind::modified, firmware, "content"},
+        {ManifestChangeKind::added, other_kernel, ""},
+        {ManifestChangeKind::modified, not_a_module, "content"},
+        {ManifestChangeKind::removed, removed, ""}};
+    EXPECT_EQ(module_changed_after_depmod(now, changes, kTree), std::nullopt);
+}
+
 }  // namespace
