@@ -1799,6 +1799,19 @@ PY
 esac
 fi
 
+# A saved dump is not the whole story: a capture kernel that then panics or
+# runs out of memory (at 112M: "System is deadlocked on memory" 2 s after
+# the save) is one reservation size from losing the next dump. From the
+# save's end to the next kernel's first line, the capture kernel must
+# reboot cleanly.
+if grep -q 'crashcapture: the dump is complete' "$OUT/serial.log"; then
+    after_save=$(awk '/crashcapture: the dump is complete/ {on = 1; next} on && /Linux version/ {exit} on' "$OUT/serial.log" |
+        grep -E 'Kernel panic|deadlocked on memory|Out of memory|invoked oom-killer|Oops:|BUG:' | head -3 | tr -d '\r' | tr '\n' ' ' || true)
+    [ -z "$after_save" ] &&
+        pass "after the save the capture kernel rebooted cleanly (no panic, no out-of-memory)" ||
+        fail "the capture kernel failed after saving the dump: $after_save"
+fi
+
 # ---- measurements ----
 initrd_bytes=$(stat -c %s "$results/capture-initrd.img" 2> /dev/null || echo 0)
 # What the capture kernel's tmpfs holds once it unpacked the cpio (with
