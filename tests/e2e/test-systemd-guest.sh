@@ -143,6 +143,13 @@
 #              LastError saying why
 #   uefi-no-sb the same with OVMF's firmware without Secure Boot: no
 #              lockdown; the changed kernel loads; no driver update
+#   installer  the Debian installer's guided "use entire disk and set up
+#              LVM" on a UEFI machine, whole: a GPT disk with the EFI
+#              system partition, /boot (ext2) and vg0/root, booted through
+#              OVMF with Secure Boot, shim and GRUB (its grub.cfg on /boot);
+#              setup --apply, update-grub, the armed boot, the driver
+#              update's rebuild, a capture through LVM under lockdown; the
+#              checks of uefi and lvm
 #   cockpit    the web console (issue 20): cockpit-ws and Debian's Cockpit
 #              packages (fetched once into the cache with apt in the image)
 #              and the cockpit-crashcapture package beside the .deb
@@ -161,7 +168,8 @@
 #                                     target-xfs|target-btrfs|
 #                                     raw|ssh|ssh-bond|ssh-bridge|ssh-ipv6|
 #                                     ssh-down|ssh-fallback|nfs|upgrade|lvm|
-#                                     lvm-lost|uefi|uefi-no-sb|cockpit|
+#                                     lvm-lost|uefi|uefi-no-sb|installer|
+#                                     cockpit|
 #                                     power-cut|nfs-hang]
 #                         [--arch amd64|arm64]
 #                         [--kver K] [--mem MIB] [--crash SIZE] [--deb FILE]
@@ -232,10 +240,10 @@ case $SCENARIO in
     target-eio | target-xfs | target-btrfs) end=crash; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
     # uefi: the administrator's story through the real boot chain, the
     # driver update's rebuild included (every CI run's guest).
-    uefi) end=crash ;;
+    uefi | installer) end=crash ;;
     raw | ssh | ssh-bond | ssh-bridge | ssh-ipv6 | ssh-down | ssh-fallback | nfs | lvm | lvm-lost | uefi-no-sb | cockpit | power-cut | nfs-hang) end=crash; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
     upgrade) end=upgrade; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
-    *) e2e_die "unknown scenario $SCENARIO (capture, too-small, reset, reboot, target-missing, target-full, target-eio, target-xfs, target-btrfs, raw, ssh, ssh-bond, ssh-bridge, ssh-ipv6, ssh-down, ssh-fallback, nfs, upgrade, lvm, lvm-lost, uefi, uefi-no-sb, cockpit, power-cut, nfs-hang)" ;;
+    *) e2e_die "unknown scenario $SCENARIO (capture, too-small, reset, reboot, target-missing, target-full, target-eio, target-xfs, target-btrfs, raw, ssh, ssh-bond, ssh-bridge, ssh-ipv6, ssh-down, ssh-fallback, nfs, upgrade, lvm, lvm-lost, uefi, uefi-no-sb, installer, cockpit, power-cut, nfs-hang)" ;;
 esac
 CRASH=${CRASH:-256M}
 REPLACE_KERNEL=${REPLACE_KERNEL:-1}
@@ -251,13 +259,13 @@ case $ARCH in
 esac
 # aarch64 under TCG on this amd64 host is slower than x86_64 under TCG.
 TIMEOUT=${TIMEOUT:-$([ "$ARCH" = arm64 ] && echo 7200 || echo 3000)}
-# The Debian installer's LVM layout (lvm, lvm-lost).
+# The Debian installer's LVM layout (lvm, lvm-lost; installer: on UEFI).
 LVM_LAYOUT=0
-case $SCENARIO in lvm | lvm-lost) LVM_LAYOUT=1 ;; esac
+case $SCENARIO in lvm | lvm-lost | installer) LVM_LAYOUT=1 ;; esac
 # A GPT disk booted through OVMF, shim and GRUB (uefi, uefi-no-sb), with
 # Secure Boot on (uefi).
 UEFI=0 SECURE_BOOT=0
-case $SCENARIO in uefi) UEFI=1 SECURE_BOOT=1 ;; uefi-no-sb) UEFI=1 ;; esac
+case $SCENARIO in uefi | installer) UEFI=1 SECURE_BOOT=1 ;; uefi-no-sb) UEFI=1 ;; esac
 # lvm, uefi: a first boot with no crashkernel= where `crashcapturectl setup`
 # chooses it, then the capture boot with that value (SETUP_FLOW=0: --crash);
 # uefi: setup --apply puts it in GRUB's configuration for the next boot.
@@ -508,7 +516,7 @@ fi
 # systemd-journal-remote of the test's own on the host's loopback (10.0.2.2
 # from the guest), and the crash report must arrive there with its fields.
 JOURNAL_UPLOAD=0
-if [ "$ARCH" = amd64 ] && { [ "$SCENARIO" = capture ] || [ "$SCENARIO" = uefi ] || [ "$SCENARIO" = cockpit ]; }; then
+if [ "$ARCH" = amd64 ] && { [ "$SCENARIO" = capture ] || [ "$SCENARIO" = uefi ] || [ "$SCENARIO" = installer ] || [ "$SCENARIO" = cockpit ]; }; then
     JOURNAL_UPLOAD=1
     e2e_need /lib/systemd/systemd-journal-remote
     journal_port=$((30000 + $$ % 10000))
@@ -583,8 +591,14 @@ if [ "$UEFI" = 1 ]; then
     root_uuid=$(cat /proc/sys/kernel/random/uuid)
     esp_serial=$(od -An -N4 -tx4 /dev/urandom | tr -d ' ' | tr a-f A-F)
     esp_uuid=${esp_serial:0:4}-${esp_serial:4:4}
-    printf 'UUID=%s / ext4 errors=remount-ro 0 1\nUUID=%s /boot/efi vfat umask=0077 0 1\n' \
-        "$root_uuid" "$esp_uuid" > "$rootfs/etc/fstab"
+    if [ "$LVM_LAYOUT" = 1 ]; then
+        # installer: root and /boot as the LVM layout has them, the ESP
+        # under /boot.
+        printf 'UUID=%s /boot/efi vfat umask=0077 0 1\n' "$esp_uuid" >> "$rootfs/etc/fstab"
+    else
+        printf 'UUID=%s / ext4 errors=remount-ro 0 1\nUUID=%s /boot/efi vfat umask=0077 0 1\n' \
+            "$root_uuid" "$esp_uuid" > "$rootfs/etc/fstab"
+    fi
     mkdir -p "$rootfs/boot/efi"
     if image_apt_install uefi grub-efi-amd64 grub-efi-amd64-signed shim-signed mokutil; then
         pass "GRUB ($(chroot "$rootfs" dpkg-query -W -f '${Version}' grub-efi-amd64-signed)) and shim ($(chroot "$rootfs" dpkg-query -W -f '${Version}' shim-signed)), signed, installed in the guest image"
@@ -599,19 +613,32 @@ if [ "$UEFI" = 1 ]; then
     grep -q '^GRUB_CMDLINE_LINUX_DEFAULT="console=ttyS0"' "$rootfs/etc/default/grub" ||
         e2e_die "no GRUB_CMDLINE_LINUX_DEFAULT in the image's /etc/default/grub"
     # The kernel's initrd where update-grub looks for it: the host's
-    # initramfs-tools one (it finds root=UUID= itself).
-    cp "/boot/initrd.img-$KVER" "$rootfs/boot/"
+    # initramfs-tools one (it finds root=UUID= itself), or (installer) the
+    # dracut one made above, which activates vg0/root.
     # The grub.cfg the installer left: what grub-mkconfig would write for
     # this kernel without crashkernel=. setup --apply has update-grub
-    # write the real one in the guest.
+    # write the real one in the guest. With /boot a partition of its own
+    # (installer), GRUB's paths are relative to it, and the LV to activate
+    # is named on the command line, as Fedora's and RHEL's installers do
+    # (rd.lvm.lv=: dracut activates only what it is told).
+    grub_search_uuid=$root_uuid grub_boot=/boot grub_root="root=UUID=$root_uuid"
+    if [ "$LVM_LAYOUT" = 1 ]; then
+        cp "$boot_initrd" "$rootfs/boot/initrd.img-$KVER"
+        grub_search_uuid=$boot_uuid grub_boot='' grub_root="root=/dev/mapper/vg0-root"
+        sed -i -E 's/^GRUB_CMDLINE_LINUX=.*/GRUB_CMDLINE_LINUX="rd.lvm.lv=vg0\/root"/' "$rootfs/etc/default/grub"
+        grep -q '^GRUB_CMDLINE_LINUX="rd.lvm.lv=vg0/root"' "$rootfs/etc/default/grub" ||
+            e2e_die "no GRUB_CMDLINE_LINUX in the image's /etc/default/grub"
+    else
+        cp "/boot/initrd.img-$KVER" "$rootfs/boot/"
+    fi
     mkdir -p "$rootfs/boot/grub"
     cat > "$rootfs/boot/grub/grub.cfg" << EOF
 # The test's stand-in for the installer's grub.cfg (update-grub replaces it).
 set timeout=0
 menuentry 'Debian GNU/Linux' {
-    search --no-floppy --fs-uuid --set=root $root_uuid
-    linux /boot/vmlinuz-$KVER root=UUID=$root_uuid ro console=ttyS0
-    initrd /boot/initrd.img-$KVER
+    search --no-floppy --fs-uuid --set=root $grub_search_uuid
+    linux $grub_boot/vmlinuz-$KVER $grub_root $([ "$LVM_LAYOUT" = 1 ] && echo "rd.lvm.lv=vg0/root ")ro console=ttyS0
+    initrd $grub_boot/initrd.img-$KVER
 }
 EOF
     for f in usr/lib/shim/shimx64.efi.signed usr/lib/shim/mmx64.efi.signed \
@@ -844,6 +871,30 @@ partition_disk() {
     printf '%b' "$2" | sfdisk -q "$disk" > "$OUT/sfdisk.log" 2>&1 ||
         { cat "$OUT/sfdisk.log"; e2e_die "cannot partition the $1 disk"; }
 }
+# make_esp UUID PREFIX: the EFI system partition at esp_start, laid out as
+# grub-install --uefi-secure-boot --removable leaves it: shim as the
+# firmware's removable-media loader EFI/BOOT/BOOTX64.EFI (no NVRAM boot
+# entry needed), GRUB and MokManager beside it, and GRUB's prefix directory
+# EFI/debian (built into Debian's signed image) with the grub.cfg that finds
+# the filesystem UUID holding GRUB's own at PREFIX (/boot/grub on the root,
+# /grub on a /boot partition).
+make_esp() {
+    local espimg=$OUT/esp.img
+    rm -f "$espimg"
+    mkfs.vfat -F 32 -i "$esp_serial" -n EFI -C "$espimg" "$((esp_sectors / 2))" > /dev/null ||
+        e2e_die "mkfs.vfat failed"
+    printf 'search.fs_uuid %s root\nset prefix=($root)%s\nconfigfile $prefix/grub.cfg\n' \
+        "$1" "$2" > "$work/esp-grub.cfg"
+    {
+        mmd -i "$espimg" ::/EFI ::/EFI/BOOT ::/EFI/debian &&
+            mcopy -i "$espimg" "$rootfs/usr/lib/shim/shimx64.efi.signed" ::/EFI/BOOT/BOOTX64.EFI &&
+            mcopy -i "$espimg" "$rootfs/usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed" ::/EFI/BOOT/grubx64.efi &&
+            mcopy -i "$espimg" "$rootfs/usr/lib/shim/mmx64.efi.signed" ::/EFI/BOOT/mmx64.efi &&
+            mcopy -i "$espimg" "$work/esp-grub.cfg" ::/EFI/debian/grub.cfg
+    } > "$OUT/esp.log" 2>&1 || { cat "$OUT/esp.log"; e2e_die "cannot fill the EFI system partition"; }
+    dd if="$espimg" of="$disk" bs=512 seek="$esp_start" conv=notrunc,sparse status=none
+    rm -f "$espimg"
+}
 # write_root_filesystem [MKFS.EXT4 OPTION...]: $rootfs as an ext4 image of
 # root_bytes, written into $disk at root_offset.
 write_root_filesystem() {
@@ -860,9 +911,18 @@ if [ "$LVM_LAYOUT" = 1 ]; then
     # (activation=0) and sees only a loop device over vda2 (--devices); the
     # filesystem goes in at the LV's first extent, which a linear LV on one
     # PV has contiguous.
+    # installer: GPT, the EFI system partition first (make_esp, below).
     boot_start=2048 boot_sectors=524288
-    pv_start=$((boot_start + boot_sectors))
-    partition_disk LVM "label: dos\nstart=$boot_start, size=$boot_sectors, type=83\nstart=$pv_start, type=8e\n"
+    if [ "$UEFI" = 1 ]; then
+        esp_start=2048 esp_sectors=204800
+        boot_start=$((esp_start + esp_sectors))
+        pv_start=$((boot_start + boot_sectors))
+        partition_disk "UEFI and LVM" "label: gpt\nstart=$esp_start, size=$esp_sectors, type=U\nstart=$boot_start, size=$boot_sectors, type=L\nstart=$pv_start, type=E6D6D379-F507-44C2-A23C-238F2A3DF928\n"
+        make_esp "$boot_uuid" /grub
+    else
+        pv_start=$((boot_start + boot_sectors))
+        partition_disk LVM "label: dos\nstart=$boot_start, size=$boot_sectors, type=83\nstart=$pv_start, type=8e\n"
+    fi
     bootimg=$OUT/boot-partition.img
     mkfs.ext2 -q -F -U "$boot_uuid" -L boot -d "$rootfs/boot" "$bootimg" "$((boot_sectors / 2))k" > /dev/null
     dd if="$bootimg" of="$disk" bs=512 seek="$boot_start" conv=notrunc,sparse status=none
@@ -880,33 +940,19 @@ if [ "$LVM_LAYOUT" = 1 ]; then
     losetup -d "$lvm_loop"
     lvm_loop=
     write_root_filesystem
-    e2e_log "vg0/root: $root_bytes bytes at byte $root_offset of the disk; /boot: vda1"
+    if [ "$UEFI" = 1 ]; then
+        cp "$ovmf_vars" "$OUT/efivars.fd"
+        e2e_log "GPT: vda1 the EFI system partition (UUID $esp_uuid), vda2 /boot, vda3 vg0's PV; vg0/root: $root_bytes bytes at byte $root_offset of the disk; OVMF $(basename "$(readlink -f "$ovmf_code")")"
+    else
+        e2e_log "vg0/root: $root_bytes bytes at byte $root_offset of the disk; /boot: vda1"
+    fi
 elif [ "$UEFI" = 1 ]; then
     # GPT as the Debian installer makes it for UEFI: vda1 the EFI system
-    # partition (FAT32, 100 MiB), vda2 the root. The ESP is laid out as
-    # grub-install --uefi-secure-boot --removable leaves it: shim as the
-    # firmware's removable-media loader EFI/BOOT/BOOTX64.EFI (no NVRAM boot
-    # entry needed), GRUB and MokManager beside it, and GRUB's prefix
-    # directory EFI/debian (built into Debian's signed image) with the
-    # grub.cfg that finds the root by UUID and reads /boot/grub/grub.cfg.
+    # partition (FAT32, 100 MiB, make_esp), vda2 the root.
     esp_start=2048 esp_sectors=204800
     root_start=$((esp_start + esp_sectors))
     partition_disk UEFI "label: gpt\nstart=$esp_start, size=$esp_sectors, type=U\nstart=$root_start, type=L\n"
-    espimg=$OUT/esp.img
-    rm -f "$espimg"
-    mkfs.vfat -F 32 -i "$esp_serial" -n EFI -C "$espimg" "$((esp_sectors / 2))" > /dev/null ||
-        e2e_die "mkfs.vfat failed"
-    printf 'search.fs_uuid %s root\nset prefix=($root)/boot/grub\nconfigfile $prefix/grub.cfg\n' \
-        "$root_uuid" > "$work/esp-grub.cfg"
-    {
-        mmd -i "$espimg" ::/EFI ::/EFI/BOOT ::/EFI/debian &&
-            mcopy -i "$espimg" "$rootfs/usr/lib/shim/shimx64.efi.signed" ::/EFI/BOOT/BOOTX64.EFI &&
-            mcopy -i "$espimg" "$rootfs/usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed" ::/EFI/BOOT/grubx64.efi &&
-            mcopy -i "$espimg" "$rootfs/usr/lib/shim/mmx64.efi.signed" ::/EFI/BOOT/mmx64.efi &&
-            mcopy -i "$espimg" "$work/esp-grub.cfg" ::/EFI/debian/grub.cfg
-    } > "$OUT/esp.log" 2>&1 || { cat "$OUT/esp.log"; e2e_die "cannot fill the EFI system partition"; }
-    dd if="$espimg" of="$disk" bs=512 seek="$esp_start" conv=notrunc,sparse status=none
-    rm -f "$espimg"
+    make_esp "$root_uuid" /boot/grub
     root_offset=$((root_start * 512))
     root_bytes=$(($(stat -c %s "$disk") - root_offset - 33 * 512)) # the backup GPT's 33 sectors at the end
     root_bytes=$((root_bytes / 1048576 * 1048576))
@@ -1190,7 +1236,7 @@ if [ "$LVM_LAYOUT" = 1 ]; then
     else
         fail "the capture initrd lacks dm-mod, lvm or rd.lvm.lv=vg0/root (see $OUT/capture-initrd-list.txt)"
     fi
-    [ "$SCENARIO" = lvm ] && grep -q 'did not appear' "$OUT/serial.log" &&
+    { [ "$SCENARIO" = lvm ] || [ "$SCENARIO" = installer ]; } && grep -q 'did not appear' "$OUT/serial.log" &&
         fail "the capture waited in vain for the root's device: $(grep -m1 -o 'crashcapture: .*did not appear.*' "$OUT/serial.log")"
     grep -q "^CRASHCAPTURE_SPARE_NOTE_SOURCE='UUID=$boot_uuid'" "$OUT/capture.env" &&
         pass "the capture initrd's capture.env names /boot (UUID=$boot_uuid) for a failure note" ||
@@ -1211,7 +1257,7 @@ if [ "$UEFI" = 1 ]; then
         fail "the guest's grub.cfg after setup --apply has no linux line with crashkernel=$CRASH: $(grep -E '^[[:space:]]*linux' "$results/grub.cfg" 2> /dev/null | head -2 | tr '\n' ' ')"
     armed_cmdline=$(grep -m1 -o 'E2E: CMDLINE .*' "$OUT/serial.log" | sed 's/^E2E: CMDLINE //; s/\r$//')
     case " $armed_cmdline " in
-        *" BOOT_IMAGE=/boot/vmlinuz-$KVER "*" crashkernel=$CRASH "*)
+        *" BOOT_IMAGE=$grub_boot/vmlinuz-$KVER "*" crashkernel=$CRASH "*)
             pass "the armed boot came through GRUB with the reservation: $armed_cmdline" ;;
         *) fail "the armed boot's command line is not GRUB's with crashkernel=$CRASH: '$armed_cmdline'" ;;
     esac
