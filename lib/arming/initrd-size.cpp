@@ -33,6 +33,9 @@ constexpr uint32_t kModeRegular = 0100000;
 constexpr std::string_view kTrailerName{"TRAILER!!!\0", 11};
 // The longest name worth keeping to compare with the trailer's.
 constexpr size_t kNameKept = 16;
+// What the listing reserves up front for squash-root.img: dracut's squashed
+// capture initrds hold 12-20 MB images.
+constexpr uint64_t kSquashImageReservedBytes = 64 * kMiB;
 static_assert(kSquashImageName.size() + 1 <= kNameKept);
 // Decompression output per step: small, the data is counted, not kept.
 constexpr size_t kChunkBytes = 64 * 1024;
@@ -182,8 +185,12 @@ class CpioWalker {
                     size_.file_names.emplace_back(name_.c_str());
                     keep_data_ = squash_image && file_size_ > 0;
                     if (keep_data_) {
+                        // The header's size is untrusted (the fuzzer's 2 GiB
+                        // reserve): room for a real image only, and the
+                        // string grows with the bytes that really come.
                         size_.squash_image.clear();
-                        size_.squash_image.reserve(file_size_);
+                        size_.squash_image.reserve(static_cast<size_t>(
+                            std::min<uint64_t>(file_size_, kSquashImageReservedBytes)));
                     }
                 }
             }
