@@ -448,14 +448,16 @@ void Manager::request_reload(bool force) {
     struct stat st {};
     facts.initrd_exists = ::stat(properties_.capture_initrd.c_str(), &st) == 0;
     facts.have_previous_manifest = old.has_value();
+    std::vector<ManifestChange> changes;
     if (old) {
-        facts.changed_inputs = changed_inputs(*old, *manifest);
+        changes = diff_manifests(*old, *manifest);
+        facts.changed_inputs = describe_changes(changes);
     }
     const ArmingAction action = decide_arming(facts);
     const bool builds =
         action == ArmingAction::build || action == ArmingAction::load_previous_then_build;
     if (builds && !force && old && facts.initrd_exists) {
-        if (waiting_for_depmod(*old, *manifest)) {
+        if (waiting_for_depmod(*manifest, changes)) {
             return;  // the old initrd stays loaded meanwhile
         }
         // A kernel package touches thousands of modules; the journal gets the
@@ -477,10 +479,9 @@ void Manager::request_reload(bool force) {
     act_on(action);
 }
 
-bool Manager::waiting_for_depmod(const Manifest& old, const Manifest& now) {
+bool Manager::waiting_for_depmod(const Manifest& now, const std::vector<ManifestChange>& changes) {
     const std::string release = running_kernel_release();
-    const auto module =
-        module_changed_after_depmod(now, diff_manifests(old, now), paths_.modules + "/" + release);
+    const auto module = module_changed_after_depmod(now, changes, paths_.modules + "/" + release);
     if (!module) {
         depmod_wait_since_.reset();
         loop_.cancel_timer("depmod-wait");

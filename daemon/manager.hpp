@@ -210,7 +210,7 @@ class Manager {
     std::optional<Manifest> pending_manifest_;
     // A rebuild held back while a changed module waits for depmod
     // (module_changed_after_depmod()): true to wait on, since when.
-    bool waiting_for_depmod(const Manifest& old, const Manifest& now);
+    bool waiting_for_depmod(const Manifest& now, const std::vector<ManifestChange>& changes);
     std::optional<EventLoop::Clock::time_point> depmod_wait_since_;
     CaptureLoader loader_{kexec_};
     BuildQueue build_queue_;

@@ -571,8 +571,12 @@ std::vector<ManifestChange> diff_manifests(const Manifest& old_manifest, const M
 }
 
 std::vector<std::string> changed_inputs(const Manifest& old_manifest, const Manifest& now) {
+    return describe_changes(diff_manifests(old_manifest, now));
+}
+
+std::vector<std::string> describe_changes(const std::vector<ManifestChange>& changes) {
     std::vector<std::string> lines;
-    for (const auto& change : diff_manifests(old_manifest, now)) {
+    for (const auto& change : changes) {
         if (change.path.empty()) {
             lines.push_back(change.detail);
         } else if (change.detail.empty()) {

@@ -100,6 +100,8 @@ std::vector<ManifestChange> diff_manifests(const Manifest& old_manifest, const M
 // (content)", "added: /root/.ssh/id_ed25519", "removed: /etc/crypttab". Empty
 // means nothing really changed and the existing initrd can be kept.
 std::vector<std::string> changed_inputs(const Manifest& old_manifest, const Manifest& now);
+// The same lines for changes diff_manifests() already gave.
+std::vector<std::string> describe_changes(const std::vector<ManifestChange>& changes);
 
 // The newest kernel module (.ko, .ko.gz/.xz/.zst) that `changes` added or
 // modified under module_directory (/usr/lib/modules/KVER) after that tree's
