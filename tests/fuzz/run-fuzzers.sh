@@ -2,9 +2,10 @@
 # Builds the libFuzzer harnesses (tests/fuzz, clang, in build-fuzz/) and runs
 # each for FUZZ_SECONDS (default 15; FULL=1: 300) on a scratch copy of its
 # seed corpus (tests/fuzz/corpus/<harness>/), so the repository's seeds only
-# change by hand, FUZZ_JOBS (default: one per core) at a time. Any crash, sanitizer report, leak or timeout fails the
-# run; the input that did it is kept in build-fuzz/fuzz-artifacts/ (add it
-# to the corpus as a regression seed once it is fixed).
+# change by hand, FUZZ_JOBS (default: one per core) at a time. Any crash,
+# sanitizer report, leak or timeout fails the run; the input that did it is
+# kept in build-fuzz/fuzz-artifacts/ (add it to the corpus as a regression
+# seed once it is fixed).
 #   tests/fuzz/run-fuzzers.sh [HARNESS...]    default: every harness
 # Exits 77 with "SKIP: reason" when clang or libFuzzer is missing.
 set -euo pipefail
