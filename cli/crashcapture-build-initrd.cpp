@@ -101,7 +101,10 @@ InitrdSize check_image(const SystemPaths& paths, const std::string& image,
             rest.remove_prefix(std::min(end + 1, rest.size()));
         }
     }
-    const auto missing = missing_from_image(stack, listed->file_names, builtin);
+    // Programs may be symbolic links (thin_check -> pdata_tools).
+    std::vector<std::string> entries = listed->file_names;
+    entries.insert(entries.end(), listed->link_names.begin(), listed->link_names.end());
+    const auto missing = missing_from_image(stack, entries, builtin);
     if (!missing.empty()) {
         std::string list;
         for (const auto& item : missing) {

@@ -88,6 +88,15 @@ std::vector<std::string> dracut_command(const DracutInvocation& invocation) {
             command.insert(command.end(), {"--add-device", device});
         }
     }
+    // The programs the stack needs (lvm, mdadm, thin_check...), named to
+    // dracut itself: missing_from_image() refuses an image without them, and
+    // some dracut modules install them only when their own hostonly probe
+    // finds the layer (90lvm: thin_check only when `lvs -o segtype` on the
+    // VG of a device it was given says thin or cache). Naming a program a
+    // module installs anyway changes nothing.
+    if (!invocation.stack.programs.empty()) {
+        command.insert(command.end(), {"--install", joined(invocation.stack.programs)});
+    }
     // rd.lvm.lv=, rd.md.uuid=: written into the image's /etc/cmdline.d, so
     // the capture activates just these volumes and arrays (our dracut.conf
     // has hostonly_cmdline="no").

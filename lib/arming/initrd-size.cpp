@@ -29,6 +29,8 @@ constexpr size_t kCpioFieldBytes = 8;
 // include/uapi/linux/stat.h S_IFMT, S_IFREG (cpio keeps st_mode as is).
 constexpr uint32_t kModeTypeMask = 0170000;
 constexpr uint32_t kModeRegular = 0100000;
+// S_IFLNK.
+constexpr uint32_t kModeSymlink = 0120000;
 // The name of the last entry of every archive, with its NUL.
 constexpr std::string_view kTrailerName{"TRAILER!!!\0", 11};
 // The longest name worth keeping to compare with the trailer's.
@@ -193,6 +195,8 @@ class CpioWalker {
                             std::min<uint64_t>(file_size_, kSquashImageReservedBytes)));
                     }
                 }
+            } else if ((mode_ & kModeTypeMask) == kModeSymlink && list_files_) {
+                size_.link_names.emplace_back(name_.c_str());
             }
         }
         data_start_ = padding_to_4(kCpioHeaderBytes + name_size_);
@@ -487,16 +491,19 @@ Result<InitrdSize> measure_initrd(const std::string& path, bool list_files) {
     return result;
 }
 
-std::vector<std::string> squash_listing_files(std::string_view listing) {
-    std::vector<std::string> files;
+namespace {
+
+// The paths of the entries of one type in `unsquashfs -llc`'s listing:
+// "-rw-r--r-- root/root 1234 2026-12-07 00:07 /usr/bin/ssh", the type the
+// mode's first letter (unsquashfs.c's modestr: '-' a regular file, 'l' a
+// symbolic link, listed as "/bin -> usr/bin"); five fields, then the path.
+std::vector<std::string> squash_listing_paths(std::string_view listing, char type) {
+    std::vector<std::string> paths;
     while (!listing.empty()) {
         const size_t end = std::min(listing.find('\n'), listing.size());
         std::string_view line = listing.substr(0, end);
         listing.remove_prefix(std::min(end + 1, listing.size()));
-        // "-rw-r--r-- root/root 1234 2026-12-07 00:07 /usr/bin/ssh": a
-        // regular file's mode starts with '-' (unsquashfs.c's
-        // modestr); five fields, then the path.
-        if (!line.starts_with('-')) {
+        if (!line.starts_with(type)) {
             continue;
         }
         for (int field = 0; field < 5 && !line.empty(); ++field) {
@@ -506,11 +513,24 @@ std::vector<std::string> squash_listing_files(std::string_view listing) {
         while (line.starts_with('/')) {
             line.remove_prefix(1);
         }
+        if (type == 'l') {
+            line = line.substr(0, line.rfind(" -> "));
+        }
         if (!line.empty()) {
-            files.emplace_back(line);
+            paths.emplace_back(line);
         }
     }
-    return files;
+    return paths;
+}
+
+}  // namespace
+
+std::vector<std::string> squash_listing_files(std::string_view listing) {
+    return squash_listing_paths(listing, '-');
+}
+
+std::vector<std::string> squash_listing_links(std::string_view listing) {
+    return squash_listing_paths(listing, 'l');
 }
 
 Result<InitrdSize> list_initrd(const std::string& path) {
@@ -553,6 +573,9 @@ Result<InitrdSize> list_initrd(const std::string& path) {
     }
     for (auto& file : squash_listing_files(*listing)) {
         listed->file_names.push_back(std::move(file));
+    }
+    for (auto& link : squash_listing_links(*listing)) {
+        listed->link_names.push_back(std::move(link));
     }
     return listed;
 }

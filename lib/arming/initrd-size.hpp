@@ -51,6 +51,10 @@ struct InitrdSize {
     // The names of the regular files, as the archive spells them ("usr/bin/ssh"),
     // in archive order; filled only when asked for (list_files).
     std::vector<std::string> file_names;
+    // The names of the symbolic links, the same way: a program may be one
+    // (thin-provisioning-tools' thin_check is a link to pdata_tools), and
+    // missing_from_image() must find it.
+    std::vector<std::string> link_names;
     // The content of dracut's squash image (kSquashImageName), when the
     // archive has one and list_files was asked for: the files inside it are
     // listed from it (list_initrd()).
@@ -87,6 +91,8 @@ Result<InitrdSize> list_initrd(const std::string& path);
 // The regular files of `unsquashfs -llc -d ""`'s listing, without the
 // leading '/': what list_initrd() adds for a squash image.
 std::vector<std::string> squash_listing_files(std::string_view listing);
+// Its symbolic links, without the leading '/' and without " -> target".
+std::vector<std::string> squash_listing_links(std::string_view listing);
 
 // measure_initrd() of the last file asked for, kept while it is the same
 // file (path, device, inode, size and mtime unchanged): status queries and

@@ -280,8 +280,9 @@ TEST(DracutCommand, RootOnLvmAddsTheStackModulesDriversAndActivation) {
                     "/usr/lib/crashcapture/dracut.conf.d", "--modules",
                     std::string(kCaptureDracutModules) + " dm lvm dracut-systemd", "--add-device",
                     "/dev/mapper/vg0-root", "--drivers", "ext4 dm-mod virtio_blk", "--kver",
-                    "6.1.0-28-amd64", "--tmpdir", "/tmp", "--kernel-cmdline", "rd.lvm.lv=vg0/root",
-                    "--quiet", "/var/lib/crashcapture/initrd.building", "6.1.0-28-amd64"));
+                    "6.1.0-28-amd64", "--tmpdir", "/tmp", "--install", "lvm dmsetup",
+                    "--kernel-cmdline", "rd.lvm.lv=vg0/root", "--quiet",
+                    "/var/lib/crashcapture/initrd.building", "6.1.0-28-amd64"));
 }
 
 TEST(DracutCommand, PlainPartitionKeepsTheFixedModulesAndNoCmdline) {
@@ -297,6 +298,23 @@ TEST(DracutCommand, PlainPartitionKeepsTheFixedModulesAndNoCmdline) {
     EXPECT_THAT(command, Contains("xfs ext4 virtio_blk"));
     EXPECT_THAT(command, Contains("/dev/vdb1"));
     EXPECT_THAT(command, ::testing::Not(Contains("--kernel-cmdline")));
+    EXPECT_THAT(command, ::testing::Not(Contains("--install")));
+}
+
+TEST(DracutCommand, AThinVolumesToolsAreNamedToDracut) {
+    // dracut's 90lvm installs thin_check only when its own hostonly probe
+    // finds a thin volume; the builder names the stack's programs itself.
+    DracutInvocation invocation;
+    invocation.kernel_version = "6.1.0-28-amd64";
+    invocation.output = "out";
+    invocation.root_device = "/dev/vda1";
+    invocation.target_device = "/dev/mapper/vgcrash-crash";
+    invocation.stack = lvm_stack();
+    invocation.stack.programs.push_back("thin_check");
+    const auto command = dracut_command(invocation);
+    const auto option = std::find(command.begin(), command.end(), "--install");
+    ASSERT_NE(option, command.end());
+    EXPECT_EQ(option[1], "lvm dmsetup thin_check");
 }
 
 TEST(DracutCommand, ASeparateBootIsAddedOnceBesideRootAndTarget) {

@@ -111,9 +111,12 @@ TEST(InitrdSize, ListsRegularFilesOfEverySegmentWhenAsked) {
     EXPECT_THAT(listed->file_names,
                 ElementsAre("kernel/x86/microcode/GenuineIntel.bin",
                             "usr/lib/x86_64-linux-gnu/libc.so.6", "usr/bin/ssh"));
+    // The symlink in a list of its own.
+    EXPECT_THAT(listed->link_names, ElementsAre("bin"));
     const auto counted = measure_initrd_data(early + main);
     ASSERT_TRUE(counted);
     EXPECT_TRUE(counted->file_names.empty());
+    EXPECT_TRUE(counted->link_names.empty());
     EXPECT_EQ(counted->unpacked_bytes, listed->unpacked_bytes);
 }
 
@@ -156,6 +159,16 @@ TEST(InitrdSize, SquashListingKeepsRegularFilesOnly) {
     EXPECT_THAT(squash_listing_files(kListing),
                 ElementsAre("etc/ld.so.cache", "usr/bin/bash", "usr/lib/a file"));
     EXPECT_TRUE(squash_listing_files("").empty());
+    // The links, without their targets: thin-provisioning-tools' programs
+    // are links to pdata_tools (the target-thin guest's image was refused
+    // for want of thin_check while it held the link).
+    EXPECT_THAT(squash_listing_links(kListing), ElementsAre("bin"));
+    constexpr std::string_view kThinCheck =
+        "lrwxrwxrwx root/root                11 2026-12-07 00:07 /usr/sbin/thin_check -> "
+        "pdata_tools\n"
+        "-rwxr-xr-x root/root           1370408 2026-12-07 00:07 /usr/sbin/pdata_tools\n";
+    EXPECT_THAT(squash_listing_links(kThinCheck), ElementsAre("usr/sbin/thin_check"));
+    EXPECT_THAT(squash_listing_files(kThinCheck), ElementsAre("usr/sbin/pdata_tools"));
 }
 
 TEST(InitrdSize, ListsTheFilesInsideARealSquashImage) {
@@ -183,6 +196,7 @@ TEST(InitrdSize, ListsTheFilesInsideARealSquashImage) {
     ASSERT_TRUE(listed) << listed.error().message;
     EXPECT_THAT(listed->file_names,
                 ElementsAre("init", "squash-root.img", "etc/passwd", "usr/bin/ssh"));
+    EXPECT_THAT(listed->link_names, ElementsAre("bin"));
     EXPECT_TRUE(listed->squashed);
     EXPECT_TRUE(listed->squash_image.empty());  // released once listed
 
