@@ -255,7 +255,7 @@ EOF
 e2e_wait_for_port() {
     local _
     for _ in $(seq "$2"); do
-        (echo > "/dev/tcp/127.0.0.1/$1") 2> /dev/null && return 0
+        (echo > "/dev/tcp/${3:-127.0.0.1}/$1") 2> /dev/null && return 0
         sleep 0.1
     done
     return 1
@@ -271,19 +271,20 @@ e2e_stop_sshd() {
     userdel "$2" 2> /dev/null || true
 }
 
-# e2e_start_nfs_server DIR: an NFSv4 server of the test's own (NFS-Ganesha,
-# userspace: the kernel's nfsd is not available everywhere), on
-# 127.0.0.1:2049 (10.0.2.2:2049 from a QEMU guest with user networking),
+# e2e_start_nfs_server DIR [ADDRESS]: an NFSv4 server of the test's own
+# (NFS-Ganesha, userspace: the kernel's nfsd is not available everywhere), on
+# ADDRESS port 2049: 127.0.0.1 by default (10.0.2.2:2049 from a QEMU guest
+# with user networking), or ::1 (the IPv6-only guest's fd00::2),
 # exporting DIR/export as /dumps, read-write, root not squashed, as an
 # NFS server for crash dumps is set up. Its configuration, log
 # (ganesha.log) and state are in DIR. Sets E2E_NFS_PID; e2e_stop_nfs_server
 # stops it.
 e2e_start_nfs_server() {
-    local dir=$1
+    local dir=$1 bind=${2:-127.0.0.1}
     mkdir -p "$dir/export" "$dir/recovery"
     cat > "$dir/ganesha.conf" << EOF
 NFS_CORE_PARAM {
-    Bind_addr = 127.0.0.1;
+    Bind_addr = $bind;
     NFS_Port = 2049;
     Protocols = 4;
     Enable_NLM = false;
@@ -308,8 +309,8 @@ EXPORT {
 EOF
     ganesha.nfsd -F -f "$dir/ganesha.conf" -L "$dir/ganesha.log" -p "$dir/ganesha.pid" &
     E2E_NFS_PID=$!
-    e2e_wait_for_port 2049 100 && return 0
-    e2e_log "NFS-Ganesha did not listen on 127.0.0.1:2049: $(tail -5 "$dir/ganesha.log")"
+    e2e_wait_for_port 2049 100 "$bind" && return 0
+    e2e_log "NFS-Ganesha did not listen on $bind port 2049: $(tail -5 "$dir/ganesha.log")"
     return 1
 }
 

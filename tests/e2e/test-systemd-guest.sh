@@ -39,6 +39,25 @@
 #              the capture mounts the filesystem and writes into /@crash);
 #              the host reads the dump off the disk through a read-only loop
 #              mount; the same checks as capture
+#   target-md  Target=/srv/crash on an MD RAID1 over two disks (issue 15
+#              §2), made with mdadm in the guest on its first boot
+#              (guest/e2e-make-target: the host's kernel has no md driver);
+#              when the crashed kernel panics, the host wipes the second
+#              member's MD superblock, as a disk that does not come back:
+#              the capture kernel finds one member of two and must start
+#              the array degraded and save to it; the same checks as
+#              capture on the dump, which the guest copies to its root
+#              filesystem after the reboot
+#   target-thin  Target=/srv/crash on an LVM thin volume (vgcrash/crash in
+#              the pool vgcrash/pool on a second disk), made in the guest on
+#              its first boot; the capture kernel activates the pool and
+#              the volume (dm-thin-pool, thin_check) and saves; the same
+#              checks as target-md
+#   target-luks  Target=/srv/crash on a LUKS2 volume opened at boot by
+#              /etc/crypttab with a key file, made in the guest: the daemon
+#              must refuse it up front (no dracut, nothing loaded, State
+#              failed, LastError naming dm-crypt and the way out), as the
+#              capture kernel could not open it before Linux 6.16; no crash
 #   target-eio Target=/srv/crash on a second disk (128 MiB, ext4 with 4 KiB
 #              blocks) behind QEMU's blkdebug: every write to its last 96 MiB
 #              fails with EIO, so the journal, the records and the kernel log
@@ -107,6 +126,9 @@
 #              writes the dump directory there, keeping the record on the
 #              root filesystem; the dump on the host's export opens in
 #              libkdumpfile and drgn
+#   nfs-ipv6   the nfs story on ssh-ipv6's IPv6-only network: the export
+#              on the host's ::1 (fd00::2 from the guest),
+#              Target=nfs:[fd00::2]:/dumps; the same checks as nfs
 #   nfs-hang   the nfs scenario, but the host stops the NFS server (SIGSTOP)
 #              as soon as crashcapture-save's progress says part of the dump
 #              is written: the capture blocks on its hard mount. With
@@ -165,7 +187,8 @@
 #
 #   test-systemd-guest.sh [--scenario capture|too-small|reset|reboot|
 #                                     target-missing|target-full|target-eio|
-#                                     target-xfs|target-btrfs|
+#                                     target-xfs|target-btrfs|target-md|
+#                                     target-thin|target-luks|
 #                                     raw|ssh|ssh-bond|ssh-bridge|ssh-ipv6|
 #                                     ssh-down|ssh-fallback|nfs|upgrade|lvm|
 #                                     lvm-lost|uefi|uefi-no-sb|installer|
@@ -237,13 +260,14 @@ case $SCENARIO in
     reboot) end=reboot; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
     target-missing) end=wipe-target; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
     target-full) end=fill-target; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
-    target-eio | target-xfs | target-btrfs) end=crash; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
+    target-eio | target-xfs | target-btrfs | target-md | target-thin) end=crash; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
+    target-luks) end=refused; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
     # uefi: the administrator's story through the real boot chain, the
     # driver update's rebuild included (every CI run's guest).
     uefi | installer) end=crash ;;
-    raw | ssh | ssh-bond | ssh-bridge | ssh-ipv6 | ssh-down | ssh-fallback | nfs | lvm | lvm-lost | uefi-no-sb | cockpit | power-cut | nfs-hang) end=crash; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
+    raw | ssh | ssh-bond | ssh-bridge | ssh-ipv6 | ssh-down | ssh-fallback | nfs | nfs-ipv6 | lvm | lvm-lost | uefi-no-sb | cockpit | power-cut | nfs-hang) end=crash; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
     upgrade) end=upgrade; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
-    *) e2e_die "unknown scenario $SCENARIO (capture, too-small, reset, reboot, target-missing, target-full, target-eio, target-xfs, target-btrfs, raw, ssh, ssh-bond, ssh-bridge, ssh-ipv6, ssh-down, ssh-fallback, nfs, upgrade, lvm, lvm-lost, uefi, uefi-no-sb, installer, cockpit, power-cut, nfs-hang)" ;;
+    *) e2e_die "unknown scenario $SCENARIO (capture, too-small, reset, reboot, target-missing, target-full, target-eio, target-xfs, target-btrfs, target-md, target-thin, target-luks, raw, ssh, ssh-bond, ssh-bridge, ssh-ipv6, ssh-down, ssh-fallback, nfs, nfs-ipv6, upgrade, lvm, lvm-lost, uefi, uefi-no-sb, installer, cockpit, power-cut, nfs-hang)" ;;
 esac
 CRASH=${CRASH:-256M}
 REPLACE_KERNEL=${REPLACE_KERNEL:-1}
@@ -317,7 +341,7 @@ cleanup() {
     # nfs-hang stopped it (SIGSTOP): a stopped process acts on SIGTERM only
     # once continued.
     [ "$SCENARIO" = nfs-hang ] && [ -n "${E2E_NFS_PID:-}" ] && kill -CONT "$E2E_NFS_PID" 2> /dev/null
-    case $SCENARIO in nfs | nfs-hang) e2e_stop_nfs_server ;; esac
+    case $SCENARIO in nfs | nfs-hang | nfs-ipv6) e2e_stop_nfs_server ;; esac
     [ -n "${journal_remote_pid:-}" ] && kill "$journal_remote_pid" 2> /dev/null
     rm -rf "$work"
 }
@@ -510,6 +534,26 @@ if [ "$SCENARIO" = cockpit ]; then
 FAKE
     chmod 0755 "$rootfs/usr/local/sbin/update-grub"
 fi
+# target-md, target-thin, target-luks: the tools the guest makes its target
+# storage with (guest/e2e-make-target), as an administrator has them.
+MAKE_TARGET=
+case $SCENARIO in
+    target-md) MAKE_TARGET=md target_packages=(mdadm) ;;
+    target-thin) MAKE_TARGET=thin target_packages=(lvm2 thin-provisioning-tools) ;;
+    target-luks) MAKE_TARGET=luks target_packages=(cryptsetup) ;;
+esac
+if [ -n "$MAKE_TARGET" ]; then
+    if image_apt_install "$SCENARIO" "${target_packages[@]}"; then
+        pass "${target_packages[*]} installed in the guest image"
+    else
+        tail -20 "$OUT/dpkg-$SCENARIO.log"
+        fail "dpkg -i of ${target_packages[*]} failed"
+    fi
+    install -m 0755 "$E2E_DIR/guest/e2e-make-target" "$rootfs/usr/local/sbin/e2e-make-target"
+    install -m 0644 "$E2E_DIR/guest/e2e-make-target.service" "$rootfs/etc/systemd/system/"
+    ln -sf /etc/systemd/system/e2e-make-target.service \
+        "$rootfs/etc/systemd/system/multi-user.target.wants/e2e-make-target.service"
+fi
 
 # The fleet's log pipeline (issue 16 §4): in the capture and cockpit
 # scenarios the guest's systemd-journal-upload sends its journal to a
@@ -529,6 +573,27 @@ if [ "$ARCH" = amd64 ] && { [ "$SCENARIO" = capture ] || [ "$SCENARIO" = uefi ] 
     chroot "$rootfs" systemctl enable systemd-journal-upload.service > /dev/null 2>&1 ||
         e2e_die "cannot enable systemd-journal-upload in the guest"
 fi
+
+# make_lvm_boot_initrd SINCE_US: the guest's boot initrd made by dracut in
+# the image (no hostonly: every LVM tool, thin_check included), which
+# activates LVM; sets boot_initrd.
+make_lvm_boot_initrd() {
+    mount -t proc proc "$rootfs/proc"
+    mount --bind /sys "$rootfs/sys"
+    mount --bind /dev "$rootfs/dev"
+    if chroot "$rootfs" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin dracut --force --no-hostonly \
+        --modules "bash systemd systemd-initrd systemd-udevd systemd-journald udev-rules dracut-systemd kernel-modules base fs-lib rootfs-block dm lvm" \
+        --add-drivers "virtio_blk virtio_pci ext4 dm-mod" --compress zstd \
+        /boot/e2e-boot-initrd.img "$KVER" > "$OUT/dracut-boot.log" 2>&1; then
+        pass "dracut made the guest's boot initrd with LVM in $(e2e_secs $(($(e2e_us) - $1)))s ($(stat -c %s "$rootfs/boot/e2e-boot-initrd.img") bytes)"
+    else
+        tail -20 "$OUT/dracut-boot.log"
+        fail "dracut could not make the guest's boot initrd"
+    fi
+    umount "$rootfs/dev" "$rootfs/sys" "$rootfs/proc"
+    boot_initrd=$work/boot-initrd.img
+    mv "$rootfs/boot/e2e-boot-initrd.img" "$boot_initrd"
+}
 
 # ---- guest configuration ----
 echo crashcapture-e2e > "$rootfs/etc/hostname"
@@ -566,20 +631,19 @@ if [ "$LVM_LAYOUT" = 1 ]; then
         fail "dpkg -i lvm2 failed"
     fi
     rm -rf "$rootfs/tmp/lvm2-debs"
-    # The guest's boot initrd: dracut's LVM activation for root=.
-    if chroot "$rootfs" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin dracut --force --no-hostonly \
-        --modules "bash systemd systemd-initrd systemd-udevd systemd-journald udev-rules dracut-systemd kernel-modules base fs-lib rootfs-block dm lvm" \
-        --add-drivers "virtio_blk virtio_pci ext4 dm-mod" --compress zstd \
-        /boot/e2e-boot-initrd.img "$KVER" > "$OUT/dracut-boot.log" 2>&1; then
-        pass "dracut made the guest's boot initrd with LVM in $(e2e_secs $(($(e2e_us) - t_lvm)))s ($(stat -c %s "$rootfs/boot/e2e-boot-initrd.img") bytes)"
-    else
-        tail -20 "$OUT/dracut-boot.log"
-        fail "dracut could not make the guest's boot initrd"
-    fi
     umount "$rootfs/dev" "$rootfs/sys" "$rootfs/proc"
-    boot_initrd=$work/boot-initrd.img
-    mv "$rootfs/boot/e2e-boot-initrd.img" "$boot_initrd"
+    # The guest's boot initrd: dracut's LVM activation for root=.
+    make_lvm_boot_initrd "$t_lvm"
     root_arguments="root=/dev/mapper/vg0-root rd.lvm.lv=vg0/root rw"
+fi
+if [ "$MAKE_TARGET" = thin ]; then
+    # The host's initramfs-tools initrd has lvm2's 69-lvm.rules (the host
+    # has lvm2) but no thin_check: its udev marks vgcrash online
+    # (/run/lvm/vgs_online) without activating the thin pool, and the
+    # guest's own udev then skips the VG ("VG vgcrash finished"), so
+    # /srv/crash would not mount after the capture's reboot. A server with
+    # LVM boots an initrd of its own that knows LVM: dracut's, as above.
+    make_lvm_boot_initrd "$(e2e_us)"
 fi
 if [ "$UEFI" = 1 ]; then
     # A server installed for UEFI: the root on the GPT disk's second
@@ -695,6 +759,8 @@ SETUP_APPLY=$UEFI
 TAMPERED_KERNEL=$UEFI
 WEB_CONSOLE=$([ "$SCENARIO" = cockpit ] && echo 1 || echo 0)
 JOURNAL_UPLOAD=$JOURNAL_UPLOAD
+MAKE_TARGET=$MAKE_TARGET
+COPY_TARGET=$(case $SCENARIO in target-md | target-thin) echo /srv/crash ;; esac)
 EOF
 # e2e-driver's E2E: lines go to the serial console: the virt board's PL011.
 [ "$ARCH" = arm64 ] && echo "CONSOLE=/dev/ttyAMA0" >> "$rootfs/etc/crashcapture-e2e.conf"
@@ -767,6 +833,16 @@ case $SCENARIO in
             umount "$work/target-mount"
             target_fstab="btrfs rw,nofail,subvol=@crash,x-systemd.device-timeout=90s 0 0"
             target_drive=(-drive "file=$OUT/target.img,format=raw,if=virtio,cache=unsafe")
+        elif [ -n "$MAKE_TARGET" ]; then
+            # Blank disks, named by serial (virtio-crashdisk0, 1); the guest
+            # makes the storage (e2e-make-target) and the filesystem
+            # labelled crashtarget on it. PCI slots after the root disk's.
+            target_drive=()
+            for n in $([ "$MAKE_TARGET" = md ] && echo 0 1 || echo 0); do
+                truncate -s 192M "$OUT/target$n.img"
+                target_drive+=(-drive "file=$OUT/target$n.img,format=raw,if=none,id=crashdisk$n,cache=unsafe"
+                    -device "virtio-blk-pci,drive=crashdisk$n,serial=crashdisk$n,addr=$(printf 0x%x $((0x1e + n)))")
+            done
         else
             mkfs.ext4 -q -F -L crashtarget "$OUT/target.img" 64M > /dev/null
             target_drive=(-drive "file=$OUT/target.img,format=raw,if=virtio,cache=unsafe")
@@ -806,26 +882,28 @@ case $SCENARIO in
             printf '[Capture]\nFailureAction=dump-to-rootfs\n' >> "$rootfs/etc/crashcapture/crashcapture.conf.d/50-e2e-target.conf"
         fi
         ;;
-    nfs | nfs-hang)
-        e2e_start_nfs_server "$work/nfs" || e2e_die "cannot start the test's NFS server"
+    nfs | nfs-hang | nfs-ipv6)
+        nfs_bind=127.0.0.1 nfs_host=10.0.2.2
+        [ "$SCENARIO" = nfs-ipv6 ] && nfs_bind=::1 nfs_host='[fd00::2]'
+        e2e_start_nfs_server "$work/nfs" "$nfs_bind" || e2e_die "cannot start the test's NFS server"
         nfs_export=$work/nfs/export
-        printf '[Dump]\nTarget=nfs:10.0.2.2:/dumps\n' > "$rootfs/etc/crashcapture/crashcapture.conf.d/50-e2e-target.conf"
+        printf '[Dump]\nTarget=nfs:%s:/dumps\n' "$nfs_host" > "$rootfs/etc/crashcapture/crashcapture.conf.d/50-e2e-target.conf"
         # A short time limit, so that the test does not wait the default's.
         [ "$SCENARIO" = nfs-hang ] &&
             printf '[Capture]\nTimeoutSec=60\n' >> "$rootfs/etc/crashcapture/crashcapture.conf.d/50-e2e-target.conf"
         ;;
 esac
-if [ -n "${ssh_directory:-}" ] || [ "$SCENARIO" = nfs ] || [ "$SCENARIO" = nfs-hang ] || [ "$SCENARIO" = cockpit ] || [ "$JOURNAL_UPLOAD" = 1 ]; then
+if [ -n "${ssh_directory:-}" ] || [ -n "${nfs_export:-}" ] || [ "$SCENARIO" = cockpit ] || [ "$JOURNAL_UPLOAD" = 1 ]; then
     # The guest's own network, as a Debian server with systemd-networkd has it.
     mkdir -p "$rootfs/etc/systemd/network"
     printf '[Match]\nName=e*\n[Network]\nDHCP=ipv4\n' > "$rootfs/etc/systemd/network/50-e2e.network"
     chroot "$rootfs" systemctl enable systemd-networkd.service > /dev/null 2>&1 ||
         e2e_die "cannot enable systemd-networkd in the guest"
     network=(-nic "user,model=virtio-net-pci")
-    if [ "$SCENARIO" = ssh-ipv6 ]; then
+    if [ "$SCENARIO" = ssh-ipv6 ] || [ "$SCENARIO" = nfs-ipv6 ]; then
         # IPv6 only: QEMU's user network without IPv4, its router
-        # advertising fd00::/64; the host (and its loopback's sshd) is
-        # fd00::2.
+        # advertising fd00::/64; the host (and its loopback's sshd or NFS
+        # server) is fd00::2.
         printf '[Match]\nName=e*\n[Network]\nDHCP=no\nIPv6AcceptRA=yes\nLinkLocalAddressing=ipv6\n' \
             > "$rootfs/etc/systemd/network/50-e2e.network"
         network=(-netdev "user,id=lan0,ipv4=off,ipv6=on,ipv6-net=fd00::/64,ipv6-host=fd00::2"
@@ -1089,6 +1167,18 @@ case $SCENARIO in
         cut_primary_link() { qmp set_link '{"name":"nic-primary","up":false}' > "$OUT/qmp-set-link.txt" 2>&1; }
         when_serial_says 'E2E: CRASHING' cut_primary_link
         ;;
+    target-md)
+        # A mirror's disk dies with the machine: once the crashed kernel
+        # has panicked (it writes nothing more), the second member's MD
+        # superblock (metadata 1.2: 4 KiB into the device, mdadm's
+        # super1.c) is wiped, so the capture kernel sees a blank disk and
+        # one member of the two the array expects.
+        lose_md_member() {
+            dd if=/dev/zero of="$OUT/target1.img" bs=4096 seek=1 count=1 conv=notrunc status=none &&
+                echo "wiped at $(date +%s.%N)" > "$OUT/md-member-lost.txt"
+        }
+        when_serial_says 'Kernel panic - not syncing' lose_md_member
+        ;;
     reset)
         # The power button nobody should press: a reset of the armed guest,
         # as a hung machine's watchdog or an operator does it.
@@ -1147,12 +1237,19 @@ if [ -n "$root_offset" ]; then
 fi
 debugfs -R "rdump /var/lib/crashcapture-e2e/results $OUT" "$fsimg" > /dev/null 2>&1
 debugfs -R "rdump /var/crash $OUT" "$fsimg" > /dev/null 2>&1
+# target-md, target-thin: the guest's copy of the dump off its target.
+if debugfs -R "rdump /var/lib/crashcapture-e2e/target-copy $OUT" "$fsimg" > /dev/null 2>&1 && [ -d "$OUT/target-copy" ]; then
+    mkdir -p "$OUT/crash"
+    cp -a "$OUT/target-copy/." "$OUT/crash/"
+fi
 results=$OUT/results
 dump_id=$(sed -nE 's/.*E2E: DONE .* dump=(.*)$/\1/p' "$OUT/serial.log" | tail -1)
 dump_dir=$OUT/crash/$dump_id
 # What the capture read (capture.env in the last capture initrd the guest
 # copied out), for the checks of the builder's plan below.
-e2e_initrd_file "$results/capture-initrd.img" etc/crashcapture/capture.env > "$OUT/capture.env" || true
+# (target-luks: none; the builder refused the target.)
+[ -s "$results/capture-initrd.img" ] &&
+    e2e_initrd_file "$results/capture-initrd.img" etc/crashcapture/capture.env > "$OUT/capture.env" || true
 # capture.env's CRASHCAPTURE_NET_LINKS on one line, ';' between the links.
 capture_env_links() {
     sed -n '/^CRASHCAPTURE_NET_LINKS=/,/'"'"'$/p' "$OUT/capture.env" | tr '\n' ';'
@@ -1175,8 +1272,11 @@ fi
 # The serial log's time stamp of the first (or Nth) line matching $1; empty
 # when none does (never a failure: set -e would end the test before its summary).
 ts() { { grep -E -- "$1" "$OUT/serial.log" || true; } | sed -n "${2:-1}p" | sed -E 's/^\[ *([0-9.]+)\].*/\1/'; }
-grep -q 'E2E: LOADED' "$OUT/serial.log" && pass "State became loaded by itself: $(grep -o 'E2E: LOADED.*' "$OUT/serial.log" | head -1)" ||
-    fail "State never became loaded"
+# target-luks: refused, never loaded (its own checks, below).
+if [ "$SCENARIO" != target-luks ]; then
+    grep -q 'E2E: LOADED' "$OUT/serial.log" && pass "State became loaded by itself: $(grep -o 'E2E: LOADED.*' "$OUT/serial.log" | head -1)" ||
+        fail "State never became loaded"
+fi
 # dracut's set-user-ID copies under the unit's RestrictSUIDSGID=yes are
 # explained by the daemon, not shown as errors (issue 17).
 if [ -s "$results/daemon-phase1.log" ]; then
@@ -1202,21 +1302,24 @@ fi
 # The dump check-dump.py opens: the one in the guest's /var/crash, or for
 # an ssh target the stream on the server, replayed.
 checked_dump_dir=$dump_dir
-if [ "$SCENARIO" = nfs ]; then
-    grep -q 'crashcapture: network: .* 10\.0\.2\.15/24' "$OUT/serial.log" &&
-        grep -q 'crashcapture: mounted 10.0.2.2:/dumps (NFS ' "$OUT/serial.log" &&
-        pass "the capture kernel brought up the network and $(grep -o 'crashcapture: mounted 10.0.2.2:/dumps.*' "$OUT/serial.log" | head -1 | cut -d' ' -f2-)" ||
+if [ "$SCENARIO" = nfs ] || [ "$SCENARIO" = nfs-ipv6 ]; then
+    # nfs-ipv6: the guest's SLAAC address in fd00::/64.
+    nfs_network_pattern='10\.0\.2\.15/24'
+    [ "$SCENARIO" = nfs-ipv6 ] && nfs_network_pattern='fd00:[0-9a-f:]*/64'
+    grep -q "crashcapture: network: .* $nfs_network_pattern" "$OUT/serial.log" &&
+        grep -qF "crashcapture: mounted $nfs_host:/dumps (NFS " "$OUT/serial.log" &&
+        pass "the capture kernel brought up $(grep -o 'crashcapture: network: .*' "$OUT/serial.log" | head -1 | cut -d' ' -f3- | tr -d '\r') and $(grep -o 'crashcapture: mounted .*' "$OUT/serial.log" | head -1 | tr -d '\r' | cut -d' ' -f2- | cut -c1-140)" ||
         fail "the capture did not say it set up the network and mounted the export"
     checked_dump_dir=$nfs_export/$dump_id
     [ -n "$dump_id" ] && [ -s "$checked_dump_dir/vmcore" ] && [ -s "$checked_dump_dir/status.json" ] &&
         pass "the export on the host has $dump_id: $(cd "$checked_dump_dir" && echo *) ($(stat -c %s "$checked_dump_dir/vmcore") bytes of dump)" ||
         fail "no dump on the NFS export: $(ls -la "$nfs_export" "$checked_dump_dir" 2>&1 | tr '\n' ' ')"
-    if "$PYTHON" - "$results/info.json" "$dump_id" > "$OUT/nfs-record.txt" 2>&1 << 'PY'; then
+    if "$PYTHON" - "$results/info.json" "$dump_id" "$nfs_host" > "$OUT/nfs-record.txt" 2>&1 << 'PY'; then
 import json, sys
 record = json.load(open(sys.argv[1]))
 record = record.get("record", record)
 url = record["remote_dump"]
-assert url == "nfs:10.0.2.2:/dumps/" + sys.argv[2] + "/vmcore", url
+assert url == "nfs:" + sys.argv[3] + ":/dumps/" + sys.argv[2] + "/vmcore", url
 assert record["result"] == "complete" and record["dump_file"] == "", record
 print("remote_dump=" + url)
 PY
@@ -1355,9 +1458,10 @@ if [ "$SCENARIO" = cockpit ]; then
     fi
 fi
 if [ "$SCENARIO" = capture ] || [ "$SCENARIO" = target-xfs ] || [ "$SCENARIO" = target-btrfs ] ||
+    [ "$SCENARIO" = target-md ] || [ "$SCENARIO" = target-thin ] ||
     [ "$SCENARIO" = raw ] || [ "$SCENARIO" = ssh ] || [ "$SCENARIO" = ssh-bond ] || [ "$SCENARIO" = ssh-ipv6 ] ||
     [ "$SCENARIO" = ssh-bridge ] ||
-    [ "$SCENARIO" = ssh-fallback ] || [ "$SCENARIO" = nfs ] || [ "$SCENARIO" = lvm ] ||
+    [ "$SCENARIO" = ssh-fallback ] || [ "$SCENARIO" = nfs ] || [ "$SCENARIO" = nfs-ipv6 ] || [ "$SCENARIO" = lvm ] ||
     [ "$UEFI" = 1 ] || [ "$SCENARIO" = cockpit ]; then
 if [ "$SCENARIO" = ssh-fallback ]; then
     grep -q 'crashcapture: cannot reach .* with ssh' "$OUT/serial.log" &&
@@ -1392,6 +1496,42 @@ if [ "$SCENARIO" = target-xfs ] || [ "$SCENARIO" = target-btrfs ]; then
     [ -n "$dump_id" ] && [ -s "$dump_dir/vmcore" ] &&
         pass "the dump is on the $target_fs disk: $dump_id/vmcore ($(stat -c %s "$dump_dir/vmcore") bytes)" ||
         fail "no $dump_id/vmcore on the $target_fs disk: $(tr '\n' ' ' < "$OUT/target-listing.txt" 2> /dev/null)"
+fi
+if [ "$SCENARIO" = target-md ] || [ "$SCENARIO" = target-thin ]; then
+    made=$(grep -m1 -o 'E2E: TARGET_MADE.*' "$OUT/serial.log" | tr -d '\r')
+    [ -n "$made" ] && pass "the guest made its target storage on its first boot: ${made#E2E: }" ||
+        fail "the guest did not make its target storage: $(tail -5 "$results/make-target.log" 2> /dev/null | tr '\n' ' ')"
+    lsinitrd "$results/capture-initrd.img" > "$OUT/capture-initrd-list.txt" 2> /dev/null || true
+    capture_cmdline=$(e2e_initrd_file "$results/capture-initrd.img" etc/cmdline.d/01-default.conf 2> /dev/null | tr '\n' ' ')
+    if [ "$SCENARIO" = target-md ]; then
+        grep -q '/raid1\.ko' "$OUT/capture-initrd-list.txt" && grep -qE 'sbin/mdadm$' "$OUT/capture-initrd-list.txt" &&
+            grep -q 'rd\.md\.uuid=' <<< "$capture_cmdline" &&
+            pass "the capture initrd holds raid1, mdadm and rd.md.uuid= ($(grep -o 'rd\.md\.uuid=[^ ]*' <<< "$capture_cmdline"))" ||
+            fail "the capture initrd lacks raid1, mdadm or rd.md.uuid=: $capture_cmdline"
+        [ -s "$OUT/md-member-lost.txt" ] &&
+            pass "the host wiped the second member's MD superblock once the crashed kernel had panicked" ||
+            fail "the second member was not wiped"
+        # drivers/md/raid1.c, raid1_run(): "active with %d out of %d mirrors".
+        degraded=$(sed -n '/E2E: CRASHING/,/E2E: PHASE 2/p' "$OUT/serial.log" |
+            grep -m1 -oE 'md/raid1:[^ ]+ active with 1 out of 2 mirrors' || true)
+        # crashcapture-capture's own start (start_degraded_md_arrays), not
+        # dracut's initqueue timeout, which comes after the capture's wait.
+        started=$(grep -m1 -o 'crashcapture: the MD array .* started it degraded (mdadm --run)' "$OUT/serial.log" | tr -d '\r' || true)
+        [ -n "$degraded" ] && [ -n "$started" ] &&
+            pass "the capture kernel started the array degraded: ${started#crashcapture: }; $degraded" ||
+            fail "the capture kernel did not start the array with 1 of 2 mirrors: '${started:-no start by the capture}' '${degraded:-no raid1 line}'"
+    else
+        grep -q '/dm-thin-pool\.ko' "$OUT/capture-initrd-list.txt" && grep -qE 'sbin/thin_check( -> .*)?$' "$OUT/capture-initrd-list.txt" &&
+            grep -q 'rd\.lvm\.lv=vgcrash/crash' <<< "$capture_cmdline" &&
+            pass "the capture initrd holds dm-thin-pool, thin_check and rd.lvm.lv=vgcrash/crash" ||
+            fail "the capture initrd lacks dm-thin-pool, thin_check or rd.lvm.lv=vgcrash/crash: $capture_cmdline"
+    fi
+    grep -qE "crashcapture: mounted [^ ]+ \([^,]+, ext4\) on /run/crashcapture/target" "$OUT/serial.log" &&
+        pass "the capture kernel mounted the target: $(grep -oE 'crashcapture: mounted [^ ]+ \([^,]+, ext4\).*' "$OUT/serial.log" | head -1 | cut -d' ' -f2- | tr -d '\r')" ||
+        fail "the capture kernel did not say it mounted the target on /run/crashcapture/target"
+    [ -n "$dump_id" ] && [ -s "$dump_dir/vmcore" ] &&
+        pass "the dump is on the $MAKE_TARGET target (copied off it after the reboot): $dump_id/vmcore ($(stat -c %s "$dump_dir/vmcore") bytes)" ||
+        fail "no $dump_id/vmcore from the $MAKE_TARGET target: $(grep -o 'E2E: TARGET_MOUNTED.*' "$OUT/serial.log")"
 fi
 if [ "$SCENARIO" = ssh-bond ]; then
     grep -q '"return"' "$OUT/qmp-set-link.txt" 2> /dev/null &&
@@ -1580,7 +1720,7 @@ else:
     sys.exit("no lost entry")
 PY
 }
-if [ "$SCENARIO" != upgrade ]; then  # upgrade: one boot, no crash
+if [ "$SCENARIO" != upgrade ] && [ "$SCENARIO" != target-luks ]; then  # one boot, no crash
     [ "$(grep -c 'E2E: PHASE' "$OUT/serial.log")" -ge 2 ] &&
         pass "the guest came back by itself ($(grep -c 'E2E: PHASE' "$OUT/serial.log") boots)" ||
         fail "no second boot"
@@ -1624,6 +1764,29 @@ PY
     fi
 fi
 case $SCENARIO in
+    target-luks)
+        # Issue 15 §2: refused up front, the reason named, nothing loaded,
+        # no capture initrd built (dracut never ran).
+        refused=$(grep -m1 -o 'E2E: REFUSED.*' "$OUT/serial.log" | tr -d '\r')
+        made=$(grep -m1 -o 'E2E: TARGET_MADE.*' "$OUT/serial.log" | tr -d '\r')
+        [ -n "$made" ] && pass "the guest made its target: ${made#E2E: } ($(grep -m1 crashtarget "$results/lsblk.txt" 2> /dev/null | tr -s ' '))" ||
+            fail "the guest did not make its LUKS target: $(tail -5 "$results/make-target.log" 2> /dev/null | tr '\n' ' ')"
+        case $refused in
+            *"state=failed kexec_crash_loaded=0 "*) pass "the daemon refused the target: State failed, nothing loaded" ;;
+            *) fail "the daemon did not refuse the LUKS target: ${refused:-no REFUSED line}" ;;
+        esac
+        error=$(cat "$results/last-error.txt" 2> /dev/null)
+        case $error in
+            *dm-crypt*6.16*ssh://*) pass "LastError names dm-crypt, Linux 6.16 and the way out: $error" ;;
+            *) fail "LastError does not say why: ${error:-empty}" ;;
+        esac
+        grep -q 'dm-crypt' "$results/status-refused.txt" 2> /dev/null &&
+            pass "crashcapturectl status shows it: $(grep -m1 'dm-crypt' "$results/status-refused.txt" | cut -c1-160)" ||
+            fail "crashcapturectl status does not show the refusal: $(head -5 "$results/status-refused.txt" 2> /dev/null | tr '\n' ' ')"
+        grep -qE 'dracut(\[| )' "$results/daemon-phase1.log" 2> /dev/null &&
+            fail "dracut ran for a target that is refused: $(grep -m1 -E 'dracut(\[| )' "$results/daemon-phase1.log")" ||
+            pass "no capture initrd was built for it (dracut never ran)"
+        ;;
     too-small)
         warning=$(cat "$results/reservation-warning.txt" 2> /dev/null)
         [ -n "$warning" ] && pass "warned at load time: $warning" ||
