@@ -20,6 +20,7 @@
 #include "file-util.hpp"
 #include "group.hpp"
 #include "initrd-build-plan.hpp"
+#include "initrd-plan.hpp"
 #include "manager-internal.hpp"
 #include "message-ids.hpp"
 #include "process.hpp"
@@ -49,6 +50,12 @@ constexpr auto kHeartbeatPeriod = std::chrono::minutes(10);
 // few seconds (a minute under emulation, beside a build); a module copied in
 // by hand without it must not hold the rebuild back for ever.
 constexpr auto kDepmodWait = std::chrono::minutes(3);
+// How long the last boots wait for Target='s filesystem to be mounted:
+// systemd waits 90 s for a mount's device (DefaultDeviceTimeoutSec=,
+// systemd-system.conf(5)), then the filesystem is checked; and how often
+// mountinfo is read meanwhile.
+constexpr auto kTargetMountWait = std::chrono::minutes(2);
+constexpr auto kTargetMountPoll = std::chrono::seconds(2);
 
 uint64_t now_usec() {
     return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
@@ -268,9 +275,7 @@ void Manager::start() {
     if (auto s = reload_config(); !s) {
         set_state(ManagerState::failed, s.error().message);
     }
-    recover_raw_captures();
-    report_new_dumps();
-    resolve_earlier_boots();
+    look_at_earlier_boots();
     // Armed from the loop, after the daemon has told systemd it is ready:
     // hashing the initrd's inputs and loading take seconds (tens under
     // emulation), and a service that arms in the background must not hold
@@ -280,6 +285,59 @@ void Manager::start() {
         loop_.arm_timer("arm", std::chrono::milliseconds(0), [this] { request_reload(false); });
     }
     loop_.arm_timer("heartbeat", kHeartbeatPeriod, [this] { heartbeat(); });
+}
+
+std::string Manager::target_mount_awaited() const {
+    if (!config_ || config_->target.kind != TargetKind::directory) {
+        return {};
+    }
+    const auto mounts = parse_mountinfo(read_text(paths_.proc + "/self/mountinfo"));
+    if (!mounts) {
+        return {};
+    }
+    return fstab_mount_not_mounted(read_text(paths_.resolve("/etc/fstab")), *mounts,
+                                   config_->target.path);
+}
+
+// A local Target= on a filesystem /etc/fstab mounts, not mounted yet as the
+// daemon starts (a nofail mount still waiting for its device: an LVM thin
+// volume or an MD array that comes up seconds later; the target-thin guest):
+// the dumps on it cannot be seen, and a crash captured there would be
+// reported lost. The last boots are looked at once it is mounted.
+void Manager::look_at_earlier_boots() {
+    const std::string awaited = target_mount_awaited();
+    const auto now_time = EventLoop::Clock::now();
+    if (!awaited.empty()) {
+        if (!target_mount_wait_since_) {
+            target_mount_wait_since_ = now_time;
+            observer_.log(
+                LOG_INFO,
+                fmt::format(
+                    "Target={} is on {}, which /etc/fstab mounts and which is not mounted "
+                    "yet: looking for the last boots' dumps once it is (at most {} s)",
+                    config_->target.path, awaited,
+                    std::chrono::duration_cast<std::chrono::seconds>(kTargetMountWait).count()));
+        }
+        if (now_time - *target_mount_wait_since_ < kTargetMountWait) {
+            loop_.arm_timer("target-mount", kTargetMountPoll, [this] { look_at_earlier_boots(); });
+            return;
+        }
+        observer_.log(LOG_WARNING,
+                      fmt::format("{} is still not mounted: looking at the last boots without it "
+                                  "(a crash captured there is reported lost; mount it and "
+                                  "restart crashcaptured to see its dump)",
+                                  awaited));
+    } else if (target_mount_wait_since_) {
+        observer_.log(LOG_INFO,
+                      fmt::format("Target={} is mounted now, after {} s", config_->target.path,
+                                  std::chrono::duration_cast<std::chrono::seconds>(
+                                      now_time - *target_mount_wait_since_)
+                                      .count()));
+    }
+    target_mount_wait_since_.reset();
+    recover_raw_captures();
+    report_new_dumps();
+    resolve_earlier_boots();
 }
 
 void Manager::heartbeat() {

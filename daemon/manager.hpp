@@ -144,6 +144,9 @@ class Manager {
     // reports the lost captures among them (journal + DumpCaptured signal
     // with result "lost"); then prunes the ledger.
     void resolve_earlier_boots();
+    // The three above, in order, once a local Target= that /etc/fstab mounts
+    // is mounted (target_mount_awaited()), or after kTargetMountWait.
+    void look_at_earlier_boots();
 
     uint64_t builds_started() const { return builds_started_; }
     // The daemon stops. system_shutdown: true when systemd is shutting the
@@ -212,6 +215,10 @@ class Manager {
     // (module_changed_after_depmod()): true to wait on, since when.
     bool waiting_for_depmod(const Manifest& now, const std::vector<ManifestChange>& changes);
     std::optional<EventLoop::Clock::time_point> depmod_wait_since_;
+    // Target='s fstab mount point while it is not mounted yet (empty when
+    // there is nothing to wait for).
+    std::string target_mount_awaited() const;
+    std::optional<EventLoop::Clock::time_point> target_mount_wait_since_;
     CaptureLoader loader_{kexec_};
     BuildQueue build_queue_;
     pid_t builder_pid_ = -1;

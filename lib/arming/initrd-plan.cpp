@@ -224,6 +224,45 @@ const MountInfoEntry* find_mount_for(const std::vector<MountInfoEntry>& mounts,
     return best;
 }
 
+std::string fstab_mount_not_mounted(std::string_view fstab_text,
+                                    const std::vector<MountInfoEntry>& mounts,
+                                    std::string_view path) {
+    std::string best;
+    for (std::string_view line : split_lines(fstab_text)) {
+        line = trim(line);
+        if (line.empty() || line.starts_with('#')) {
+            continue;
+        }
+        const auto words = split_words(line);
+        if (words.size() < 3) {
+            continue;
+        }
+        // fstab(5) escapes spaces in its fields as \040, as mountinfo does.
+        std::string mount_point = unescape_mountinfo(words[1]);
+        while (mount_point.size() > 1 && mount_point.ends_with('/')) {
+            mount_point.pop_back();
+        }
+        const bool noauto =
+            words.size() > 3 && (words[3] == "noauto" || words[3].starts_with("noauto,") ||
+                                 words[3].find(",noauto") != std::string::npos);
+        if (mount_point == "/" || !mount_point.starts_with('/') || words[2] == "swap" || noauto) {
+            continue;
+        }
+        const bool holds = path == mount_point ||
+                           (path.starts_with(mount_point) && path[mount_point.size()] == '/');
+        if (holds && mount_point.size() > best.size()) {
+            best = std::move(mount_point);
+        }
+    }
+    if (best.empty()) {
+        return {};
+    }
+    const bool mounted = std::any_of(mounts.begin(), mounts.end(), [&](const MountInfoEntry& m) {
+        return m.mount_point == best;
+    });
+    return mounted ? std::string() : best;
+}
+
 bool is_local_block_filesystem(std::string_view fstype) {
     static constexpr std::array<std::string_view, 8> kSupported = {
         "ext4", "ext3", "ext2", "xfs", "btrfs", "f2fs", "vfat", "exfat"};

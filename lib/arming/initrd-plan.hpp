@@ -47,6 +47,15 @@ Result<std::vector<MountInfoEntry>> parse_mountinfo(std::string_view text);
 const MountInfoEntry* find_mount_for(const std::vector<MountInfoEntry>& mounts,
                                      std::string_view path);
 
+// The mount point /etc/fstab (fstab_text, fstab(5)) gives path's filesystem
+// (the longest that is path or a parent of it, "/" and swap aside, noauto
+// ones too: nothing mounts them at boot) when mounts has nothing mounted
+// there yet: a filesystem still to come at boot, as a nofail mount waiting
+// for its device. Empty when it is mounted or fstab names none for path.
+std::string fstab_mount_not_mounted(std::string_view fstab_text,
+                                    const std::vector<MountInfoEntry>& mounts,
+                                    std::string_view path);
+
 // Filesystems a capture kernel can mount from a local block device and write a
 // dump to. Everything else (tmpfs and other memory filesystems, network and
 // FUSE filesystems, overlay) is refused with a reason: tmpfs dies with the

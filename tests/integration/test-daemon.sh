@@ -839,4 +839,38 @@ has 'dm-0 (luks-1234): dm-crypt' <<< "$error" && has 'only from Linux 6.16' <<< 
     pass "a target on dm-crypt: the real builder refuses it and the daemon says why: ${error:0:160}..." ||
     fail "a target on dm-crypt: State $(prop State), LastError '$error'"
 
+# ---- Target= on a filesystem not mounted yet as the daemon starts (issue 15) ----
+# The target-thin guest: /srv/crash's nofail mount came 12 s after the
+# daemon, which reported the crash captured there as lost and never reported
+# its dump. The daemon waits for the mount /etc/fstab names before it looks
+# at the last boots (at most 2 minutes).
+kill -TERM "$daemon_pid"; wait "$daemon_pid" 2>/dev/null; daemon_pid=
+boot_late=44444444-5555-4666-8777-888888888888
+ledger_boot "$boot_late" false $((now - 5000))
+printf '[Dump]\nTarget=/srv/crash\n' > "$root/etc/crashcapture/crashcapture.conf"
+echo "LABEL=crashtarget /srv/crash ext4 rw,nofail,x-systemd.device-timeout=90s 0 2" >> "$root/etc/fstab"
+echo "28 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw" > "$root/proc/self/mountinfo"
+make_dump 2026-12-07-0800-late complete $((now - 4900)) "${boot_late//-/}"
+mkdir -p "$root/srv/crash"
+mv "$root/var/crash/2026-12-07-0800-late" "$root/srv/crash/"
+lines_before=$(wc -l < "$work/daemon.log")
+start_daemon
+sleep 3
+tail -n +"$((lines_before + 1))" "$work/daemon.log" > "$work/late-mount.log"
+has 'Target=/srv/crash is on /srv/crash, which /etc/fstab mounts and which is not mounted yet' < "$work/late-mount.log" &&
+    ! grep -q "$boot_late" "$work/late-mount.log" &&
+    pass "the target not mounted yet: the daemon waits for it and reports nothing about the last boots meanwhile" ||
+    fail "the target not mounted yet: $(cut -c1-200 "$work/late-mount.log" | tr '\n' ' ')"
+echo "29 28 253:3 / /srv/crash rw,relatime shared:2 - ext4 /dev/mapper/vgcrash-crash rw" >> "$root/proc/self/mountinfo"
+for _ in $(seq 50); do
+    grep -q 'Kernel crash captured: 2026-12-07-0800-late' "$work/daemon.log" && break
+    sleep 0.2
+done
+tail -n +"$((lines_before + 1))" "$work/daemon.log" > "$work/late-mount.log"
+has 'Kernel crash captured: 2026-12-07-0800-late (complete)' < "$work/late-mount.log" &&
+    has 'Target=/srv/crash is mounted now, after [0-9][0-9]* s' < "$work/late-mount.log" &&
+    ! grep -q "not captured: boot $boot_late" "$work/late-mount.log" &&
+    pass "once it is mounted the dump is reported, not a lost capture: $(grep -o 'Target=/srv/crash is mounted now.*' "$work/late-mount.log")" ||
+    fail "after the mount: $(cut -c1-200 "$work/late-mount.log" | tr '\n' ' ')"
+
 checks_exit

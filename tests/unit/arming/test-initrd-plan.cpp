@@ -456,3 +456,37 @@ TEST(CaptureEnvironment, RawTargetKeepsItsRecordOnTheRootFilesystem) {
                   .find("CRASHCAPTURE_KEPT_RECORD_DIRECTORY=''\n"),
               std::string::npos);
 }
+
+TEST(FstabMountNotMounted, ANofailTargetStillWaitingForItsDevice) {
+    // The target-thin guest after the capture's reboot: /srv/crash's thin
+    // volume comes up seconds after crashcaptured starts.
+    constexpr std::string_view kFstab =
+        "# /etc/fstab: static file system information.\n"
+        "/dev/vda / ext4 rw,relatime 0 1\n"
+        "LABEL=crashtarget /srv/crash ext4 rw,nofail,x-systemd.device-timeout=90s 0 2\n"
+        "/swapfile none swap sw 0 0\n";
+    const std::vector<MountInfoEntry> root_only = {{254, 0, "/", "/", "ext4", "/dev/vda"}};
+    EXPECT_EQ(fstab_mount_not_mounted(kFstab, root_only, "/srv/crash"), "/srv/crash");
+    EXPECT_EQ(fstab_mount_not_mounted(kFstab, root_only, "/srv/crash/dumps"), "/srv/crash");
+    // Mounted: nothing to wait for.
+    auto mounted = root_only;
+    mounted.push_back({253, 3, "/", "/srv/crash", "ext4", "/dev/mapper/vgcrash-crash"});
+    EXPECT_EQ(fstab_mount_not_mounted(kFstab, mounted, "/srv/crash"), "");
+    // On the root, or a path only sharing a prefix: none.
+    EXPECT_EQ(fstab_mount_not_mounted(kFstab, root_only, "/var/crash"), "");
+    EXPECT_EQ(fstab_mount_not_mounted(kFstab, root_only, "/srv/crashes"), "");
+    EXPECT_EQ(fstab_mount_not_mounted("", root_only, "/srv/crash"), "");
+}
+
+TEST(FstabMountNotMounted, TheLongestMountPointNoautoAndEscapesAsFstabHasThem) {
+    constexpr std::string_view kFstab =
+        "UUID=1 /srv ext4 defaults 0 2\n"
+        "UUID=2 /srv/crash\\040dumps/ xfs defaults 0 2\n"
+        "UUID=3 /mnt/usb ext4 noauto,user 0 0\n";
+    const std::vector<MountInfoEntry> srv = {{254, 0, "/", "/", "ext4", "/dev/vda"},
+                                             {254, 1, "/", "/srv", "ext4", "/dev/vda1"}};
+    EXPECT_EQ(fstab_mount_not_mounted(kFstab, srv, "/srv/crash dumps"), "/srv/crash dumps");
+    EXPECT_EQ(fstab_mount_not_mounted(kFstab, srv, "/srv/other"), "");
+    // noauto: nothing mounts it at boot, so nothing to wait for.
+    EXPECT_EQ(fstab_mount_not_mounted(kFstab, srv, "/mnt/usb/crash"), "");
+}
