@@ -514,6 +514,9 @@ void Manager::request_reload(bool force) {
     const ArmingAction action = decide_arming(facts);
     const bool builds =
         action == ArmingAction::build || action == ArmingAction::load_previous_then_build;
+    if (builds && holding_build_for_target_mount()) {
+        return;  // a loaded capture kernel stays loaded meanwhile
+    }
     if (builds && !force && old && facts.initrd_exists) {
         if (waiting_for_depmod(*manifest, changes)) {
             return;  // the old initrd stays loaded meanwhile
@@ -535,6 +538,41 @@ void Manager::request_reload(bool force) {
         pending_manifest_ = std::move(*manifest);
     }
     act_on(action);
+}
+
+// The builder finds Target='s filesystem in mountinfo: before the fstab
+// mount is there, that is the filesystem below the mount point, and the
+// capture would write the dump where it is hidden once the target is mounted.
+bool Manager::holding_build_for_target_mount() {
+    const std::string awaited = target_mount_awaited();
+    if (awaited.empty()) {
+        build_target_wait_since_.reset();
+        loop_.cancel_timer("target-mount-build");
+        return false;
+    }
+    const auto now_time = EventLoop::Clock::now();
+    if (!build_target_wait_since_) {
+        build_target_wait_since_ = now_time;
+        observer_.log(
+            LOG_INFO,
+            fmt::format(
+                "Target={} is on {}, which /etc/fstab mounts and which is not mounted yet: "
+                "building the capture initrd once it is (at most {} s)",
+                config_->target.path, awaited,
+                std::chrono::duration_cast<std::chrono::seconds>(kTargetMountWait).count()));
+    }
+    if (now_time - *build_target_wait_since_ >= kTargetMountWait) {
+        build_target_wait_since_.reset();
+        set_state(ManagerState::failed,
+                  fmt::format("Target={}: {}, which /etc/fstab mounts, is not mounted, so a "
+                              "capture would write under its mount point, on the filesystem "
+                              "below, where the dump is hidden once it is mounted; mount it (or "
+                              "correct /etc/fstab), then crashcapturectl reload",
+                              config_->target.path, awaited));
+        return true;
+    }
+    loop_.arm_timer("target-mount-build", kTargetMountPoll, [this] { request_reload(false); });
+    return true;
 }
 
 bool Manager::waiting_for_depmod(const Manifest& now, const std::vector<ManifestChange>& changes) {

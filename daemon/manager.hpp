@@ -219,6 +219,10 @@ class Manager {
     // there is nothing to wait for).
     std::string target_mount_awaited() const;
     std::optional<EventLoop::Clock::time_point> target_mount_wait_since_;
+    // A build waits for the same mount: built before it, the capture would
+    // write under the mount point, on the filesystem below.
+    bool holding_build_for_target_mount();
+    std::optional<EventLoop::Clock::time_point> build_target_wait_since_;
     CaptureLoader loader_{kexec_};
     BuildQueue build_queue_;
     pid_t builder_pid_ = -1;

@@ -854,13 +854,19 @@ make_dump 2026-12-07-0800-late complete $((now - 4900)) "${boot_late//-/}"
 mkdir -p "$root/srv/crash"
 mv "$root/var/crash/2026-12-07-0800-late" "$root/srv/crash/"
 lines_before=$(wc -l < "$work/daemon.log")
+builds_before=$(wc -l < "$work/builds.log")
 start_daemon
 sleep 3
 tail -n +"$((lines_before + 1))" "$work/daemon.log" > "$work/late-mount.log"
-has 'Target=/srv/crash is on /srv/crash, which /etc/fstab mounts and which is not mounted yet' < "$work/late-mount.log" &&
+has 'Target=/srv/crash is on /srv/crash, which /etc/fstab mounts and which is not mounted yet: looking' < "$work/late-mount.log" &&
     ! grep -q "$boot_late" "$work/late-mount.log" &&
     pass "the target not mounted yet: the daemon waits for it and reports nothing about the last boots meanwhile" ||
     fail "the target not mounted yet: $(cut -c1-200 "$work/late-mount.log" | tr '\n' ' ')"
+# Nor does it build: the builder would find the root under /srv/crash.
+[ "$(wc -l < "$work/builds.log")" = "$builds_before" ] &&
+    has 'building the capture initrd once it is' < "$work/late-mount.log" &&
+    pass "the target not mounted yet: no build until it is" ||
+    fail "the target not mounted yet: $(($(wc -l < "$work/builds.log") - builds_before)) build(s), $(grep -o 'building the capture initrd once.*' "$work/late-mount.log")"
 echo "29 28 253:3 / /srv/crash rw,relatime shared:2 - ext4 /dev/mapper/vgcrash-crash rw" >> "$root/proc/self/mountinfo"
 for _ in $(seq 50); do
     grep -q 'Kernel crash captured: 2026-12-07-0800-late' "$work/daemon.log" && break
@@ -872,5 +878,14 @@ has 'Kernel crash captured: 2026-12-07-0800-late (complete)' < "$work/late-mount
     ! grep -q "not captured: boot $boot_late" "$work/late-mount.log" &&
     pass "once it is mounted the dump is reported, not a lost capture: $(grep -o 'Target=/srv/crash is mounted now.*' "$work/late-mount.log")" ||
     fail "after the mount: $(cut -c1-200 "$work/late-mount.log" | tr '\n' ' ')"
+# (Nothing is reserved since the fresh-machine checks: unavailable, not loaded.)
+for _ in $(seq 100); do
+    case $(prop State) in loaded | unavailable) break ;; esac
+    sleep 0.1
+done
+case $(prop State) in loaded | unavailable) true ;; *) false ;; esac &&
+    [ "$(wc -l < "$work/builds.log")" -gt "$builds_before" ] &&
+    pass "once it is mounted the capture initrd is built (State $(prop State))" ||
+    fail "after the mount: State $(prop State), $(($(wc -l < "$work/builds.log") - builds_before)) build(s)"
 
 checks_exit
