@@ -304,21 +304,28 @@ std::string Manager::target_mount_awaited() const {
 // volume or an MD array that comes up seconds later; the target-thin guest):
 // the dumps on it cannot be seen, and a crash captured there would be
 // reported lost. The last boots are looked at once it is mounted.
+EventLoop::Clock::duration Manager::target_mount_waited(
+    std::optional<EventLoop::Clock::time_point>& since, const std::string& awaited,
+    std::string_view then) {
+    const auto now_time = EventLoop::Clock::now();
+    if (!since) {
+        since = now_time;
+        observer_.log(
+            LOG_INFO,
+            fmt::format(
+                "Target={} is on {}, which /etc/fstab mounts and which is not mounted "
+                "yet: {} once it is (at most {} s)",
+                config_->target.path, awaited, then,
+                std::chrono::duration_cast<std::chrono::seconds>(kTargetMountWait).count()));
+    }
+    return now_time - *since;
+}
+
 void Manager::look_at_earlier_boots() {
     const std::string awaited = target_mount_awaited();
-    const auto now_time = EventLoop::Clock::now();
     if (!awaited.empty()) {
-        if (!target_mount_wait_since_) {
-            target_mount_wait_since_ = now_time;
-            observer_.log(
-                LOG_INFO,
-                fmt::format(
-                    "Target={} is on {}, which /etc/fstab mounts and which is not mounted "
-                    "yet: looking for the last boots' dumps once it is (at most {} s)",
-                    config_->target.path, awaited,
-                    std::chrono::duration_cast<std::chrono::seconds>(kTargetMountWait).count()));
-        }
-        if (now_time - *target_mount_wait_since_ < kTargetMountWait) {
+        if (target_mount_waited(target_mount_wait_since_, awaited,
+                                "looking for the last boots' dumps") < kTargetMountWait) {
             loop_.arm_timer("target-mount", kTargetMountPoll, [this] { look_at_earlier_boots(); });
             return;
         }
@@ -331,7 +338,7 @@ void Manager::look_at_earlier_boots() {
         observer_.log(LOG_INFO,
                       fmt::format("Target={} is mounted now, after {} s", config_->target.path,
                                   std::chrono::duration_cast<std::chrono::seconds>(
-                                      now_time - *target_mount_wait_since_)
+                                      EventLoop::Clock::now() - *target_mount_wait_since_)
                                       .count()));
     }
     target_mount_wait_since_.reset();
@@ -550,18 +557,8 @@ bool Manager::holding_build_for_target_mount() {
         loop_.cancel_timer("target-mount-build");
         return false;
     }
-    const auto now_time = EventLoop::Clock::now();
-    if (!build_target_wait_since_) {
-        build_target_wait_since_ = now_time;
-        observer_.log(
-            LOG_INFO,
-            fmt::format(
-                "Target={} is on {}, which /etc/fstab mounts and which is not mounted yet: "
-                "building the capture initrd once it is (at most {} s)",
-                config_->target.path, awaited,
-                std::chrono::duration_cast<std::chrono::seconds>(kTargetMountWait).count()));
-    }
-    if (now_time - *build_target_wait_since_ >= kTargetMountWait) {
+    if (target_mount_waited(build_target_wait_since_, awaited, "building the capture initrd") >=
+        kTargetMountWait) {
         build_target_wait_since_.reset();
         set_state(ManagerState::failed,
                   fmt::format("Target={}: {}, which /etc/fstab mounts, is not mounted, so a "

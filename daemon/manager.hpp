@@ -218,6 +218,12 @@ class Manager {
     // Target='s fstab mount point while it is not mounted yet (empty when
     // there is nothing to wait for).
     std::string target_mount_awaited() const;
+    // How long a wait for that mount (since) has lasted; the first call
+    // starts it and says in the journal what waits (then: "building the
+    // capture initrd") for which mount (awaited).
+    EventLoop::Clock::duration target_mount_waited(
+        std::optional<EventLoop::Clock::time_point>& since, const std::string& awaited,
+        std::string_view then);
     std::optional<EventLoop::Clock::time_point> target_mount_wait_since_;
     // A build waits for the same mount: built before it, the capture would
     // write under the mount point, on the filesystem below.
