@@ -1061,16 +1061,67 @@ elif [ "$ARCH" = amd64 ]; then
     direct_boot=(-kernel "/boot/vmlinuz-$KVER" -initrd "$boot_initrd")
     direct_boot_append=(-append "$root_arguments console=ttyS0")
 fi
+# watch_firmware LOG: (uefi) reset the guest through QMP when OVMF, shim or
+# GRUB stall. Under TCG the firmware now and then stops between BdsDxe's
+# "loading Boot0002" and the kernel's first line: once 850 s between
+# "loading" and "starting", then GRUB spinning at full CPU until the time
+# limit; its usual time is 5-20 s, 80 s at most with the installer's LVM.
+# A machine's watchdog or BMC would reset it; so does this, at most twice,
+# and the reset is reported as a NOTE (neither a pass nor a failure: what
+# stalled is the emulated firmware, not crashcaptured). The pid is in
+# firmware_watchdog.
+FIRMWARE_STALL_S=${FIRMWARE_STALL_S:-300}
+qmp() {
+    "$PYTHON" "$E2E_DIR/qmp.py" "$work/qmp.sock" "$@"
+}
+watch_firmware() {
+    local log=$1 seen_line=0 seen_at=0 resets=0 load_line now
+    (
+        while sleep 5; do
+            # The last "loading" line's number when no kernel line follows
+            # it, else nothing (one awk over the log: a grep -q at the end
+            # of a pipe would end its writer early, and pipefail would take
+            # that for "not found").
+            load_line=$(awk '/BdsDxe: loading/ {at = NR} /Linux version/ && at {at = 0} END {if (at) print at}' "$log" 2> /dev/null || true)
+            [ -n "$load_line" ] || { seen_line=0; continue; }
+            now=$(date +%s)
+            if [ "$load_line" != "$seen_line" ]; then
+                seen_line=$load_line seen_at=$now
+                continue
+            fi
+            if [ $((now - seen_at)) -ge "$FIRMWARE_STALL_S" ] && [ "$resets" -lt 2 ]; then
+                echo "firmware stalled: no kernel ${FIRMWARE_STALL_S}s after line $load_line ($(sed -n "${load_line}p" "$log" | tr -d '\r' | cut -c1-120)); QMP system_reset at $(date +%s)" >> "$OUT/firmware-stalls.txt"
+                qmp system_reset >> "$OUT/firmware-stalls.txt" 2>&1 || true
+                resets=$((resets + 1)) seen_line=0
+            fi
+        done
+    ) &
+    firmware_watchdog=$!
+}
+# report_firmware_stalls BOOT: the watchdog's resets in that boot, as NOTE
+# lines; kept in OUT/firmware-stalls-BOOT.txt.
+report_firmware_stalls() {
+    [ -n "${firmware_watchdog:-}" ] && { kill "$firmware_watchdog" 2> /dev/null || true; }
+    firmware_watchdog=
+    if [ -s "$OUT/firmware-stalls.txt" ]; then
+        grep '^firmware stalled' "$OUT/firmware-stalls.txt" | sed "s/^/NOTE: $1 boot: /"
+        mv "$OUT/firmware-stalls.txt" "$OUT/firmware-stalls-$1.txt"
+    fi
+}
 if [ "$SETUP_FLOW" = 1 ]; then
     e2e_log "first boot with no crashkernel=: crashcapturectl setup chooses it (up to ${TIMEOUT}s)"
     setup_qemu=(qemu-system-x86_64 -accel tcg -m "$MEM" -smp 1 -cpu qemu64
         "${firmware[@]}" "${direct_boot[@]}" "${direct_boot_append[@]}"
         -drive "file=$disk,format=raw,if=virtio,cache=unsafe" "${target_drive[@]}"
-        -display none -monitor none -serial stdio "${network[@]}")
+        -display none -monitor none -serial stdio "${network[@]}"
+        -qmp "unix:$work/qmp.sock,server=on,wait=off")
     t_setup=$(e2e_us)
+    : > "$OUT/serial-setup.log"
+    [ "$UEFI" = 1 ] && watch_firmware "$OUT/serial-setup.log"
     set +e
     timeout "$TIMEOUT" "${setup_qemu[@]}" < /dev/null 2>&1 | e2e_timestamp "$t_setup" > "$OUT/serial-setup.log"
     set -e
+    report_firmware_stalls setup
     grep 'E2E: ' "$OUT/serial-setup.log" | sed 's/^/  /'
     chosen=$(sed -nE 's/.*E2E: SETUP status=0 .*recommended=crashkernel=([0-9]+[MG]).*/\1/p' "$OUT/serial-setup.log" | tail -1)
     if [ -n "$chosen" ]; then
@@ -1152,9 +1203,6 @@ at_first_save_progress() {
     ) &
     resetter=$!
 }
-qmp() {
-    "$PYTHON" "$E2E_DIR/qmp.py" "$work/qmp.sock" "$@"
-}
 case $SCENARIO in
     ssh-down | ssh-fallback)
         # The server goes away between the load and the crash: the capture
@@ -1215,10 +1263,12 @@ case $SCENARIO in
         when_serial_says 'E2E: HOST-CHECK' check_web_console
         ;;
 esac
+[ "$UEFI" = 1 ] && watch_firmware "$OUT/serial.log"
 set +e
 timeout "$TIMEOUT" "${qemu[@]}" < /dev/null 2>&1 | e2e_timestamp "$t0" > "$OUT/serial.log"
 qemu_status=${PIPESTATUS[0]}
 set -e
+report_firmware_stalls armed
 [ -n "${resetter:-}" ] && { kill "$resetter" 2> /dev/null || true; }  # gone once it reset
 if [ "$qemu_status" = 0 ] && [ "$SCENARIO" = cockpit ]; then
     pass "the guest ran until the host's browser check ended it after $(e2e_secs $(($(e2e_us) - t0)))s"
@@ -1250,6 +1300,12 @@ dump_dir=$OUT/crash/$dump_id
 # (target-luks: none; the builder refused the target.)
 [ -s "$results/capture-initrd.img" ] &&
     e2e_initrd_file "$results/capture-initrd.img" etc/crashcapture/capture.env > "$OUT/capture.env" || true
+# Its listing (lsinitrd: the cpio, then a squash image's content), read once
+# for the LVM, md and thin checks and the measurements below; empty when the
+# guest copied out no capture initrd.
+: > "$OUT/capture-initrd-list.txt"
+[ -s "$results/capture-initrd.img" ] &&
+    lsinitrd "$results/capture-initrd.img" > "$OUT/capture-initrd-list.txt" 2> /dev/null || true
 # capture.env's CRASHCAPTURE_NET_LINKS on one line, ';' between the links.
 capture_env_links() {
     sed -n '/^CRASHCAPTURE_NET_LINKS=/,/'"'"'$/p' "$OUT/capture.env" | tr '\n' ';'
@@ -1330,8 +1386,7 @@ PY
 fi
 if [ "$LVM_LAYOUT" = 1 ]; then
     # Issue 23, part 2: the capture initrd must bring up vg0/root itself.
-    if lsinitrd "$results/capture-initrd.img" > "$OUT/capture-initrd-list.txt" 2> /dev/null &&
-        grep -q '/dm-mod\.ko' "$OUT/capture-initrd-list.txt" &&
+    if grep -q '/dm-mod\.ko' "$OUT/capture-initrd-list.txt" &&
         grep -qE 'sbin/lvm$' "$OUT/capture-initrd-list.txt" &&
         e2e_initrd_file "$results/capture-initrd.img" etc/cmdline.d/01-default.conf |
         grep -q 'rd.lvm.lv=vg0/root'; then
@@ -1501,7 +1556,6 @@ if [ "$SCENARIO" = target-md ] || [ "$SCENARIO" = target-thin ]; then
     made=$(grep -m1 -o 'E2E: TARGET_MADE.*' "$OUT/serial.log" | tr -d '\r')
     [ -n "$made" ] && pass "the guest made its target storage on its first boot: ${made#E2E: }" ||
         fail "the guest did not make its target storage: $(tail -5 "$results/make-target.log" 2> /dev/null | tr '\n' ' ')"
-    lsinitrd "$results/capture-initrd.img" > "$OUT/capture-initrd-list.txt" 2> /dev/null || true
     capture_cmdline=$(e2e_initrd_file "$results/capture-initrd.img" etc/cmdline.d/01-default.conf 2> /dev/null | tr '\n' ' ')
     if [ "$SCENARIO" = target-md ]; then
         grep -q '/raid1\.ko' "$OUT/capture-initrd-list.txt" && grep -qE 'sbin/mdadm$' "$OUT/capture-initrd-list.txt" &&
@@ -2028,7 +2082,6 @@ initrd_bytes=$(stat -c %s "$results/capture-initrd.img" 2> /dev/null || echo 0)
 # squash image holds, read from it page by page as the capture runs.
 unpacked_bytes=0 squashed_bytes=0
 if [ "$initrd_bytes" -gt 0 ]; then
-    lsinitrd "$results/capture-initrd.img" > "$OUT/capture-initrd-list.txt" 2> /dev/null || true
     unpacked_bytes=$(awk '/^Squashed content/ {squash = 1} !squash && $1 ~ /^-/ {s += $5} END {print s + 0}' "$OUT/capture-initrd-list.txt")
     squashed_bytes=$(awk '/^Squashed content/ {squash = 1; next} squash && $1 ~ /^-/ {s += $3} END {print s + 0}' "$OUT/capture-initrd-list.txt")
 fi
