@@ -267,6 +267,13 @@ int main(int argc, char** argv) {
             fail(recorded.error().message);
         }
     }
+    // Root's only, whatever dracut's umask: the image may carry an ssh
+    // target's key and an iSCSI target's CHAP secret (capture.env).
+    if (::chmod(temporary_output.c_str(), 0600) != 0) {
+        ::unlink(temporary_output.c_str());
+        fail(fmt::format("cannot make {} readable by root only: {}", temporary_output,
+                         std::strerror(errno)));
+    }
     if (::rename(temporary_output.c_str(), output.c_str()) != 0) {
         fail(fmt::format("cannot rename {} to {}: {}", temporary_output, output,
                          std::strerror(errno)));

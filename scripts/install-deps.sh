@@ -66,6 +66,7 @@ test_packages=(
     systemd                             # systemd-analyze verify, systemd-tmpfiles on the chroot
     openssh-client openssh-server       # Target=ssh: a private sshd on loopback for the tests
     nfs-ganesha nfs-ganesha-vfs         # Target=nfs: a userspace NFSv4 server for the nfs guest
+    tgt                                 # the target-iscsi guest: tgtd, a userspace iSCSI target on loopback
     cockpit-ws cockpit-bridge cockpit-system # the Cockpit page's test: a real cockpit-ws and bridge (cockpit-system: the page's PatternFly stylesheet)
     chromium python3-websocket          # the Cockpit page's test: headless Chromium driven over the DevTools protocol
     prometheus-node-exporter            # test-metrics.sh: the real node_exporter serves the daemon's textfile metrics over HTTP
@@ -96,3 +97,9 @@ echo "kexec-tools kexec-tools/load_kexec boolean false" | debconf-set-selections
 echo "kdump-tools kdump-tools/use_kdump boolean false" | debconf-set-selections
 apt-get update -o DPkg::Lock::Timeout=600
 apt-get install -y --no-install-recommends -o DPkg::Lock::Timeout=600 "${missing[@]}"
+# tgt's own service would hold port 3260 on every address; the target-iscsi
+# guest starts a tgtd of its own on 127.0.0.1:3260. Only when installed here:
+# a tgt already set up stays as its administrator left it.
+if [[ " ${missing[*]} " == *" tgt "* ]] && [ -d /run/systemd/system ]; then
+    systemctl disable --now tgt.service
+fi

@@ -317,9 +317,11 @@ guest_pair() {
 # every run's story within the test command's time. Issue 15's storage made
 # in the guest: target-md (a RAID1 whose second disk is gone when the
 # capture kernel looks), target-thin (an LVM thin volume) and target-luks
-# (dm-crypt, refused up front); nfs-ipv6 (NFS on an IPv6-only network).
+# (dm-crypt, refused up front); nfs-ipv6 (NFS on an IPv6-only network);
+# target-iscsi (a LUN of tgt's on the host's loopback, logged in to with
+# CHAP; the capture logs in again).
 rotation=(target-full target-missing too-small reset reboot raw ssh ssh-down ssh-fallback nfs upgrade lvm lvm-lost capture uefi-no-sb
-    ssh-bond ssh-bridge ssh-ipv6 target-xfs target-btrfs installer target-md target-thin target-luks nfs-ipv6)
+    ssh-bond ssh-bridge ssh-ipv6 target-xfs target-btrfs installer target-md target-thin target-luks nfs-ipv6 target-iscsi)
 commit=$(git rev-parse --short=8 HEAD 2> /dev/null || echo 0)
 rotating=${GUEST_SCENARIO:-${rotation[$((16#$commit % ${#rotation[@]}))]}}
 # Every run's story (issue 15 §1): a server that boots through UEFI with

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <optional>
 #include <set>
@@ -184,42 +185,146 @@ void classify_md(BlockStack& stack, BlockLayer& layer, const fs::path& sys) {
              {"65-md-incremental-imsm.rules"});
 }
 
-// A disk reached over the network, which the capture kernel could open only
-// after bringing the network up and logging in: the capture initrd does
-// neither yet, so such a target is refused up front rather than waited for
-// in vain. iSCSI: the disk sits under its session's directory, which holds
-// the iscsi_session class entry (drivers/scsi/scsi_transport_iscsi.c,
-// iscsi_session_class: /sys/devices/platform/hostH/sessionN/iscsi_session).
-// NVMe over Fabrics: its controllers are virtual devices under
-// /sys/devices/virtual/nvme-fabrics (drivers/nvme/host/fabrics.c,
-// nvmf_class and the "ctl" device).
-std::optional<std::string> network_disk(const fs::path& sys) {
+// A value of an iSCSI attribute: libiscsi prints an unset string parameter
+// as "(null)" (iscsi_session_get_param()'s sysfs_emit of a NULL pointer).
+std::string iscsi_attribute(const fs::path& path) {
+    std::string value = trimmed_file(path);
+    return value == "(null)" ? std::string() : value;
+}
+
+// Words the capture passes to iscsistart unquoted, one per field of
+// CRASHCAPTURE_ISCSI_SESSIONS: an iSCSI name (RFC 3720 3.2.6.2: iqn., eui.,
+// naa. with letters, digits, '.', '-', ':'), an IPv4 or IPv6 address, a
+// number.
+bool plain_iscsi_word(std::string_view word) {
+    return !word.empty() && std::all_of(word.begin(), word.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':' ||
+               c == '_' || c == '%';
+    });
+}
+
+// The session directory (.../hostH/sessionN) and the iSCSI session a disk
+// is reached through, read from its session's and first connection's
+// attributes; an error says why the capture could not log in to it.
+Result<IscsiSession> read_iscsi_session(const fs::path& session_directory) {
+    IscsiSession session;
+    session.session = session_directory.filename().string();
+    const fs::path attributes = session_directory / "iscsi_session" / session.session;
+    // An offload adapter (qla4xxx, bnx2i, be2iscsi, cxgbi) logs in through
+    // its own firmware and network: only software iSCSI (iscsi_tcp, whose
+    // hosts sit under /sys/devices/platform) is redone by iscsistart.
+    const fs::path host = session_directory.parent_path();
+    const std::string driver = trimmed_file(host / "scsi_host" / host.filename() / "proc_name");
+    if (driver != "iscsi_tcp") {
+        return make_error(ENOTSUP,
+                          "an iSCSI disk ({}) through {}, not the software initiator "
+                          "iscsi_tcp, which the capture cannot log in with",
+                          session.session, driver.empty() ? "an unknown driver" : driver);
+    }
+    session.target = iscsi_attribute(attributes / "targetname");
+    session.tpgt = iscsi_attribute(attributes / "tpgt");
+    session.initiator = iscsi_attribute(attributes / "initiatorname");
+    if (session.initiator.empty()) {
+        // Older kernels show it on the host only (iscsi_host's initiatorname).
+        session.initiator =
+            iscsi_attribute(host / "iscsi_host" / host.filename() / "initiatorname");
+    }
+    session.username = iscsi_attribute(attributes / "username");
+    session.password = iscsi_attribute(attributes / "password");
+    session.username_in = iscsi_attribute(attributes / "username_in");
+    session.password_in = iscsi_attribute(attributes / "password_in");
+    // The session's first connection: connectionN:0 (the kernel names
+    // each "connection<sid>:<cid>").
+    std::error_code error;
+    for (fs::directory_iterator it(session_directory, error), end; !error && it != end;
+         it.increment(error)) {
+        const std::string name = it->path().filename().string();
+        if (!name.starts_with("connection")) {
+            continue;
+        }
+        const fs::path connection = it->path() / "iscsi_connection" / name;
+        session.address = iscsi_attribute(connection / "persistent_address");
+        session.port = iscsi_attribute(connection / "persistent_port");
+        if (session.address.empty()) {
+            session.address = iscsi_attribute(connection / "address");
+            session.port = iscsi_attribute(connection / "port");
+        }
+        break;
+    }
+    for (const auto& [what, value] :
+         {std::pair<std::string_view, const std::string&>{"target name", session.target},
+          {"initiator name", session.initiator},
+          {"portal address", session.address},
+          {"portal port", session.port},
+          {"portal group tag", session.tpgt}}) {
+        if (!plain_iscsi_word(value)) {
+            return make_error(EINVAL,
+                              "an iSCSI disk ({}) whose {} sysfs shows as \"{}\", which the "
+                              "capture cannot log in with",
+                              session.session, what, value);
+        }
+    }
+    return session;
+}
+
+// A disk reached over the network, which the capture kernel can open only
+// after bringing the network up and logging in. iSCSI: the disk sits under
+// its session's directory, which holds the iscsi_session class entry
+// (drivers/scsi/scsi_transport_iscsi.c, iscsi_session_class:
+// /sys/devices/platform/hostH/sessionN/iscsi_session): the capture logs in
+// again (the session goes to stack.iscsi_sessions). NVMe over Fabrics: its
+// controllers are virtual devices under /sys/devices/virtual/nvme-fabrics
+// (drivers/nvme/host/fabrics.c, nvmf_class and the "ctl" device); the
+// capture does not connect to those, so such a disk is refused up front
+// rather than waited for in vain. True when the disk is reached over the
+// network (and then added or refused).
+bool classify_network_disk(BlockStack& stack, BlockLayer& layer, const fs::path& sys) {
     std::error_code error;
     for (fs::path at = sys; at.has_relative_path() && at != at.parent_path();
          at = at.parent_path()) {
         const std::string name = at.filename().string();
         if (name.starts_with("session") && fs::exists(at / "iscsi_session", error)) {
-            return "an iSCSI disk (" + name + ")";
+            layer.detail = "iscsi " + name;
+            auto session = read_iscsi_session(at);
+            if (!session) {
+                stack.unsupported.push_back(
+                    fmt::format("{}: {}: set Target= to a directory on a local disk, raw: on a "
+                                "local disk, ssh:// or nfs:",
+                                layer.name, session.error().message));
+                return true;
+            }
+            layer.detail = fmt::format("iscsi {} {}", name, session->target);
+            if (std::find(stack.iscsi_sessions.begin(), stack.iscsi_sessions.end(), *session) ==
+                stack.iscsi_sessions.end()) {
+                stack.iscsi_sessions.push_back(std::move(*session));
+            }
+            // The software initiator and SCSI disks (iscsi_tcp pulls in
+            // libiscsi_tcp, libiscsi and scsi_transport_iscsi by its
+            // dependencies); iscsistart logs in.
+            add_unique(stack.kernel_modules, "iscsi_tcp");
+            add_unique(stack.kernel_modules, "sd_mod");
+            add_unique(stack.programs, "iscsistart");
+            return true;
         }
         if (name == "nvme-fabrics") {
-            return std::string("an NVMe over Fabrics disk");
+            layer.detail = "an NVMe over Fabrics disk";
+            stack.unsupported.push_back(fmt::format(
+                "{}: an NVMe over Fabrics disk; the capture initrd does not connect to NVMe "
+                "over Fabrics controllers: set Target= to a directory on a local disk, raw: on "
+                "a local disk, ssh:// or nfs:",
+                layer.name));
+            return true;
         }
     }
-    return std::nullopt;
+    return false;
 }
 
-// A disk: refused when it is reached over the network; otherwise the
-// modules of its driver and of the devices above it.
+// A disk: an iSCSI LUN or refused when it is reached over the network;
+// otherwise the modules of its driver and of the devices above it.
 void classify_disk(BlockStack& stack, BlockLayer& layer, const fs::path& sys,
                    const fs::path& devices_root) {
     std::error_code error;
-    if (const auto remote = network_disk(sys)) {
-        layer.detail = *remote;
-        stack.unsupported.push_back(fmt::format(
-            "{}: {}; the capture initrd does not bring up the network and log in to reach "
-            "it: set Target= to a directory on a local disk, raw: on a local disk, ssh:// or "
-            "nfs:",
-            layer.name, *remote));
+    if (classify_network_disk(stack, layer, sys)) {
         return;
     }
     // The disk's driver and the buses it hangs from: dracut installs only
@@ -403,6 +508,12 @@ void merge_block_stack(BlockStack& into, const BlockStack& other) {
     }
     for (const auto& item : other.unsupported) {
         add_unique(into.unsupported, item);
+    }
+    for (const auto& session : other.iscsi_sessions) {
+        if (std::find(into.iscsi_sessions.begin(), into.iscsi_sessions.end(), session) ==
+            into.iscsi_sessions.end()) {
+            into.iscsi_sessions.push_back(session);
+        }
     }
 }
 

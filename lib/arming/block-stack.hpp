@@ -16,6 +16,9 @@
 //   mdN (md/ exists)     MD RAID, md/level names the personality
 //   a partition (a "partition" file) or a disk: the disk's driver is
 //        device/driver/module, when it is a module
+//   a disk under hostH/sessionN with iscsi_session/: an iSCSI LUN, logged
+//        in to again by the capture (IscsiSession); NVMe over Fabrics:
+//        refused
 // Every path under SystemPaths, so tests walk a fake tree.
 #pragma once
 
@@ -46,6 +49,26 @@ struct ImageFile {
     bool operator==(const ImageFile&) const = default;
 };
 
+// A software iSCSI session (iscsi_tcp) a disk of the stack is reached
+// through, as sysfs shows it (drivers/scsi/scsi_transport_iscsi.c: the
+// session's and its connection's attributes). The capture logs in again
+// with iscsistart (open-iscsi) before it waits for the disk.
+struct IscsiSession {
+    std::string session;    // session1
+    std::string initiator;  // the initiator's name (IQN) the target knows
+    std::string target;     // the target's name (IQN)
+    std::string tpgt;       // the target portal group tag
+    std::string address;    // the portal as configured (persistent_address)
+    std::string port;       // persistent_port
+    // CHAP: the initiator's credentials, and the target's for mutual CHAP;
+    // empty when not configured. sysfs shows them to root only.
+    std::string username;
+    std::string password;
+    std::string username_in;
+    std::string password_in;
+    bool operator==(const IscsiSession&) const = default;
+};
+
 struct BlockStack {
     std::vector<BlockLayer> layers;           // top first, each device once
     std::vector<std::string> dracut_modules;  // dm lvm mdraid multipath
@@ -57,6 +80,8 @@ struct BlockStack {
     std::vector<std::string> kernel_arguments;
     // Layers a capture cannot bring up, each with why: arming must refuse.
     std::vector<std::string> unsupported;
+    // The iSCSI sessions the disks are reached through, each once.
+    std::vector<IscsiSession> iscsi_sessions;
     bool operator==(const BlockStack&) const = default;
 };
 

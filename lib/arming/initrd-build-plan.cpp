@@ -106,8 +106,16 @@ std::string describe_destination(const Config& config, const InitrdBuildPlan& pl
         case TargetKind::directory:
             break;
     }
-    return fmt::format("{} on {} ({})", target.directory_in_filesystem, target.source,
-                       target.fstype);
+    std::string where =
+        fmt::format("{} on {} ({})", target.directory_in_filesystem, target.source, target.fstype);
+    // A disk the capture logs in to first: which, and the way there.
+    for (const auto& session : plan.stack.iscsi_sessions) {
+        where += fmt::format(", iSCSI {} at {}:{}", session.target, session.address, session.port);
+    }
+    if (!plan.stack.iscsi_sessions.empty() && plan.network) {
+        where += fmt::format(" through {} ({})", plan.network->interface, plan.network->address);
+    }
+    return where;
 }
 
 }  // namespace
@@ -147,10 +155,18 @@ void SystemNetworkProbe::wait_one_second() {
 Result<CaptureNetwork> plan_capture_network(const SystemPaths& paths, const Config& config,
                                             NetworkProbe& probe, int wait_seconds,
                                             const std::function<void(const std::string&)>& note) {
+    return plan_capture_network_to(paths, config.target.host,
+                                   "Target=" + config.target_description(), probe, wait_seconds,
+                                   note);
+}
+
+Result<CaptureNetwork> plan_capture_network_to(
+    const SystemPaths& paths, const std::string& host, const std::string& what, NetworkProbe& probe,
+    int wait_seconds, const std::function<void(const std::string&)>& note) {
     Result<CaptureNetwork> network = make_error(0, "not tried");
     std::optional<std::string> address;
     for (int waited = 0;; ++waited) {
-        address = probe.resolve_host(config.target.host);
+        address = probe.resolve_host(host);
         const auto route_json = address ? probe.ip_json({"route", "get", *address})
                                         : probe.ip_json({"route", "show", "default"});
         if (!route_json && route_json.error().errno_value == ENOENT) {
@@ -160,7 +176,7 @@ Result<CaptureNetwork> plan_capture_network(const SystemPaths& paths, const Conf
                                       : Result<Route>(tl::unexpected(route_json.error()));
         if (!route) {
             network = make_error(0, "no route to {}: {}",
-                                 address.value_or(config.target.host + " (by the default route)"),
+                                 address.value_or(host + " (by the default route)"),
                                  route.error().message);
         } else if (auto link = probe.ip_json({"address", "show", "dev", route->device}); !link) {
             network = tl::unexpected(link.error());
@@ -175,13 +191,13 @@ Result<CaptureNetwork> plan_capture_network(const SystemPaths& paths, const Conf
             break;
         }
         if (waited == 0 && note) {
-            note(fmt::format("Target={}: {}; waiting up to {}s for the network",
-                             config.target_description(), network.error().message, wait_seconds));
+            note(fmt::format("{}: {}; waiting up to {}s for the network", what,
+                             network.error().message, wait_seconds));
         }
         probe.wait_one_second();
     }
     if (!network) {
-        return propagate(network.error(), "Target=" + config.target_description());
+        return propagate(network.error(), what);
     }
     // What lies under the route's interface (a bond's ports, a VLAN's
     // interface, a bridge's), which the capture makes again.
@@ -189,7 +205,7 @@ Result<CaptureNetwork> plan_capture_network(const SystemPaths& paths, const Conf
     auto links = links_json ? capture_links_from(network->interface, *links_json)
                             : Result<std::vector<CaptureLink>>(tl::unexpected(links_json.error()));
     if (!links) {
-        return propagate(links.error(), "Target=" + config.target_description());
+        return propagate(links.error(), what);
     }
     network->links = std::move(*links);
     // Each NIC's driver and bus, then the modules of the kinds above them.
@@ -199,7 +215,7 @@ Result<CaptureNetwork> plan_capture_network(const SystemPaths& paths, const Conf
         }
         auto drivers = network_device_drivers(paths, link.name);
         if (!drivers) {
-            return propagate(drivers.error(), "Target=" + config.target_description());
+            return propagate(drivers.error(), what);
         }
         for (const auto& driver : *drivers) {
             add_unique(network->drivers, driver);
@@ -330,6 +346,33 @@ Result<InitrdBuildPlan> plan_initrd_build(const SystemPaths& paths, const Config
         return tl::unexpected(stack.error());
     }
     plan.stack = std::move(*stack);
+    // A disk reached through iSCSI: the capture brings up the network
+    // towards the first session's portal and logs in again. With an ssh or
+    // nfs target the capture's one network is the server's.
+    if (!plan.stack.iscsi_sessions.empty()) {
+        const IscsiSession& first = plan.stack.iscsi_sessions.front();
+        if (plan.network) {
+            return make_error(ENOTSUP,
+                              "Target={}: the root filesystem is on an iSCSI disk ({} at {}), "
+                              "and a capture that sends its dump to another machine does not "
+                              "also log in to iSCSI: set Target= to a directory (on the iSCSI "
+                              "disk or a local one)",
+                              config.target_description(), first.target, first.address);
+        }
+        auto network = plan_capture_network_to(
+            paths, first.address,
+            fmt::format("the iSCSI portal {}:{} of {}", first.address, first.port, first.target),
+            probe, kNetworkWaitSeconds, [&](const std::string& why) {
+                plan.notes.push_back(why);
+                if (request.progress) {
+                    request.progress(why);
+                }
+            });
+        if (!network) {
+            return tl::unexpected(network.error());
+        }
+        plan.network = std::move(*network);
+    }
     // A separate /boot for the note when the root filesystem is unreachable
     // too; only if the capture can bring up what lies under it, and never a
     // reason to refuse: it is a last resort.
@@ -347,7 +390,8 @@ Result<InitrdBuildPlan> plan_initrd_build(const SystemPaths& paths, const Config
     }
     plan.staged_files = {
         {"capture.env", capture_environment(config, plan.target, plan.root, group_id,
-                                            state_filesystem, plan.network, plan.spare_note)},
+                                            state_filesystem, plan.network, plan.spare_note) +
+                            iscsi_capture_environment(plan.stack.iscsi_sessions)},
         {"capture-actions.conf", capture_unit_dropin(config)},
         {"fallback-actions.conf", fallback_unit_dropin(config)},
     };

@@ -55,6 +55,14 @@ Result<CaptureNetwork> plan_capture_network(
     int wait_seconds = kNetworkWaitSeconds,
     const std::function<void(const std::string&)>& note = {});
 
+// The same towards host (a name or an address), for what (the first words
+// of its errors and note: "Target=ssh://...", "the iSCSI portal ..."):
+// an iSCSI portal a disk under the target or the root is reached through.
+Result<CaptureNetwork> plan_capture_network_to(
+    const SystemPaths& paths, const std::string& host, const std::string& what, NetworkProbe& probe,
+    int wait_seconds = kNetworkWaitSeconds,
+    const std::function<void(const std::string&)>& note = {});
+
 // One of the kernel's module index files (modules.alias, modules.builtin,
 // ...) for kernel_version: under /usr/lib/modules, or /lib/modules where
 // /usr is not merged; the first one's error when neither has it.

@@ -533,7 +533,9 @@ std::string capture_environment(const Config& config, const TargetFilesystem& ta
             {"CRASHCAPTURE_NFS_ADDRESS", network ? network->server_address : std::string()},
         };
     }
-    if (ssh || nfs) {
+    // ssh, nfs, or a disk reached through iSCSI: the network the capture
+    // sets up.
+    if (ssh || nfs || network) {
         remote_assignments.insert(
             remote_assignments.end(),
             {
@@ -548,6 +550,30 @@ std::string capture_environment(const Config& config, const TargetFilesystem& ta
         text += fmt::format("{}={}\n", name, shell_quote(value));
     }
     return text;
+}
+
+std::string iscsi_capture_environment(const std::vector<IscsiSession>& sessions) {
+    if (sessions.empty()) {
+        return {};
+    }
+    std::string lines;
+    std::string credentials;
+    for (size_t i = 0; i < sessions.size(); ++i) {
+        const IscsiSession& session = sessions[i];
+        lines += fmt::format("{}{} {} {} {} {}", lines.empty() ? "" : "\n", session.target,
+                             session.address, session.port, session.tpgt, session.initiator);
+        for (const auto& [name, value] :
+             {std::pair<std::string_view, const std::string&>{"USERNAME", session.username},
+              {"PASSWORD", session.password},
+              {"USERNAME_IN", session.username_in},
+              {"PASSWORD_IN", session.password_in}}) {
+            if (!value.empty()) {
+                credentials +=
+                    fmt::format("CRASHCAPTURE_ISCSI_{}_{}={}\n", name, i + 1, shell_quote(value));
+            }
+        }
+    }
+    return fmt::format("CRASHCAPTURE_ISCSI_SESSIONS={}\n", shell_quote(lines)) + credentials;
 }
 
 std::string capture_unit_dropin(const Config& config) {

@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "block-stack.hpp"
 #include "config.hpp"
 #include "remote-target.hpp"
 #include "result.hpp"
@@ -137,6 +138,15 @@ std::string capture_environment(const Config& config, const TargetFilesystem& ta
                                 const std::optional<TargetFilesystem>& state = {},
                                 const std::optional<CaptureNetwork>& network = {},
                                 const std::optional<TargetFilesystem>& spare_note = {});
+
+// The iSCSI sessions the capture logs in to before it waits for its disks,
+// appended to capture.env: CRASHCAPTURE_ISCSI_SESSIONS, one session a line,
+// "TARGET ADDRESS PORT TPGT INITIATOR" (each a plain word,
+// read_iscsi_session() checks), and for session N (from 1) its CHAP
+// credentials when set: CRASHCAPTURE_ISCSI_USERNAME_N, _PASSWORD_N,
+// _USERNAME_IN_N, _PASSWORD_IN_N. The capture initrd is root's only (the
+// builder writes it 0600). Empty without sessions.
+std::string iscsi_capture_environment(const std::vector<IscsiSession>& sessions);
 
 // The drop-in for crashcapture-capture.service: SuccessAction= from
 // FinalAction=, FailureAction=/OnFailure= from FailureAction=,

@@ -320,3 +320,66 @@ e2e_stop_nfs_server() {
     fi
     E2E_NFS_PID=
 }
+
+# The iSCSI target e2e_start_iscsi_target offers, and its CHAP account (an
+# initiator's secret: 12 to 16 characters, as many initiators want it).
+# shellcheck disable=SC2034 # used by the scripts that source this file
+E2E_ISCSI_TARGET=iqn.2026-12.test.crashcapture:dumps E2E_ISCSI_USER=crashcapture E2E_ISCSI_PASSWORD=e2e-chap-secret
+
+# e2e_start_iscsi_target DIR: an iSCSI target of the test's own (tgt's
+# tgtd, userspace: no kernel target driver needed) on 127.0.0.1:3260
+# (10.0.2.2:3260 from a QEMU guest with user networking): E2E_ISCSI_TARGET,
+# its LUN 1 a sparse 512 MiB file DIR/lun.img, open to every initiator
+# address, logged in to with CHAP (the incoming account E2E_ISCSI_USER,
+# E2E_ISCSI_PASSWORD). Its management socket (TGT_IPC_SOCKET, control port
+# 1) and log (tgtd.log) are in DIR, so a system tgtd's are never touched;
+# the portal is not shared: fails when 127.0.0.1:3260 is taken. Sets
+# E2E_ISCSI_PID; e2e_stop_iscsi_target stops it.
+e2e_tgtadm() { TGT_IPC_SOCKET=$E2E_ISCSI_DIR/tgtd.socket tgtadm -C 1 "$@"; }
+e2e_start_iscsi_target() {
+    if e2e_wait_for_port 3260 1; then
+        e2e_log "127.0.0.1:3260 is taken (a system tgtd? systemctl stop tgt): the guest's portal must be the test's"
+        return 1
+    fi
+    E2E_ISCSI_DIR=$1
+    mkdir -p "$E2E_ISCSI_DIR"
+    truncate -s 512M "$E2E_ISCSI_DIR/lun.img"
+    TGT_IPC_SOCKET=$E2E_ISCSI_DIR/tgtd.socket tgtd -f -C 1 --iscsi portal=127.0.0.1:3260 \
+        > "$E2E_ISCSI_DIR/tgtd.log" 2>&1 &
+    E2E_ISCSI_PID=$!
+    if ! e2e_wait_for_port 3260 50; then
+        e2e_log "tgtd did not listen on 127.0.0.1:3260: $(tail -5 "$E2E_ISCSI_DIR/tgtd.log")"
+        return 1
+    fi
+    {
+        e2e_tgtadm --lld iscsi --mode target --op new --tid 1 --targetname "$E2E_ISCSI_TARGET" &&
+            e2e_tgtadm --lld iscsi --mode logicalunit --op new --tid 1 --lun 1 --backing-store "$E2E_ISCSI_DIR/lun.img" &&
+            e2e_tgtadm --lld iscsi --mode target --op bind --tid 1 --initiator-address ALL &&
+            e2e_tgtadm --lld iscsi --mode account --op new --user "$E2E_ISCSI_USER" --password "$E2E_ISCSI_PASSWORD" &&
+            e2e_tgtadm --lld iscsi --mode account --op bind --tid 1 --user "$E2E_ISCSI_USER"
+    } >> "$E2E_ISCSI_DIR/tgtd.log" 2>&1 && return 0
+    e2e_log "tgtadm could not set up $E2E_ISCSI_TARGET: $(tail -5 "$E2E_ISCSI_DIR/tgtd.log")"
+    return 1
+}
+
+# tgtd ignores SIGTERM: it leaves when told to (the system deleted), which it
+# takes only once it is offline with no target left. Safe to call twice and
+# under set -e.
+e2e_stop_iscsi_target() {
+    local _
+    if [ -n "${E2E_ISCSI_PID:-}" ]; then
+        {
+            e2e_tgtadm --mode sys --op update --name State -v offline
+            e2e_tgtadm --lld iscsi --mode target --op delete --force --tid 1
+            e2e_tgtadm --mode sys --op delete
+        } >> "$E2E_ISCSI_DIR/tgtd.log" 2>&1 || true
+        # Gone, or a zombie until waited for.
+        for _ in $(seq 50); do
+            case $(ps -o stat= -p "$E2E_ISCSI_PID" 2> /dev/null) in '' | Z*) break ;; esac
+            sleep 0.1
+        done
+        kill -KILL "$E2E_ISCSI_PID" 2> /dev/null || true
+        wait "$E2E_ISCSI_PID" 2> /dev/null || true
+    fi
+    E2E_ISCSI_PID=
+}

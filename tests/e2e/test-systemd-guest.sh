@@ -53,6 +53,17 @@
 #              its first boot; the capture kernel activates the pool and
 #              the volume (dm-thin-pool, thin_check) and saves; the same
 #              checks as target-md
+#   target-iscsi  Target=/srv/crash on an iSCSI LUN (issue 15 §2): tgt's
+#              tgtd of the test's own on the host's loopback
+#              (e2e_start_iscsi_target: a 512 MiB LUN, a CHAP account),
+#              10.0.2.2:3260 through QEMU user networking; on its first boot
+#              the guest (open-iscsi, a fixed initiator name) logs in with
+#              CHAP, node.startup=automatic, and makes the filesystem
+#              (e2e-make-target); the fstab's mount is _netdev. The capture
+#              kernel must log in again with the settings the system had;
+#              the same checks as target-md, and the capture initrd's
+#              sessions (capture.env), iscsistart and iscsi_tcp, and its
+#              mode (it holds the CHAP secret: root's only)
 #   target-luks  Target=/srv/crash on a LUKS2 volume opened at boot by
 #              /etc/crypttab with a key file, made in the guest: the daemon
 #              must refuse it up front (no dracut, nothing loaded, State
@@ -188,7 +199,7 @@
 #   test-systemd-guest.sh [--scenario capture|too-small|reset|reboot|
 #                                     target-missing|target-full|target-eio|
 #                                     target-xfs|target-btrfs|target-md|
-#                                     target-thin|target-luks|
+#                                     target-thin|target-iscsi|target-luks|
 #                                     raw|ssh|ssh-bond|ssh-bridge|ssh-ipv6|
 #                                     ssh-down|ssh-fallback|nfs|upgrade|lvm|
 #                                     lvm-lost|uefi|uefi-no-sb|installer|
@@ -260,14 +271,14 @@ case $SCENARIO in
     reboot) end=reboot; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
     target-missing) end=wipe-target; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
     target-full) end=fill-target; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
-    target-eio | target-xfs | target-btrfs | target-md | target-thin) end=crash; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
+    target-eio | target-xfs | target-btrfs | target-md | target-thin | target-iscsi) end=crash; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
     target-luks) end=refused; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
     # uefi: the administrator's story through the real boot chain, the
     # driver update's rebuild included (every CI run's guest).
     uefi | installer) end=crash ;;
     raw | ssh | ssh-bond | ssh-bridge | ssh-ipv6 | ssh-down | ssh-fallback | nfs | nfs-ipv6 | lvm | lvm-lost | uefi-no-sb | cockpit | power-cut | nfs-hang) end=crash; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
     upgrade) end=upgrade; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
-    *) e2e_die "unknown scenario $SCENARIO (capture, too-small, reset, reboot, target-missing, target-full, target-eio, target-xfs, target-btrfs, target-md, target-thin, target-luks, raw, ssh, ssh-bond, ssh-bridge, ssh-ipv6, ssh-down, ssh-fallback, nfs, nfs-ipv6, upgrade, lvm, lvm-lost, uefi, uefi-no-sb, installer, cockpit, power-cut, nfs-hang)" ;;
+    *) e2e_die "unknown scenario $SCENARIO (capture, too-small, reset, reboot, target-missing, target-full, target-eio, target-xfs, target-btrfs, target-md, target-thin, target-iscsi, target-luks, raw, ssh, ssh-bond, ssh-bridge, ssh-ipv6, ssh-down, ssh-fallback, nfs, nfs-ipv6, upgrade, lvm, lvm-lost, uefi, uefi-no-sb, installer, cockpit, power-cut, nfs-hang)" ;;
 esac
 CRASH=${CRASH:-256M}
 REPLACE_KERNEL=${REPLACE_KERNEL:-1}
@@ -342,6 +353,7 @@ cleanup() {
     # once continued.
     [ "$SCENARIO" = nfs-hang ] && [ -n "${E2E_NFS_PID:-}" ] && kill -CONT "$E2E_NFS_PID" 2> /dev/null
     case $SCENARIO in nfs | nfs-hang | nfs-ipv6) e2e_stop_nfs_server ;; esac
+    case $SCENARIO in target-iscsi) e2e_stop_iscsi_target ;; esac
     [ -n "${journal_remote_pid:-}" ] && kill "$journal_remote_pid" 2> /dev/null
     rm -rf "$work"
 }
@@ -534,13 +546,15 @@ if [ "$SCENARIO" = cockpit ]; then
 FAKE
     chmod 0755 "$rootfs/usr/local/sbin/update-grub"
 fi
-# target-md, target-thin, target-luks: the tools the guest makes its target
-# storage with (guest/e2e-make-target), as an administrator has them.
+# target-md, target-thin, target-luks, target-iscsi: the tools the guest
+# makes its target storage with (guest/e2e-make-target), as an
+# administrator has them.
 MAKE_TARGET=
 case $SCENARIO in
     target-md) MAKE_TARGET=md target_packages=(mdadm) ;;
     target-thin) MAKE_TARGET=thin target_packages=(lvm2 thin-provisioning-tools) ;;
     target-luks) MAKE_TARGET=luks target_packages=(cryptsetup) ;;
+    target-iscsi) MAKE_TARGET=iscsi target_packages=(open-iscsi) ;;
 esac
 if [ -n "$MAKE_TARGET" ]; then
     if image_apt_install "$SCENARIO" "${target_packages[@]}"; then
@@ -553,6 +567,16 @@ if [ -n "$MAKE_TARGET" ]; then
     install -m 0644 "$E2E_DIR/guest/e2e-make-target.service" "$rootfs/etc/systemd/system/"
     ln -sf /etc/systemd/system/e2e-make-target.service \
         "$rootfs/etc/systemd/system/multi-user.target.wants/e2e-make-target.service"
+fi
+if [ "$MAKE_TARGET" = iscsi ]; then
+    # The initiator's name as an administrator sets it before iscsid first
+    # starts (open-iscsi's postinst made up a random one), and the first
+    # login waits for the network.
+    printf 'InitiatorName=iqn.2026-12.test.crashcapture:guest\n' > "$rootfs/etc/iscsi/initiatorname.iscsi"
+    chmod 0600 "$rootfs/etc/iscsi/initiatorname.iscsi"
+    mkdir -p "$rootfs/etc/systemd/system/e2e-make-target.service.d"
+    printf '[Unit]\nWants=network-online.target\nAfter=network-online.target\n' \
+        > "$rootfs/etc/systemd/system/e2e-make-target.service.d/50-e2e-iscsi.conf"
 fi
 
 # The fleet's log pipeline (issue 16 §4): in the capture and cockpit
@@ -760,7 +784,7 @@ TAMPERED_KERNEL=$UEFI
 WEB_CONSOLE=$([ "$SCENARIO" = cockpit ] && echo 1 || echo 0)
 JOURNAL_UPLOAD=$JOURNAL_UPLOAD
 MAKE_TARGET=$MAKE_TARGET
-COPY_TARGET=$(case $SCENARIO in target-md | target-thin) echo /srv/crash ;; esac)
+COPY_TARGET=$(case $SCENARIO in target-md | target-thin | target-iscsi) echo /srv/crash ;; esac)
 EOF
 # e2e-driver's E2E: lines go to the serial console: the virt board's PL011.
 [ "$ARCH" = arm64 ] && echo "CONSOLE=/dev/ttyAMA0" >> "$rootfs/etc/crashcapture-e2e.conf"
@@ -833,6 +857,15 @@ case $SCENARIO in
             umount "$work/target-mount"
             target_fstab="btrfs rw,nofail,subvol=@crash,x-systemd.device-timeout=90s 0 0"
             target_drive=(-drive "file=$OUT/target.img,format=raw,if=virtio,cache=unsafe")
+        elif [ "$MAKE_TARGET" = iscsi ]; then
+            # No disk: the LUN on the host (10.0.2.2:3260 from the guest),
+            # which the guest logs in to and makes its filesystem on
+            # (e2e-make-target, with these settings). _netdev: the mount
+            # waits for the network, and open-iscsi.service's login.
+            e2e_start_iscsi_target "$work/iscsi" || e2e_die "cannot start the test's iSCSI target"
+            printf 'ISCSI_PORTAL=10.0.2.2:3260\nISCSI_TARGET=%s\nISCSI_USER=%s\nISCSI_PASSWORD=%s\n' \
+                "$E2E_ISCSI_TARGET" "$E2E_ISCSI_USER" "$E2E_ISCSI_PASSWORD" >> "$rootfs/etc/crashcapture-e2e.conf"
+            target_fstab="ext4 _netdev,nofail 0 2"
         elif [ -n "$MAKE_TARGET" ]; then
             # Blank disks, named by serial (virtio-crashdisk0, 1); the guest
             # makes the storage (e2e-make-target) and the filesystem
@@ -893,7 +926,8 @@ case $SCENARIO in
             printf '[Capture]\nTimeoutSec=60\n' >> "$rootfs/etc/crashcapture/crashcapture.conf.d/50-e2e-target.conf"
         ;;
 esac
-if [ -n "${ssh_directory:-}" ] || [ -n "${nfs_export:-}" ] || [ "$SCENARIO" = cockpit ] || [ "$JOURNAL_UPLOAD" = 1 ]; then
+if [ -n "${ssh_directory:-}" ] || [ -n "${nfs_export:-}" ] || [ "$SCENARIO" = cockpit ] || [ "$JOURNAL_UPLOAD" = 1 ] ||
+    [ "$MAKE_TARGET" = iscsi ]; then
     # The guest's own network, as a Debian server with systemd-networkd has it.
     mkdir -p "$rootfs/etc/systemd/network"
     printf '[Match]\nName=e*\n[Network]\nDHCP=ipv4\n' > "$rootfs/etc/systemd/network/50-e2e.network"
@@ -1513,7 +1547,7 @@ if [ "$SCENARIO" = cockpit ]; then
     fi
 fi
 if [ "$SCENARIO" = capture ] || [ "$SCENARIO" = target-xfs ] || [ "$SCENARIO" = target-btrfs ] ||
-    [ "$SCENARIO" = target-md ] || [ "$SCENARIO" = target-thin ] ||
+    [ "$SCENARIO" = target-md ] || [ "$SCENARIO" = target-thin ] || [ "$SCENARIO" = target-iscsi ] ||
     [ "$SCENARIO" = raw ] || [ "$SCENARIO" = ssh ] || [ "$SCENARIO" = ssh-bond ] || [ "$SCENARIO" = ssh-ipv6 ] ||
     [ "$SCENARIO" = ssh-bridge ] ||
     [ "$SCENARIO" = ssh-fallback ] || [ "$SCENARIO" = nfs ] || [ "$SCENARIO" = nfs-ipv6 ] || [ "$SCENARIO" = lvm ] ||
@@ -1552,11 +1586,11 @@ if [ "$SCENARIO" = target-xfs ] || [ "$SCENARIO" = target-btrfs ]; then
         pass "the dump is on the $target_fs disk: $dump_id/vmcore ($(stat -c %s "$dump_dir/vmcore") bytes)" ||
         fail "no $dump_id/vmcore on the $target_fs disk: $(tr '\n' ' ' < "$OUT/target-listing.txt" 2> /dev/null)"
 fi
-if [ "$SCENARIO" = target-md ] || [ "$SCENARIO" = target-thin ]; then
+if [ "$SCENARIO" = target-md ] || [ "$SCENARIO" = target-thin ] || [ "$SCENARIO" = target-iscsi ]; then
     made=$(grep -m1 -o 'E2E: TARGET_MADE.*' "$OUT/serial.log" | tr -d '\r')
     [ -n "$made" ] && pass "the guest made its target storage on its first boot: ${made#E2E: }" ||
         fail "the guest did not make its target storage: $(tail -5 "$results/make-target.log" 2> /dev/null | tr '\n' ' ')"
-    capture_cmdline=$(e2e_initrd_file "$results/capture-initrd.img" etc/cmdline.d/01-default.conf 2> /dev/null | tr '\n' ' ')
+    capture_cmdline=$(e2e_initrd_file "$results/capture-initrd.img" etc/cmdline.d/01-default.conf 2> /dev/null | tr '\n' ' ' || true)
     if [ "$SCENARIO" = target-md ]; then
         grep -q '/raid1\.ko' "$OUT/capture-initrd-list.txt" && grep -qE 'sbin/mdadm$' "$OUT/capture-initrd-list.txt" &&
             grep -q 'rd\.md\.uuid=' <<< "$capture_cmdline" &&
@@ -1574,11 +1608,41 @@ if [ "$SCENARIO" = target-md ] || [ "$SCENARIO" = target-thin ]; then
         [ -n "$degraded" ] && [ -n "$started" ] &&
             pass "the capture kernel started the array degraded: ${started#crashcapture: }; $degraded" ||
             fail "the capture kernel did not start the array with 1 of 2 mirrors: '${started:-no start by the capture}' '${degraded:-no raid1 line}'"
-    else
+    elif [ "$SCENARIO" = target-thin ]; then
         grep -q '/dm-thin-pool\.ko' "$OUT/capture-initrd-list.txt" && grep -qE 'sbin/thin_check( -> .*)?$' "$OUT/capture-initrd-list.txt" &&
             grep -q 'rd\.lvm\.lv=vgcrash/crash' <<< "$capture_cmdline" &&
             pass "the capture initrd holds dm-thin-pool, thin_check and rd.lvm.lv=vgcrash/crash" ||
             fail "the capture initrd lacks dm-thin-pool, thin_check or rd.lvm.lv=vgcrash/crash: $capture_cmdline"
+    else
+        # Issue 15 §2: the capture logs in again with the settings the
+        # system had (capture.env's sessions: target, portal, initiator),
+        # with open-iscsi's iscsistart and the iscsi_tcp driver.
+        sessions=$(grep '^CRASHCAPTURE_ISCSI_SESSIONS=' "$OUT/capture.env" 2> /dev/null || true)
+        grep -qF "$E2E_ISCSI_TARGET" <<< "$sessions" &&
+            pass "the builder read the iSCSI session: $sessions" ||
+            fail "capture.env names no session of $E2E_ISCSI_TARGET: ${sessions:-no CRASHCAPTURE_ISCSI_SESSIONS=}"
+        grep -qE 'sbin/iscsistart( -> .*)?$' "$OUT/capture-initrd-list.txt" && grep -q '/iscsi_tcp\.ko' "$OUT/capture-initrd-list.txt" &&
+            pass "the capture initrd holds iscsistart and iscsi_tcp" ||
+            fail "the capture initrd lacks iscsistart or iscsi_tcp (see $OUT/capture-initrd-list.txt)"
+        # It holds the CHAP secret: no read for group or others.
+        initrd_mode=$(cat "$results/capture-initrd-mode.txt" 2> /dev/null || true)
+        case ${initrd_mode%% *} in
+            [0-7][0-7][0-7] | [0-7][0-7][0-7][0-7])
+                [ $((8#${initrd_mode%% *} & 8#044)) = 0 ] &&
+                    pass "the capture initrd is root's only (it holds the CHAP secret): $initrd_mode" ||
+                    fail "the capture initrd, which holds the CHAP secret, is readable by others: $initrd_mode" ;;
+            *) fail "no mode of the loaded capture initrd: ${initrd_mode:-none recorded}" ;;
+        esac
+        # crashcapture-capture's line once iscsistart has logged in.
+        grep -qF "crashcapture: logged in to iSCSI target $E2E_ISCSI_TARGET" "$OUT/serial.log" &&
+            pass "the capture kernel logged in: $(grep -m1 -o 'crashcapture: logged in to iSCSI target.*' "$OUT/serial.log" | cut -d' ' -f2-)" ||
+            fail "the capture kernel did not say it logged in to $E2E_ISCSI_TARGET"
+        # After the capture's reboot, open-iscsi.service logged in again
+        # (node.startup=automatic) and the _netdev mount came up on the LUN.
+        mounted=$(grep -m1 -o 'E2E: TARGET_MOUNTED.*' "$OUT/serial.log" | tr -d '\r' || true)
+        grep -qE 'E2E: TARGET_MOUNTED /dev/sd[a-z]+ ext4' <<< "$mounted" &&
+            pass "after the reboot the guest logged in again and mounted the LUN: ${mounted#E2E: }" ||
+            fail "after the reboot /srv/crash is not on the iSCSI disk: ${mounted:-no TARGET_MOUNTED line}"
     fi
     grep -qE "crashcapture: mounted [^ ]+ \([^,]+, ext4\) on /run/crashcapture/target" "$OUT/serial.log" &&
         pass "the capture kernel mounted the target: $(grep -oE 'crashcapture: mounted [^ ]+ \([^,]+, ext4\).*' "$OUT/serial.log" | head -1 | cut -d' ' -f2- | tr -d '\r')" ||

@@ -45,11 +45,18 @@ install() {
     inst_multiple sync date sed journalctl udevadm cat basename mkdir chmod mv mount umount
     inst_multiple -o blkid
     inst_simple "$CRASHCAPTURE_STAGING/capture.env" /etc/crashcapture/capture.env
-    # A target on another machine (Target=ssh:// or nfs:,
-    # crashcapture-build-initrd wrote CRASHCAPTURE_NET_*): ip to set up the
-    # interface, getent and this system's resolver configuration so the
-    # server's name resolves. The NIC's and NFS's kernel modules come with
-    # --drivers.
+    # The capture sets up the network (crashcapture-build-initrd wrote
+    # CRASHCAPTURE_NET_*: a target on another machine, or a disk reached
+    # through iSCSI): ip to set up the interface. The NIC's kernel modules
+    # come with --drivers, iscsistart with --install.
+    if grep -q "^CRASHCAPTURE_NET_INTERFACE='.\+'" "$CRASHCAPTURE_STAGING/capture.env"; then
+        if ! inst_multiple ip; then
+            dfatal "crashcapture: the capture's network needs ip (iproute2)"
+            exit 1
+        fi
+    fi
+    # A target on another machine (Target=ssh:// or nfs:): getent and this
+    # system's resolver configuration so the server's name resolves.
     if grep -qx "CRASHCAPTURE_TARGET_KIND='\(ssh\|nfs\)'" "$CRASHCAPTURE_STAGING/capture.env"; then
         if ! inst_multiple ip getent; then
             dfatal "crashcapture: a target on another machine needs ip (iproute2) and getent"

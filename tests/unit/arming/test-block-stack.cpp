@@ -150,23 +150,76 @@ TEST_F(FakeSysfs, DmCryptIsRefusedByName) {
     EXPECT_THAT(stack->unsupported[0], HasSubstr("set Target="));
 }
 
-// An iSCSI LUN as the kernel lays it out (scsi_transport_iscsi.c): the
-// disk under its SCSI target under the session, which has the
-// iscsi_session class entry; and an NVMe over Fabrics namespace.
-TEST_F(FakeSysfs, DisksReachedOverTheNetworkAreRefusedByName) {
-    const std::string session = "devices/platform/host3/session1";
-    const std::string disk_dir = session + "/target3:0:0/3:0:0:0/block/sdb";
-    write("/sys/" + session + "/iscsi_session/session1/targetname", "iqn.2026-12.test:crash\n");
-    write("/sys/" + disk_dir + "/uevent", "MAJOR=8\nDEVNAME=sdb\n");
-    write("/sys/" + disk_dir + "/sdb1/partition", "1\n");
-    write("/sys/" + disk_dir + "/sdb1/uevent", "MAJOR=8\nDEVNAME=sdb1\n");
-    fs::create_directories(root_ + "/sys/dev/block");
-    fs::create_symlink("../../" + disk_dir + "/sdb1", root_ + "/sys/dev/block/8:17");
-    const auto iscsi = block_stack(paths_, 8, 17);
-    ASSERT_TRUE(iscsi) << iscsi.error().message;
-    ASSERT_EQ(iscsi->unsupported.size(), 1u);
-    EXPECT_THAT(iscsi->unsupported[0], HasSubstr("sdb: an iSCSI disk (session1)"));
-    EXPECT_THAT(iscsi->unsupported[0], HasSubstr("set Target="));
+// The session an administrator's open-iscsi made: software initiator, CHAP.
+const std::vector<std::pair<std::string, std::string>> kIscsiAttributes = {
+    {"targetname", "iqn.2026-12.test:dumps"},
+    {"tpgt", "1"},
+    {"initiatorname", "iqn.2026-12.test:host"},
+    {"username", "crashcapture"},
+    {"password", "secret with 'quote"},
+    {"username_in", "(null)"},  // libiscsi's print of an unset string
+    {"password_in", "(null)"},
+};
+
+// An iSCSI LUN (a partition on it): the capture logs in to the session
+// again, with what sysfs shows of it; the disk's drivers are the software
+// initiator's and sd_mod, and iscsistart does the login.
+TEST_F(FakeSysfs, AnIscsiDiskIsLoggedInToAgainWithTheSessionsSettings) {
+    iscsi_disk("sdb", "8:16", 3, 1, kIscsiAttributes, "10.0.2.2", "3260", "8:17");
+    const auto stack = block_stack(paths_, 8, 17);
+    ASSERT_TRUE(stack) << stack.error().message;
+    EXPECT_THAT(stack->unsupported, IsEmpty());
+    ASSERT_EQ(stack->iscsi_sessions.size(), 1u);
+    const IscsiSession& session = stack->iscsi_sessions[0];
+    EXPECT_EQ(session.session, "session1");
+    EXPECT_EQ(session.target, "iqn.2026-12.test:dumps");
+    EXPECT_EQ(session.initiator, "iqn.2026-12.test:host");
+    EXPECT_EQ(session.tpgt, "1");
+    EXPECT_EQ(session.address, "10.0.2.2");
+    EXPECT_EQ(session.port, "3260");
+    EXPECT_EQ(session.username, "crashcapture");
+    EXPECT_EQ(session.password, "secret with 'quote");
+    EXPECT_EQ(session.username_in, "");
+    EXPECT_EQ(session.password_in, "");
+    EXPECT_THAT(stack->kernel_modules, UnorderedElementsAre("iscsi_tcp", "sd_mod"));
+    EXPECT_THAT(stack->programs, ElementsAre("iscsistart"));
+    EXPECT_THAT(stack->layers,
+                ElementsAre(BlockLayer{"sdb1", "partition", ""},
+                            BlockLayer{"sdb", "disk", "iscsi session1 iqn.2026-12.test:dumps"}));
+
+    // Two filesystems on the same session: one login.
+    auto merged = *stack;
+    merge_block_stack(merged, *block_stack(paths_, 8, 16));
+    EXPECT_EQ(merged.iscsi_sessions.size(), 1u);
+}
+
+// An offload adapter logs in with its own firmware (not iscsistart's job);
+// an attribute the capture could not pass to iscsistart as one word; an
+// NVMe over Fabrics namespace: each refused, naming the disk and why.
+TEST_F(FakeSysfs, IscsiTheCaptureCannotRedoAndNvmeOverFabricsAreRefusedByName) {
+    iscsi_disk("sdb", "8:16", 3, 1, kIscsiAttributes, "10.0.2.2", "3260", "", "qla4xxx");
+    const auto offload = block_stack(paths_, 8, 16);
+    ASSERT_TRUE(offload) << offload.error().message;
+    ASSERT_EQ(offload->unsupported.size(), 1u);
+    EXPECT_THAT(offload->unsupported[0],
+                HasSubstr("sdb: an iSCSI disk (session1) through qla4xxx"));
+    EXPECT_THAT(offload->unsupported[0], HasSubstr("set Target="));
+    EXPECT_THAT(offload->iscsi_sessions, IsEmpty());
+
+    auto odd = kIscsiAttributes;
+    odd[0].second = "iqn.2026-12.test:dumps $(reboot)";
+    iscsi_disk("sdc", "8:32", 4, 2, odd, "10.0.2.2", "3260");
+    const auto unsafe = block_stack(paths_, 8, 32);
+    ASSERT_TRUE(unsafe) << unsafe.error().message;
+    ASSERT_EQ(unsafe->unsupported.size(), 1u);
+    EXPECT_THAT(unsafe->unsupported[0],
+                HasSubstr("sdc: an iSCSI disk (session2) whose target name"));
+
+    iscsi_disk("sdd", "8:48", 5, 3, kIscsiAttributes, "", "");
+    const auto no_portal = block_stack(paths_, 8, 48);
+    ASSERT_TRUE(no_portal) << no_portal.error().message;
+    ASSERT_EQ(no_portal->unsupported.size(), 1u);
+    EXPECT_THAT(no_portal->unsupported[0], HasSubstr("portal address"));
 
     const std::string nvme = "devices/virtual/nvme-fabrics/ctl/nvme1/nvme1n1";
     write("/sys/" + nvme + "/uevent", "MAJOR=259\nDEVNAME=nvme1n1\n");

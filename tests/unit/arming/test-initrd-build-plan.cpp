@@ -239,6 +239,65 @@ TEST_F(InstallerLayout, AServerOnThisMachineIsRefusedAtOnce) {
     EXPECT_EQ(network_.waits, 0);
 }
 
+// Target= on an iSCSI LUN (open-iscsi's session over eth0, CHAP): the
+// capture sets up eth0 as the system has it, towards the portal, and logs
+// in with the session's settings before it waits for the disk.
+TEST_F(InstallerLayout, AnIscsiTargetBringsUpTheNetworkToThePortalAndLogsIn) {
+    iscsi_disk("sdb", "8:16", 2, 1,
+               {{"targetname", "iqn.2026-12.test:dumps"},
+                {"tpgt", "1"},
+                {"initiatorname", "iqn.2026-12.test:host"},
+                {"username", "crashcapture"},
+                {"password", "s3cret-s3cret"}},
+               "10.0.2.2", "3260", "8:17");
+    network_.hosts["10.0.2.2"] = "10.0.2.2";  // a literal address resolves to itself
+    uuid("sdb1", "cccc-iscsi");
+    write("/proc/self/mountinfo",
+          "22 1 253:0 / / rw,relatime shared:1 - ext4 /dev/mapper/vg0-root rw\n"
+          "25 22 254:1 / /boot rw,relatime shared:2 - ext2 /dev/vda1 rw\n"
+          "27 22 8:17 / /srv/crash rw,relatime shared:3 - ext4 /dev/sdb1 rw\n");
+    const auto planned = plan("/srv/crash");
+    ASSERT_TRUE(planned) << planned.error().message;
+    ASSERT_TRUE(planned->network);
+    EXPECT_EQ(planned->network->interface, "eth0");
+    EXPECT_THAT(network_.calls, Contains("route get 10.0.2.2"));
+    const std::string environment = file(*planned, "capture.env");
+    EXPECT_THAT(environment, HasSubstr("CRASHCAPTURE_TARGET_SOURCE='UUID=cccc-iscsi'\n"));
+    EXPECT_THAT(environment, HasSubstr("CRASHCAPTURE_NET_INTERFACE='eth0'\n"));
+    EXPECT_THAT(environment, HasSubstr("CRASHCAPTURE_NET_ADDRESS='10.0.2.15/24'\n"));
+    EXPECT_THAT(environment,
+                HasSubstr("CRASHCAPTURE_ISCSI_SESSIONS='iqn.2026-12.test:dumps 10.0.2.2 3260 1 "
+                          "iqn.2026-12.test:host'\n"));
+    EXPECT_THAT(environment, HasSubstr("CRASHCAPTURE_ISCSI_USERNAME_1='crashcapture'\n"));
+    EXPECT_THAT(environment, HasSubstr("CRASHCAPTURE_ISCSI_PASSWORD_1='s3cret-s3cret'\n"));
+    EXPECT_THAT(environment, Not(HasSubstr("USERNAME_IN")));
+    EXPECT_THAT(after(*planned, "--install"), Contains(HasSubstr("iscsistart")));
+    EXPECT_THAT(planned->destination,
+                HasSubstr("/ on UUID=cccc-iscsi (ext4), iSCSI iqn.2026-12.test:dumps at "
+                          "10.0.2.2:3260 through eth0 (10.0.2.15/24)"));
+    ASSERT_EQ(after(*planned, "--drivers").size(), 1u);
+    const std::string drivers = after(*planned, "--drivers")[0];
+    for (const char* module : {"iscsi_tcp", "sd_mod", "virtio_net"}) {
+        EXPECT_THAT(drivers, HasSubstr(module));
+    }
+}
+
+// The root on iSCSI with an nfs target: the capture's one network is the
+// NFS server's; refused, saying what to do instead.
+TEST_F(InstallerLayout, RootOnIscsiWithANetworkTargetIsRefused) {
+    iscsi_disk("sdb", "8:16", 2, 1,
+               {{"targetname", "iqn.2026-12.test:root"},
+                {"tpgt", "1"},
+                {"initiatorname", "iqn.2026-12.test:host"}},
+               "10.0.2.2", "3260", "8:17");
+    uuid("sdb1", "cccc-iscsi");
+    write("/proc/self/mountinfo", "22 1 8:17 / / rw,relatime shared:1 - ext4 /dev/sdb1 rw\n");
+    const auto planned = plan("nfs:dumphost:/exports/crash");
+    ASSERT_FALSE(planned);
+    EXPECT_THAT(planned.error().message, HasSubstr("the root filesystem is on an iSCSI disk"));
+    EXPECT_THAT(planned.error().message, HasSubstr("iqn.2026-12.test:root"));
+}
+
 TEST_F(InstallerLayout, SshTargetWithoutTheCapturesKeySaysToPropagate) {
     const auto planned = plan("ssh://dump@dumphost/srv/crash");
     ASSERT_FALSE(planned);
