@@ -374,14 +374,19 @@ void Manager::hotplug_event(const Uevent& event) {
 
 namespace {
 
-bool has_remote_target(const std::optional<Config>& config) {
-    return config && config->target.is_remote();
+// Where the capture's network leads: an ssh or nfs target's server, or an
+// iSCSI portal under the target or the root; nothing without a network.
+std::optional<CaptureNetworkDestination> network_destination(const SystemPaths& paths,
+                                                             const std::optional<Config>& config) {
+    return config ? capture_network_destination(paths, *config) : std::nullopt;
 }
 
-// The network towards the server now, without waiting for it.
-Result<std::string> current_network_summary(const SystemPaths& paths, const Config& config) {
+// The network towards it now, without waiting for it.
+Result<std::string> current_network_summary(const SystemPaths& paths,
+                                            const CaptureNetworkDestination& destination) {
     SystemNetworkProbe probe;
-    auto network = plan_capture_network(paths, config, probe, /*wait_seconds=*/0);
+    auto network = plan_capture_network_to(paths, destination.host, destination.what, probe,
+                                           /*wait_seconds=*/0);
     if (!network) {
         return tl::unexpected(network.error());
     }
@@ -397,14 +402,15 @@ std::string Manager::build_network_name() const {
 void Manager::record_build_network() {
     network_at_build_.clear();
     ::unlink((paths_.state + "/" + build_network_name()).c_str());
-    if (!has_remote_target(config_)) {
+    const auto destination = network_destination(paths_, config_);
+    if (!destination) {
         return;
     }
     // As the build began (a change during the build then shows as one at
     // the next check); at boot the network may have come up only while the
     // builder waited for it: then as it is now.
     auto summary = network_before_build_ ? Result<std::string>(*network_before_build_)
-                                         : current_network_summary(paths_, *config_);
+                                         : current_network_summary(paths_, *destination);
     network_before_build_.reset();
     if (!summary) {
         return;  // the next check takes today's as the initrd's
@@ -417,7 +423,9 @@ void Manager::record_build_network() {
 }
 
 void Manager::network_event() {
-    if (!has_remote_target(config_)) {
+    // Whether the capture needs a network at all is check_network()'s
+    // question (an iSCSI disk is found in sysfs): not for every message.
+    if (!config_) {
         return;
     }
     // A DHCP renewal or a router advertisement comes as a burst of
@@ -426,7 +434,8 @@ void Manager::network_event() {
 }
 
 void Manager::check_network() {
-    if (!has_remote_target(config_)) {
+    const auto destination = network_destination(paths_, config_);
+    if (!destination) {
         return;
     }
     // A build or load under way: look again once it is over.
@@ -446,7 +455,7 @@ void Manager::check_network() {
             return;
         }
     }
-    auto summary = current_network_summary(paths_, *config_);
+    auto summary = current_network_summary(paths_, *destination);
     if (!summary) {
         // No way to the server now (a link down): the copy may work again
         // when it returns; nothing better to build.
@@ -460,9 +469,9 @@ void Manager::check_network() {
     std::string was = network_at_build_, now = *summary;
     std::replace(was.begin(), was.end(), '\n', ';');
     std::replace(now.begin(), now.end(), '\n', ';');
-    observer_.log(LOG_INFO, fmt::format("The network towards Target={} changed (was: {} now: {}), "
+    observer_.log(LOG_INFO, fmt::format("The network towards {} changed (was: {} now: {}), "
                                         "rebuilding the capture initrd",
-                                        config_->target_description(), was, now));
+                                        destination->what, was, now));
     request_reload(true);
 }
 
@@ -669,8 +678,8 @@ void Manager::begin_build() {
     // and not only the journal (build_finished()).
     ::mkdir(paths_.run.c_str(), 0700);
     network_before_build_.reset();
-    if (has_remote_target(config_)) {
-        if (auto summary = current_network_summary(paths_, *config_)) {
+    if (const auto destination = network_destination(paths_, config_)) {
+        if (auto summary = current_network_summary(paths_, *destination)) {
             network_before_build_ = std::move(*summary);
         }
     }

@@ -53,6 +53,12 @@ Status check_ssh_keys(const SystemPaths& paths, const Config& config) {
     return {};
 }
 
+// How messages name an iSCSI session's portal.
+std::string iscsi_portal_description(const IscsiSession& session) {
+    return fmt::format("the iSCSI portal {}:{} of {}", session.address, session.port,
+                       session.target);
+}
+
 // The block devices under the root filesystem and the target, and what the
 // capture needs to bring them up; refuses a layer it cannot (dm-crypt).
 Result<BlockStack> plan_block_stack(const SystemPaths& paths, const std::string& mountinfo,
@@ -276,6 +282,43 @@ Result<std::string> read_module_index(const SystemPaths& paths, const std::strin
     return text;
 }
 
+std::optional<CaptureNetworkDestination> capture_network_destination(const SystemPaths& paths,
+                                                                     const Config& config) {
+    if (config.target.is_remote()) {
+        return CaptureNetworkDestination{config.target.host,
+                                         "Target=" + config.target_description()};
+    }
+    const auto mountinfo = read_kernel_file(paths.resolve("/proc/self/mountinfo"));
+    if (!mountinfo) {
+        return std::nullopt;
+    }
+    // The root's sessions first, then the target's: plan_block_stack()'s
+    // order, so the first is the one the capture's network was planned to.
+    std::vector<IscsiSession> sessions;
+    if (auto root = block_stack_for_directory(paths, *mountinfo, "/")) {
+        sessions = root->iscsi_sessions;
+    }
+    std::optional<Result<BlockStack>> under_target;
+    if (config.target.kind == TargetKind::directory) {
+        under_target = block_stack_for_directory(paths, *mountinfo, config.target.path);
+    } else if (config.target.kind == TargetKind::raw) {
+        struct stat device {};
+        if (::stat(paths.resolve(config.target.path).c_str(), &device) == 0 &&
+            S_ISBLK(device.st_mode)) {
+            under_target = block_stack(paths, major(device.st_rdev), minor(device.st_rdev));
+        }
+    }
+    if (under_target && *under_target) {
+        sessions.insert(sessions.end(), (*under_target)->iscsi_sessions.begin(),
+                        (*under_target)->iscsi_sessions.end());
+    }
+    if (sessions.empty()) {
+        return std::nullopt;
+    }
+    return CaptureNetworkDestination{sessions.front().address,
+                                     iscsi_portal_description(sessions.front())};
+}
+
 Result<InitrdBuildPlan> plan_initrd_build(const SystemPaths& paths, const Config& config,
                                           const InitrdBuildRequest& request, NetworkProbe& probe) {
     InitrdBuildPlan plan;
@@ -359,15 +402,14 @@ Result<InitrdBuildPlan> plan_initrd_build(const SystemPaths& paths, const Config
                               "disk or a local one)",
                               config.target_description(), first.target, first.address);
         }
-        auto network = plan_capture_network_to(
-            paths, first.address,
-            fmt::format("the iSCSI portal {}:{} of {}", first.address, first.port, first.target),
-            probe, kNetworkWaitSeconds, [&](const std::string& why) {
-                plan.notes.push_back(why);
-                if (request.progress) {
-                    request.progress(why);
-                }
-            });
+        auto network =
+            plan_capture_network_to(paths, first.address, iscsi_portal_description(first), probe,
+                                    kNetworkWaitSeconds, [&](const std::string& why) {
+                                        plan.notes.push_back(why);
+                                        if (request.progress) {
+                                            request.progress(why);
+                                        }
+                                    });
         if (!network) {
             return tl::unexpected(network.error());
         }

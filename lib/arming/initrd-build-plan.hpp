@@ -63,6 +63,20 @@ Result<CaptureNetwork> plan_capture_network_to(
     int wait_seconds = kNetworkWaitSeconds,
     const std::function<void(const std::string&)>& note = {});
 
+// Where the capture kernel's network leads, when it needs one: an ssh or
+// nfs target's server, or the portal of the first iSCSI session under the
+// root filesystem or the target (the one plan_initrd_build() plans the
+// network towards). host is a name or an address; what names it in
+// messages ("Target=ssh://...", "the iSCSI portal ADDRESS:PORT of IQN").
+// crashcaptured watches the way there and rebuilds when it changes.
+struct CaptureNetworkDestination {
+    std::string host;
+    std::string what;
+    bool operator==(const CaptureNetworkDestination&) const = default;
+};
+std::optional<CaptureNetworkDestination> capture_network_destination(const SystemPaths& paths,
+                                                                     const Config& config);
+
 // One of the kernel's module index files (modules.alias, modules.builtin,
 // ...) for kernel_version: under /usr/lib/modules, or /lib/modules where
 // /usr is not merged; the first one's error when neither has it.

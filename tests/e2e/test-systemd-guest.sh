@@ -865,6 +865,9 @@ case $SCENARIO in
             e2e_start_iscsi_target "$work/iscsi" || e2e_die "cannot start the test's iSCSI target"
             printf 'ISCSI_PORTAL=10.0.2.2:3260\nISCSI_TARGET=%s\nISCSI_USER=%s\nISCSI_PASSWORD=%s\n' \
                 "$E2E_ISCSI_TARGET" "$E2E_ISCSI_USER" "$E2E_ISCSI_PASSWORD" >> "$rootfs/etc/crashcapture-e2e.conf"
+            # Once armed the lease changes (10.0.2.77 towards the portal),
+            # as for ssh: the daemon must rebuild by itself.
+            echo "NETWORK_CHANGE=1" >> "$rootfs/etc/crashcapture-e2e.conf"
             target_fstab="ext4 _netdev,nofail 0 2"
         elif [ -n "$MAKE_TARGET" ]; then
             # Blank disks, named by serial (virtio-crashdisk0, 1); the guest
@@ -1637,6 +1640,13 @@ if [ "$SCENARIO" = target-md ] || [ "$SCENARIO" = target-thin ] || [ "$SCENARIO"
         grep -qF "crashcapture: logged in to iSCSI target $E2E_ISCSI_TARGET" "$OUT/serial.log" &&
             pass "the capture kernel logged in: $(grep -m1 -o 'crashcapture: logged in to iSCSI target.*' "$OUT/serial.log" | cut -d' ' -f2-)" ||
             fail "the capture kernel did not say it logged in to $E2E_ISCSI_TARGET"
+        # The lease changed once armed (NETWORK_CHANGE): the daemon rebuilt
+        # by itself, and the capture kernel used the new address.
+        grep -q 'E2E: NETWORK_RELOADED' "$OUT/serial.log" &&
+            grep -q 'The network towards the iSCSI portal 10.0.2.2:3260 .* changed' "$results/daemon-phase1.log" &&
+            grep -q 'crashcapture: network: .* 10\.0\.2\.77/24' "$OUT/serial.log" &&
+            pass "the daemon heard the new address towards the portal and rebuilt by itself, and the capture kernel used it: $(grep -o 'E2E: NETWORK_RELOADED after=[0-9]*s' "$OUT/serial.log"); $(grep -o 'crashcapture: network: .*' "$OUT/serial.log" | head -1 | cut -d' ' -f3- | tr -d '\r')" ||
+            fail "no rebuild towards the portal after the network change: $(grep -o 'E2E: NETWORK_.*' "$OUT/serial.log" | tr '\n' ' ') $(grep -o 'crashcapture: network: .*' "$OUT/serial.log" | head -1)"
         # After the capture's reboot, open-iscsi.service logged in again
         # (node.startup=automatic) and the _netdev mount came up on the LUN.
         mounted=$(grep -m1 -o 'E2E: TARGET_MOUNTED.*' "$OUT/serial.log" | tr -d '\r' || true)

@@ -159,6 +159,17 @@ TEST_F(InstallerLayout, RootOnLvmWithASeparateBoot) {
     EXPECT_TRUE(network_.calls.empty());  // a local target needs no network
 }
 
+// What the capture's network leads to, for crashcaptured's watch: an ssh
+// or nfs target's server; nothing for a local disk (iSCSI: above).
+TEST_F(InstallerLayout, TheCapturesNetworkLeadsToARemoteTargetsServerOnly) {
+    Config config;
+    config.target = *parse_target("nfs:dumphost:/exports/crash");
+    EXPECT_EQ(capture_network_destination(paths_, config),
+              (CaptureNetworkDestination{"dumphost", "Target=nfs:dumphost:/exports/crash"}));
+    config.target = *parse_target("/var/crash");
+    EXPECT_EQ(capture_network_destination(paths_, config), std::nullopt);
+}
+
 TEST_F(InstallerLayout, ADirectoryOnTmpfsIsRefusedBeforeAnythingRuns) {
     const auto planned = plan("/tmp/crash");
     ASSERT_FALSE(planned);
@@ -275,6 +286,12 @@ TEST_F(InstallerLayout, AnIscsiTargetBringsUpTheNetworkToThePortalAndLogsIn) {
     EXPECT_THAT(planned->destination,
                 HasSubstr("/ on UUID=cccc-iscsi (ext4), iSCSI iqn.2026-12.test:dumps at "
                           "10.0.2.2:3260 through eth0 (10.0.2.15/24)"));
+    // crashcaptured watches the way to the portal (a new lease rebuilds).
+    Config config;
+    config.target = *parse_target("/srv/crash");
+    EXPECT_EQ(capture_network_destination(paths_, config),
+              (CaptureNetworkDestination{
+                  "10.0.2.2", "the iSCSI portal 10.0.2.2:3260 of iqn.2026-12.test:dumps"}));
     ASSERT_EQ(after(*planned, "--drivers").size(), 1u);
     const std::string drivers = after(*planned, "--drivers")[0];
     for (const char* module : {"iscsi_tcp", "sd_mod", "virtio_net"}) {
