@@ -319,9 +319,11 @@ guest_pair() {
 # capture kernel looks), target-thin (an LVM thin volume) and target-luks
 # (dm-crypt, refused up front); nfs-ipv6 (NFS on an IPv6-only network);
 # target-iscsi (a LUN of tgt's on the host's loopback, logged in to with
-# CHAP; the capture logs in again).
+# CHAP; the capture logs in again) and target-iscsi-down (tgtd stopped as
+# the guest crashes: lost, saying the login failed).
 rotation=(target-full target-missing too-small reset reboot raw ssh ssh-down ssh-fallback nfs upgrade lvm lvm-lost capture uefi-no-sb
-    ssh-bond ssh-bridge ssh-ipv6 target-xfs target-btrfs installer target-md target-thin target-luks nfs-ipv6 target-iscsi)
+    ssh-bond ssh-bridge ssh-ipv6 target-xfs target-btrfs installer target-md target-thin target-luks nfs-ipv6 target-iscsi
+    target-iscsi-down)
 commit=$(git rev-parse --short=8 HEAD 2> /dev/null || echo 0)
 rotating=${GUEST_SCENARIO:-${rotation[$((16#$commit % ${#rotation[@]}))]}}
 # Every run's story (issue 15 §1): a server that boots through UEFI with

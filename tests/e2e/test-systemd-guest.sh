@@ -63,7 +63,12 @@
 #              kernel must log in again with the settings the system had;
 #              the same checks as target-md, and the capture initrd's
 #              sessions (capture.env), iscsistart and iscsi_tcp, and its
-#              mode (it holds the CHAP secret: root's only)
+#              mode (it holds the CHAP secret: root's only); once armed
+#              the lease changes and the daemon must rebuild by itself
+#   target-iscsi-down  the same, but the host stops tgtd when the guest
+#              says it is crashing: the capture cannot log in, waits for
+#              the disk, leaves a note naming the failed login and reboots;
+#              listed as "lost" with that reason
 #   target-luks  Target=/srv/crash on a LUKS2 volume opened at boot by
 #              /etc/crypttab with a key file, made in the guest: the daemon
 #              must refuse it up front (no dracut, nothing loaded, State
@@ -199,7 +204,8 @@
 #   test-systemd-guest.sh [--scenario capture|too-small|reset|reboot|
 #                                     target-missing|target-full|target-eio|
 #                                     target-xfs|target-btrfs|target-md|
-#                                     target-thin|target-iscsi|target-luks|
+#                                     target-thin|target-iscsi|
+#                                     target-iscsi-down|target-luks|
 #                                     raw|ssh|ssh-bond|ssh-bridge|ssh-ipv6|
 #                                     ssh-down|ssh-fallback|nfs|upgrade|lvm|
 #                                     lvm-lost|uefi|uefi-no-sb|installer|
@@ -271,14 +277,14 @@ case $SCENARIO in
     reboot) end=reboot; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
     target-missing) end=wipe-target; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
     target-full) end=fill-target; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
-    target-eio | target-xfs | target-btrfs | target-md | target-thin | target-iscsi) end=crash; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
+    target-eio | target-xfs | target-btrfs | target-md | target-thin | target-iscsi | target-iscsi-down) end=crash; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
     target-luks) end=refused; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
     # uefi: the administrator's story through the real boot chain, the
     # driver update's rebuild included (every CI run's guest).
     uefi | installer) end=crash ;;
     raw | ssh | ssh-bond | ssh-bridge | ssh-ipv6 | ssh-down | ssh-fallback | nfs | nfs-ipv6 | lvm | lvm-lost | uefi-no-sb | cockpit | power-cut | nfs-hang) end=crash; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
     upgrade) end=upgrade; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
-    *) e2e_die "unknown scenario $SCENARIO (capture, too-small, reset, reboot, target-missing, target-full, target-eio, target-xfs, target-btrfs, target-md, target-thin, target-iscsi, target-luks, raw, ssh, ssh-bond, ssh-bridge, ssh-ipv6, ssh-down, ssh-fallback, nfs, nfs-ipv6, upgrade, lvm, lvm-lost, uefi, uefi-no-sb, installer, cockpit, power-cut, nfs-hang)" ;;
+    *) e2e_die "unknown scenario $SCENARIO (capture, too-small, reset, reboot, target-missing, target-full, target-eio, target-xfs, target-btrfs, target-md, target-thin, target-iscsi, target-iscsi-down, target-luks, raw, ssh, ssh-bond, ssh-bridge, ssh-ipv6, ssh-down, ssh-fallback, nfs, nfs-ipv6, upgrade, lvm, lvm-lost, uefi, uefi-no-sb, installer, cockpit, power-cut, nfs-hang)" ;;
 esac
 CRASH=${CRASH:-256M}
 REPLACE_KERNEL=${REPLACE_KERNEL:-1}
@@ -353,7 +359,7 @@ cleanup() {
     # once continued.
     [ "$SCENARIO" = nfs-hang ] && [ -n "${E2E_NFS_PID:-}" ] && kill -CONT "$E2E_NFS_PID" 2> /dev/null
     case $SCENARIO in nfs | nfs-hang | nfs-ipv6) e2e_stop_nfs_server ;; esac
-    case $SCENARIO in target-iscsi) e2e_stop_iscsi_target ;; esac
+    case $SCENARIO in target-iscsi | target-iscsi-down) e2e_stop_iscsi_target ;; esac
     [ -n "${journal_remote_pid:-}" ] && kill "$journal_remote_pid" 2> /dev/null
     rm -rf "$work"
 }
@@ -554,7 +560,7 @@ case $SCENARIO in
     target-md) MAKE_TARGET=md target_packages=(mdadm) ;;
     target-thin) MAKE_TARGET=thin target_packages=(lvm2 thin-provisioning-tools) ;;
     target-luks) MAKE_TARGET=luks target_packages=(cryptsetup) ;;
-    target-iscsi) MAKE_TARGET=iscsi target_packages=(open-iscsi) ;;
+    target-iscsi | target-iscsi-down) MAKE_TARGET=iscsi target_packages=(open-iscsi) ;;
 esac
 if [ -n "$MAKE_TARGET" ]; then
     if image_apt_install "$SCENARIO" "${target_packages[@]}"; then
@@ -867,7 +873,7 @@ case $SCENARIO in
                 "$E2E_ISCSI_TARGET" "$E2E_ISCSI_USER" "$E2E_ISCSI_PASSWORD" >> "$rootfs/etc/crashcapture-e2e.conf"
             # Once armed the lease changes (10.0.2.77 towards the portal),
             # as for ssh: the daemon must rebuild by itself.
-            echo "NETWORK_CHANGE=1" >> "$rootfs/etc/crashcapture-e2e.conf"
+            [ "$SCENARIO" = target-iscsi ] && echo "NETWORK_CHANGE=1" >> "$rootfs/etc/crashcapture-e2e.conf"
             target_fstab="ext4 _netdev,nofail 0 2"
         elif [ -n "$MAKE_TARGET" ]; then
             # Blank disks, named by serial (virtio-crashdisk0, 1); the guest
@@ -1245,6 +1251,13 @@ case $SCENARIO in
         # The server goes away between the load and the crash: the capture
         # kernel finds nobody listening.
         when_serial_says 'E2E: CRASHING' e2e_stop_sshd "$work/sshd" "$ssh_user"
+        ;;
+    target-iscsi-down)
+        # The iSCSI target goes away with the machine: once the crashed
+        # kernel has panicked (before, crashcapturectl test's sync would
+        # wait out the session's 120 s recovery timeout), so the capture
+        # kernel's login finds no portal.
+        when_serial_says 'Kernel panic - not syncing' e2e_stop_iscsi_target
         ;;
     ssh-bond)
         # The primary NIC's cable is pulled between the load and the crash:
@@ -1945,6 +1958,24 @@ case $SCENARIO in
         else
             fail "the lost entry does not say why: $(cat "$OUT/lost-reason.txt") $(head -c 600 "$results/list.json" 2> /dev/null)"
         fi
+        ;;
+    target-iscsi-down)
+        grep -q 'E2E: TARGET_MADE kind=iscsi' "$OUT/serial.log" && grep -q 'E2E: LOADED' "$OUT/serial.log" &&
+            pass "the guest logged in to the LUN, made its target, and the capture kernel was loaded" ||
+            fail "the iSCSI target was not set up and armed"
+        grep -q "crashcapture: cannot log in to the iSCSI target $E2E_ISCSI_TARGET at 10.0.2.2:3260" "$OUT/serial.log" &&
+            grep -q 'crashcapture: left a note of this failure for crashcaptured' "$OUT/serial.log" &&
+            pass "the capture said it cannot log in and left a note: $(grep -o 'crashcapture: cannot log in.*' "$OUT/serial.log" | head -1 | cut -c1-200 | tr -d '\r')" ||
+            fail "no 'cannot log in' and note on the console"
+        lost=$(lost_entries)
+        if [ -n "$lost" ] && lost_reason_has "Target=/srv/crash" "did not appear within 90s" \
+            "cannot log in to the iSCSI target $E2E_ISCSI_TARGET"; then
+            pass "listed as lost, saying why: $(cat "$OUT/lost-reason.txt")"
+        else
+            fail "the lost entry does not say why: $(cat "$OUT/lost-reason.txt") $(head -c 600 "$results/list.json" 2> /dev/null)"
+        fi
+        grep -q '"CRASHCAPTURE_RESULT":"lost"' "$results/journal-dump.json" 2> /dev/null &&
+            pass "the journal has the lost-capture entry" || fail "no journal entry with CRASHCAPTURE_RESULT=lost"
         ;;
     target-missing)
         grep -q 'E2E: TARGET_WIPED status=0' "$OUT/serial.log" && pass "the target disk was wiped while armed" ||
