@@ -292,26 +292,16 @@ std::optional<CaptureNetworkDestination> capture_network_destination(const Syste
     if (!mountinfo) {
         return std::nullopt;
     }
-    // The root's sessions first, then the target's: plan_block_stack()'s
-    // order, so the first is the one the capture's network was planned to.
-    std::vector<IscsiSession> sessions;
-    if (auto root = block_stack_for_directory(paths, *mountinfo, "/")) {
-        sessions = root->iscsi_sessions;
+    // The stacks the builder plans (the root's sessions first, then the
+    // target's), so the first is the one the capture's network was planned
+    // to. A raw target's device is its path (stat follows a by-id link).
+    TargetFilesystem target;
+    target.device = config.target.path;
+    const auto stack = plan_block_stack(paths, *mountinfo, config, target);
+    if (!stack) {
+        return std::nullopt;  // not armable: nothing loaded to keep current
     }
-    std::optional<Result<BlockStack>> under_target;
-    if (config.target.kind == TargetKind::directory) {
-        under_target = block_stack_for_directory(paths, *mountinfo, config.target.path);
-    } else if (config.target.kind == TargetKind::raw) {
-        struct stat device {};
-        if (::stat(paths.resolve(config.target.path).c_str(), &device) == 0 &&
-            S_ISBLK(device.st_mode)) {
-            under_target = block_stack(paths, major(device.st_rdev), minor(device.st_rdev));
-        }
-    }
-    if (under_target && *under_target) {
-        sessions.insert(sessions.end(), (*under_target)->iscsi_sessions.begin(),
-                        (*under_target)->iscsi_sessions.end());
-    }
+    const std::vector<IscsiSession>& sessions = stack->iscsi_sessions;
     if (sessions.empty()) {
         return std::nullopt;
     }
@@ -328,14 +318,17 @@ Result<InitrdBuildPlan> plan_initrd_build(const SystemPaths& paths, const Config
             return tl::unexpected(keys.error());
         }
     }
+    // Why the builder waits for the network: kept in the notes and told as
+    // it starts waiting (the server's network, or an iSCSI portal's).
+    const auto note_network_wait = [&](const std::string& why) {
+        plan.notes.push_back(why);
+        if (request.progress) {
+            request.progress(why);
+        }
+    };
     if (config.target.is_remote()) {
-        auto network = plan_capture_network(paths, config, probe, kNetworkWaitSeconds,
-                                            [&](const std::string& why) {
-                                                plan.notes.push_back(why);
-                                                if (request.progress) {
-                                                    request.progress(why);
-                                                }
-                                            });
+        auto network =
+            plan_capture_network(paths, config, probe, kNetworkWaitSeconds, note_network_wait);
         if (!network) {
             return tl::unexpected(network.error());
         }
@@ -404,12 +397,7 @@ Result<InitrdBuildPlan> plan_initrd_build(const SystemPaths& paths, const Config
         }
         auto network =
             plan_capture_network_to(paths, first.address, iscsi_portal_description(first), probe,
-                                    kNetworkWaitSeconds, [&](const std::string& why) {
-                                        plan.notes.push_back(why);
-                                        if (request.progress) {
-                                            request.progress(why);
-                                        }
-                                    });
+                                    kNetworkWaitSeconds, note_network_wait);
         if (!network) {
             return tl::unexpected(network.error());
         }

@@ -1861,6 +1861,15 @@ else:
     sys.exit("no lost entry")
 PY
 }
+# check_lost_reason PHRASE...: the crash is listed as lost, and its reason
+# has every PHRASE (lost_reason_has): one pass or one fail.
+check_lost_reason() {
+    if [ -n "$(lost_entries)" ] && lost_reason_has "$@"; then
+        pass "listed as lost, saying why: $(cat "$OUT/lost-reason.txt")"
+    else
+        fail "the lost entry does not say why: $(cat "$OUT/lost-reason.txt") $(head -c 600 "$results/list.json" 2> /dev/null)"
+    fi
+}
 if [ "$SCENARIO" != upgrade ] && [ "$SCENARIO" != target-luks ]; then  # one boot, no crash
     [ "$(grep -c 'E2E: PHASE' "$OUT/serial.log")" -ge 2 ] &&
         pass "the guest came back by itself ($(grep -c 'E2E: PHASE' "$OUT/serial.log") boots)" ||
@@ -1952,12 +1961,7 @@ case $SCENARIO in
             grep -q 'crashcapture: left a note of this failure for crashcaptured' "$OUT/serial.log" &&
             pass "the capture said it cannot reach the server and left a note: $(grep -o 'crashcapture: cannot reach.*' "$OUT/serial.log" | head -1 | cut -c1-160)" ||
             fail "no 'cannot reach' and note on the console"
-        lost=$(lost_entries)
-        if [ -n "$lost" ] && lost_reason_has "Target=ssh://" "cannot reach"; then
-            pass "listed as lost, saying why: $(cat "$OUT/lost-reason.txt")"
-        else
-            fail "the lost entry does not say why: $(cat "$OUT/lost-reason.txt") $(head -c 600 "$results/list.json" 2> /dev/null)"
-        fi
+        check_lost_reason "Target=ssh://" "cannot reach"
         ;;
     target-iscsi-down)
         grep -q 'E2E: TARGET_MADE kind=iscsi' "$OUT/serial.log" && grep -q 'E2E: LOADED' "$OUT/serial.log" &&
@@ -1967,13 +1971,8 @@ case $SCENARIO in
             grep -q 'crashcapture: left a note of this failure for crashcaptured' "$OUT/serial.log" &&
             pass "the capture said it cannot log in and left a note: $(grep -o 'crashcapture: cannot log in.*' "$OUT/serial.log" | head -1 | cut -c1-200 | tr -d '\r')" ||
             fail "no 'cannot log in' and note on the console"
-        lost=$(lost_entries)
-        if [ -n "$lost" ] && lost_reason_has "Target=/srv/crash" "did not appear within 90s" \
-            "cannot log in to the iSCSI target $E2E_ISCSI_TARGET"; then
-            pass "listed as lost, saying why: $(cat "$OUT/lost-reason.txt")"
-        else
-            fail "the lost entry does not say why: $(cat "$OUT/lost-reason.txt") $(head -c 600 "$results/list.json" 2> /dev/null)"
-        fi
+        check_lost_reason "Target=/srv/crash" "did not appear within 90s" \
+            "cannot log in to the iSCSI target $E2E_ISCSI_TARGET"
         grep -q '"CRASHCAPTURE_RESULT":"lost"' "$results/journal-dump.json" 2> /dev/null &&
             pass "the journal has the lost-capture entry" || fail "no journal entry with CRASHCAPTURE_RESULT=lost"
         ;;
@@ -1985,13 +1984,8 @@ case $SCENARIO in
             fail "no 'did not appear' on the console"
         grep -q 'crashcapture: left a note of this failure for crashcaptured' "$OUT/serial.log" &&
             pass "the capture left a note on the root filesystem" || fail "no failure note left"
-        lost=$(lost_entries)
-        if [ -n "$lost" ] && lost_reason_has "Target=/srv/crash" "did not appear within 90s" \
-            "record:the capture kernel ran but could not save the dump"; then
-            pass "listed as lost, saying why: $(cat "$OUT/lost-reason.txt")"
-        else
-            fail "the lost entry does not say why: $(cat "$OUT/lost-reason.txt") $(head -c 600 "$results/list.json" 2> /dev/null)"
-        fi
+        check_lost_reason "Target=/srv/crash" "did not appear within 90s" \
+            "record:the capture kernel ran but could not save the dump"
         grep -q '"CRASHCAPTURE_RESULT":"lost"' "$results/journal-dump.json" 2> /dev/null &&
             grep -q 'CRASHCAPTURE_CAPTURE_LOG":"/var/lib/crashcapture/capture-failures/' "$results/journal-dump.json" &&
             pass "the journal entry names the capture kernel's log" || fail "no journal entry with the capture log"
@@ -2003,13 +1997,8 @@ case $SCENARIO in
         grep -q 'crashcapture: left a note of this failure for crashcaptured on /boot' "$OUT/serial.log" &&
             pass "the capture left its note on /boot" ||
             fail "no note on /boot: $(grep -o 'crashcapture: .*note.*' "$OUT/serial.log" | head -3 | tr '\n' ' ')"
-        lost=$(lost_entries)
-        if [ -n "$lost" ] && lost_reason_has "Target=/var/crash" "vg0-root" "did not appear within 90s" \
-            "record:the capture kernel ran but could not save the dump"; then
-            pass "listed as lost, saying why: $(cat "$OUT/lost-reason.txt")"
-        else
-            fail "the lost entry does not say why: $(cat "$OUT/lost-reason.txt") $(head -c 600 "$results/list.json" 2> /dev/null)"
-        fi
+        check_lost_reason "Target=/var/crash" "vg0-root" "did not appear within 90s" \
+            "record:the capture kernel ran but could not save the dump"
         grep -q 'CRASHCAPTURE_CAPTURE_LOG":"/var/lib/crashcapture/capture-failures/' "$results/journal-dump.json" 2> /dev/null &&
             pass "the journal entry names the capture kernel's log, moved into the state directory" ||
             fail "no journal entry with the capture log under /var/lib/crashcapture/capture-failures"
@@ -2149,13 +2138,8 @@ PY
                 pass "back in the first kernel ${limit_to_back} s after the time limit (bound: 300 s)" ||
                 fail "${limit_to_back} s from the time limit to the first kernel again (bound: 300 s)"
         fi
-        lost=$(lost_entries)
-        if [ -n "$lost" ] && lost_reason_has "Target=nfs:10.0.2.2:/dumps" "did not finish within its time limit" \
-            "record:the capture kernel ran but could not save the dump"; then
-            pass "listed as lost, saying why: $(cat "$OUT/lost-reason.txt")"
-        else
-            fail "the lost entry does not say why: $(cat "$OUT/lost-reason.txt") $(head -c 600 "$results/list.json" 2> /dev/null)"
-        fi
+        check_lost_reason "Target=nfs:10.0.2.2:/dumps" "did not finish within its time limit" \
+            "record:the capture kernel ran but could not save the dump"
         grep -q '"CRASHCAPTURE_RESULT":"lost"' "$results/journal-dump.json" 2> /dev/null &&
             pass "the journal has the lost-capture entry" || fail "no journal entry with CRASHCAPTURE_RESULT=lost"
         ;;
