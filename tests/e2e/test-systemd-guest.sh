@@ -39,6 +39,18 @@
 #              the capture mounts the filesystem and writes into /@crash);
 #              the host reads the dump off the disk through a read-only loop
 #              mount; the same checks as capture
+#   root-md    the capture story on a server whose root (and /var/crash on
+#              it) is an MD RAID1 over the first partition of two disks
+#              (issue 15 §2), as the Debian installer's RAID makes it: the
+#              array made by the guest image's mdadm in a throwaway guest
+#              (make-md-array.sh), the filesystem written into both
+#              members, a dracut boot initrd that assembles it
+#              (rd.md.uuid=); the builder reads the array under the root
+#              and the capture kernel assembles it again; the same checks
+#              as capture
+#   root-md-degraded  root-md, with the second disk's MD superblock wiped
+#              once the crashed kernel panics: the capture kernel must
+#              start the root's array degraded and save to it
 #   target-md  Target=/srv/crash on an MD RAID1 over two disks (issue 15
 #              §2), made with mdadm in the guest on its first boot
 #              (guest/e2e-make-target: the host's kernel has no md driver);
@@ -118,6 +130,15 @@
 #              Target=ssh://USER@[fd00::2]:PORT/DIR; the capture kernel
 #              brings up the IPv6 address and sends the dump; the same
 #              checks as ssh
+#   ssh-vlan   the ssh story through an 802.1Q VLAN: the guest's NIC
+#              carries no address, systemd-networkd's vlan77 (id 77) over
+#              it has a static one; the NIC is a QEMU socket netdev whose
+#              other end is tests/e2e/vlan-switch.py, a trunk port for VLAN
+#              77 only, which untags the guest's frames into a TAP of its
+#              own on the host (192.168.177.1, the sshd's address) and drops
+#              untagged ones; the capture kernel makes vlan77 again; the
+#              same checks as ssh, and the switch's counts (SKIP where the
+#              host cannot make a TAP)
 #   ssh-fallback  ssh-down with FailureAction=dump-to-rootfs: the fallback
 #              unit saves the dump to /var/crash on the root filesystem
 #              instead; the same checks as capture on it
@@ -204,17 +225,23 @@
 #   test-systemd-guest.sh [--scenario capture|too-small|reset|reboot|
 #                                     target-missing|target-full|target-eio|
 #                                     target-xfs|target-btrfs|target-md|
-#                                     target-thin|target-iscsi|
+#                                     target-thin|target-iscsi|root-md|
+#                                     root-md-degraded|
 #                                     target-iscsi-down|target-luks|
 #                                     raw|ssh|ssh-bond|ssh-bridge|ssh-ipv6|
-#                                     ssh-down|ssh-fallback|nfs|upgrade|lvm|
+#                                     ssh-vlan|ssh-down|ssh-fallback|nfs|upgrade|lvm|
 #                                     lvm-lost|uefi|uefi-no-sb|installer|
 #                                     cockpit|
 #                                     power-cut|nfs-hang]
 #                         [--arch amd64|arm64]
 #                         [--kver K] [--mem MIB] [--crash SIZE] [--deb FILE]
 #                         [--timeout S] [--out DIR] [--no-driver-update]
-#                         [--base-only]
+#                         [--base-only] [--root-on-lvm]
+# --root-on-lvm puts the guest's root on the Debian installer's LVM layout
+# (as lvm: /boot an ext2 partition, the root on vg0/root, a dracut boot
+# initrd that activates it) whatever the scenario: a network target's
+# story on a server installed with LVM (scripts/test.sh's every-run network
+# case). Not with the uefi scenarios (installer is uefi's on LVM) or root-md.
 # --arch arm64: the same story in a Debian 12 arm64 guest under
 # qemu-system-aarch64 (TCG, virt board, cortex-a57, console ttyAMA0); capture
 # only. The image is debootstrap'd --arch=arm64, and the package installed,
@@ -253,6 +280,7 @@ DEB=${DEB:-}
 TIMEOUT=${TIMEOUT:-}
 OUT=${OUT:-}
 REPLACE_KERNEL=${REPLACE_KERNEL:-}
+ROOT_ON_LVM=${ROOT_ON_LVM:-0}
 MIRROR=${CRASHCAPTURE_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 while [ $# -gt 0 ]; do
     case $1 in
@@ -266,6 +294,7 @@ while [ $# -gt 0 ]; do
         --out) OUT=$2; shift 2 ;;
         --no-driver-update) REPLACE_KERNEL=0; shift ;;
         --base-only) BASE_ONLY=1; shift ;;
+        --root-on-lvm) ROOT_ON_LVM=1; shift ;;
         -h | --help) e2e_usage "$0" ;;
         *) e2e_die "unknown argument $1 (see --help)" ;;
     esac
@@ -277,14 +306,14 @@ case $SCENARIO in
     reboot) end=reboot; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
     target-missing) end=wipe-target; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
     target-full) end=fill-target; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
-    target-eio | target-xfs | target-btrfs | target-md | target-thin | target-iscsi | target-iscsi-down) end=crash; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
+    target-eio | target-xfs | target-btrfs | target-md | target-thin | target-iscsi | target-iscsi-down | root-md | root-md-degraded) end=crash; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
     target-luks) end=refused; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
     # uefi: the administrator's story through the real boot chain, the
     # driver update's rebuild included (every CI run's guest).
     uefi | installer) end=crash ;;
-    raw | ssh | ssh-bond | ssh-bridge | ssh-ipv6 | ssh-down | ssh-fallback | nfs | nfs-ipv6 | lvm | lvm-lost | uefi-no-sb | cockpit | power-cut | nfs-hang) end=crash; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
+    raw | ssh | ssh-bond | ssh-bridge | ssh-ipv6 | ssh-vlan | ssh-down | ssh-fallback | nfs | nfs-ipv6 | lvm | lvm-lost | uefi-no-sb | cockpit | power-cut | nfs-hang) end=crash; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
     upgrade) end=upgrade; REPLACE_KERNEL=${REPLACE_KERNEL:-0} ;;
-    *) e2e_die "unknown scenario $SCENARIO (capture, too-small, reset, reboot, target-missing, target-full, target-eio, target-xfs, target-btrfs, target-md, target-thin, target-iscsi, target-iscsi-down, target-luks, raw, ssh, ssh-bond, ssh-bridge, ssh-ipv6, ssh-down, ssh-fallback, nfs, nfs-ipv6, upgrade, lvm, lvm-lost, uefi, uefi-no-sb, installer, cockpit, power-cut, nfs-hang)" ;;
+    *) e2e_die "unknown scenario $SCENARIO (capture, too-small, reset, reboot, target-missing, target-full, target-eio, target-xfs, target-btrfs, target-md, target-thin, target-iscsi, target-iscsi-down, root-md, root-md-degraded, target-luks, raw, ssh, ssh-bond, ssh-bridge, ssh-ipv6, ssh-vlan, ssh-down, ssh-fallback, nfs, nfs-ipv6, upgrade, lvm, lvm-lost, uefi, uefi-no-sb, installer, cockpit, power-cut, nfs-hang)" ;;
 esac
 CRASH=${CRASH:-256M}
 REPLACE_KERNEL=${REPLACE_KERNEL:-1}
@@ -303,6 +332,17 @@ TIMEOUT=${TIMEOUT:-$([ "$ARCH" = arm64 ] && echo 7200 || echo 3000)}
 # The Debian installer's LVM layout (lvm, lvm-lost; installer: on UEFI).
 LVM_LAYOUT=0
 case $SCENARIO in lvm | lvm-lost | installer) LVM_LAYOUT=1 ;; esac
+if [ "$ROOT_ON_LVM" = 1 ]; then
+    case $SCENARIO in
+        uefi | uefi-no-sb | installer | root-md | root-md-degraded)
+            e2e_die "--root-on-lvm: not with --scenario $SCENARIO (installer is uefi's story on LVM)" ;;
+    esac
+    [ "$ARCH" = amd64 ] || e2e_die "--root-on-lvm: amd64 only"
+    LVM_LAYOUT=1
+fi
+# The root on an MD RAID1 of two disks (root-md, root-md-degraded).
+MD_ROOT=0
+case $SCENARIO in root-md | root-md-degraded) MD_ROOT=1 ;; esac
 # A GPT disk booted through OVMF, shim and GRUB (uefi, uefi-no-sb), with
 # Secure Boot on (uefi).
 UEFI=0 SECURE_BOOT=0
@@ -340,6 +380,10 @@ rootfs=$work/rootfs
 ssh_user=ccguest$$
 # ssh-bond's two NICs (QEMU's locally administered 52:54:00 prefix).
 bond_primary_mac=52:54:00:cc:00:01 bond_backup_mac=52:54:00:cc:00:02
+# ssh-vlan's VLAN and addresses (a private range the host's own network
+# does not use).
+vlan_id=77 vlan_host_address=192.168.177.1 vlan_guest_address=192.168.177.2
+vlan_switch_pid=''
 cleanup() {
     if [ "$ARCH" = arm64 ]; then
         arm64_binfmt_unregister
@@ -355,6 +399,7 @@ cleanup() {
     fi
     [ -n "${lvm_loop:-}" ] && losetup -d "$lvm_loop" 2> /dev/null
     case $SCENARIO in ssh*) e2e_stop_sshd "$work/sshd" "$ssh_user" ;; esac
+    [ -n "$vlan_switch_pid" ] && kill "$vlan_switch_pid" 2> /dev/null
     # nfs-hang stopped it (SIGSTOP): a stopped process acts on SIGTERM only
     # once continued.
     [ "$SCENARIO" = nfs-hang ] && [ -n "${E2E_NFS_PID:-}" ] && kill -CONT "$E2E_NFS_PID" 2> /dev/null
@@ -608,14 +653,19 @@ fi
 # the image (no hostonly: every LVM tool, thin_check included), which
 # activates LVM; sets boot_initrd.
 make_lvm_boot_initrd() {
+    make_dracut_boot_initrd "$1" LVM "dm lvm" dm-mod
+}
+# make_dracut_boot_initrd START WHAT DRACUT_MODULES DRIVERS: the same for
+# the root on WHAT (LVM, MD RAID), with those dracut modules and drivers.
+make_dracut_boot_initrd() {
     mount -t proc proc "$rootfs/proc"
     mount --bind /sys "$rootfs/sys"
     mount --bind /dev "$rootfs/dev"
     if chroot "$rootfs" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin dracut --force --no-hostonly \
-        --modules "bash systemd systemd-initrd systemd-udevd systemd-journald udev-rules dracut-systemd kernel-modules base fs-lib rootfs-block dm lvm" \
-        --add-drivers "virtio_blk virtio_pci ext4 dm-mod" --compress zstd \
+        --modules "bash systemd systemd-initrd systemd-udevd systemd-journald udev-rules dracut-systemd kernel-modules base fs-lib rootfs-block $3" \
+        --add-drivers "virtio_blk virtio_pci ext4 $4" --compress zstd \
         /boot/e2e-boot-initrd.img "$KVER" > "$OUT/dracut-boot.log" 2>&1; then
-        pass "dracut made the guest's boot initrd with LVM in $(e2e_secs $(($(e2e_us) - $1)))s ($(stat -c %s "$rootfs/boot/e2e-boot-initrd.img") bytes)"
+        pass "dracut made the guest's boot initrd with $2 in $(e2e_secs $(($(e2e_us) - $1)))s ($(stat -c %s "$rootfs/boot/e2e-boot-initrd.img") bytes)"
     else
         tail -20 "$OUT/dracut-boot.log"
         fail "dracut could not make the guest's boot initrd"
@@ -665,6 +715,24 @@ if [ "$LVM_LAYOUT" = 1 ]; then
     # The guest's boot initrd: dracut's LVM activation for root=.
     make_lvm_boot_initrd "$t_lvm"
     root_arguments="root=/dev/mapper/vg0-root rd.lvm.lv=vg0/root rw"
+fi
+if [ "$MD_ROOT" = 1 ]; then
+    # A Debian-installer RAID1 layout: one partition on each of two disks,
+    # md0 over them, the root (and /var/crash on it) on md0. The guest gets
+    # mdadm (the image's, as target-md's), the array in its mdadm.conf, and
+    # a dracut boot initrd that assembles it.
+    if image_apt_install target-md mdadm; then
+        pass "mdadm installed in the guest image"
+    else
+        tail -20 "$OUT/dpkg-target-md.log"
+        fail "dpkg -i mdadm failed"
+    fi
+    root_uuid=$(cat /proc/sys/kernel/random/uuid)
+    md_uuid=$(od -An -N16 -tx4 /dev/urandom | tr -s ' ' ':' | sed 's/^://; s/:$//')
+    printf 'UUID=%s / ext4 rw,relatime 0 1\n' "$root_uuid" > "$rootfs/etc/fstab"
+    printf 'ARRAY /dev/md/0 metadata=1.2 UUID=%s name=crashcapture-e2e:0\n' "$md_uuid" >> "$rootfs/etc/mdadm/mdadm.conf"
+    make_dracut_boot_initrd "$(e2e_us)" "MD RAID" mdraid "md-mod raid1"
+    root_arguments="root=UUID=$root_uuid rd.md.uuid=$md_uuid rw"
 fi
 if [ "$MAKE_TARGET" = thin ]; then
     # The host's initramfs-tools initrd has lvm2's 69-lvm.rules (the host
@@ -825,6 +893,8 @@ target_eio_setup() {
 }
 
 target_drive=()
+# root-md: the array's second disk, vdb after the root's first.
+[ "$MD_ROOT" = 1 ] && target_drive=(-drive "file=$OUT/disk1.img,format=raw,if=virtio,cache=unsafe")
 network=(-net none)
 case $SCENARIO in
     lvm-lost)
@@ -902,7 +972,7 @@ case $SCENARIO in
         target_drive=(-drive "file=$OUT/target.img,format=raw,if=none,id=crashraw,cache=unsafe"
             -device "virtio-blk-pci,drive=crashraw,serial=crashraw,addr=0x1f")
         ;;
-    ssh | ssh-bond | ssh-bridge | ssh-ipv6 | ssh-down | ssh-fallback)
+    ssh | ssh-bond | ssh-bridge | ssh-ipv6 | ssh-vlan | ssh-down | ssh-fallback)
         # The server: the host's loopback, 10.0.2.2 from the guest (QEMU's
         # user networking). Its user's home must be reachable: $work is 0700.
         chmod 0755 "$work"
@@ -910,6 +980,21 @@ case $SCENARIO in
         ssh_port=$((20000 + $$ % 20000))
         ssh_listen=(127.0.0.1) ssh_host=10.0.2.2
         [ "$SCENARIO" = ssh-ipv6 ] && ssh_listen=(127.0.0.1 ::1) ssh_host='[fd00::2]'
+        if [ "$SCENARIO" = ssh-vlan ]; then
+            # The switch first: the sshd listens on its TAP's address.
+            vlan_switch_port=$((40000 + $$ % 10000)) vlan_qemu_port=$((50000 + $$ % 10000))
+            "$PYTHON" "$E2E_DIR/vlan-switch.py" --tap "ccvlan$(($$ % 100000))" --address "$vlan_host_address/24" \
+                --vid "$vlan_id" --listen "127.0.0.1:$vlan_switch_port" --qemu "127.0.0.1:$vlan_qemu_port" \
+                --stats "$OUT/vlan-switch.txt" --ready "$work/vlan-switch.ready" > "$OUT/vlan-switch.log" 2>&1 &
+            vlan_switch_pid=$!
+            for _ in $(seq 1 50); do
+                [ -e "$work/vlan-switch.ready" ] || ! kill -0 "$vlan_switch_pid" 2> /dev/null && break
+                sleep 0.1
+            done
+            [ -e "$work/vlan-switch.ready" ] ||
+                skip_script "ssh-vlan needs a TAP interface on the host (/dev/net/tun, CAP_NET_ADMIN): $(tail -1 "$OUT/vlan-switch.log")"
+            ssh_listen=(127.0.0.1 "$vlan_host_address") ssh_host=$vlan_host_address
+        fi
         e2e_start_sshd "$work/sshd" "$ssh_user" "$ssh_port" "${ssh_listen[@]}" || e2e_die "cannot start the test's sshd"
         ssh_directory=$work/sshd/home/dumps
         printf '[Dump]\nTarget=ssh://%s@%s:%s%s\n' "$ssh_user" "$ssh_host" "$ssh_port" "$ssh_directory" \
@@ -973,6 +1058,18 @@ if [ -n "${ssh_directory:-}" ] || [ -n "${nfs_export:-}" ] || [ "$SCENARIO" = co
         printf '[Match]\nName=bond0\n[Network]\nDHCP=ipv4\n' > "$rootfs/etc/systemd/network/43-e2e-bond0.network"
         network=(-netdev "user,id=lan0" -device "virtio-net-pci,netdev=lan0,id=nic-primary,mac=$bond_primary_mac"
             -netdev "user,id=lan1" -device "virtio-net-pci,netdev=lan1,id=nic-backup,mac=$bond_backup_mac")
+    fi
+    if [ "$SCENARIO" = ssh-vlan ]; then
+        # A server on a VLAN: the NIC a trunk with no address of its own,
+        # the address (static, as servers have them) on vlan77.
+        printf '[Match]\nName=e*\n[Link]\nRequiredForOnline=no\n[Network]\nVLAN=vlan%s\nLinkLocalAddressing=no\n' \
+            "$vlan_id" > "$rootfs/etc/systemd/network/50-e2e.network"
+        printf '[NetDev]\nName=vlan%s\nKind=vlan\n[VLAN]\nId=%s\n' "$vlan_id" "$vlan_id" \
+            > "$rootfs/etc/systemd/network/40-e2e-vlan.netdev"
+        printf '[Match]\nName=vlan%s\n[Network]\nAddress=%s/24\n' "$vlan_id" "$vlan_guest_address" \
+            > "$rootfs/etc/systemd/network/41-e2e-vlan.network"
+        network=(-netdev "socket,id=lan0,udp=127.0.0.1:$vlan_switch_port,localaddr=127.0.0.1:$vlan_qemu_port"
+            -device "virtio-net-pci,netdev=lan0")
     fi
     if [ "$SCENARIO" = cockpit ]; then
         # The guest's Cockpit (9090) on a loopback port of the host.
@@ -1080,6 +1177,24 @@ elif [ "$UEFI" = 1 ]; then
     write_root_filesystem -U "$root_uuid"
     cp "$ovmf_vars" "$OUT/efivars.fd"
     e2e_log "GPT: vda1 the EFI system partition (UUID $esp_uuid), vda2 the root ($root_bytes bytes, UUID $root_uuid); OVMF $(basename "$(readlink -f "$ovmf_code")")"
+elif [ "$MD_ROOT" = 1 ]; then
+    # Two 4 GiB disks, one partition each (type fd, Linux RAID), md0 over
+    # them made by make-md-array.sh; the root filesystem written into each
+    # member at the array's data offset (RAID1: the same bytes; the array
+    # is clean, so nothing resyncs).
+    member_start=2048
+    partition_disk "RAID1 member" "label: dos\nstart=$member_start, type=fd\n"
+    cp --sparse=always "$disk" "$OUT/disk1.img"
+    "$E2E_DIR/make-md-array.sh" "$KVER" "$rootfs" "$OUT" "$md_uuid" "$disk" "$OUT/disk1.img" ||
+        e2e_die "cannot make the MD array"
+    data_offset_sectors=$(sed -n 's/^data_offset_sectors=//p' "$OUT/md-array.txt")
+    root_offset=$(((member_start + data_offset_sectors) * 512))
+    root_bytes=$(($(sed -n 's/^array_kib=//p' "$OUT/md-array.txt") * 1024 / 1048576 * 1048576))
+    [ $((root_offset % 1048576)) = 0 ] || e2e_die "the array's data starts at byte $root_offset, not on a MiB"
+    write_root_filesystem -U "$root_uuid"
+    dd if="$disk" of="$OUT/disk1.img" bs=1M skip="$((root_offset / 1048576))" seek="$((root_offset / 1048576))" \
+        count="$((root_bytes / 1048576))" conv=notrunc,sparse status=none
+    e2e_log "md0 (UUID $md_uuid): RAID1 over vda1 and vdb1, its data $data_offset_sectors sectors into each; the root ($root_bytes bytes, UUID $root_uuid) at byte $root_offset of both disks"
 else
     mkfs.ext4 -q -F -L rootfs -d "$rootfs" "$disk" 4G > /dev/null
 fi
@@ -1264,6 +1379,16 @@ case $SCENARIO in
         # the capture kernel's bond must fail over to the backup.
         cut_primary_link() { qmp set_link '{"name":"nic-primary","up":false}' > "$OUT/qmp-set-link.txt" 2>&1; }
         when_serial_says 'E2E: CRASHING' cut_primary_link
+        ;;
+    root-md-degraded)
+        # The root's second disk dies with the machine (as target-md's):
+        # its member's MD superblock, 4 KiB into the partition, wiped once
+        # the crashed kernel has panicked.
+        lose_root_member() {
+            dd if=/dev/zero of="$OUT/disk1.img" bs=512 seek=$((member_start + 8)) count=8 conv=notrunc status=none &&
+                echo "wiped at $(date +%s.%N)" > "$OUT/md-member-lost.txt"
+        }
+        when_serial_says 'Kernel panic - not syncing' lose_root_member
         ;;
     target-md)
         # A mirror's disk dies with the machine: once the crashed kernel
@@ -1564,8 +1689,8 @@ if [ "$SCENARIO" = cockpit ]; then
 fi
 if [ "$SCENARIO" = capture ] || [ "$SCENARIO" = target-xfs ] || [ "$SCENARIO" = target-btrfs ] ||
     [ "$SCENARIO" = target-md ] || [ "$SCENARIO" = target-thin ] || [ "$SCENARIO" = target-iscsi ] ||
-    [ "$SCENARIO" = raw ] || [ "$SCENARIO" = ssh ] || [ "$SCENARIO" = ssh-bond ] || [ "$SCENARIO" = ssh-ipv6 ] ||
-    [ "$SCENARIO" = ssh-bridge ] ||
+    [ "$MD_ROOT" = 1 ] || [ "$SCENARIO" = raw ] || [ "$SCENARIO" = ssh ] || [ "$SCENARIO" = ssh-bond ] || [ "$SCENARIO" = ssh-ipv6 ] ||
+    [ "$SCENARIO" = ssh-bridge ] || [ "$SCENARIO" = ssh-vlan ] ||
     [ "$SCENARIO" = ssh-fallback ] || [ "$SCENARIO" = nfs ] || [ "$SCENARIO" = nfs-ipv6 ] || [ "$SCENARIO" = lvm ] ||
     [ "$UEFI" = 1 ] || [ "$SCENARIO" = cockpit ]; then
 if [ "$SCENARIO" = ssh-fallback ]; then
@@ -1601,6 +1726,31 @@ if [ "$SCENARIO" = target-xfs ] || [ "$SCENARIO" = target-btrfs ]; then
     [ -n "$dump_id" ] && [ -s "$dump_dir/vmcore" ] &&
         pass "the dump is on the $target_fs disk: $dump_id/vmcore ($(stat -c %s "$dump_dir/vmcore") bytes)" ||
         fail "no $dump_id/vmcore on the $target_fs disk: $(tr '\n' ' ' < "$OUT/target-listing.txt" 2> /dev/null)"
+fi
+if [ "$MD_ROOT" = 1 ]; then
+    # The builder read md0 under the root: the capture initrd assembles
+    # that array (by its UUID), with raid1 and mdadm.
+    root_capture_cmdline=$(e2e_initrd_file "$results/capture-initrd.img" etc/cmdline.d/01-default.conf 2> /dev/null | tr '\n' ' ' || true)
+    # (The builder writes the UUID as sysfs's md/uuid has it, with dashes;
+    # mdadm's form has colons: the same 32 hex digits.)
+    capture_md_uuid=$(grep -oE 'rd\.md\.uuid=[0-9a-f:-]+' <<< "$root_capture_cmdline" | head -1 | cut -d= -f2)
+    grep -q '/raid1\.ko' "$OUT/capture-initrd-list.txt" && grep -qE 'sbin/mdadm$' "$OUT/capture-initrd-list.txt" &&
+        [ -n "$capture_md_uuid" ] && [ "${capture_md_uuid//[:-]/}" = "${md_uuid//:/}" ] &&
+        pass "the capture initrd assembles the root's array: raid1, mdadm and rd.md.uuid=$capture_md_uuid (md0's, $md_uuid)" ||
+        fail "the capture initrd lacks raid1, mdadm or rd.md.uuid=$md_uuid: $root_capture_cmdline"
+    # drivers/md/raid1.c, raid1_run(): "active with %d out of %d mirrors".
+    mirrors=$(sed -n '/E2E: CRASHING/,/E2E: PHASE 2/p' "$OUT/serial.log" |
+        grep -m1 -oE 'md/raid1:[^ ]+ active with [0-9] out of 2 mirrors' || true)
+    if [ "$SCENARIO" = root-md-degraded ]; then
+        started=$(grep -m1 -o 'crashcapture: the MD array .* started it degraded (mdadm --run)' "$OUT/serial.log" | tr -d '\r' || true)
+        [ -s "$OUT/md-member-lost.txt" ] && grep -q 'active with 1 out of 2' <<< "$mirrors" && [ -n "$started" ] &&
+            pass "the second disk's superblock wiped at the panic, the capture kernel started the root's array degraded: ${started#crashcapture: }; $mirrors" ||
+            fail "the capture kernel did not start the root's array with 1 of 2 mirrors: '${started:-no start by the capture}' '${mirrors:-no raid1 line}'"
+    else
+        grep -q 'active with 2 out of 2' <<< "$mirrors" &&
+            pass "the capture kernel assembled the root's array whole: $mirrors" ||
+            fail "the capture kernel did not assemble the root's array with both mirrors: '${mirrors:-no raid1 line}'"
+    fi
 fi
 if [ "$SCENARIO" = target-md ] || [ "$SCENARIO" = target-thin ] || [ "$SCENARIO" = target-iscsi ]; then
     made=$(grep -m1 -o 'E2E: TARGET_MADE.*' "$OUT/serial.log" | tr -d '\r')
@@ -1697,17 +1847,36 @@ if [ "$SCENARIO" = ssh-bond ]; then
         fail "the capture kernel's bond did not fail over to the backup NIC (${backup_name:-?}): '${bond_line:-no bond line on the console}'"
     fi
 fi
-if [ "$SCENARIO" = ssh-bridge ]; then
+# check_links_read WHAT LINK_PATTERN INTERFACE: capture.env's links are
+# the NIC by its MAC, then the WHAT made over it (LINK_PATTERN, an extended
+# regular expression for its line), and the route's interface INTERFACE.
+check_links_read() {
     grep -qE "^(CRASHCAPTURE_NET_LINKS=')?ethernet [^ ]+ 52:54:00:" "$OUT/capture.env" &&
-        grep -qE "^bridge br0 [^ ,]+'\$" "$OUT/capture.env" &&
-        grep -q "CRASHCAPTURE_NET_INTERFACE='br0'" "$OUT/capture.env" &&
-        pass "the builder read the bridge: $(capture_env_links)" ||
-        fail "capture.env's links are not the NIC and br0 over it: $(grep -A2 NET_LINKS "$OUT/capture.env" | tr '\n' ';')"
+        grep -qE "$2" "$OUT/capture.env" &&
+        grep -q "CRASHCAPTURE_NET_INTERFACE='$3'" "$OUT/capture.env" &&
+        pass "the builder read the $1: $(capture_env_links)" ||
+        fail "capture.env's links are not the NIC and $3 over it: $(grep -A2 NET_LINKS "$OUT/capture.env" | tr '\n' ';')"
+}
+if [ "$SCENARIO" = ssh-bridge ]; then
+    check_links_read bridge "^bridge br0 [^ ,]+'\$" br0
     grep -q 'crashcapture: network: br0 10\.0\.2\.15/24' "$OUT/serial.log" &&
         pass "the capture kernel made br0 again and put the address on it" ||
         fail "no 'network: br0 10.0.2.15/24' from the capture kernel"
 fi
-if [ "$SCENARIO" = ssh ] || [ "$SCENARIO" = ssh-bond ] || [ "$SCENARIO" = ssh-ipv6 ] || [ "$SCENARIO" = ssh-bridge ]; then
+if [ "$SCENARIO" = ssh-vlan ]; then
+    check_links_read VLAN "^vlan vlan$vlan_id [^ ]+ id $vlan_id( |'|\$)" "vlan$vlan_id"
+    # The switch's counts: the capture (and the first boot) reached the
+    # server only in frames tagged with the VLAN's id.
+    kill "$vlan_switch_pid" 2> /dev/null && wait "$vlan_switch_pid" 2> /dev/null
+    vlan_switch_pid=''
+    tagged=$(sed -n 's/^tagged_from_guest=//p' "$OUT/vlan-switch.txt" 2> /dev/null)
+    tagged_bytes=$(sed -n 's/^bytes_from_guest=//p' "$OUT/vlan-switch.txt" 2> /dev/null)
+    [ "${tagged_bytes:-0}" -gt $((8 << 20)) ] &&
+        pass "the guest's frames reached the server tagged with VLAN $vlan_id: $tagged frames, $tagged_bytes bytes ($(grep -E '^dropped' "$OUT/vlan-switch.txt" | tr '\n' ' '))" ||
+        fail "too little came through the switch tagged with VLAN $vlan_id (a dump is megabytes): $(tr '\n' ' ' < "$OUT/vlan-switch.txt" 2> /dev/null)"
+fi
+if [ "$SCENARIO" = ssh ] || [ "$SCENARIO" = ssh-bond ] || [ "$SCENARIO" = ssh-ipv6 ] || [ "$SCENARIO" = ssh-bridge ] ||
+    [ "$SCENARIO" = ssh-vlan ]; then
     grep -q 'E2E: PROPAGATED status=0' "$OUT/serial.log" &&
         pass "crashcapturectl propagate in the guest: $(grep -m1 'can log in' "$results/propagate.txt" 2> /dev/null)" ||
         fail "crashcapturectl propagate in the guest: $(cat "$results/propagate.txt" 2> /dev/null)"
@@ -1716,6 +1885,7 @@ if [ "$SCENARIO" = ssh ] || [ "$SCENARIO" = ssh-bond ] || [ "$SCENARIO" = ssh-ip
     # route to (NETWORK_CHANGE).
     network_pattern='10\.0\.2\.15/24'
     [ "$SCENARIO" = ssh-ipv6 ] && network_pattern='fd00:[0-9a-f:]*/64'
+    [ "$SCENARIO" = ssh-vlan ] && network_pattern="${vlan_guest_address//./\\.}/24"
     if [ "$SCENARIO" = ssh ]; then
         network_pattern='10\.0\.2\.77/24'
         grep -q 'E2E: NETWORK_RELOADED' "$OUT/serial.log" &&
@@ -2202,6 +2372,6 @@ fi
     fi
 } > "$OUT/timings.txt"
 sed 's/^/  /' "$OUT/timings.txt"
-[ "$failures" = 0 ] && rm -f "$disk" "$fsimg"
+[ "$failures" = 0 ] && rm -f "$disk" "$fsimg" "$OUT/disk1.img"
 echo "test-systemd-guest.sh: results in $OUT"
 checks_exit "test-systemd-guest.sh --scenario $SCENARIO ($KVER)"
