@@ -282,13 +282,15 @@ wait "$arm64_deb_pid" || { tail -40 build/build-deb-arm64.log; echo "the arm64 p
 run_test test-package-arm64.sh tests/integration/test-package-arm64.sh \
     "$(ls build/deb-arm64/crashcaptured_*_arm64.deb)" "$deb"
 
-# guest_pair MAIN ALONGSIDE: two systemd guests side by side, each one TCG
-# vCPU on one host core of the two; ALONGSIDE's output follows MAIN's.
+# guest_pair MAIN ALONGSIDE [OPTION...]: two systemd guests side by side,
+# each one TCG vCPU on one host core of the two, the OPTIONs given to
+# ALONGSIDE's; ALONGSIDE's output follows MAIN's.
 guest_pair() {
     local main=$1 alongside=$2 alongside_pid main_status=0 alongside_status=0
     local alongside_log=build/guest-$2.log
-    run_test "test-systemd-guest.sh --scenario $alongside" \
-        tests/e2e/test-systemd-guest.sh --deb "$deb" --scenario "$alongside" > "$alongside_log" 2>&1 &
+    shift 2
+    run_test "test-systemd-guest.sh --scenario $alongside $*" \
+        tests/e2e/test-systemd-guest.sh --deb "$deb" --scenario "$alongside" "$@" > "$alongside_log" 2>&1 &
     alongside_pid=$!
     run_test "test-systemd-guest.sh --scenario $main" \
         tests/e2e/test-systemd-guest.sh --deb "$deb" --scenario "$main" || main_status=$?
@@ -299,40 +301,37 @@ guest_pair() {
         { echo "systemd guest: $main_status failure(s) in --scenario $main, $alongside_status in --scenario $alongside"; exit 1; }
 }
 
-# Alongside the administrator's story, one of the other scenarios, a
-# different one at each commit (GUEST_SCENARIO= picks it), so that each runs
-# in CI in turn without growing the run. FULL=1 runs all of them. The
-# Debian installer's layout (issue 23) is among them: lvm (/boot a
-# partition, root on LVM, setup choosing crashkernel= before the first
-# build, a capture through LVM) and lvm-lost (a capture kernel that cannot
-# bring LVM up, whose note on /boot reaches the lost record); they ran as a
-# pair of their own in every run until the arm64 steps needed its 8 minutes.
-# capture (the same story booted with QEMU's -kernel) joined the rotation
-# when uefi became every run's story; uefi-no-sb is uefi without Secure Boot.
-# Issue 15's networks and filesystems: ssh-bond (an active-backup bond whose
-# primary's link is cut before the crash), ssh-bridge (a KVM host's bridge), ssh-ipv6 (an IPv6-only network),
-# target-xfs and target-btrfs (a subvolume). installer is the Debian
-# installer's layout on a UEFI machine whole (uefi's chain with lvm's disk):
-# about 16 minutes beside another guest against uefi's 10, too long for
-# every run's story within the test command's time. Issue 15's storage made
-# in the guest: target-md (a RAID1 whose second disk is gone when the
-# capture kernel looks), target-thin (an LVM thin volume) and target-luks
-# (dm-crypt, refused up front); nfs-ipv6 (NFS on an IPv6-only network);
-# target-iscsi (a LUN of tgt's on the host's loopback, logged in to with
-# CHAP; the capture logs in again) and target-iscsi-down (tgtd stopped as
-# the guest crashes: lost, saying the login failed).
-rotation=(target-full target-missing too-small reset reboot raw ssh ssh-down ssh-fallback nfs upgrade lvm lvm-lost capture uefi-no-sb
-    ssh-bond ssh-bridge ssh-ipv6 target-xfs target-btrfs installer target-md target-thin target-luks nfs-ipv6 target-iscsi
-    target-iscsi-down)
-commit=$(git rev-parse --short=8 HEAD 2> /dev/null || echo 0)
-rotating=${GUEST_SCENARIO:-${rotation[$((16#$commit % ${#rotation[@]}))]}}
 # Every run's story (issue 15 §1): a server that boots through UEFI with
-# Secure Boot (OVMF, shim, GRUB, Debian's signed kernel, lockdown), where
-# crashcapturectl setup --apply runs the real update-grub; then the
-# daemon's build and load, a driver update's rebuild, a crash, the report.
-step "the administrator's story in a systemd guest booted through UEFI with Secure Boot: the .deb, setup --apply, dracut, a crash, the report; alongside, --scenario $rotating (this commit's turn)"
+# Secure Boot (uefi: OVMF, shim, GRUB, Debian's signed kernel, lockdown),
+# where crashcapturectl setup --apply runs the real update-grub; then the
+# daemon's build and load, a driver update's rebuild, a changed kernel
+# refused for its signature, a crash, the report. Alongside it, one
+# network case on a server whose root is on LVM as the Debian installer
+# lays it out (--root-on-lvm: issue 15's "root on LVM and one network case
+# in every CI run"; installer, uefi's story on LVM, takes 5 minutes more
+# than uefi and runs with FULL=1), a different one at each commit
+# (GUEST_SCENARIO= picks it): ssh (a new lease once armed), ssh-bond (the
+# primary's link cut before the crash), ssh-bridge (a KVM host's bridge),
+# ssh-ipv6 and nfs-ipv6 (an IPv6-only network), ssh-vlan (802.1Q through a
+# trunk port of vlan-switch.py's), nfs, and target-iscsi (a LUN of tgt's,
+# logged in to with CHAP; the capture logs in again).
+network_rotation=(ssh ssh-bond ssh-bridge ssh-ipv6 ssh-vlan nfs nfs-ipv6 target-iscsi)
+# FULL=1 runs every other scenario: the failure stories (nothing is lost
+# silently), the other boot chains and layouts (installer: uefi's story on
+# the Debian installer's LVM layout; uefi-no-sb; capture: the kernel given by
+# QEMU's -kernel; lvm and lvm-lost: the installer's layout on BIOS),
+# issue 15's storage (target-md: a RAID1 whose second disk is gone when
+# the capture kernel looks; root-md, root-md-degraded: the root on a RAID1,
+# the second disk gone or not; target-thin; target-luks,
+# refused up front; target-xfs, target-btrfs), and ssh-down, ssh-fallback,
+# target-iscsi-down (a server or portal gone as the guest crashes).
+other_scenarios=(target-full target-missing too-small reset reboot raw ssh-down ssh-fallback upgrade lvm lvm-lost capture installer
+    uefi-no-sb target-xfs target-btrfs target-md root-md root-md-degraded target-thin target-luks target-iscsi-down)
+commit=$(git rev-parse --short=8 HEAD 2> /dev/null || echo 0)
+rotating=${GUEST_SCENARIO:-${network_rotation[$((16#$commit % ${#network_rotation[@]}))]}}
+step "the administrator's story in a systemd guest booted through UEFI with Secure Boot: the .deb, setup --apply, dracut, a crash, the report; alongside, the network case --scenario $rotating on a root on LVM (this commit's turn)"
 run_test "test-systemd-guest.sh --base-only" tests/e2e/test-systemd-guest.sh --deb "$deb" --base-only
-guest_pair uefi "$rotating"
+guest_pair uefi "$rotating" --root-on-lvm
 
 if [ "${FULL:-0}" = 1 ]; then
     step "full matrix"
@@ -355,7 +354,7 @@ if [ "${FULL:-0}" = 1 ]; then
     run_test "run-crash-types.sh (every type)" tests/e2e/run-crash-types.sh \
         --stable "timer nmi bug null warn softlockup hungtask stack oom hrtimer"
     bench/run-bench.sh              # against makedumpfile on the whole corpus
-    for scenario in "${rotation[@]}"; do  # the other targets; nothing is lost silently
+    for scenario in "${network_rotation[@]}" "${other_scenarios[@]}"; do
         [ "$scenario" = "$rotating" ] && continue  # ran above
         run_test "test-systemd-guest.sh --scenario $scenario" \
             tests/e2e/test-systemd-guest.sh --deb "$deb" --scenario "$scenario"
