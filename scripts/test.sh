@@ -225,6 +225,9 @@ step "Target=ssh against a real sshd on loopback (propagate, the capture's ssh, 
 run_test test-remote-targets.sh \
     tests/integration/test-remote-targets.sh "$CRASHCAPTURE_CACHE/corpus/${kernels[0]}/crash-1024.vmcore"
 
+step "the capture initrd's iSCSI login: every session tried, failures said (a fake iscsistart and sysfs)"
+run_test test-capture-iscsi-login.sh tests/integration/test-capture-iscsi-login.sh
+
 for kver in "${kernels[@]}"; do
     step "crash cycle in QEMU on $kver with crashcapture-save"
     run_test "test-crash-cycle.sh $kver" tests/e2e/test-crash-cycle.sh "$kver"
