@@ -113,22 +113,8 @@ if [ -n "$SAVER" ]; then
 fi
 
 # ---- kernel modules, dependencies resolved on the host ----
-# Decompressed here (6.12 ships .ko.xz): busybox insmod would otherwise need
-# its own xz support or the kernel's CONFIG_MODULE_DECOMPRESS; plain .ko
-# works with every kernel. "builtin X" lines (virtio_pci is built into 6.12)
-# need nothing.
-for module in "${MODULES[@]}"; do
-    modprobe -S "$KVER" --show-depends "$module" || e2e_die "modprobe -S $KVER cannot resolve $module"
-done | awk '$1 == "insmod" { print $2 }' | sort -u | while read -r ko; do
-    dest=$root${ko%.xz}
-    dest=${dest%.zst}
-    mkdir -p "$(dirname "$dest")"
-    case $ko in
-        *.xz) xz -dc "$ko" > "$dest" ;;
-        *.zst) zstd -q -dc "$ko" > "$dest" ;;
-        *) cp "$ko" "$dest" ;;
-    esac
-done
+# (decompressed: e2e_copy_modules)
+e2e_copy_modules "$KVER" "$root" "${MODULES[@]}" > /dev/null
 for f in modules.order modules.builtin modules.builtin.modinfo; do
     if [ -e "/lib/modules/$KVER/$f" ]; then
         cp "/lib/modules/$KVER/$f" "$root/lib/modules/$KVER/"

@@ -101,6 +101,31 @@ e2e_elapsed() {
     awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f\n", b - a }'
 }
 
+# e2e_copy_modules KVER ROOT MODULE...: the kernel modules and what they
+# depend on (modprobe -S KVER --show-depends, resolved on the host) copied
+# into ROOT at their /lib/modules paths, decompressed (6.12 ships .ko.xz:
+# busybox insmod would otherwise need its own xz support or the kernel's
+# CONFIG_MODULE_DECOMPRESS; plain .ko works with every kernel). Prints the
+# copied paths in the order insmod must load them, each once. "builtin X"
+# lines (virtio_pci is built into 6.12) need nothing.
+e2e_copy_modules() {
+    local kver=$1 root=$2 module ko dest
+    shift 2
+    for module; do
+        modprobe -S "$kver" --show-depends "$module" || e2e_die "modprobe -S $kver cannot resolve $module"
+    done | awk '$1 == "insmod" && !seen[$2]++ { print $2 }' | while read -r ko; do
+        dest=${ko%.xz}
+        dest=${dest%.zst}
+        mkdir -p "$root$(dirname "$dest")"
+        case $ko in
+            *.xz) xz -dc "$ko" > "$root$dest" ;;
+            *.zst) zstd -q -dc "$ko" > "$root$dest" ;;
+            *) cp "$ko" "$root$dest" ;;
+        esac
+        echo "$dest"
+    done
+}
+
 # e2e_disk_create IMAGE MIB: a sparse raw disk with an empty ext4 file
 # system. mkfs.ext4 -F because the target is a regular file.
 e2e_disk_create() {

@@ -19,7 +19,7 @@ set -euo pipefail
 [ $# -ge 6 ] || e2e_die "usage: make-md-array.sh KVER ROOTFS OUT UUID MEMBER_IMAGE MEMBER_IMAGE..."
 KVER=$1 ROOTFS=$2 OUT=$3 UUID=$4
 shift 4
-e2e_need busybox cpio qemu-system-x86_64 modprobe
+e2e_need busybox cpio qemu-system-x86_64 modprobe xz
 BUSYBOX=$(command -v busybox)
 file -L "$BUSYBOX" 2> /dev/null | grep -q 'statically linked' || e2e_die "$BUSYBOX is not static: install busybox-static"
 [ -x "$ROOTFS/sbin/mdadm" ] || e2e_die "$ROOTFS has no /sbin/mdadm"
@@ -34,15 +34,8 @@ for library in $(chroot "$ROOTFS" ldd /sbin/mdadm | grep -oE '/[^ ]+'); do
     mkdir -p "$stage$(dirname "$library")"
     cp -L "$ROOTFS$library" "$stage$library"
 done
-# The modules, in the order modprobe would load them.
-modprobe --show-depends -S "$KVER" virtio_pci > "$stage/insmod.txt"
-modprobe --show-depends -S "$KVER" virtio_blk >> "$stage/insmod.txt"
-modprobe --show-depends -S "$KVER" raid1 >> "$stage/insmod.txt"
-awk '$1 == "insmod" && !seen[$2]++ {print $2}' "$stage/insmod.txt" > "$stage/modules.txt"
-while read -r module; do
-    mkdir -p "$stage$(dirname "$module")"
-    cp "$module" "$stage$module"
-done < "$stage/modules.txt"
+# The modules, in the order insmod must load them.
+e2e_copy_modules "$KVER" "$stage" virtio_pci virtio_blk raid1 > "$stage/modules.txt"
 # The members: the first partition of each virtio disk, in order.
 letters=(a b c d e f g h)
 [ $# -le ${#letters[@]} ] || e2e_die "at most ${#letters[@]} members"
