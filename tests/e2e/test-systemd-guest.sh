@@ -1339,6 +1339,15 @@ when_serial_says() {
     ) &
     resetter=$!
 }
+# lose_md_member IMAGE START_SECTOR: a mirror's disk that dies with the
+# machine: the MD superblock of the member starting at that sector of the
+# disk image wiped (metadata 1.2: 4 KiB into the member, mdadm's super1.c),
+# so the capture kernel sees a blank member and one of the two the array
+# expects; the time in md-member-lost.txt.
+lose_md_member() {
+    dd if=/dev/zero of="$1" bs=512 seek=$(($2 + 8)) count=8 conv=notrunc status=none &&
+        echo "wiped at $(date +%s.%N)" > "$OUT/md-member-lost.txt"
+}
 # at_first_save_progress ACTION: once the guest is crashing, ACTION PROGRESS
 # at crashcapture-save's first progress line ("N% n/m MiB": part of the dump
 # written, not all of it). The saver prints one a second
@@ -1381,26 +1390,14 @@ case $SCENARIO in
         when_serial_says 'E2E: CRASHING' cut_primary_link
         ;;
     root-md-degraded)
-        # The root's second disk dies with the machine (as target-md's):
-        # its member's MD superblock, 4 KiB into the partition, wiped once
-        # the crashed kernel has panicked.
-        lose_root_member() {
-            dd if=/dev/zero of="$OUT/disk1.img" bs=512 seek=$((member_start + 8)) count=8 conv=notrunc status=none &&
-                echo "wiped at $(date +%s.%N)" > "$OUT/md-member-lost.txt"
-        }
-        when_serial_says 'Kernel panic - not syncing' lose_root_member
+        # The root's second disk dies with the machine, once the crashed
+        # kernel has panicked (it writes nothing more): its partition's
+        # member.
+        when_serial_says 'Kernel panic - not syncing' lose_md_member "$OUT/disk1.img" "$member_start"
         ;;
     target-md)
-        # A mirror's disk dies with the machine: once the crashed kernel
-        # has panicked (it writes nothing more), the second member's MD
-        # superblock (metadata 1.2: 4 KiB into the device, mdadm's
-        # super1.c) is wiped, so the capture kernel sees a blank disk and
-        # one member of the two the array expects.
-        lose_md_member() {
-            dd if=/dev/zero of="$OUT/target1.img" bs=4096 seek=1 count=1 conv=notrunc status=none &&
-                echo "wiped at $(date +%s.%N)" > "$OUT/md-member-lost.txt"
-        }
-        when_serial_says 'Kernel panic - not syncing' lose_md_member
+        # The same for the target's second disk, a whole-disk member.
+        when_serial_says 'Kernel panic - not syncing' lose_md_member "$OUT/target1.img" 0
         ;;
     reset)
         # The power button nobody should press: a reset of the armed guest,
@@ -1727,29 +1724,52 @@ if [ "$SCENARIO" = target-xfs ] || [ "$SCENARIO" = target-btrfs ]; then
         pass "the dump is on the $target_fs disk: $dump_id/vmcore ($(stat -c %s "$dump_dir/vmcore") bytes)" ||
         fail "no $dump_id/vmcore on the $target_fs disk: $(tr '\n' ' ' < "$OUT/target-listing.txt" 2> /dev/null)"
 fi
+# capture_raid1_line MIRRORS: the capture kernel's line for an MD RAID1 it
+# started with MIRRORS of its 2 (drivers/md/raid1.c, raid1_run(): "active
+# with %d out of %d mirrors"), between the crash and the next boot.
+capture_raid1_line() {
+    sed -n '/E2E: CRASHING/,/E2E: PHASE 2/p' "$OUT/serial.log" |
+        grep -m1 -oE "md/raid1:[^ ]+ active with $1 out of 2 mirrors" || true
+}
+# check_md_capture_initrd WHOSE [UUID]: the capture initrd assembles WHOSE
+# array: raid1, mdadm and rd.md.uuid= (that array's, when UUID is given: the
+# builder writes it as sysfs's md/uuid has it, with dashes, mdadm with
+# colons, the same 32 hex digits).
+check_md_capture_initrd() {
+    local cmdline uuid
+    cmdline=$(e2e_initrd_file "$results/capture-initrd.img" etc/cmdline.d/01-default.conf 2> /dev/null | tr '\n' ' ' || true)
+    uuid=$(grep -oE 'rd\.md\.uuid=[0-9a-f:-]+' <<< "$cmdline" | head -1 | cut -d= -f2)
+    grep -q '/raid1\.ko' "$OUT/capture-initrd-list.txt" && grep -qE 'sbin/mdadm$' "$OUT/capture-initrd-list.txt" &&
+        [ -n "$uuid" ] && { [ -z "${2:-}" ] || [ "${uuid//[:-]/}" = "${2//:/}" ]; } &&
+        pass "the capture initrd assembles $1 array: raid1, mdadm and rd.md.uuid=$uuid${2:+ (md0: $2)}" ||
+        fail "the capture initrd lacks raid1, mdadm or rd.md.uuid=${2:-}: $cmdline"
+}
+# check_md_started_degraded WHOSE: the host wiped the second member at the
+# panic, and the capture kernel started WHOSE array with 1 mirror of 2 by
+# itself (crashcapture-capture's start_degraded_md_arrays, not dracut's
+# initqueue timeout, which comes after the capture's wait).
+check_md_started_degraded() {
+    local degraded started
+    [ -s "$OUT/md-member-lost.txt" ] &&
+        pass "the host wiped the second member's MD superblock once the crashed kernel had panicked" ||
+        fail "the second member was not wiped"
+    degraded=$(capture_raid1_line 1)
+    started=$(grep -m1 -o 'crashcapture: the MD array .* started it degraded (mdadm --run)' "$OUT/serial.log" | tr -d '\r' || true)
+    [ -n "$degraded" ] && [ -n "$started" ] &&
+        pass "the capture kernel started $1 array degraded: ${started#crashcapture: }; $degraded" ||
+        fail "the capture kernel did not start $1 array with 1 of 2 mirrors: '${started:-no start by the capture}' '${degraded:-no raid1 line}'"
+}
 if [ "$MD_ROOT" = 1 ]; then
     # The builder read md0 under the root: the capture initrd assembles
-    # that array (by its UUID), with raid1 and mdadm.
-    root_capture_cmdline=$(e2e_initrd_file "$results/capture-initrd.img" etc/cmdline.d/01-default.conf 2> /dev/null | tr '\n' ' ' || true)
-    # (The builder writes the UUID as sysfs's md/uuid has it, with dashes;
-    # mdadm's form has colons: the same 32 hex digits.)
-    capture_md_uuid=$(grep -oE 'rd\.md\.uuid=[0-9a-f:-]+' <<< "$root_capture_cmdline" | head -1 | cut -d= -f2)
-    grep -q '/raid1\.ko' "$OUT/capture-initrd-list.txt" && grep -qE 'sbin/mdadm$' "$OUT/capture-initrd-list.txt" &&
-        [ -n "$capture_md_uuid" ] && [ "${capture_md_uuid//[:-]/}" = "${md_uuid//:/}" ] &&
-        pass "the capture initrd assembles the root's array: raid1, mdadm and rd.md.uuid=$capture_md_uuid (md0's, $md_uuid)" ||
-        fail "the capture initrd lacks raid1, mdadm or rd.md.uuid=$md_uuid: $root_capture_cmdline"
-    # drivers/md/raid1.c, raid1_run(): "active with %d out of %d mirrors".
-    mirrors=$(sed -n '/E2E: CRASHING/,/E2E: PHASE 2/p' "$OUT/serial.log" |
-        grep -m1 -oE 'md/raid1:[^ ]+ active with [0-9] out of 2 mirrors' || true)
+    # that array (by its UUID).
+    check_md_capture_initrd "the root's" "$md_uuid"
     if [ "$SCENARIO" = root-md-degraded ]; then
-        started=$(grep -m1 -o 'crashcapture: the MD array .* started it degraded (mdadm --run)' "$OUT/serial.log" | tr -d '\r' || true)
-        [ -s "$OUT/md-member-lost.txt" ] && grep -q 'active with 1 out of 2' <<< "$mirrors" && [ -n "$started" ] &&
-            pass "the second disk's superblock wiped at the panic, the capture kernel started the root's array degraded: ${started#crashcapture: }; $mirrors" ||
-            fail "the capture kernel did not start the root's array with 1 of 2 mirrors: '${started:-no start by the capture}' '${mirrors:-no raid1 line}'"
+        check_md_started_degraded "the root's"
     else
-        grep -q 'active with 2 out of 2' <<< "$mirrors" &&
-            pass "the capture kernel assembled the root's array whole: $mirrors" ||
-            fail "the capture kernel did not assemble the root's array with both mirrors: '${mirrors:-no raid1 line}'"
+        whole=$(capture_raid1_line 2)
+        [ -n "$whole" ] &&
+            pass "the capture kernel assembled the root's array whole: $whole" ||
+            fail "the capture kernel did not assemble the root's array with both mirrors: '$(capture_raid1_line '[0-9]')'"
     fi
 fi
 if [ "$SCENARIO" = target-md ] || [ "$SCENARIO" = target-thin ] || [ "$SCENARIO" = target-iscsi ]; then
@@ -1758,22 +1778,8 @@ if [ "$SCENARIO" = target-md ] || [ "$SCENARIO" = target-thin ] || [ "$SCENARIO"
         fail "the guest did not make its target storage: $(tail -5 "$results/make-target.log" 2> /dev/null | tr '\n' ' ')"
     capture_cmdline=$(e2e_initrd_file "$results/capture-initrd.img" etc/cmdline.d/01-default.conf 2> /dev/null | tr '\n' ' ' || true)
     if [ "$SCENARIO" = target-md ]; then
-        grep -q '/raid1\.ko' "$OUT/capture-initrd-list.txt" && grep -qE 'sbin/mdadm$' "$OUT/capture-initrd-list.txt" &&
-            grep -q 'rd\.md\.uuid=' <<< "$capture_cmdline" &&
-            pass "the capture initrd holds raid1, mdadm and rd.md.uuid= ($(grep -o 'rd\.md\.uuid=[^ ]*' <<< "$capture_cmdline"))" ||
-            fail "the capture initrd lacks raid1, mdadm or rd.md.uuid=: $capture_cmdline"
-        [ -s "$OUT/md-member-lost.txt" ] &&
-            pass "the host wiped the second member's MD superblock once the crashed kernel had panicked" ||
-            fail "the second member was not wiped"
-        # drivers/md/raid1.c, raid1_run(): "active with %d out of %d mirrors".
-        degraded=$(sed -n '/E2E: CRASHING/,/E2E: PHASE 2/p' "$OUT/serial.log" |
-            grep -m1 -oE 'md/raid1:[^ ]+ active with 1 out of 2 mirrors' || true)
-        # crashcapture-capture's own start (start_degraded_md_arrays), not
-        # dracut's initqueue timeout, which comes after the capture's wait.
-        started=$(grep -m1 -o 'crashcapture: the MD array .* started it degraded (mdadm --run)' "$OUT/serial.log" | tr -d '\r' || true)
-        [ -n "$degraded" ] && [ -n "$started" ] &&
-            pass "the capture kernel started the array degraded: ${started#crashcapture: }; $degraded" ||
-            fail "the capture kernel did not start the array with 1 of 2 mirrors: '${started:-no start by the capture}' '${degraded:-no raid1 line}'"
+        check_md_capture_initrd "the target's"
+        check_md_started_degraded "the target's"
     elif [ "$SCENARIO" = target-thin ]; then
         grep -q '/dm-thin-pool\.ko' "$OUT/capture-initrd-list.txt" && grep -qE 'sbin/thin_check( -> .*)?$' "$OUT/capture-initrd-list.txt" &&
             grep -q 'rd\.lvm\.lv=vgcrash/crash' <<< "$capture_cmdline" &&
