@@ -2,6 +2,7 @@
 // capture kernel, or any ELF vmcore file) as a dump directory. All logic is
 // in libcrashcapture (save-dump.hpp); this is argument parsing and output.
 #include <fmt/format.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <CLI/CLI.hpp>
 
@@ -155,6 +156,19 @@ int run(int argc, char** argv) {
             std::cerr << fmt::format("crashcapture-save: read {} by pread: {:.1f} MiB\n",
                                      options.input, static_cast<double>(read->bytes_pread) / kMiB);
         }
+    }
+    // Where the capture kernel's memory stood (issue 17's map): this
+    // process's peak resident set (ru_maxrss, KiB on Linux: getrusage(2))
+    // and how close the whole system came to running out.
+    struct rusage usage {};
+    if (::getrusage(RUSAGE_SELF, &usage) == 0) {
+        std::cerr << fmt::format("crashcapture-save: memory: peak resident set {} KiB",
+                                 usage.ru_maxrss);
+        if (const auto lowest = result.lowest_mem_available_bytes) {
+            std::cerr << fmt::format(", lowest MemAvailable during the save {} KiB",
+                                     *lowest / 1024);
+        }
+        std::cerr << '\n';
     }
     if (record.result != DumpResult::complete) {
         std::cerr << "crashcapture-save: " << to_string(record.result) << ": " << record.error

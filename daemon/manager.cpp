@@ -29,6 +29,7 @@
 #include "reservation.hpp"
 #include "retention-settings.hpp"
 #include "retention.hpp"
+#include "stopwatch.hpp"
 
 namespace crashcapture {
 namespace {
@@ -512,6 +513,7 @@ void Manager::request_reload(bool force) {
     // The saved manifest's stat cache spares rereading files whose inode,
     // size and times are unchanged (initrd-manifest.hpp): a Reload from the
     // package trigger after an unrelated upgrade then reads no module.
+    const Stopwatch hashing;
     auto manifest =
         old ? compute_manifest(manifest_inputs(), *old) : compute_manifest(manifest_inputs());
     if (!manifest) {
@@ -519,6 +521,12 @@ void Manager::request_reload(bool force) {
                   "cannot hash the capture initrd's inputs: " + manifest.error().message);
         return;
     }
+    // What each start costs when nothing changed (issue 17 §5).
+    observer_.log(
+        LOG_INFO,
+        fmt::format("Checked the capture initrd's inputs ({} files and directories{}): {}",
+                    manifest->entries.size(), old ? "" : ", no earlier manifest: every file read",
+                    hashing.describe()));
     struct stat st {};
     facts.initrd_exists = ::stat(properties_.capture_initrd.c_str(), &st) == 0;
     facts.have_previous_manifest = old.has_value();
@@ -807,6 +815,7 @@ void Manager::load() {
     // Loaded anyway when it does not fit (it may work, and nothing loaded
     // certainly does not), but the admin is told.
     check_reservation();
+    const Stopwatch loading;
     if (auto s = loader_.load(
             {properties_.capture_kernel, properties_.capture_initrd, properties_.command_line});
         !s) {
@@ -824,6 +833,9 @@ void Manager::load() {
         return;
     }
     properties_.loaded_timestamp_usec = now_usec();
+    // Most of a load is the kernel's: reading the kernel and the initrd into
+    // the reservation, and checking the kernel's signature under Secure Boot.
+    observer_.log(LOG_INFO, "Loaded the capture kernel and initrd: " + loading.describe());
     set_state(ManagerState::loaded);
 }
 

@@ -10,6 +10,7 @@
 
 #include "dump-writer.hpp"
 #include "file-util.hpp"
+#include "meminfo.hpp"
 #include "page-filter.hpp"
 #include "text.hpp"
 #include "unique-fd.hpp"
@@ -114,24 +115,7 @@ Result<IomemSummary> parse_iomem(std::string_view text) {
 }
 
 Result<uint64_t> parse_meminfo_total(std::string_view text) {
-    while (!text.empty()) {
-        const size_t newline = text.find('\n');
-        const std::string_view line = text.substr(0, newline);
-        text.remove_prefix(newline == std::string_view::npos ? text.size() : newline + 1);
-        if (!line.starts_with("MemTotal:")) {
-            continue;
-        }
-        auto value = trim(line.substr(9));
-        if (!value.ends_with(" kB")) {
-            return make_error(EINVAL, "/proc/meminfo: MemTotal '{}' is not in kB", value);
-        }
-        const auto kib = parse_integer<uint64_t>(trim(value.substr(0, value.size() - 3)));
-        if (!kib || *kib > std::numeric_limits<uint64_t>::max() / 1024) {
-            return make_error(EINVAL, "/proc/meminfo: MemTotal '{}' is not a size", value);
-        }
-        return *kib * 1024;
-    }
-    return make_error(EINVAL, "/proc/meminfo has no MemTotal");
+    return parse_meminfo_bytes(text, "MemTotal");
 }
 
 Result<Reservation> read_reservation(const SystemPaths& paths) {

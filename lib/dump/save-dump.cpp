@@ -10,6 +10,7 @@
 
 #include "file-util.hpp"
 #include "kernel-address-space.hpp"
+#include "meminfo.hpp"
 #include "page-filter.hpp"
 #include "panic-signature.hpp"
 #include "printk-log.hpp"
@@ -59,7 +60,10 @@ class Saver {
   public:
     explicit Saver(const SaveOptions& options)
         : options_(options),
-          progress_(options.progress_fd, options.progress, "crashcapture-save") {}
+          progress_(options.progress_fd, options.progress, "crashcapture-save"),
+          memory_(options.meminfo_path) {
+        memory_.sample_now();
+    }
 
     SaveResult run();
     // run(), and if anything throws (std::bad_alloc from a size the crashed
@@ -77,6 +81,7 @@ class Saver {
 
     const SaveOptions& options_;
     ProgressReporter progress_;
+    MemAvailableWatch memory_;
     DumpRecord record_;
     // The vmcore being read, while run() has it open: finish() reports how
     // it was read.
@@ -134,6 +139,8 @@ SaveResult Saver::finish(DumpResult result, const std::string& error, int exit_c
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
     SaveResult out;
     out.exit_code = exit_code;
+    memory_.sample_now();
+    out.lowest_mem_available_bytes = memory_.lowest_bytes();
     if (vmcore_) {
         out.read = vmcore_->read_stats();
     }
@@ -401,6 +408,7 @@ SaveResult Saver::run() {
     write.page_size = page_size;
     auto on_progress = [&](uint64_t done, uint64_t total, uint64_t) {
         progress_.update(done * page_size, total * page_size);
+        memory_.sample();
     };
     const WriteOutcome outcome = options_.format == DumpFormat::elf
                                      ? write_elf(*vmcore, write, **sink, on_progress)

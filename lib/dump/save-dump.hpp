@@ -44,6 +44,8 @@ struct SaveOptions {
     ProgressMode progress = ProgressMode::automatic;
     int progress_fd = 2;
     std::string tool_version;
+    // Where MemAvailable is sampled during the save (a test's fake file).
+    std::string meminfo_path = "/proc/meminfo";
 };
 
 // Modes of a dump directory and its files (issue 8: private dumps).
@@ -66,6 +68,9 @@ struct SaveResult {
     bool record_written = false;
     // How the vmcore was read, once it was opened (for the log).
     std::optional<VmcoreReadStats> read;
+    // The lowest MemAvailable sampled from the start to the end of the save
+    // (MemAvailableWatch): absent where /proc/meminfo could not be read.
+    std::optional<uint64_t> lowest_mem_available_bytes;
 };
 
 SaveResult save_dump(const SaveOptions& options);

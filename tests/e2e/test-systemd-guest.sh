@@ -2366,6 +2366,12 @@ fi
     # log_capture_memory): the map of where the reservation goes (issue 17).
     grep -o 'crashcapture: memory as the save starts (KiB):.*' "$OUT/serial.log" | head -1 |
         sed 's/^crashcapture: memory as the save starts (KiB): */capture_memory_kib /; s/\r$//' || true
+    # ...its low point during the save (crashcapture-save's MemAvailable
+    # samples) and the saver's peak RSS, and where it stood as the save ended.
+    grep -o 'crashcapture-save: memory: .*' "$OUT/serial.log" | head -1 |
+        sed -E 's/^crashcapture-save: memory: peak resident set ([0-9]+) KiB(, lowest MemAvailable during the save ([0-9]+) KiB)?.*/save_peak_rss_kib=\1 save_lowest_memavailable_kib=\3/' || true
+    grep -o 'crashcapture: memory as the save ended (KiB):.*' "$OUT/serial.log" | head -1 |
+        sed 's/^crashcapture: memory as the save ended (KiB): */capture_memory_end_kib /; s/\r$//' || true
     grep -o 'E2E: RELOADED after=[0-9]*s' "$OUT/serial.log" | head -1 | sed 's/E2E: RELOADED after=/rebuild_and_reload_s=/; s/s$//' || true
     crash=$(ts 'E2E: CRASHING')
     saving=$(ts 'crashcapture: saving')

@@ -130,6 +130,23 @@ TEST_F(SaveDumpTest, CallerWarningsAreRecorded) {
     EXPECT_EQ(mode_of(dir_.file("dump")), 0700u);
 }
 
+TEST_F(SaveDumpTest, ReportsTheLowestMemAvailable) {
+    // The capture kernel's /proc/meminfo, faked: sampled as the save starts
+    // and ends (and during it), the lowest value is reported.
+    auto o = options();
+    o.meminfo_path = dir_.file("meminfo");
+    std::ofstream(o.meminfo_path) << "MemTotal: 78952 kB\nMemAvailable: 31234 kB\n";
+    auto result = save_dump(o);
+    ASSERT_EQ(result.exit_code, kExitComplete) << result.record.error;
+    EXPECT_EQ(result.lowest_mem_available_bytes, 31234ULL * 1024);
+
+    o.output_dir = dir_.file("dump2");
+    o.meminfo_path = dir_.file("nosuch");
+    result = save_dump(o);
+    ASSERT_EQ(result.exit_code, kExitComplete) << result.record.error;
+    EXPECT_FALSE(result.lowest_mem_available_bytes);
+}
+
 TEST_F(SaveDumpTest, CompleteKdumpDirectory) {
     auto result = save_dump(options());
     ASSERT_EQ(result.exit_code, kExitComplete) << result.record.error;
