@@ -1500,6 +1500,12 @@ fi
 # The serial log's time stamp of the first (or Nth) line matching $1; empty
 # when none does (never a failure: set -e would end the test before its summary).
 ts() { { grep -E -- "$1" "$OUT/serial.log" || true; } | sed -n "${2:-1}p" | sed -E 's/^\[ *([0-9.]+)\].*/\1/'; }
+# capture_memory_line WHEN KEY: crashcapture-capture's memory line "memory
+# WHEN (KiB): ..." (log_capture_memory) from the console, as "KEY ...".
+capture_memory_line() {
+    grep -o "crashcapture: memory $1 (KiB):.*" "$OUT/serial.log" | head -1 |
+        sed "s/^crashcapture: memory $1 (KiB): */$2 /; s/\r\$//" || true
+}
 # target-luks: refused, never loaded (its own checks, below).
 if [ "$SCENARIO" != target-luks ]; then
     grep -q 'E2E: LOADED' "$OUT/serial.log" && pass "State became loaded by itself: $(grep -o 'E2E: LOADED.*' "$OUT/serial.log" | head -1)" ||
@@ -2364,14 +2370,12 @@ fi
     grep -o 'E2E: LOADED after=[0-9]*s' "$OUT/serial.log" | head -1 | sed 's/E2E: LOADED after=/first_build_and_load_s=/; s/s$//' || true
     # The capture kernel's memory as the save started (crashcapture-capture's
     # log_capture_memory): the map of where the reservation goes (issue 17).
-    grep -o 'crashcapture: memory as the save starts (KiB):.*' "$OUT/serial.log" | head -1 |
-        sed 's/^crashcapture: memory as the save starts (KiB): */capture_memory_kib /; s/\r$//' || true
+    capture_memory_line "as the save starts" capture_memory_kib
     # ...its low point during the save (crashcapture-save's MemAvailable
     # samples) and the saver's peak RSS, and where it stood as the save ended.
     grep -o 'crashcapture-save: memory: .*' "$OUT/serial.log" | head -1 |
         sed -E 's/^crashcapture-save: memory: peak resident set ([0-9]+) KiB(, lowest MemAvailable during the save ([0-9]+) KiB)?.*/save_peak_rss_kib=\1 save_lowest_memavailable_kib=\3/' || true
-    grep -o 'crashcapture: memory as the save ended (KiB):.*' "$OUT/serial.log" | head -1 |
-        sed 's/^crashcapture: memory as the save ended (KiB): */capture_memory_end_kib /; s/\r$//' || true
+    capture_memory_line "as the save ended" capture_memory_end_kib
     grep -o 'E2E: RELOADED after=[0-9]*s' "$OUT/serial.log" | head -1 | sed 's/E2E: RELOADED after=/rebuild_and_reload_s=/; s/s$//' || true
     crash=$(ts 'E2E: CRASHING')
     saving=$(ts 'crashcapture: saving')
